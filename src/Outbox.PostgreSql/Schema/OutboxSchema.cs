@@ -1,0 +1,155 @@
+using Npgsql;
+
+namespace Outbox.PostgreSql;
+
+/// <summary>
+/// The DDL of the outbox: the one source of truth for tables, sequence, trigger and indexes. Use
+/// <see cref="CreateScript"/> to manage DDL yourself (for example in an EF Core migration with
+/// <c>migrationBuilder.Sql(...)</c>), or <see cref="EnsureCreatedAsync"/> during development and tests.
+/// </summary>
+public static class OutboxSchema
+{
+    // Serializes concurrent EnsureCreatedAsync calls from several processes (an arbitrary, fixed key).
+    private const long SchemaLockKey = 0x4F7574626F78; // "Outbox"
+
+    /// <summary>Gets the idempotent DDL script that creates every outbox object for the given options.</summary>
+    /// <param name="options">The outbox options (schema and table names, lane count).</param>
+    /// <returns>A script of statements that can run more than once.</returns>
+    /// <exception cref="OutboxConfigurationException">A schema or table name is not a plain identifier.</exception>
+    public static string CreateScript(OutboxOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var n = new OutboxTableNames(options);
+        return $"""
+            CREATE SCHEMA IF NOT EXISTS {n.QuotedSchema};
+
+            -- Commit order: the sequence value is taken when the writing transaction commits (deferred trigger below).
+            -- CACHE 1 keeps values in taking order across sessions.
+            CREATE SEQUENCE IF NOT EXISTS {n.CommitSequence} AS bigint CACHE 1;
+
+            CREATE TABLE IF NOT EXISTS {n.Messages} (
+                id uuid NOT NULL,
+                aggregatetype text NOT NULL,
+                aggregateid text NOT NULL,
+                type text NOT NULL,
+                payload jsonb NOT NULL,
+                lane integer NOT NULL,
+                commit_seq bigint NULL,
+                created_at timestamp with time zone NOT NULL,
+                traceparent text NULL,
+                tracestate text NULL,
+                attempts integer NOT NULL,
+                last_error text NULL,
+                next_attempt_at timestamp with time zone NULL,
+                published_at timestamp with time zone NULL,
+                CONSTRAINT {SqlIdentifier.Quote(n.PrimaryKeyName)} PRIMARY KEY (id)
+            );
+
+            CREATE INDEX IF NOT EXISTS {SqlIdentifier.Quote(n.LaneIndexName)}
+                ON {n.Messages} (lane, commit_seq) WHERE published_at IS NULL;
+
+            -- A transaction that waits on an aggregate's row lock reaches its commit only after the holder committed,
+            -- so assigning the order at commit keeps per-key commit order (see docs/relay-polling.md).
+            CREATE OR REPLACE FUNCTION {n.CommitFunction}() RETURNS trigger LANGUAGE plpgsql AS $fn$
+            BEGIN
+                UPDATE {n.Messages} SET commit_seq = nextval('{n.CommitSequence}') WHERE id = NEW.id;
+                PERFORM pg_notify('{n.NotificationChannel}', NEW.lane::text);
+                RETURN NULL;
+            END
+            $fn$;
+
+            DO $do$
+            BEGIN
+                IF NOT EXISTS (
+                    SELECT 1 FROM pg_trigger
+                    WHERE tgname = '{n.CommitTriggerName}' AND tgrelid = '{n.Messages}'::regclass) THEN
+                    CREATE CONSTRAINT TRIGGER {SqlIdentifier.Quote(n.CommitTriggerName)}
+                        AFTER INSERT ON {n.Messages}
+                        DEFERRABLE INITIALLY DEFERRED
+                        FOR EACH ROW EXECUTE FUNCTION {n.CommitFunction}();
+                END IF;
+            END
+            $do$;
+
+            CREATE TABLE IF NOT EXISTS {n.Lanes} (
+                lane integer NOT NULL PRIMARY KEY,
+                owner text NULL,
+                epoch bigint NOT NULL DEFAULT 0,
+                lease_expires_at timestamp with time zone NULL
+            );
+
+            INSERT INTO {n.Lanes} (lane) SELECT generate_series(0, {options.LaneCount - 1}) ON CONFLICT (lane) DO NOTHING;
+
+            CREATE TABLE IF NOT EXISTS {n.DeadLetters} (
+                id uuid NOT NULL PRIMARY KEY,
+                aggregatetype text NOT NULL,
+                aggregateid text NOT NULL,
+                type text NOT NULL,
+                payload jsonb NOT NULL,
+                lane integer NOT NULL,
+                commit_seq bigint NULL,
+                created_at timestamp with time zone NOT NULL,
+                traceparent text NULL,
+                tracestate text NULL,
+                attempts integer NOT NULL,
+                last_error text NULL,
+                dead_lettered_at timestamp with time zone NOT NULL
+            );
+
+            CREATE TABLE IF NOT EXISTS {n.Inbox} (
+                consumer_group text NOT NULL,
+                message_id text NOT NULL,
+                topic text NOT NULL,
+                partition integer NOT NULL,
+                "offset" bigint NOT NULL,
+                handled_at timestamp with time zone NOT NULL,
+                PRIMARY KEY (consumer_group, message_id)
+            );
+
+            CREATE INDEX IF NOT EXISTS {SqlIdentifier.Quote("ix_" + options.InboxTable + "_handled_at")} ON {n.Inbox} (handled_at);
+
+            CREATE TABLE IF NOT EXISTS {n.InboxOffsets} (
+                consumer_group text NOT NULL,
+                topic text NOT NULL,
+                partition integer NOT NULL,
+                next_offset bigint NOT NULL,
+                updated_at timestamp with time zone NOT NULL,
+                PRIMARY KEY (consumer_group, topic, partition)
+            );
+            """;
+    }
+
+    /// <summary>Creates every outbox object that does not exist yet; safe to run concurrently from several processes.</summary>
+    /// <param name="dataSource">The database.</param>
+    /// <param name="options">The outbox options.</param>
+    /// <param name="cancellationToken">Cancels the operation.</param>
+    /// <returns>A task that completes when the schema exists.</returns>
+    /// <exception cref="OutboxConfigurationException">A schema or table name is not a plain identifier.</exception>
+    public static async Task EnsureCreatedAsync(NpgsqlDataSource dataSource, OutboxOptions options, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(dataSource);
+        var script = CreateScript(options);
+        var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+            await using (transaction.ConfigureAwait(false))
+            {
+                var lockCommand = new NpgsqlCommand("SELECT pg_advisory_xact_lock($1)", connection, transaction);
+                await using (lockCommand.ConfigureAwait(false))
+                {
+                    lockCommand.Parameters.Add(new NpgsqlParameter<long> { TypedValue = SchemaLockKey });
+                    await lockCommand.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+                }
+
+                var command = new NpgsqlCommand(script, connection, transaction);
+                await using (command.ConfigureAwait(false))
+                {
+                    await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+                }
+
+                await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+}

@@ -1,0 +1,126 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.RegularExpressions;
+
+namespace Outbox.Testing;
+
+/// <summary>
+/// Removes private clusters that crashed test runs left behind: only directories with our prefix, and only when
+/// the process named in the directory is gone. A postmaster still running there is stopped first.
+/// </summary>
+internal static partial class LeftoverClusterCleaner
+{
+    private static readonly Lock s_gate = new();
+    private static Task? s_once;
+
+    /// <summary>Cleans once per process; later calls share the first run.</summary>
+    public static Task CleanOnceAsync(PostgresBinaries binaries, Action<string>? log)
+    {
+        lock (s_gate)
+        {
+            return s_once ??= CleanAsync([LocalPostgresCluster.BaseDirectory(), Path.GetTempPath()], binaries, log);
+        }
+    }
+
+    /// <summary>Cleans leftovers under the given directories and returns how many were removed.</summary>
+    public static async Task<int> CleanAsync(IEnumerable<string> baseDirectories, PostgresBinaries binaries, Action<string>? log)
+    {
+        var removed = 0;
+        foreach (var baseDirectory in baseDirectories.Select(Path.GetFullPath).Distinct(StringComparer.Ordinal))
+        {
+            IEnumerable<string> candidates;
+            try
+            {
+                candidates = Directory.EnumerateDirectories(baseDirectory, LocalPostgresCluster.DirectoryPrefix + "*").ToList();
+            }
+            catch (Exception exception) when (exception is IOException or UnauthorizedAccessException)
+            {
+                continue;
+            }
+
+            foreach (var directory in candidates)
+            {
+                var match = ClusterDirectoryName().Match(Path.GetFileName(directory));
+                if (!match.Success
+                    || !int.TryParse(match.Groups["pid"].Value, NumberStyles.None, CultureInfo.InvariantCulture, out var pid)
+                    || IsAlive(pid))
+                {
+                    continue;
+                }
+
+                try
+                {
+                    await RemoveAsync(directory, binaries, log).ConfigureAwait(false);
+                    removed++;
+                }
+                catch (Exception exception) when (exception is IOException or UnauthorizedAccessException
+                                                      or InvalidOperationException or TimeoutException
+                                                      or System.ComponentModel.Win32Exception)
+                {
+                    log?.Invoke($"PostgreSQL: could not remove leftover cluster {directory}: {exception.Message}");
+                }
+            }
+        }
+
+        return removed;
+    }
+
+    private static async Task RemoveAsync(string directory, PostgresBinaries binaries, Action<string>? log)
+    {
+        var dataDirectory = Path.Combine(directory, "data");
+        var pidFile = Path.Combine(dataDirectory, "postmaster.pid");
+        if (File.Exists(pidFile))
+        {
+            var stop = await ExternalProcess.RunAsync(
+                    new ProcessCommand(binaries.PgCtl, ["-D", dataDirectory, "-m", "immediate", "-w", "-t", "30", "stop"], directory)
+                        .AsUser(UnixUser.IsRoot ? "postgres" : null),
+                    TimeSpan.FromSeconds(60),
+                    CancellationToken.None)
+                .ConfigureAwait(false);
+            if (!stop.Succeeded && File.Exists(pidFile))
+            {
+                KillPostmaster(pidFile);
+            }
+        }
+
+        LocalPostgresCluster.DeleteDirectory(directory, log);
+        log?.Invoke($"PostgreSQL: removed leftover cluster {directory}.");
+    }
+
+    /// <summary>Last resort when pg_ctl could not stop it: the first line of postmaster.pid is its process id.</summary>
+    private static void KillPostmaster(string pidFile)
+    {
+        var firstLine = File.ReadLines(pidFile).FirstOrDefault();
+        if (int.TryParse(firstLine, NumberStyles.None, CultureInfo.InvariantCulture, out var pid) && IsAlive(pid))
+        {
+            using var postmaster = Process.GetProcessById(pid);
+            postmaster.Kill();
+            postmaster.WaitForExit(TimeSpan.FromSeconds(10));
+        }
+    }
+
+    private static bool IsAlive(int pid)
+    {
+        if (pid == Environment.ProcessId)
+        {
+            return true;
+        }
+
+        try
+        {
+            using var process = Process.GetProcessById(pid);
+            return !process.HasExited;
+        }
+        catch (ArgumentException)
+        {
+            return false;
+        }
+        catch (InvalidOperationException)
+        {
+            return false;
+        }
+    }
+
+    [GeneratedRegex("^outbox-pg-(?<pid>[0-9]+)-[0-9a-f]+$", RegexOptions.CultureInvariant)]
+    private static partial Regex ClusterDirectoryName();
+}

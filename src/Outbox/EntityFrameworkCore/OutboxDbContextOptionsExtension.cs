@@ -1,0 +1,41 @@
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+
+namespace Outbox.EntityFrameworkCore;
+
+/// <summary>Carries the outbox options into EF Core's internal services and swaps in the model customizer.</summary>
+internal sealed class OutboxDbContextOptionsExtension(OutboxOptions options) : IDbContextOptionsExtension
+{
+    private ExtensionInfo? _info;
+
+    public OutboxOptions Options { get; } = options;
+
+    public DbContextOptionsExtensionInfo Info => _info ??= new ExtensionInfo(this);
+
+    public void ApplyServices(IServiceCollection services) =>
+        services.Replace(ServiceDescriptor.Singleton<IModelCustomizer, OutboxModelCustomizer>());
+
+    public void Validate(IDbContextOptions options)
+    {
+    }
+
+    private sealed class ExtensionInfo(OutboxDbContextOptionsExtension extension) : DbContextOptionsExtensionInfo(extension)
+    {
+        private OutboxOptions Options => ((OutboxDbContextOptionsExtension)Extension).Options;
+
+        public override bool IsDatabaseProvider => false;
+
+        public override string LogFragment => "using Outbox ";
+
+        // The options shape the model, so contexts with different options need different internal service providers.
+        public override int GetServiceProviderHashCode() => HashCode.Combine(Options.Schema, Options.MessagesTable);
+
+        public override bool ShouldUseSameServiceProvider(DbContextOptionsExtensionInfo other) =>
+            other is ExtensionInfo o && o.Options.Schema == Options.Schema && o.Options.MessagesTable == Options.MessagesTable;
+
+        public override void PopulateDebugInfo(IDictionary<string, string> debugInfo) =>
+            debugInfo["Outbox:Table"] = Options.Schema + "." + Options.MessagesTable;
+    }
+}

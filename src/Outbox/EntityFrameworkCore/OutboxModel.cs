@@ -1,0 +1,39 @@
+using Microsoft.EntityFrameworkCore;
+
+namespace Outbox.EntityFrameworkCore;
+
+/// <summary>
+/// The EF Core model of the outbox table. Column names, types and indexes match the SQL schema script of the
+/// PostgreSQL package exactly (a test compares the two), so migrations and the script create the same table.
+/// </summary>
+internal static class OutboxModel
+{
+    public static void Apply(ModelBuilder modelBuilder, OutboxOptions options)
+    {
+        var schema = SqlIdentifier.Validate(options.Schema, nameof(OutboxOptions.Schema));
+        var table = SqlIdentifier.Validate(options.MessagesTable, nameof(OutboxOptions.MessagesTable));
+
+        modelBuilder.Entity<OutboxMessage>(e =>
+        {
+            e.ToTable(table, schema);
+            e.HasKey(m => m.Id).HasName(OutboxColumns.PrimaryKeyName(table));
+            e.Property(m => m.Id).HasColumnName(OutboxColumns.Id).HasColumnType("uuid").ValueGeneratedNever();
+            e.Property(m => m.AggregateType).HasColumnName(OutboxColumns.AggregateType).HasColumnType("text").IsRequired();
+            e.Property(m => m.AggregateId).HasColumnName(OutboxColumns.AggregateId).HasColumnType("text").IsRequired();
+            e.Property(m => m.Type).HasColumnName(OutboxColumns.Type).HasColumnType("text").IsRequired();
+            e.Property(m => m.Payload).HasColumnName(OutboxColumns.Payload).HasColumnType("jsonb").IsRequired();
+            e.Property(m => m.Lane).HasColumnName(OutboxColumns.Lane).HasColumnType("integer");
+            e.Property(m => m.CommitSequence).HasColumnName(OutboxColumns.CommitSequence).HasColumnType("bigint");
+            e.Property(m => m.CreatedAt).HasColumnName(OutboxColumns.CreatedAt).HasColumnType("timestamp with time zone");
+            e.Property(m => m.TraceParent).HasColumnName(OutboxColumns.TraceParent).HasColumnType("text");
+            e.Property(m => m.TraceState).HasColumnName(OutboxColumns.TraceState).HasColumnType("text");
+            e.Property(m => m.Attempts).HasColumnName(OutboxColumns.Attempts).HasColumnType("integer");
+            e.Property(m => m.LastError).HasColumnName(OutboxColumns.LastError).HasColumnType("text");
+            e.Property(m => m.NextAttemptAt).HasColumnName(OutboxColumns.NextAttemptAt).HasColumnType("timestamp with time zone");
+            e.Property(m => m.PublishedAt).HasColumnName(OutboxColumns.PublishedAt).HasColumnType("timestamp with time zone");
+            e.HasIndex(m => new { m.Lane, m.CommitSequence })
+                .HasDatabaseName(OutboxColumns.LaneIndexName(table))
+                .HasFilter(OutboxColumns.PublishedAt + " IS NULL");
+        });
+    }
+}

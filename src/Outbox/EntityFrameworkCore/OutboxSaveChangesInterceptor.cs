@@ -1,0 +1,164 @@
+using System.Transactions;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Diagnostics;
+using Microsoft.EntityFrameworkCore.Storage;
+
+namespace Outbox.EntityFrameworkCore;
+
+/// <summary>
+/// Adds the outbox rows of pending events to the same SaveChanges (same batch, same transaction). Events leave their
+/// entity (or the <see cref="IOutbox"/> buffer) only once the transaction that wrote them commits.
+/// </summary>
+internal sealed class OutboxSaveChangesInterceptor(OutboxMessageFactory factory) : SaveChangesInterceptor
+{
+    public override InterceptionResult<int> SavingChanges(DbContextEventData eventData, InterceptionResult<int> result)
+    {
+        AddPendingRows(eventData.Context);
+        return result;
+    }
+
+    public override ValueTask<InterceptionResult<int>> SavingChangesAsync(
+        DbContextEventData eventData, InterceptionResult<int> result, CancellationToken cancellationToken = default)
+    {
+        AddPendingRows(eventData.Context);
+        return ValueTask.FromResult(result);
+    }
+
+    public override int SavedChanges(SaveChangesCompletedEventData eventData, int result)
+    {
+        Saved(eventData.Context);
+        return result;
+    }
+
+    public override ValueTask<int> SavedChangesAsync(
+        SaveChangesCompletedEventData eventData, int result, CancellationToken cancellationToken = default)
+    {
+        Saved(eventData.Context);
+        return ValueTask.FromResult(result);
+    }
+
+    public override void SaveChangesFailed(DbContextErrorEventData eventData) => Failed(eventData.Context);
+
+    public override Task SaveChangesFailedAsync(DbContextErrorEventData eventData, CancellationToken cancellationToken = default)
+    {
+        Failed(eventData.Context);
+        return Task.CompletedTask;
+    }
+
+    public override void SaveChangesCanceled(DbContextEventData eventData) => Failed(eventData.Context);
+
+    public override Task SaveChangesCanceledAsync(DbContextEventData eventData, CancellationToken cancellationToken = default)
+    {
+        Failed(eventData.Context);
+        return Task.CompletedTask;
+    }
+
+    private void AddPendingRows(DbContext? context)
+    {
+        if (context is null)
+        {
+            return;
+        }
+
+        var state = OutboxContextStates.Get(context);
+
+        // A retried SaveChanges (for example by an execution strategy) must not add the rows twice.
+        DetachInFlight(context, state);
+
+        var pending = state.CollectUnwritten(context).ToList();
+        if (pending.Count == 0)
+        {
+            return;
+        }
+
+        if (context.Database.AutoTransactionBehavior == AutoTransactionBehavior.Never
+            && context.Database.CurrentTransaction is null
+            && Transaction.Current is null)
+        {
+            throw new OutboxException(
+                $"{context.GetType().Name}.Database.AutoTransactionBehavior is Never and no transaction is open: the outbox rows could commit apart from the changes. Open a transaction or use the default behaviour.");
+        }
+
+        if (context.Model.FindEntityType(typeof(OutboxMessage)) is null)
+        {
+            throw new OutboxException(
+                $"{context.GetType().Name} has no OutboxMessage entity in its model: configure the context with UseOutbox(serviceProvider), or call modelBuilder.ApplyOutbox(options) in OnModelCreating.");
+        }
+
+        // Create every row first so that an unmapped or oversize event leaves the change tracker untouched.
+        var messages = new OutboxMessage[pending.Count];
+        for (var i = 0; i < pending.Count; i++)
+        {
+            messages[i] = factory.Create(pending[i].Event);
+        }
+
+        var set = context.Set<OutboxMessage>();
+        for (var i = 0; i < messages.Length; i++)
+        {
+            set.Add(messages[i]);
+            state.InFlight.Add((messages[i], pending[i]));
+        }
+    }
+
+    private static void Saved(DbContext? context)
+    {
+        var state = OutboxContextStates.Find(context);
+        if (context is null || state is null || state.InFlight.Count == 0)
+        {
+            return;
+        }
+
+        var written = state.InFlight.Select(x => x.Source).ToList();
+        DetachInFlight(context, state);
+
+        if (context.Database.CurrentTransaction is not null)
+        {
+            // Committed or rolled back later: the transaction interceptor finishes the job.
+            state.MarkWritten(written);
+        }
+        else if (Transaction.Current is { } ambient)
+        {
+            state.MarkWritten(written);
+            if (!state.SubscribedToAmbientTransaction)
+            {
+                state.SubscribedToAmbientTransaction = true;
+                ambient.TransactionCompleted += (_, e) =>
+                {
+                    if (e.Transaction?.TransactionInformation.Status == TransactionStatus.Committed)
+                    {
+                        state.CommitTransaction();
+                    }
+                    else
+                    {
+                        state.ResetTransaction();
+                    }
+                };
+            }
+        }
+        else
+        {
+            // SaveChanges' own transaction has committed.
+            state.Commit(written);
+        }
+    }
+
+    private static void Failed(DbContext? context)
+    {
+        var state = OutboxContextStates.Find(context);
+        if (context is not null && state is not null)
+        {
+            // The rows were not written (or were rolled back): the events stay pending for a retry.
+            DetachInFlight(context, state);
+        }
+    }
+
+    private static void DetachInFlight(DbContext context, OutboxContextState state)
+    {
+        foreach (var (message, _) in state.InFlight)
+        {
+            context.Entry(message).State = EntityState.Detached;
+        }
+
+        state.InFlight.Clear();
+    }
+}

@@ -1,0 +1,4 @@
+namespace Outbox.EntityFrameworkCore;
+
+/// <summary>An event and the entity that raised it (<see langword="null"/> for events added through <see cref="IOutbox"/>).</summary>
+internal readonly record struct WrittenEvent(object Event, IHasDomainEvents? Owner);

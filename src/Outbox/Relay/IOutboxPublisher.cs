@@ -1,0 +1,17 @@
+namespace Outbox.Relay;
+
+/// <summary>
+/// Sends outbox messages to the broker with the record shape of DESIGN.md (topic from
+/// <see cref="OutboxOptions.GetTopic"/>, key = aggregate id, value = payload bytes, headers <c>id</c>, <c>type</c>,
+/// <c>traceparent</c>/<c>tracestate</c> when present). Every relay (polling, CDC) uses the same implementation.
+/// </summary>
+internal interface IOutboxPublisher : IAsyncDisposable
+{
+    /// <summary>
+    /// Publishes the messages in the order given and completes when every one has a delivery result. Results are
+    /// aligned with <paramref name="messages"/>. When a message cannot even be handed to the producer (for example it
+    /// is larger than the producer accepts), it is <see cref="PublishStatus.Failed"/> and every later message of the
+    /// batch is <see cref="PublishStatus.NotAttempted"/>, so nothing overtakes it.
+    /// </summary>
+    ValueTask<PublishResult[]> PublishAsync(IReadOnlyList<OutboxMessage> messages, CancellationToken cancellationToken);
+}

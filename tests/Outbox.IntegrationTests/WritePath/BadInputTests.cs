@@ -1,0 +1,86 @@
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+
+namespace Outbox.IntegrationTests.WritePath;
+
+public sealed class BadInputTests(ShopFixture fixture) : IClassFixture<ShopFixture>, IAsyncLifetime
+{
+    public Task InitializeAsync() => fixture.ResetAsync();
+
+    public Task DisposeAsync() => Task.CompletedTask;
+
+    [Fact]
+    public async Task Unmapped_event_type_fails_SaveChanges_naming_the_type_and_writes_nothing()
+    {
+        await using var db = fixture.NewContext();
+        var account = new Account { Id = Guid.NewGuid(), Name = "unmapped" };
+        account.Raise(new AccountOpened(account.Id, account.Name));
+        account.Raise(new NotMapped(1));
+        db.Accounts.Add(account);
+
+        var ex = await Assert.ThrowsAsync<UnmappedEventException>(() => db.SaveChangesAsync());
+
+        Assert.Contains(typeof(NotMapped).FullName!, ex.Message, StringComparison.Ordinal);
+        Assert.Equal(typeof(NotMapped), ex.EventType);
+        Assert.Equal(0, await fixture.ScalarAsync("SELECT count(*) FROM accounts"));
+        Assert.Equal(0, await fixture.ScalarAsync("SELECT count(*) FROM outbox.messages"));
+        Assert.Equal(2, account.DomainEvents.Count);
+    }
+
+    [Fact]
+    public async Task Oversize_payload_fails_SaveChanges_naming_type_and_size_and_writes_nothing()
+    {
+        await using var services = ShopFixture.BuildServices(fixture.ConnectionString, configureOutbox: o => o.MaxPayloadBytes = 10_000);
+        await using var scope = services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<ShopDb>();
+        db.Accounts.Add(new Account { Id = Guid.NewGuid(), Name = "big" });
+        db.Outbox().Add(new BigEvent("k", new string('x', 20_000)));
+
+        var ex = await Assert.ThrowsAsync<PayloadTooLargeException>(() => db.SaveChangesAsync());
+
+        Assert.Contains(typeof(BigEvent).FullName!, ex.Message, StringComparison.Ordinal);
+        Assert.Contains("10000", ex.Message, StringComparison.Ordinal);
+        Assert.True(ex.Size > 20_000);
+        Assert.Equal(0, await fixture.ScalarAsync("SELECT count(*) FROM accounts"));
+        Assert.Equal(0, await fixture.ScalarAsync("SELECT count(*) FROM outbox.messages"));
+    }
+
+    [Fact]
+    public void Duplicate_type_names_fail_at_startup()
+    {
+        using var services = ShopFixture.BuildServices(
+            fixture.ConnectionString,
+            configureOutbox: o => o.MapEvent<NotMapped>("other", e => e.Value.ToString(System.Globalization.CultureInfo.InvariantCulture), typeName: nameof(AccountOpened)));
+
+        var ex = Assert.Throws<OptionsValidationException>(() => services.GetRequiredService<IOptions<OutboxOptions>>().Value);
+        Assert.Contains("'AccountOpened' is mapped twice", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("x\"; DROP TABLE y; --")]
+    [InlineData("")]
+    [InlineData("1abc")]
+    [InlineData("a b")]
+    public void Hostile_or_invalid_identifiers_fail_at_startup_naming_the_option(string schema)
+    {
+        using var services = ShopFixture.BuildServices(fixture.ConnectionString, configureOutbox: o => o.Schema = schema);
+
+        var ex = Assert.Throws<OptionsValidationException>(() => services.GetRequiredService<IOptions<OutboxOptions>>().Value);
+        Assert.Contains("OutboxOptions.Schema", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Context_without_UseOutbox_model_gets_a_clear_error()
+    {
+        var options = new DbContextOptionsBuilder<ShopDb>()
+            .UseNpgsql(fixture.ConnectionString)
+            .AddInterceptors(fixture.Services.GetRequiredService<Outbox.EntityFrameworkCore.OutboxSaveChangesInterceptor>())
+            .Options;
+        await using var db = new ShopDb(options);
+        db.Outbox().Add(new AccountOpened(Guid.NewGuid(), "x"));
+
+        var ex = await Assert.ThrowsAsync<OutboxException>(() => db.SaveChangesAsync());
+        Assert.Contains("ApplyOutbox", ex.Message, StringComparison.Ordinal);
+    }
+}

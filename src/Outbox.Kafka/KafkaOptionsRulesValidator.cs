@@ -1,0 +1,32 @@
+using Confluent.Kafka;
+using Microsoft.Extensions.Options;
+
+namespace Outbox.Kafka;
+
+/// <summary>Rules of <see cref="KafkaOptions"/> that data annotations cannot say.</summary>
+internal sealed class KafkaOptionsRulesValidator : IValidateOptions<KafkaOptions>
+{
+    public ValidateOptionsResult Validate(string? name, KafkaOptions options)
+    {
+        var failures = new List<string>();
+        if (options.Producer is { } producer)
+        {
+            if (string.IsNullOrWhiteSpace(options.BootstrapServers) && string.IsNullOrWhiteSpace(producer.BootstrapServers))
+            {
+                failures.Add("KafkaOptions.BootstrapServers is required (or set KafkaOptions.Producer.BootstrapServers).");
+            }
+
+            if (producer.EnableIdempotence == false)
+            {
+                failures.Add("KafkaOptions.Producer.EnableIdempotence must stay true: without it a retried batch can reorder or duplicate records of a key.");
+            }
+
+            if (producer.Acks is { } acks && acks != Acks.All)
+            {
+                failures.Add($"KafkaOptions.Producer.Acks must stay All (acks=all); got {acks}: rows are deleted only after every in-sync replica has them.");
+            }
+        }
+
+        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+}

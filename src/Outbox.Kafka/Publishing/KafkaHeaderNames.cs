@@ -1,0 +1,17 @@
+namespace Outbox.Kafka;
+
+/// <summary>Header names of an outbox record (DESIGN.md: the same whichever relay sends it).</summary>
+internal static class KafkaHeaderNames
+{
+    /// <summary>The event id: the row's uuid as its canonical string, UTF-8.</summary>
+    public const string Id = "id";
+
+    /// <summary>The event type name, UTF-8.</summary>
+    public const string Type = "type";
+
+    /// <summary>The W3C trace parent of the activity that recorded the event, when there was one.</summary>
+    public const string TraceParent = "traceparent";
+
+    /// <summary>The W3C trace state of the activity that recorded the event, when there was one.</summary>
+    public const string TraceState = "tracestate";
+}

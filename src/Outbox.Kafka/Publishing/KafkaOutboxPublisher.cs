@@ -1,0 +1,196 @@
+using Confluent.Kafka;
+using Microsoft.Extensions.Logging;
+using Outbox.Relay;
+
+namespace Outbox.Kafka.Publishing;
+
+/// <summary>
+/// Publishes outbox rows with one idempotent Confluent.Kafka producer (acks=all): every record is handed to
+/// <c>Produce</c> with a delivery handler, so a batch costs one wait, not one per record. A fatal producer error (for
+/// example an out-of-order sequence) retires the producer; the next batch gets a new one.
+/// </summary>
+internal sealed class KafkaOutboxPublisher : IOutboxPublisher
+{
+    private static readonly TimeSpan s_queueFullDelay = TimeSpan.FromMilliseconds(5);
+
+    private readonly ProducerConfig _config;
+    private readonly KafkaRecordFactory _records;
+    private readonly TimeSpan _flushTimeout;
+    private readonly ILogger _logger;
+    private readonly Lock _gate = new();
+    private ProducerGeneration _current;
+    private int _generations;
+    private int _disposed;
+
+    public KafkaOutboxPublisher(KafkaOptions kafkaOptions, OutboxOptions outboxOptions, ILogger<KafkaOutboxPublisher> logger)
+    {
+        ArgumentNullException.ThrowIfNull(kafkaOptions);
+        ArgumentNullException.ThrowIfNull(outboxOptions);
+        _config = ProducerConfigFactory.Create(kafkaOptions);
+        _records = new KafkaRecordFactory(outboxOptions);
+        _flushTimeout = kafkaOptions.FlushTimeout;
+        _logger = logger;
+
+        // Built now, so that a bad producer setting fails when the host starts, not at the first event.
+        _current = CreateGeneration();
+    }
+
+    /// <summary>Gets how many producers were created so far (1 + the fatal-error replacements).</summary>
+    internal int ProducerGenerations => Volatile.Read(ref _generations);
+
+    public async ValueTask<PublishResult[]> PublishAsync(IReadOnlyList<OutboxMessage> messages, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(messages);
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        var results = new PublishResult[messages.Count];
+        if (results.Length == 0)
+        {
+            return results;
+        }
+
+        var generation = HealthyGeneration();
+        var batch = new DeliveryBatch(results);
+        generation.Track(batch);
+        try
+        {
+            for (var i = 0; i < messages.Count; i++)
+            {
+                var error = await ProduceAsync(generation.Producer, batch, i, messages[i], cancellationToken).ConfigureAwait(false);
+                if (error is not null)
+                {
+                    // Nothing may overtake a record that could not even be handed over.
+                    results[i] = PublishResult.Failed(error);
+                    for (var j = i + 1; j < results.Length; j++)
+                    {
+                        results[j] = PublishResult.NotAttempted;
+                    }
+
+                    break;
+                }
+            }
+
+            batch.Sealed();
+            await batch.Completion.WaitAsync(cancellationToken).ConfigureAwait(false);
+            return results;
+        }
+        finally
+        {
+            generation.Untrack(batch);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        ProducerGeneration generation;
+        lock (_gate)
+        {
+            generation = _current;
+        }
+
+        var producer = generation.Producer;
+        var outstanding = await Task.Run(() => producer.Flush(_flushTimeout)).ConfigureAwait(false);
+        if (outstanding > 0)
+        {
+            Log.FlushTimedOut(_logger, outstanding, _flushTimeout);
+        }
+
+        producer.Dispose();
+        generation.FailOutstanding("The Kafka publisher was disposed before the broker acknowledged the record.");
+    }
+
+    private async ValueTask<string?> ProduceAsync(
+        IProducer<byte[], byte[]> producer, DeliveryBatch batch, int index, OutboxMessage message, CancellationToken cancellationToken)
+    {
+        var record = KafkaRecordFactory.CreateMessage(message);
+        var topic = _records.GetTopic(message);
+        while (true)
+        {
+            var handler = batch.Expect(index);
+            try
+            {
+                producer.Produce(topic, record, handler);
+                return null;
+            }
+            catch (ProduceException<byte[], byte[]> ex) when (ex.Error.Code == ErrorCode.Local_QueueFull)
+            {
+                // librdkafka's queue is full: wait for deliveries to drain it rather than failing the record.
+                batch.Unexpect(index);
+                await Task.Delay(s_queueFullDelay, cancellationToken).ConfigureAwait(false);
+            }
+            catch (KafkaException ex)
+            {
+                batch.Unexpect(index);
+                return DeliveryBatch.Describe(ex.Error);
+            }
+            catch (ObjectDisposedException)
+            {
+                batch.Unexpect(index);
+                return "The Kafka producer was disposed (fatal error or shutdown).";
+            }
+        }
+    }
+
+    private ProducerGeneration HealthyGeneration()
+    {
+        var current = Volatile.Read(ref _current);
+        if (!current.IsFatal)
+        {
+            return current;
+        }
+
+        lock (_gate)
+        {
+            if (_current.IsFatal)
+            {
+                var retired = _current;
+                _current = CreateGeneration();
+                _ = Task.Run(() => Retire(retired));
+            }
+
+            return _current;
+        }
+    }
+
+    private ProducerGeneration CreateGeneration()
+    {
+        var generation = new ProducerGeneration(Interlocked.Increment(ref _generations));
+        generation.Producer = new ProducerBuilder<byte[], byte[]>(_config)
+            .SetErrorHandler((_, error) =>
+            {
+                if (error.IsFatal)
+                {
+                    generation.MarkFatal();
+                    Log.ProducerFatalError(_logger, error.Code, error.Reason);
+                }
+                else
+                {
+                    Log.ProducerError(_logger, error.Code, error.Reason);
+                }
+            })
+            .Build();
+        Log.ProducerCreated(_logger, generation.Number);
+        return generation;
+    }
+
+    private void Retire(ProducerGeneration generation)
+    {
+        try
+        {
+            // After a fatal error librdkafka fails every queued record itself; whatever is left never gets a report.
+            generation.Producer.Dispose();
+        }
+        catch (Exception ex) when (ex is KafkaException or InvalidOperationException)
+        {
+            Log.RetireFailed(_logger, ex);
+        }
+        finally
+        {
+            generation.FailOutstanding("The Kafka producer hit a fatal error and was replaced before the record was acknowledged.");
+        }
+    }
+}

@@ -6,12 +6,13 @@ set -euo pipefail
 target=${1:-Outbox.sln}
 log=$(mktemp)
 dotnet build "$target" --no-incremental -p:TreatWarningsAsErrors=false 2>&1 | tee "$log" >/dev/null || true
-grep -E "RS0016" "$log" | sed -nE "s/.*Symbol '(.*)' is not part of the declared public API.*\[(.*\.csproj)\]$/\2\t\1/p" | sort -u |
-while IFS=$'\t' read -r proj symbol; do
+entries=$(grep -E "RS0016" "$log" | sed -nE "s/.*Symbol '(.*)' is not part of the declared public API.*\[(.*\.csproj)\]$/\2\t\1/p" | sort -u)
+# Only the projects that reported something are touched (others may be edited by someone else right now).
+printf '%s\n' "$entries" | cut -f1 | sort -u | while read -r proj; do
+  [ -n "$proj" ] || continue
   file="$(dirname "$proj")/PublicAPI.Unshipped.txt"
-  printf '%s\n' "$symbol" >> "$file"
-done
-for f in $(git ls-files 'src/*/PublicAPI.Unshipped.txt'; ls src/*/PublicAPI.Unshipped.txt); do
-  { echo '#nullable enable'; grep -v '^#nullable enable$' "$f" | sort -u; } > "$f.tmp" && mv "$f.tmp" "$f"
+  { cat "$file"; printf '%s\n' "$entries" | awk -F'\t' -v p="$proj" '$1 == p { print $2 }'; } |
+    grep -v '^#nullable enable$' | sort -u | { echo '#nullable enable'; cat; } > "$file.new"
+  mv "$file.new" "$file"
 done
 rm -f "$log"

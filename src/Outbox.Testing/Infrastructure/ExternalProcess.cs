@@ -61,10 +61,10 @@ internal static class ExternalProcess
             startInfo.ArgumentList.Add(argument);
         }
 
-        if (command.WorkingDirectory is not null)
-        {
-            startInfo.WorkingDirectory = command.WorkingDirectory;
-        }
+        // A directory the tool (possibly running as another user) can enter; never our own, which may be unreadable to it.
+        startInfo.WorkingDirectory = command.WorkingDirectory is not null && Directory.Exists(command.WorkingDirectory)
+            ? command.WorkingDirectory
+            : Path.GetPathRoot(Path.GetTempPath()) ?? "/";
 
         // Variables that would silently redirect PostgreSQL tools elsewhere.
         foreach (var name in new[] { "PGDATA", "PGPORT", "PGHOST", "PGUSER", "PGDATABASE", "PGOPTIONS" })

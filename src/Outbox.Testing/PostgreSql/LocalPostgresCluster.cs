@@ -148,7 +148,8 @@ internal sealed class LocalPostgresCluster : IAsyncDisposable
         await _lifecycle.WaitAsync(CancellationToken.None).ConfigureAwait(false);
         try
         {
-            if (_running || File.Exists(Path.Combine(DataDirectory, "postmaster.pid")))
+            // No pid file: never started, already stopped, or removed by someone else (leftover cleanup).
+            if (File.Exists(Path.Combine(DataDirectory, "postmaster.pid")))
             {
                 try
                 {

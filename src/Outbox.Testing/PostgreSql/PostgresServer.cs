@@ -91,13 +91,18 @@ public sealed class PostgresServer : IAsyncDisposable
     /// <exception cref="InvalidOperationException">No server can be had: no <c>OUTBOX_TEST_POSTGRES</c>, no Docker
     /// engine and no PostgreSQL binaries (the message says how to fix it), or the chosen server failed to start.</exception>
     /// <exception cref="ArgumentException">A setting name in <see cref="PostgresServerOptions.Settings"/> is invalid.</exception>
-    public static async Task<PostgresServer> StartAsync(PostgresServerOptions? options = null, CancellationToken cancellationToken = default)
+    public static Task<PostgresServer> StartAsync(PostgresServerOptions? options = null, CancellationToken cancellationToken = default) =>
+        StartCoreAsync(options, Environment.GetEnvironmentVariable, cancellationToken);
+
+    /// <summary>Starts a server, reading environment variables through <paramref name="environment"/> (tests fake it).</summary>
+    internal static async Task<PostgresServer> StartCoreAsync(
+        PostgresServerOptions? options, Func<string, string?> environment, CancellationToken cancellationToken)
     {
         options ??= new PostgresServerOptions();
         Validate(options);
         var started = Stopwatch.GetTimestamp();
         var notChosen = new List<string>();
-        var server = await TryEnvironmentAsync(options, notChosen).ConfigureAwait(false)
+        var server = TryEnvironment(options, environment, notChosen)
                      ?? await TryContainerAsync(options, notChosen, cancellationToken).ConfigureAwait(false)
                      ?? await TryLocalClusterAsync(options, notChosen, cancellationToken).ConfigureAwait(false)
                      ?? throw NoServer(options, notChosen);
@@ -245,14 +250,15 @@ public sealed class PostgresServer : IAsyncDisposable
         }
     }
 
-    private static async Task<PostgresServer?> TryEnvironmentAsync(PostgresServerOptions options, List<string> notChosen)
+    private static PostgresServer? TryEnvironment(
+        PostgresServerOptions options, Func<string, string?> environment, List<string> notChosen)
     {
         if (options.Kind is not (null or PostgresServerKind.Environment))
         {
             return null;
         }
 
-        var connectionString = Environment.GetEnvironmentVariable(EnvironmentVariable);
+        var connectionString = environment(EnvironmentVariable);
         if (string.IsNullOrWhiteSpace(connectionString))
         {
             notChosen.Add($"{EnvironmentVariable} is not set");
@@ -276,7 +282,6 @@ public sealed class PostgresServer : IAsyncDisposable
             throw new InvalidOperationException($"{EnvironmentVariable} is not a valid Npgsql connection string: {exception.Message}", exception);
         }
 
-        await Task.CompletedTask.ConfigureAwait(false);
         return new PostgresServer(PostgresServerKind.Environment, builder.ConnectionString, cluster: null, container: null, options.Log);
     }
 
@@ -363,7 +368,7 @@ public sealed class PostgresServer : IAsyncDisposable
         return new PostgresServer(PostgresServerKind.LocalCluster, admin.ConnectionString, cluster, container: null, options.Log);
     }
 
-    private static InvalidOperationException NoServer(PostgresServerOptions options, List<string> notChosen)
+    internal static InvalidOperationException NoServer(PostgresServerOptions options, List<string> notChosen)
     {
         var why = string.Join("; ", notChosen);
         var only = options.Kind is null ? string.Empty : $" (PostgresServerOptions.Kind is {options.Kind})";

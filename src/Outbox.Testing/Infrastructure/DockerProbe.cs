@@ -16,32 +16,35 @@ internal static class DockerProbe
     /// <summary>The probe runs once per process; later callers get the cached answer.</summary>
     public static Task<DockerProbeResult> DetectAsync() => s_result.Value;
 
-    private static async Task<DockerProbeResult> ProbeAsync()
+    private static Task<DockerProbeResult> ProbeAsync() =>
+        ProbeAsync(Candidates().Distinct(StringComparer.Ordinal).ToList(), s_timeout);
+
+    /// <summary>Pings each endpoint (<c>unix://</c>, <c>tcp://</c>, <c>npipe://</c>) for at most <paramref name="timeout"/>.</summary>
+    internal static async Task<DockerProbeResult> ProbeAsync(IReadOnlyList<string> endpoints, TimeSpan timeout)
     {
-        var candidates = Candidates().Distinct(StringComparer.Ordinal).ToList();
-        if (candidates.Count == 0)
+        if (endpoints.Count == 0)
         {
             return new DockerProbeResult(false, "no DOCKER_HOST and no Docker socket found");
         }
 
-        foreach (var endpoint in candidates)
+        foreach (var endpoint in endpoints)
         {
-            using var timeout = new CancellationTokenSource(s_timeout);
+            using var deadline = new CancellationTokenSource(timeout);
             try
             {
-                if (await PingAsync(endpoint, timeout.Token).ConfigureAwait(false))
+                if (await PingAsync(endpoint, deadline.Token).ConfigureAwait(false))
                 {
                     return new DockerProbeResult(true, $"Docker engine answered at {endpoint}");
                 }
             }
             catch (Exception exception) when (exception is IOException or SocketException or OperationCanceledException
-                                                  or TimeoutException or UnauthorizedAccessException)
+                                                  or TimeoutException or UnauthorizedAccessException or UriFormatException)
             {
                 // Try the next endpoint.
             }
         }
 
-        return new DockerProbeResult(false, $"no Docker engine answered at {string.Join(", ", candidates)}");
+        return new DockerProbeResult(false, $"no Docker engine answered at {string.Join(", ", endpoints)}");
     }
 
     private static IEnumerable<string> Candidates()

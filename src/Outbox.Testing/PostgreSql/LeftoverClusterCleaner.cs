@@ -43,7 +43,7 @@ internal static partial class LeftoverClusterCleaner
                 var match = ClusterDirectoryName().Match(Path.GetFileName(directory));
                 if (!match.Success
                     || !int.TryParse(match.Groups["pid"].Value, NumberStyles.None, CultureInfo.InvariantCulture, out var pid)
-                    || IsAlive(pid))
+                    || OwnerIsAlive(pid, directory))
                 {
                     continue;
                 }
@@ -99,11 +99,43 @@ internal static partial class LeftoverClusterCleaner
         }
     }
 
+    /// <summary>
+    /// Whether the process that created <paramref name="directory"/> still runs: not when its pid is gone, is a
+    /// zombie (a killed test host stays one until it is reaped, which can take a while in containers), or now
+    /// belongs to a process that started after the directory was created (the pid was reused).
+    /// </summary>
+    private static bool OwnerIsAlive(int pid, string directory)
+    {
+        if (!IsAlive(pid))
+        {
+            return false;
+        }
+
+        try
+        {
+            using var process = Process.GetProcessById(pid);
+            var created = Directory.GetCreationTimeUtc(directory);
+            return process.StartTime.ToUniversalTime() <= created.AddSeconds(5);
+        }
+        catch (Exception exception) when (exception is ArgumentException or InvalidOperationException
+                                              or System.ComponentModel.Win32Exception or NotSupportedException
+                                              or IOException or UnauthorizedAccessException)
+        {
+            // Cannot tell: leave the directory alone.
+            return true;
+        }
+    }
+
     private static bool IsAlive(int pid)
     {
         if (pid == Environment.ProcessId)
         {
             return true;
+        }
+
+        if (OperatingSystem.IsLinux())
+        {
+            return LinuxProcessState(pid) is not (null or 'Z' or 'X');
         }
 
         try
@@ -118,6 +150,22 @@ internal static partial class LeftoverClusterCleaner
         catch (InvalidOperationException)
         {
             return false;
+        }
+    }
+
+    /// <summary>The state letter of <c>/proc/PID/stat</c> (R, S, D, Z, X, ...), or <see langword="null"/> when there is no such process.</summary>
+    private static char? LinuxProcessState(int pid)
+    {
+        try
+        {
+            var stat = File.ReadAllText(string.Create(CultureInfo.InvariantCulture, $"/proc/{pid}/stat"));
+            // "PID (command) STATE ...": the command may contain spaces and parentheses, so look after the last ')'.
+            var end = stat.LastIndexOf(')');
+            return end >= 0 && end + 2 < stat.Length ? stat[end + 2] : null;
+        }
+        catch (Exception exception) when (exception is IOException or UnauthorizedAccessException)
+        {
+            return null;
         }
     }
 

@@ -353,7 +353,8 @@ public sealed class PostgresServer : IAsyncDisposable
             return null;
         }
 
-        options.Log?.Invoke($"PostgreSQL: starting a private cluster with the binaries in {binaries.Directory}.");
+        var why = notChosen.Count == 0 ? string.Empty : $" ({string.Join("; ", notChosen)})";
+        options.Log?.Invoke($"PostgreSQL: starting a private cluster with the binaries in {binaries.Directory}{why}.");
         await LeftoverClusterCleaner.CleanOnceAsync(binaries, options.Log).WaitAsync(cancellationToken).ConfigureAwait(false);
         var cluster = await LocalPostgresCluster
             .StartNewAsync(binaries, options.Settings, options.Log, options.StartTimeout, cancellationToken)

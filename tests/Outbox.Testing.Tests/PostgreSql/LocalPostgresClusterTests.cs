@@ -187,6 +187,38 @@ public sealed class LocalPostgresClusterTests(ITestOutputHelper output)
         Assert.NotEqual(name, PostgresServer.UniqueDatabaseName(prefix));
     }
 
+    [Fact]
+    public async Task Leftover_of_a_killed_host_that_is_still_a_zombie_is_deleted()
+    {
+        var binaries = await PostgresBinaries.FindAsync(CancellationToken.None);
+        Assert.NotNull(binaries);
+        // `sleep 0` exits at once, and its new parent (the exec'ed `sleep 30`) never reaps it: a zombie, like a
+        // SIGKILLed test host whose parent has not collected it yet.
+        using var parent = Process.Start(new ProcessStartInfo("sh", ["-c", "sleep 0 & echo $!; exec sleep 30"])
+        {
+            RedirectStandardOutput = true,
+            UseShellExecute = false,
+        })!;
+        try
+        {
+            var zombie = int.Parse((await parent.StandardOutput.ReadLineAsync())!, System.Globalization.CultureInfo.InvariantCulture);
+            await Eventually.WaitUntilAsync(
+                () => File.Exists($"/proc/{zombie}/stat") && File.ReadAllText($"/proc/{zombie}/stat").Contains(") Z ", StringComparison.Ordinal),
+                TimeSpan.FromSeconds(20),
+                "the child to become a zombie");
+            var leftover = Path.Combine(LocalPostgresCluster.BaseDirectory(), $"outbox-pg-{zombie}-feedbeef");
+            Directory.CreateDirectory(Path.Combine(leftover, "data"));
+
+            await LeftoverClusterCleaner.CleanAsync([LocalPostgresCluster.BaseDirectory()], binaries, TestOutputLog.For(output));
+
+            Assert.False(Directory.Exists(leftover));
+        }
+        finally
+        {
+            parent.Kill();
+        }
+    }
+
     private static async Task<int> DeadProcessIdAsync()
     {
         using var process = Process.Start(new ProcessStartInfo("true") { UseShellExecute = false })!;

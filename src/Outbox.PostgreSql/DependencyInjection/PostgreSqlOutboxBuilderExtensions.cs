@@ -3,6 +3,7 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using Outbox.PostgreSql;
+using Outbox.PostgreSql.Inbox;
 
 namespace Outbox;
 
@@ -29,6 +30,7 @@ public static class PostgreSqlOutboxBuilderExtensions
         services.TryAddSingleton<OutboxDataSource>();
         services.TryAddSingleton(sp => new OutboxWriter(sp.GetRequiredService<OutboxMessageFactory>()));
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, OutboxSchemaInitializer>());
+        services.AddPostgreSqlInboxStore();
         return builder;
     }
 }

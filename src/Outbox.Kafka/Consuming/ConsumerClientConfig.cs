@@ -1,0 +1,47 @@
+using Confluent.Kafka;
+
+namespace Outbox.Kafka.Consuming;
+
+/// <summary>The effective client settings of an inbox consumer group and of its dead-letter producer.</summary>
+internal static class ConsumerClientConfig
+{
+    public static ConsumerConfig CreateConsumer(KafkaOptions options, string groupId)
+    {
+        var config = new ConsumerConfig
+        {
+            // A new group reads the topic from its start: events already published are handled too.
+            AutoOffsetReset = AutoOffsetReset.Earliest,
+            EnableAutoCommit = true,
+        };
+        if (!string.IsNullOrWhiteSpace(options.BootstrapServers))
+        {
+            config.BootstrapServers = options.BootstrapServers;
+        }
+
+        foreach (var setting in options.Consumer)
+        {
+            config.Set(setting.Key, setting.Value);
+        }
+
+        // Not overridable: offsets are stored only after the database transaction committed.
+        config.GroupId = groupId;
+        config.EnableAutoOffsetStore = false;
+        return config;
+    }
+
+    public static ProducerConfig CreateDeadLetterProducer(KafkaOptions options)
+    {
+        var config = new ProducerConfig { Acks = Acks.All, EnableIdempotence = true, LingerMs = 5 };
+        if (!string.IsNullOrWhiteSpace(options.BootstrapServers))
+        {
+            config.BootstrapServers = options.BootstrapServers;
+        }
+
+        foreach (var setting in options.Producer)
+        {
+            config.Set(setting.Key, setting.Value);
+        }
+
+        return config;
+    }
+}

@@ -1,0 +1,91 @@
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using Outbox.Inbox;
+using Outbox.Kafka;
+using Outbox.Kafka.Consuming;
+
+namespace Outbox;
+
+/// <summary>Registers inbox consumer groups that read Kafka.</summary>
+public static class KafkaConsumerBuilderExtensions
+{
+    /// <summary>
+    /// Adds a consumer group that handles events through the inbox: a hosted service reads the topics of the
+    /// subscribed events' aggregate types and, per record, commits the inbox row, the consumed offset, the handlers'
+    /// changes on <typeparamref name="TDbContext"/> and the outbox events they add in one transaction; a second hosted
+    /// service deletes inbox rows older than <see cref="ConsumerOptions.InboxRetention"/>. Call it once per group;
+    /// calling it again with the same group and context only adds subscriptions.
+    /// </summary>
+    /// <typeparam name="TDbContext">The context the handlers write with; registered with <c>AddDbContext</c> on
+    /// PostgreSQL, in the database that holds the inbox tables.</typeparam>
+    /// <param name="builder">The outbox builder, after <c>UseKafka</c> and <c>UsePostgreSql</c>.</param>
+    /// <param name="groupId">The Kafka consumer group id; also the key of the inbox rows and stored offsets.</param>
+    /// <param name="configure">Subscribes handlers (<see cref="ConsumerBuilderExtensions.Subscribe{TEvent, THandler}"/>) and sets options (<see cref="Configure"/>).</param>
+    /// <returns>The outbox builder, for chaining.</returns>
+    /// <exception cref="OutboxConfigurationException">The group is already added with another context type.</exception>
+    public static IOutboxBuilder AddConsumer<TDbContext>(this IOutboxBuilder builder, string groupId, Action<IConsumerBuilder> configure)
+        where TDbContext : DbContext
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        ArgumentException.ThrowIfNullOrWhiteSpace(groupId);
+        ArgumentNullException.ThrowIfNull(configure);
+        var services = builder.Services;
+
+        var existing = services
+            .Where(d => d.ServiceType == typeof(InboxConsumerRegistration) && d.ImplementationInstance is InboxConsumerRegistration r && r.GroupId == groupId)
+            .Select(d => (InboxConsumerRegistration)d.ImplementationInstance!)
+            .FirstOrDefault();
+        if (existing is not null && existing.DbContextType != typeof(TDbContext))
+        {
+            throw new OutboxConfigurationException(
+                $"Consumer group '{groupId}' is already added with {existing.DbContextType.Name}; a group handles events on one DbContext type.");
+        }
+
+        services.AddOptions<ConsumerOptions>(groupId).ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<ConsumerOptions>, ConsumerOptionsValidator>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<ConsumerOptions>, ConsumerOptionsRulesValidator>());
+        configure(new ConsumerBuilder(groupId, services));
+
+        if (existing is null)
+        {
+            services.AddSingleton(new InboxConsumerRegistration(groupId, typeof(TDbContext)));
+
+            // Not TryAddEnumerable: one hosted service per group, all of the same implementation type.
+            services.AddSingleton<IHostedService>(sp => new InboxConsumerHost(groupId, typeof(TDbContext), sp));
+            services.AddSingleton<IHostedService>(sp =>
+            {
+                var options = sp.GetRequiredService<IOptionsMonitor<ConsumerOptions>>().Get(groupId);
+                var store = sp.GetService<IInboxStore>()
+                    ?? throw new OutboxConfigurationException($"Consumer group '{groupId}' needs an inbox store: call UsePostgreSql(...) on the outbox builder.");
+                return new InboxCleanupService(
+                    sp.GetRequiredService<IServiceScopeFactory>(),
+                    store,
+                    groupId,
+                    typeof(TDbContext),
+                    options.InboxRetention,
+                    options.CleanupInterval,
+                    sp.GetService<TimeProvider>() ?? TimeProvider.System,
+                    sp.GetService<ILoggerFactory>()?.CreateLogger("Outbox.Inbox.InboxCleanupService") ?? NullLogger.Instance);
+            });
+        }
+
+        return builder;
+    }
+
+    /// <summary>Sets the options of this consumer group (named options: the name is the group id).</summary>
+    /// <param name="builder">The consumer builder.</param>
+    /// <param name="configure">Sets the options.</param>
+    /// <returns>The builder, for chaining.</returns>
+    public static IConsumerBuilder Configure(this IConsumerBuilder builder, Action<ConsumerOptions> configure)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        ArgumentNullException.ThrowIfNull(configure);
+        builder.Services.Configure(builder.GroupId, configure);
+        return builder;
+    }
+}

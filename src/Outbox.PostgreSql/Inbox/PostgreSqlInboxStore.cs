@@ -1,0 +1,161 @@
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Storage;
+using Npgsql;
+using NpgsqlTypes;
+using Outbox.Inbox;
+
+namespace Outbox.PostgreSql.Inbox;
+
+/// <summary>
+/// The inbox tables in PostgreSQL, written on the consumer's <see cref="DbContext"/> connection and current
+/// transaction, so that they commit with the handler's changes.
+/// </summary>
+internal sealed class PostgreSqlInboxStore(OutboxOptions options) : IInboxStore
+{
+    private readonly InboxSql _sql = new(options);
+
+    public async Task<IReadOnlySet<string>> AddAsync(DbContext context, InboxPosition position, IReadOnlyList<InboxEntry> entries, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        ArgumentNullException.ThrowIfNull(entries);
+        var (connection, transaction) = CurrentTransaction(context);
+        var batch = new NpgsqlBatch(connection, transaction);
+        await using (batch.ConfigureAwait(false))
+        {
+            if (entries.Count > 0)
+            {
+                var ids = new string[entries.Count];
+                var offsets = new long[entries.Count];
+                for (var i = 0; i < entries.Count; i++)
+                {
+                    ids[i] = entries[i].MessageId;
+                    offsets[i] = entries[i].Offset;
+                }
+
+                var insert = new NpgsqlBatchCommand(_sql.InsertMessages);
+                insert.Parameters.Add(new NpgsqlParameter<string> { TypedValue = position.ConsumerGroup });
+                insert.Parameters.Add(new NpgsqlParameter<string> { TypedValue = position.Topic });
+                insert.Parameters.Add(new NpgsqlParameter<int> { TypedValue = position.Partition });
+                insert.Parameters.Add(new NpgsqlParameter<DateTimeOffset> { TypedValue = now });
+                insert.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = ids, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
+                insert.Parameters.Add(new NpgsqlParameter<long[]> { TypedValue = offsets, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Bigint });
+                batch.BatchCommands.Add(insert);
+            }
+
+            batch.BatchCommands.Add(CreateUpsertOffset(position, now));
+
+            var inserted = new HashSet<string>(StringComparer.Ordinal);
+            var reader = await batch.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            await using (reader.ConfigureAwait(false))
+            {
+                if (entries.Count > 0)
+                {
+                    while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+                    {
+                        inserted.Add(reader.GetString(0));
+                    }
+                }
+            }
+
+            return inserted;
+        }
+    }
+
+    public async Task SaveOffsetAsync(DbContext context, InboxPosition position, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        await context.Database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var (connection, transaction) = Current(context);
+            var batch = new NpgsqlBatch(connection, transaction);
+            await using (batch.ConfigureAwait(false))
+            {
+                batch.BatchCommands.Add(CreateUpsertOffset(position, now));
+                await batch.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            await context.Database.CloseConnectionAsync().ConfigureAwait(false);
+        }
+    }
+
+    public IReadOnlyDictionary<(string Topic, int Partition), long> ReadOffsets(DbContext context, string consumerGroup, IReadOnlyCollection<string> topics)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        ArgumentNullException.ThrowIfNull(topics);
+        var result = new Dictionary<(string Topic, int Partition), long>();
+        context.Database.OpenConnection();
+        try
+        {
+            var (connection, transaction) = Current(context);
+            using var command = new NpgsqlCommand(_sql.SelectOffsets, connection, transaction);
+            command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = consumerGroup });
+            command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = [.. topics], NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
+            using var reader = command.ExecuteReader();
+            while (reader.Read())
+            {
+                result[(reader.GetString(0), reader.GetInt32(1))] = reader.GetInt64(2);
+            }
+        }
+        finally
+        {
+            context.Database.CloseConnection();
+        }
+
+        return result;
+    }
+
+    public async Task<int> DeleteHandledBeforeAsync(DbContext context, string consumerGroup, DateTimeOffset cutoff, int limit, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        await context.Database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var (connection, transaction) = Current(context);
+            var command = new NpgsqlCommand(_sql.DeleteHandledBefore, connection, transaction);
+            await using (command.ConfigureAwait(false))
+            {
+                command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = consumerGroup });
+                command.Parameters.Add(new NpgsqlParameter<DateTimeOffset> { TypedValue = cutoff });
+                command.Parameters.Add(new NpgsqlParameter<int> { TypedValue = limit });
+                return await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            await context.Database.CloseConnectionAsync().ConfigureAwait(false);
+        }
+    }
+
+    private NpgsqlBatchCommand CreateUpsertOffset(InboxPosition position, DateTimeOffset now)
+    {
+        var upsert = new NpgsqlBatchCommand(_sql.UpsertOffset);
+        upsert.Parameters.Add(new NpgsqlParameter<string> { TypedValue = position.ConsumerGroup });
+        upsert.Parameters.Add(new NpgsqlParameter<string> { TypedValue = position.Topic });
+        upsert.Parameters.Add(new NpgsqlParameter<int> { TypedValue = position.Partition });
+        upsert.Parameters.Add(new NpgsqlParameter<long> { TypedValue = position.NextOffset });
+        upsert.Parameters.Add(new NpgsqlParameter<DateTimeOffset> { TypedValue = now });
+        return upsert;
+    }
+
+    private static (NpgsqlConnection Connection, NpgsqlTransaction Transaction) CurrentTransaction(DbContext context)
+    {
+        var (connection, transaction) = Current(context);
+        return transaction is null
+            ? throw new InvalidOperationException("The inbox writes in the consumer's transaction, but the DbContext has none open.")
+            : (connection, transaction);
+    }
+
+    private static (NpgsqlConnection Connection, NpgsqlTransaction? Transaction) Current(DbContext context)
+    {
+        if (context.Database.GetDbConnection() is not NpgsqlConnection connection)
+        {
+            throw new OutboxConfigurationException(
+                $"The inbox store of Outbox.PostgreSql needs a DbContext on PostgreSQL (UseNpgsql); {context.GetType().Name} uses {context.Database.GetDbConnection().GetType().Name}.");
+        }
+
+        return (connection, context.Database.CurrentTransaction?.GetDbTransaction() as NpgsqlTransaction);
+    }
+}

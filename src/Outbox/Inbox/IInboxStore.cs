@@ -1,0 +1,30 @@
+using Microsoft.EntityFrameworkCore;
+
+namespace Outbox.Inbox;
+
+/// <summary>
+/// The inbox tables, reached through the consumer's <see cref="DbContext"/> so that the inbox rows and offsets commit
+/// in the same transaction as the handler's changes. Implemented by the store package (PostgreSQL).
+/// </summary>
+internal interface IInboxStore
+{
+    /// <summary>
+    /// In the context's current transaction: inserts an inbox row per entry unless the group already has one with the
+    /// same message id, and sets the partition's next offset to <see cref="InboxPosition.NextOffset"/>.
+    /// </summary>
+    /// <returns>The message ids that were inserted now, i.e. not handled before.</returns>
+    Task<IReadOnlySet<string>> AddAsync(DbContext context, InboxPosition position, IReadOnlyList<InboxEntry> entries, DateTimeOffset now, CancellationToken cancellationToken);
+
+    /// <summary>Sets the partition's next offset (in the context's current transaction, or on its own).</summary>
+    Task SaveOffsetAsync(DbContext context, InboxPosition position, DateTimeOffset now, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Reads the stored next offsets of the group for the given topics. Synchronous because transports call it from
+    /// their (synchronous) partition-assignment callback, on the transport's own thread.
+    /// </summary>
+    IReadOnlyDictionary<(string Topic, int Partition), long> ReadOffsets(DbContext context, string consumerGroup, IReadOnlyCollection<string> topics);
+
+    /// <summary>Deletes up to <paramref name="limit"/> inbox rows of the group handled before <paramref name="cutoff"/>.</summary>
+    /// <returns>The number of rows deleted.</returns>
+    Task<int> DeleteHandledBeforeAsync(DbContext context, string consumerGroup, DateTimeOffset cutoff, int limit, CancellationToken cancellationToken);
+}

@@ -1,0 +1,31 @@
+using Microsoft.Extensions.Logging;
+
+namespace Outbox.Inbox;
+
+/// <summary>Log messages of the inbox pipeline (event ids 4000-4099).</summary>
+internal static partial class Log
+{
+    [LoggerMessage(4001, LogLevel.Warning, "Handler {Handler} failed on {Topic}[{Partition}]@{Offset} (event {EventId}, group {ConsumerGroup}, attempt {Attempt} of {MaxAttempts}); retrying in {Delay}")]
+    public static partial void HandlerFailed(ILogger logger, Exception exception, string handler, string topic, int partition, long offset, string? eventId, string consumerGroup, int attempt, int maxAttempts, TimeSpan delay);
+
+    [LoggerMessage(4002, LogLevel.Error, "Record {Topic}[{Partition}]@{Offset} (event {EventId}, group {ConsumerGroup}) was dead-lettered to {DeadLetterTopic}: {Reason}: {Error}")]
+    public static partial void DeadLettered(ILogger logger, string topic, int partition, long offset, string? eventId, string consumerGroup, string deadLetterTopic, string reason, string error);
+
+    [LoggerMessage(4003, LogLevel.Warning, "Inbox transaction of group {ConsumerGroup} for {Topic}[{Partition}] at offset {Offset} failed outside the handler (attempt not counted); retrying in {Delay}")]
+    public static partial void TransactionFailed(ILogger logger, Exception exception, string consumerGroup, string topic, int partition, long offset, TimeSpan delay);
+
+    [LoggerMessage(4004, LogLevel.Warning, "A batch of {Count} records of {Topic}[{Partition}] from offset {Offset} failed in handler {Handler}; handling them one by one")]
+    public static partial void BatchFailed(ILogger logger, Exception exception, int count, string topic, int partition, long offset, string handler);
+
+    [LoggerMessage(4005, LogLevel.Debug, "Event {EventId} at {Topic}[{Partition}]@{Offset} was already handled by group {ConsumerGroup}; skipped")]
+    public static partial void Duplicate(ILogger logger, string eventId, string topic, int partition, long offset, string consumerGroup);
+
+    [LoggerMessage(4006, LogLevel.Warning, "Sending {Topic}[{Partition}]@{Offset} to the dead-letter topic failed; retrying in {Delay}")]
+    public static partial void DeadLetterFailed(ILogger logger, Exception exception, string topic, int partition, long offset, TimeSpan delay);
+
+    [LoggerMessage(4010, LogLevel.Debug, "Deleted {Count} inbox rows of group {ConsumerGroup} handled before {Cutoff}")]
+    public static partial void CleanedUp(ILogger logger, int count, string consumerGroup, DateTimeOffset cutoff);
+
+    [LoggerMessage(4011, LogLevel.Warning, "Inbox cleanup of group {ConsumerGroup} failed; trying again in {Interval}")]
+    public static partial void CleanupFailed(ILogger logger, Exception exception, string consumerGroup, TimeSpan interval);
+}

@@ -1,0 +1,56 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Npgsql;
+using Outbox.PostgreSql.Cdc;
+
+namespace Outbox.PostgreSql.Debezium;
+
+/// <summary>
+/// Debezium mode's only work in the process: at host start, refuse a second relay and create the publication the
+/// connector reads (the generated configuration disables Debezium's own, which would publish updates too).
+/// </summary>
+internal sealed class DebeziumPublicationInitializer(
+    IServiceProvider services,
+    IOptions<DebeziumOptions> options,
+    IOptions<OutboxOptions> outboxOptions,
+    ILogger<DebeziumPublicationInitializer> logger) : IHostedService
+{
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        if (services.GetServices<IHostedService>().Any(s => s is CdcRelayService))
+        {
+            throw new OutboxConfigurationException(
+                "UseDebezium() and AddCdcRelay() are both registered: Debezium relays the outbox outside the process, so a CDC relay would publish every event twice. Choose one.");
+        }
+
+        var debezium = options.Value;
+        if (debezium.CreatePublicationOnStart)
+        {
+            var names = new CdcNames(outboxOptions.Value, debezium.SlotName, debezium.PublicationName, "DebeziumOptions.SlotName", "DebeziumOptions.PublicationName");
+            var dataSource = services.GetService<OutboxDataSource>()
+                             ?? throw new OutboxConfigurationException("UseDebezium() needs the PostgreSQL store: call UsePostgreSql(connectionString) on the outbox builder.");
+            var store = new CdcStore(dataSource.DataSource, names);
+            try
+            {
+                var facts = await store.ReadServerFactsAsync(cancellationToken).ConfigureAwait(false);
+                if (!string.Equals(facts.WalLevel, "logical", StringComparison.Ordinal))
+                {
+                    Log.WalLevelNotLogical(logger, facts.WalLevel);
+                }
+
+                await new CdcSlotManager(store, logger, "DebeziumOptions.SlotName", "DebeziumOptions.PublicationName")
+                    .EnsurePublicationAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is NpgsqlException or TimeoutException)
+            {
+                Log.PublicationDeferred(logger, ex);
+            }
+        }
+
+        Log.DebeziumMode(logger, debezium.PublicationName, debezium.SlotName);
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+}

@@ -1,0 +1,78 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace Outbox.PostgreSql;
+
+/// <summary>
+/// Options of the CDC relay: the logical replication slot and publication it reads the outbox from, batching, retries
+/// and shutdown. See docs/relay-cdc.md for how they interact.
+/// </summary>
+public sealed class CdcRelayOptions
+{
+    /// <summary>Gets or sets the name of the logical replication slot. The slot is the relay's position in the WAL and its
+    /// leader lock: one relay streams from it at a time, others wait.</summary>
+    /// <value>The default is <c>outbox_cdc</c>. Lower-case letters, digits and <c>_</c>, at most 63 characters. Slot
+    /// names are unique in the whole PostgreSQL cluster: give each database its own.</value>
+    [Required]
+    public string SlotName { get; set; } = "outbox_cdc";
+
+    /// <summary>Gets or sets the name of the publication of the outbox table (<c>WITH (publish = 'insert')</c>).</summary>
+    /// <value>The default is <c>outbox</c>. The relay creates it when it is missing; an existing one must publish the
+    /// outbox table and inserts only.</value>
+    [Required]
+    public string PublicationName { get; set; } = "outbox";
+
+    /// <summary>Gets or sets the most rows handed to the publisher in one call.</summary>
+    /// <value>The default is 1,000. Batches are cut earlier whenever the stream has nothing more buffered, so a quiet
+    /// stream publishes every row at once.</value>
+    [Range(1, 100_000)]
+    public int MaxBatchSize { get; set; } = 1000;
+
+    /// <summary>Gets or sets how many batches may wait for the broker's acknowledgement at the same time.</summary>
+    /// <value>The default is 16. Rows in flight are at most <see cref="MaxBatchSize"/> times this; keep that below the
+    /// producer's <c>queue.buffering.max.messages</c> (100,000 by default).</value>
+    [Range(1, 1024)]
+    public int MaxInFlightBatches { get; set; } = 16;
+
+    /// <summary>Gets or sets how often acknowledged rows are deleted from the outbox table and the slot's confirmed
+    /// position is sent to the server.</summary>
+    /// <value>The default is 250 milliseconds. While nothing is in flight the relay also confirms the stream's latest
+    /// position, so an idle slot does not keep WAL.</value>
+    [Range(typeof(TimeSpan), "00:00:00.010", "00:10:00")]
+    public TimeSpan AcknowledgeInterval { get; set; } = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>Gets or sets how long the server may stay silent before the replication connection is considered broken.
+    /// The relay asks the server for a keepalive after half of it, which also moves an idle slot forward.</summary>
+    /// <value>The default is 10 seconds.</value>
+    [Range(typeof(TimeSpan), "00:00:01", "01:00:00")]
+    public TimeSpan ReplicationTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Gets or sets how often a standby (an instance whose slot is streamed by another one) checks whether the slot
+    /// became free.</summary>
+    /// <value>The default is 1 second: a standby takes over about a second after the active relay's connection closes.</value>
+    [Range(typeof(TimeSpan), "00:00:00.010", "00:10:00")]
+    public TimeSpan StandbyPollInterval { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Gets or sets the delay before the first retry after a failure (a row the broker rejected, a lost
+    /// connection); it doubles per consecutive failure.</summary>
+    /// <value>The default is 1 second.</value>
+    [Range(typeof(TimeSpan), "00:00:00.001", "01:00:00")]
+    public TimeSpan RetryBaseDelay { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Gets or sets the longest delay between two retries.</summary>
+    /// <value>The default is 1 minute.</value>
+    [Range(typeof(TimeSpan), "00:00:00.001", "1.00:00:00")]
+    public TimeSpan RetryMaxDelay { get; set; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>Gets or sets how many failed publish attempts of one row move it to the dead-letter table, so that the
+    /// rows after it can go on.</summary>
+    /// <value>The default is 10.</value>
+    [Range(1, 1_000_000)]
+    public int MaxAttempts { get; set; } = 10;
+
+    /// <summary>Gets or sets how long a graceful stop waits for rows in flight to be acknowledged, so that the next start
+    /// repeats as few rows as possible.</summary>
+    /// <value>The default is 10 seconds. With <see cref="TimeSpan.Zero"/> the relay stops at once: whatever was not
+    /// confirmed is published again by the next relay (at least once, never lost).</value>
+    [Range(typeof(TimeSpan), "00:00:00", "00:10:00")]
+    public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromSeconds(10);
+}

@@ -1,0 +1,60 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using Outbox.PostgreSql;
+using Outbox.PostgreSql.Cdc;
+
+namespace Outbox;
+
+/// <summary>Registers the CDC relay.</summary>
+public static class CdcRelayOutboxBuilderExtensions
+{
+    /// <summary>
+    /// Relays the outbox by logical replication (pgoutput) instead of polling: rows are streamed in commit order and
+    /// published with the same record shape as the polling relay. Needs <c>wal_level = logical</c> and a user with the
+    /// REPLICATION privilege (checked at host start); creates the publication and the replication slot when missing.
+    /// Use it instead of <c>AddPollingRelay()</c>, with <c>UsePostgreSql(...)</c> and <c>UseKafka(...)</c>. See docs/relay-cdc.md.
+    /// </summary>
+    /// <param name="builder">The outbox builder.</param>
+    /// <param name="configure">Configures the relay: slot and publication names, batching, retries.</param>
+    /// <returns>The builder, for chaining.</returns>
+    /// <remarks>Resolve <see cref="CdcRelayMonitor"/> for the relay's state and the slot's health.</remarks>
+    public static IOutboxBuilder AddCdcRelay(this IOutboxBuilder builder, Action<CdcRelayOptions>? configure = null)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        var services = builder.Services;
+        var options = services.AddOptions<CdcRelayOptions>().ValidateOnStart();
+        if (configure is not null)
+        {
+            options.Configure(configure);
+        }
+
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<CdcRelayOptions>, CdcRelayOptionsValidator>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<CdcRelayOptions>, CdcRelayOptionsRulesValidator>());
+        services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton(sp =>
+        {
+            var cdc = sp.GetRequiredService<IOptions<CdcRelayOptions>>().Value;
+            var names = new CdcNames(sp.GetRequiredService<IOptions<OutboxOptions>>().Value, cdc.SlotName, cdc.PublicationName);
+            return new CdcStore(sp.GetRequiredService<OutboxDataSource>().DataSource, names);
+        });
+        services.TryAddSingleton(sp => new CdcAcknowledger(
+            sp.GetRequiredService<CdcStore>(),
+            sp.GetRequiredService<IOptions<CdcRelayOptions>>().Value,
+            sp.GetRequiredService<TimeProvider>(),
+            (ILogger?)sp.GetService<ILogger<CdcRelayService>>() ?? NullLogger.Instance));
+        services.TryAddSingleton(sp => new CdcRelayMonitor(
+            () => sp.GetRequiredService<CdcStore>(),
+            () => sp.GetService<CdcAcknowledger>()?.Published ?? 0));
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, CdcRelayService>(sp => new CdcRelayService(
+            sp,
+            sp.GetRequiredService<IOptions<CdcRelayOptions>>(),
+            sp.GetRequiredService<CdcRelayMonitor>(),
+            sp.GetRequiredService<TimeProvider>(),
+            sp.GetService<ILogger<CdcRelayService>>() ?? NullLogger<CdcRelayService>.Instance)));
+        return builder;
+    }
+}

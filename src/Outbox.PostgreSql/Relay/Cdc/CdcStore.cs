@@ -1,0 +1,439 @@
+using System.Data;
+using System.Text.RegularExpressions;
+using Npgsql;
+using NpgsqlTypes;
+
+namespace Outbox.PostgreSql.Cdc;
+
+/// <summary>
+/// Every SQL statement of the CDC relay (regular connections only; the replication protocol commands are in
+/// <see cref="CdcSlotManager"/>). Identifiers come from <see cref="CdcNames"/>; values are parameters.
+/// </summary>
+internal sealed partial class CdcStore
+{
+    // pg_try_advisory_lock(int, int): a key space of its own ("OB"), so it never meets the schema's bigint lock.
+    private const int AdvisoryLockClass = 0x4F42;
+
+    // The columns the relay reads and copies; the order is the order of the readers below.
+    private const string Columns = "id, aggregatetype, aggregateid, type, payload, lane, commit_seq, created_at, traceparent, tracestate, attempts";
+
+    private readonly NpgsqlDataSource _dataSource;
+    private readonly CdcNames _names;
+    private readonly string _publicationSql;
+    private readonly string _createPublicationSql;
+    private readonly string _createTablesSql;
+    private readonly string _slotStateSql;
+    private readonly string _setSlotStateSql;
+    private readonly string _captureBacklogSql;
+    private readonly string _readBacklogSql;
+    private readonly string _deleteBacklogSql;
+    private readonly string _deleteMessagesSql;
+    private readonly string _deadLetterSql;
+
+    public CdcStore(NpgsqlDataSource dataSource, CdcNames names)
+    {
+        _dataSource = dataSource;
+        _names = names;
+        _publicationSql = """
+            SELECT p.pubinsert, p.pubupdate, p.pubdelete, p.pubtruncate, p.puballtables,
+                   EXISTS (SELECT 1 FROM pg_publication_tables t WHERE t.pubname = p.pubname AND t.schemaname = $2 AND t.tablename = $3),
+                   (SELECT count(*)::int FROM pg_publication_tables t WHERE t.pubname = p.pubname)
+            FROM pg_publication p WHERE p.pubname = $1
+            """;
+        _createPublicationSql = $"CREATE PUBLICATION {names.QuotedPublication} FOR TABLE {names.Messages} WITH (publish = 'insert')";
+        _createTablesSql = $"""
+            CREATE TABLE IF NOT EXISTS {names.SlotsTable} (
+                slot_name text NOT NULL PRIMARY KEY,
+                state text NOT NULL,
+                updated_at timestamp with time zone NOT NULL DEFAULT now()
+            );
+            CREATE TABLE IF NOT EXISTS {names.BacklogTable} (
+                id uuid NOT NULL PRIMARY KEY,
+                aggregatetype text NOT NULL,
+                aggregateid text NOT NULL,
+                type text NOT NULL,
+                payload jsonb NOT NULL,
+                lane integer NOT NULL,
+                commit_seq bigint NULL,
+                created_at timestamp with time zone NOT NULL,
+                traceparent text NULL,
+                tracestate text NULL,
+                attempts integer NOT NULL
+            );
+            """;
+        _slotStateSql = $"SELECT state FROM {names.SlotsTable} WHERE slot_name = $1";
+        _setSlotStateSql = $"""
+            INSERT INTO {names.SlotsTable} (slot_name, state, updated_at) VALUES ($1, $2, now())
+            ON CONFLICT (slot_name) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at
+            """;
+
+        // Runs in the slot's exported snapshot: exactly the rows committed before the slot's start move, and the
+        // stream delivers every row committed after it.
+        _captureBacklogSql = $"""
+            WITH moved AS (DELETE FROM {names.Messages} RETURNING {Columns})
+            INSERT INTO {names.BacklogTable} ({Columns}) SELECT {Columns} FROM moved
+            ON CONFLICT (id) DO NOTHING
+            """;
+        _readBacklogSql = $"SELECT {Columns} FROM {names.BacklogTable} ORDER BY commit_seq NULLS LAST, id LIMIT $1";
+        _deleteBacklogSql = $"DELETE FROM {names.BacklogTable} WHERE id = ANY($1)";
+        _deleteMessagesSql = $"DELETE FROM {names.Messages} WHERE id = ANY($1)";
+        _deadLetterSql = $"""
+            INSERT INTO {names.Tables.DeadLetters}
+                (id, aggregatetype, aggregateid, type, payload, lane, commit_seq, created_at, traceparent, tracestate, attempts, last_error, dead_lettered_at)
+            VALUES ($1, $2, $3, $4, $5, $6, NULL, $7, $8, $9, $10, $11, $12)
+            ON CONFLICT (id) DO NOTHING
+            """;
+    }
+
+    public CdcNames Names => _names;
+
+    public async Task<CdcServerFacts> ReadServerFactsAsync(CancellationToken cancellationToken)
+    {
+        const string sql = """
+            SELECT current_setting('wal_level'),
+                   current_setting('max_replication_slots')::int,
+                   current_setting('max_wal_senders')::int,
+                   (SELECT r.rolreplication OR r.rolsuper FROM pg_roles r WHERE r.rolname = current_user),
+                   current_user::text,
+                   current_database()::text,
+                   to_regclass($1) IS NOT NULL
+            """;
+        var command = _dataSource.CreateCommand(sql);
+        await using (command.ConfigureAwait(false))
+        {
+            command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = _names.Messages });
+            var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            await using (reader.ConfigureAwait(false))
+            {
+                await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+                return new CdcServerFacts(
+                    reader.GetString(0),
+                    reader.GetInt32(1),
+                    reader.GetInt32(2),
+                    !reader.IsDBNull(3) && reader.GetBoolean(3),
+                    reader.GetString(4),
+                    reader.GetString(5),
+                    reader.GetBoolean(6));
+            }
+        }
+    }
+
+    public async Task<CdcPublicationFacts?> ReadPublicationAsync(CancellationToken cancellationToken)
+    {
+        var command = _dataSource.CreateCommand(_publicationSql);
+        await using (command.ConfigureAwait(false))
+        {
+            command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = _names.PublicationName });
+            command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = _names.Schema });
+            command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = _names.MessagesTable });
+            var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            await using (reader.ConfigureAwait(false))
+            {
+                if (!await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+                {
+                    return null;
+                }
+
+                return new CdcPublicationFacts(
+                    reader.GetBoolean(0), reader.GetBoolean(1), reader.GetBoolean(2), reader.GetBoolean(3), reader.GetBoolean(4), reader.GetBoolean(5), reader.GetInt32(6));
+            }
+        }
+    }
+
+    /// <summary>Creates the publication; returns <see langword="false"/> when another process created it first.</summary>
+    public async Task<bool> CreatePublicationAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await ExecuteAsync(_createPublicationSql, cancellationToken).ConfigureAwait(false);
+            return true;
+        }
+        catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.DuplicateObject)
+        {
+            return false;
+        }
+    }
+
+    public Task EnsureTablesAsync(CancellationToken cancellationToken) => ExecuteAsync(_createTablesSql, cancellationToken);
+
+    public async Task<CdcSlotStatus> ReadSlotAsync(CancellationToken cancellationToken)
+    {
+        // pg_current_wal_lsn() fails on a server in recovery; a standby cannot hold our slot anyway.
+        const string sql = """
+            SELECT s.database::text, s.plugin::text, s.slot_type = 'logical', s.temporary, s.active, s.active_pid,
+                   s.wal_status, s.confirmed_flush_lsn::text, s.restart_lsn::text,
+                   pg_wal_lsn_diff(pg_current_wal_lsn(), s.confirmed_flush_lsn)::bigint,
+                   pg_wal_lsn_diff(pg_current_wal_lsn(), s.restart_lsn)::bigint,
+                   s.safe_wal_size
+            FROM pg_replication_slots s WHERE s.slot_name = $1
+            """;
+        var command = _dataSource.CreateCommand(sql);
+        await using (command.ConfigureAwait(false))
+        {
+            command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = _names.SlotName });
+            var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            await using (reader.ConfigureAwait(false))
+            {
+                if (!await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+                {
+                    return new CdcSlotStatus { SlotName = _names.SlotName, Exists = false };
+                }
+
+                return new CdcSlotStatus
+                {
+                    SlotName = _names.SlotName,
+                    Exists = true,
+                    Database = NullableString(reader, 0),
+                    Plugin = NullableString(reader, 1),
+                    IsLogical = reader.GetBoolean(2),
+                    IsTemporary = reader.GetBoolean(3),
+                    IsActive = reader.GetBoolean(4),
+                    ActivePid = reader.IsDBNull(5) ? null : reader.GetInt32(5),
+                    WalStatus = NullableString(reader, 6),
+                    ConfirmedFlushLsn = NullableString(reader, 7),
+                    RestartLsn = NullableString(reader, 8),
+                    LagBytes = reader.IsDBNull(9) ? null : reader.GetInt64(9),
+                    RetainedWalBytes = reader.IsDBNull(10) ? null : reader.GetInt64(10),
+                    SafeWalSizeBytes = reader.IsDBNull(11) ? null : reader.GetInt64(11),
+                };
+            }
+        }
+    }
+
+    /// <summary>
+    /// Takes the lock that serializes slot set-up and backlog draining between relay instances. Returns the connection
+    /// that holds it, or <see langword="null"/> when another instance holds it. Release with <see cref="UnlockSetupAsync"/>.
+    /// </summary>
+    public async Task<NpgsqlConnection?> TryLockSetupAsync(CancellationToken cancellationToken)
+    {
+        var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var command = new NpgsqlCommand("SELECT pg_try_advisory_lock($1, hashtext($2))", connection);
+            await using (command.ConfigureAwait(false))
+            {
+                command.Parameters.Add(new NpgsqlParameter<int> { TypedValue = AdvisoryLockClass });
+                command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = "outbox.cdc:" + _names.SlotName });
+                if ((bool)(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!)
+                {
+                    return connection;
+                }
+            }
+        }
+        catch
+        {
+            await connection.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+
+        await connection.DisposeAsync().ConfigureAwait(false);
+        return null;
+    }
+
+    public async Task UnlockSetupAsync(NpgsqlConnection connection)
+    {
+        try
+        {
+            // A pooled connection keeps session locks until its next use: release explicitly.
+            var command = new NpgsqlCommand("SELECT pg_advisory_unlock($1, hashtext($2))", connection);
+            await using (command.ConfigureAwait(false))
+            {
+                command.Parameters.Add(new NpgsqlParameter<int> { TypedValue = AdvisoryLockClass });
+                command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = "outbox.cdc:" + _names.SlotName });
+                await command.ExecuteScalarAsync(CancellationToken.None).ConfigureAwait(false);
+            }
+        }
+        catch (NpgsqlException)
+        {
+            // The connection is broken: the server released the lock with the session.
+            NpgsqlConnection.ClearPool(connection);
+        }
+        finally
+        {
+            await connection.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    public async Task<CdcSlotState> ReadSlotStateAsync(CancellationToken cancellationToken)
+    {
+        var command = _dataSource.CreateCommand(_slotStateSql);
+        await using (command.ConfigureAwait(false))
+        {
+            command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = _names.SlotName });
+            var state = await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) as string;
+            return state switch
+            {
+                "creating" => CdcSlotState.Creating,
+                "ready" => CdcSlotState.Ready,
+                _ => CdcSlotState.None,
+            };
+        }
+    }
+
+    public async Task SetSlotStateAsync(CdcSlotState state, CancellationToken cancellationToken)
+    {
+        var command = _dataSource.CreateCommand(_setSlotStateSql);
+        await using (command.ConfigureAwait(false))
+        {
+            command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = _names.SlotName });
+            command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = StateText(state) });
+            await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// In the snapshot the slot exported when it was created, moves the rows that snapshot sees (committed before the
+    /// slot's start, so not in the stream) to the backlog table, and records the slot as ready, atomically.
+    /// </summary>
+    /// <returns>How many rows were moved.</returns>
+    public async Task<int> CaptureBacklogAsync(string snapshotName, CancellationToken cancellationToken)
+    {
+        // SET TRANSACTION SNAPSHOT takes a literal, not a parameter: accept only what the server hands out.
+        if (!SnapshotNamePattern().IsMatch(snapshotName))
+        {
+            throw new InvalidOperationException($"Unexpected snapshot name '{snapshotName}' from CREATE_REPLICATION_SLOT.");
+        }
+
+        var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            var transaction = await connection.BeginTransactionAsync(IsolationLevel.RepeatableRead, cancellationToken).ConfigureAwait(false);
+            await using (transaction.ConfigureAwait(false))
+            {
+                await ExecuteAsync(connection, transaction, $"SET TRANSACTION SNAPSHOT '{snapshotName}'", cancellationToken).ConfigureAwait(false);
+                int moved;
+                var command = new NpgsqlCommand(_captureBacklogSql, connection, transaction);
+                await using (command.ConfigureAwait(false))
+                {
+                    moved = await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+                }
+
+                var state = new NpgsqlCommand(_setSlotStateSql, connection, transaction);
+                await using (state.ConfigureAwait(false))
+                {
+                    state.Parameters.Add(new NpgsqlParameter<string> { TypedValue = _names.SlotName });
+                    state.Parameters.Add(new NpgsqlParameter<string> { TypedValue = StateText(CdcSlotState.Ready) });
+                    await state.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+                }
+
+                await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+                return moved;
+            }
+        }
+    }
+
+    /// <summary>Reads the oldest backlog rows in commit order.</summary>
+    public async Task<List<OutboxMessage>> ReadBacklogAsync(int limit, CancellationToken cancellationToken)
+    {
+        var command = _dataSource.CreateCommand(_readBacklogSql);
+        await using (command.ConfigureAwait(false))
+        {
+            command.Parameters.Add(new NpgsqlParameter<int> { TypedValue = limit });
+            var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            await using (reader.ConfigureAwait(false))
+            {
+                var messages = new List<OutboxMessage>();
+                while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+                {
+                    messages.Add(new OutboxMessage
+                    {
+                        Id = reader.GetGuid(0),
+                        AggregateType = reader.GetString(1),
+                        AggregateId = reader.GetString(2),
+                        Type = reader.GetString(3),
+                        Payload = reader.GetString(4),
+                        Lane = reader.GetInt32(5),
+                        CommitSequence = reader.IsDBNull(6) ? null : reader.GetInt64(6),
+                        CreatedAt = reader.GetFieldValue<DateTimeOffset>(7),
+                        TraceParent = NullableString(reader, 8),
+                        TraceState = NullableString(reader, 9),
+                        Attempts = reader.GetInt32(10),
+                    });
+                }
+
+                return messages;
+            }
+        }
+    }
+
+    public Task DeleteBacklogAsync(IReadOnlyList<Guid> ids, CancellationToken cancellationToken) =>
+        DeleteByIdsAsync(_deleteBacklogSql, ids, cancellationToken);
+
+    /// <summary>Deletes acknowledged rows from the outbox table (the table keeps only rows not yet acknowledged).</summary>
+    public Task DeleteMessagesAsync(IReadOnlyList<Guid> ids, CancellationToken cancellationToken) =>
+        DeleteByIdsAsync(_deleteMessagesSql, ids, cancellationToken);
+
+    /// <summary>Keeps a row the broker kept rejecting, so the rows after it can go on; it can be replayed from there.</summary>
+    public async Task DeadLetterAsync(OutboxMessage message, int attempts, string error, DateTimeOffset at, CancellationToken cancellationToken)
+    {
+        var command = _dataSource.CreateCommand(_deadLetterSql);
+        await using (command.ConfigureAwait(false))
+        {
+            command.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = message.Id });
+            command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = message.AggregateType });
+            command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = message.AggregateId });
+            command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = message.Type });
+            command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = message.Payload, NpgsqlDbType = NpgsqlDbType.Jsonb });
+            command.Parameters.Add(new NpgsqlParameter<int> { TypedValue = message.Lane });
+            command.Parameters.Add(new NpgsqlParameter<DateTimeOffset> { TypedValue = message.CreatedAt });
+            command.Parameters.Add(new NpgsqlParameter { Value = (object?)message.TraceParent ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
+            command.Parameters.Add(new NpgsqlParameter { Value = (object?)message.TraceState ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
+            command.Parameters.Add(new NpgsqlParameter<int> { TypedValue = attempts });
+            command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = error });
+            command.Parameters.Add(new NpgsqlParameter<DateTimeOffset> { TypedValue = at });
+            await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private static string StateText(CdcSlotState state) => state switch
+    {
+        CdcSlotState.Creating => "creating",
+        CdcSlotState.Ready => "ready",
+        _ => throw new ArgumentOutOfRangeException(nameof(state)),
+    };
+
+    private static string? NullableString(NpgsqlDataReader reader, int ordinal) => reader.IsDBNull(ordinal) ? null : reader.GetString(ordinal);
+
+    private static async Task ExecuteAsync(NpgsqlConnection connection, NpgsqlTransaction? transaction, string sql, CancellationToken cancellationToken)
+    {
+        var command = new NpgsqlCommand(sql, connection, transaction);
+        await using (command.ConfigureAwait(false))
+        {
+            await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    [GeneratedRegex("^[0-9A-Fa-f-]{1,64}$", RegexOptions.CultureInvariant)]
+    private static partial Regex SnapshotNamePattern();
+
+    private async Task ExecuteAsync(string sql, CancellationToken cancellationToken)
+    {
+        var command = _dataSource.CreateCommand(sql);
+        await using (command.ConfigureAwait(false))
+        {
+            await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private async Task DeleteByIdsAsync(string sql, IReadOnlyList<Guid> ids, CancellationToken cancellationToken)
+    {
+        // Bounded statements: a large backlog of acknowledgements is deleted in slices.
+        const int slice = 20_000;
+        for (var start = 0; start < ids.Count; start += slice)
+        {
+            var count = Math.Min(slice, ids.Count - start);
+            var array = new Guid[count];
+            for (var i = 0; i < count; i++)
+            {
+                array[i] = ids[start + i];
+            }
+
+            var command = _dataSource.CreateCommand(sql);
+            await using (command.ConfigureAwait(false))
+            {
+                command.Parameters.Add(new NpgsqlParameter<Guid[]> { TypedValue = array });
+                await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+}

@@ -1,0 +1,58 @@
+using Microsoft.Extensions.Logging;
+
+namespace Outbox.PostgreSql.Cdc;
+
+/// <summary>Log messages of the CDC relay (event ids 5000-5099).</summary>
+internal static partial class Log
+{
+    [LoggerMessage(5001, LogLevel.Information, "CDC relay streaming from slot {SlotName} (publication {PublicationName})")]
+    public static partial void Streaming(ILogger logger, string slotName, string publicationName);
+
+    [LoggerMessage(5002, LogLevel.Information, "CDC relay stopped; slot {SlotName} confirmed up to {ConfirmedLsn}")]
+    public static partial void Stopped(ILogger logger, string slotName, string confirmedLsn);
+
+    [LoggerMessage(5003, LogLevel.Information, "Created publication {PublicationName} of table {Table} (inserts only)")]
+    public static partial void PublicationCreated(ILogger logger, string publicationName, string table);
+
+    [LoggerMessage(5004, LogLevel.Information, "Created replication slot {SlotName} at {ConsistentPoint}; {Moved} rows committed before it moved to the backlog")]
+    public static partial void SlotCreated(ILogger logger, string slotName, string consistentPoint, int moved);
+
+    [LoggerMessage(5005, LogLevel.Warning, "Replication slot {SlotName} was left half-created by an earlier start; dropping it and creating it again")]
+    public static partial void DroppingHalfCreatedSlot(ILogger logger, string slotName);
+
+    [LoggerMessage(5006, LogLevel.Warning, "Replication slot {SlotName} was not created by this relay: using it as it is. Rows committed before it was created are not in its stream")]
+    public static partial void AdoptingSlot(ILogger logger, string slotName);
+
+    [LoggerMessage(5007, LogLevel.Information, "Slot {SlotName} is streamed by another relay (server process {ActivePid}); standing by")]
+    public static partial void Standby(ILogger logger, string slotName, int? activePid);
+
+    [LoggerMessage(5008, LogLevel.Information, "Publishing {Count} backlog rows (committed before slot {SlotName} was created)")]
+    public static partial void DrainingBacklog(ILogger logger, long count, string slotName);
+
+    [LoggerMessage(5009, LogLevel.Warning, "Publishing row {Id} failed (attempt {Attempts} of {MaxAttempts}): {Error}")]
+    public static partial void PublishFailed(ILogger logger, Guid id, int attempts, int maxAttempts, string error);
+
+    [LoggerMessage(5010, LogLevel.Error, "Row {Id} moved to the dead-letter table after {Attempts} failed attempts: {Error}")]
+    public static partial void DeadLettered(ILogger logger, Guid id, int attempts, string error);
+
+    [LoggerMessage(5011, LogLevel.Warning, "CDC relay failed; it resumes from the last confirmed position in {Delay}")]
+    public static partial void Retrying(ILogger logger, TimeSpan delay, Exception exception);
+
+    [LoggerMessage(5012, LogLevel.Critical, "CDC relay cannot go on: {Reason}")]
+    public static partial void Faulted(ILogger logger, string reason);
+
+    [LoggerMessage(5013, LogLevel.Warning, "Publication {PublicationName} also publishes {TableCount} other table(s): their rows are decoded and skipped")]
+    public static partial void PublicationHasOtherTables(ILogger logger, string publicationName, int tableCount);
+
+    [LoggerMessage(5014, LogLevel.Warning, "The database could not be reached when the CDC relay started; it keeps trying")]
+    public static partial void StartupCheckDeferred(ILogger logger, Exception exception);
+
+    [LoggerMessage(5015, LogLevel.Warning, "Deleting acknowledged rows or confirming the slot position failed")]
+    public static partial void FlushFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(5016, LogLevel.Warning, "Rows were still in flight when the shutdown time limit of {ShutdownTimeout} expired; the next relay publishes them again")]
+    public static partial void ShutdownTimedOut(ILogger logger, TimeSpan shutdownTimeout);
+
+    [LoggerMessage(5017, LogLevel.Warning, "Replication slot {SlotName} is {WalStatus}: the WAL it needs will be removed at the next checkpoint unless the relay catches up (lag {LagBytes} bytes)")]
+    public static partial void SlotAtRisk(ILogger logger, string slotName, string walStatus, long? lagBytes);
+}

@@ -80,6 +80,12 @@ public static class OutboxSchema
 
             INSERT INTO {n.Lanes} (lane) SELECT generate_series(0, {options.LaneCount - 1}) ON CONFLICT (lane) DO NOTHING;
 
+            -- Live polling-relay instances: each one's even share of lanes is LaneCount / live instances.
+            CREATE TABLE IF NOT EXISTS {SqlIdentifier.Qualified(n.Schema, PollingTableNames.InstancesTableName(options))} (
+                instance_id text NOT NULL PRIMARY KEY,
+                expires_at timestamp with time zone NOT NULL
+            );
+
             CREATE TABLE IF NOT EXISTS {n.DeadLetters} (
                 id uuid NOT NULL PRIMARY KEY,
                 aggregatetype text NOT NULL,

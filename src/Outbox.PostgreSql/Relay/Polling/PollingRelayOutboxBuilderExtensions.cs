@@ -1,0 +1,54 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using Outbox.PostgreSql;
+using Outbox.Relay;
+
+namespace Outbox;
+
+/// <summary>Registers the polling relay.</summary>
+public static class PollingRelayOutboxBuilderExtensions
+{
+    /// <summary>
+    /// Adds the polling relay as a hosted service: it leases lanes of the outbox table with the other instances,
+    /// publishes their rows in commit order through the transport (<c>UseKafka</c>) and deletes them (or marks them
+    /// published) once acknowledged. Needs <c>UsePostgreSql</c> and a transport. Options are validated at host start.
+    /// </summary>
+    /// <param name="builder">The outbox builder.</param>
+    /// <param name="configure">Configures the relay; the defaults suit most applications.</param>
+    /// <returns>The builder, for chaining.</returns>
+    public static IOutboxBuilder AddPollingRelay(this IOutboxBuilder builder, Action<PollingRelayOptions>? configure = null)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        var services = builder.Services;
+        var options = services.AddOptions<PollingRelayOptions>().ValidateOnStart();
+        if (configure is not null)
+        {
+            options.Configure(configure);
+        }
+
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<PollingRelayOptions>, PollingRelayOptionsValidator>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<PollingRelayOptions>, PollingRelayOptionsRulesValidator>());
+        services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton(sp => new PostgreSqlPollingStore(
+            (sp.GetService<OutboxDataSource>() ?? throw new OutboxConfigurationException("AddPollingRelay() needs the PostgreSQL store: call UsePostgreSql(connectionString) on the outbox builder.")).DataSource,
+            sp.GetRequiredService<IOptions<OutboxOptions>>().Value,
+            sp.GetRequiredService<IOptions<PollingRelayOptions>>().Value.RetainPublishedFor is not null));
+        services.TryAddSingleton(sp => new PollingRelay(
+            sp.GetRequiredService<PostgreSqlPollingStore>(),
+            sp.GetService<IOutboxPublisher>() ?? throw new OutboxConfigurationException("AddPollingRelay() needs a transport to publish to: call UseKafka(...) on the outbox builder."),
+            sp.GetRequiredService<IOptions<PollingRelayOptions>>().Value,
+            sp.GetRequiredService<IOptions<OutboxOptions>>().Value,
+            sp.GetRequiredService<TimeProvider>(),
+            sp.GetService<ILogger<PollingRelay>>() ?? NullLogger<PollingRelay>.Instance));
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, PollingRelayHostedService>(sp => new PollingRelayHostedService(
+            sp.GetRequiredService<PollingRelay>(),
+            sp.GetRequiredService<PostgreSqlPollingStore>(),
+            sp.GetRequiredService<TimeProvider>(),
+            sp.GetService<ILogger<PollingRelayHostedService>>() ?? NullLogger<PollingRelayHostedService>.Instance)));
+        return builder;
+    }
+}

@@ -1,0 +1,151 @@
+namespace Outbox.PostgreSql;
+
+/// <summary>
+/// Every statement of the polling relay. Identifiers come from <see cref="OutboxTableNames"/> (validated, quoted);
+/// values are always parameters. Lease times use the database clock (<c>now()</c>), so relay hosts need no clock sync.
+/// </summary>
+internal sealed class PollingSql
+{
+    private const string MessageColumns =
+        "id, aggregatetype, aggregateid, type, payload, lane, commit_seq, created_at, traceparent, tracestate";
+
+    public PollingSql(OutboxOptions options, bool retainPublished)
+    {
+        var n = new OutboxTableNames(options);
+        var instances = SqlIdentifier.Qualified(n.Schema, PollingTableNames.InstancesTableName(options));
+        Channel = n.NotificationChannel;
+        Listen = $"LISTEN {SqlIdentifier.Quote(n.NotificationChannel)}";
+
+        EnsureLanes = $"INSERT INTO {n.Lanes} (lane) SELECT generate_series(0, $1 - 1) ON CONFLICT (lane) DO NOTHING";
+        FindOrphanLanes = $"""
+            SELECT l.lane FROM {n.Lanes} l
+            WHERE l.lane >= $1 AND EXISTS (SELECT 1 FROM {n.Messages} m WHERE m.lane = l.lane AND m.published_at IS NULL)
+            ORDER BY l.lane
+            """;
+
+        Join = $"""
+            INSERT INTO {instances} (instance_id, expires_at) VALUES ($1, now() + $2)
+            ON CONFLICT (instance_id) DO UPDATE SET expires_at = EXCLUDED.expires_at
+            """;
+        ForgetDeadInstances = $"DELETE FROM {instances} WHERE expires_at < now()";
+        CountLiveInstances = $"SELECT count(*)::int FROM {instances} WHERE expires_at > now()";
+        Leave = $"DELETE FROM {instances} WHERE instance_id = $1";
+
+        // Renewal matches lane AND epoch: a lease taken over (even by this same instance again) is not renewed.
+        Renew = $"""
+            UPDATE {n.Lanes} AS l SET lease_expires_at = now() + $2
+            FROM unnest($3::integer[], $4::bigint[]) AS h(lane, epoch)
+            WHERE l.lane = h.lane AND l.epoch = h.epoch AND l.owner = $1
+            RETURNING l.lane, l.epoch
+            """;
+
+        // SKIP LOCKED: instances acquiring at the same time never wait for each other; each free lane goes to one.
+        Acquire = $"""
+            WITH free AS (
+                SELECT lane FROM {n.Lanes}
+                WHERE lane < $2
+                  AND (owner IS NULL OR lease_expires_at IS NULL OR lease_expires_at <= now() OR (owner = $1 AND lane <> ALL($3)))
+                ORDER BY lane
+                LIMIT $4
+                FOR UPDATE SKIP LOCKED)
+            UPDATE {n.Lanes} AS l SET owner = $1, epoch = l.epoch + 1, lease_expires_at = now() + $5
+            FROM free WHERE l.lane = free.lane
+            RETURNING l.lane, l.epoch
+            """;
+
+        Release = $"""
+            UPDATE {n.Lanes} AS l SET owner = NULL, lease_expires_at = NULL
+            FROM unnest($2::integer[], $3::bigint[]) AS h(lane, epoch)
+            WHERE l.lane = h.lane AND l.epoch = h.epoch AND l.owner = $1
+            """;
+
+        // Only the lease owner reads a lane, so no row locks are needed; commit_seq is the commit order.
+        Claim = $"""
+            SELECT {MessageColumns}, attempts, last_error,
+                   CASE WHEN next_attempt_at > now() THEN extract(epoch FROM next_attempt_at - now())::float8 ELSE 0 END
+            FROM {n.Messages}
+            WHERE lane = $1 AND commit_seq IS NOT NULL AND published_at IS NULL
+            ORDER BY commit_seq
+            LIMIT $2
+            """;
+
+        // The fence: lane, owner, epoch, expiry. FOR SHARE holds the lane row until the completion commits, so a
+        // takeover (FOR UPDATE SKIP LOCKED) cannot slip in between the check and the writes.
+        const string fence = "lane = $1 AND owner = $2 AND epoch = $3 AND lease_expires_at > now()";
+        LockLease = $"SELECT 1 FROM {n.Lanes} WHERE {fence} FOR SHARE";
+        var fenced = $"EXISTS (SELECT 1 FROM {n.Lanes} WHERE {fence})";
+        CompleteAcknowledged = retainPublished
+            ? $"UPDATE {n.Messages} SET published_at = now() WHERE id = ANY($4) AND published_at IS NULL AND {fenced}"
+            : $"DELETE FROM {n.Messages} WHERE id = ANY($4) AND {fenced}";
+        RecordFailure = $"""
+            UPDATE {n.Messages} SET attempts = $5, last_error = $6, next_attempt_at = now() + $7
+            WHERE id = $4 AND {fenced}
+            """;
+        DeadLetter = $"""
+            WITH moved AS (
+                DELETE FROM {n.Messages} WHERE id = $4 AND {fenced}
+                RETURNING {MessageColumns})
+            INSERT INTO {n.DeadLetters} ({MessageColumns}, attempts, last_error, dead_lettered_at)
+            SELECT {MessageColumns}, $5, $6, now() FROM moved
+            ON CONFLICT (id) DO NOTHING
+            """;
+
+        FindReadyLanes = $"""
+            SELECT h.lane FROM unnest($1::integer[]) AS h(lane)
+            WHERE EXISTS (SELECT 1 FROM {n.Messages} m WHERE m.lane = h.lane AND m.commit_seq IS NOT NULL AND m.published_at IS NULL)
+            """;
+
+        // Ids are UUIDv7 (time-ordered): a row published before the cutoff was created before it, so its id is below
+        // the smallest UUIDv7 of the cutoff's millisecond. The primary key then bounds the scan to old rows.
+        DeleteExpiredPublished = $"""
+            WITH cutoff AS (
+                SELECT now() - $1 AS at,
+                       lpad(to_hex((extract(epoch FROM now() - $1) * 1000)::bigint), 12, '0') AS ms)
+            DELETE FROM {n.Messages} WHERE id IN (
+                SELECT m.id FROM {n.Messages} m, cutoff c
+                WHERE m.id < (substr(c.ms, 1, 8) || '-' || substr(c.ms, 9, 4) || '-7000-8000-000000000000')::uuid
+                  AND m.published_at IS NOT NULL AND m.published_at < c.at
+                LIMIT $2)
+            """;
+
+        CountPending = $"SELECT count(*) FROM {n.Messages} WHERE published_at IS NULL";
+    }
+
+    public string Channel { get; }
+
+    public string Listen { get; }
+
+    public string EnsureLanes { get; }
+
+    public string FindOrphanLanes { get; }
+
+    public string Join { get; }
+
+    public string ForgetDeadInstances { get; }
+
+    public string CountLiveInstances { get; }
+
+    public string Leave { get; }
+
+    public string Renew { get; }
+
+    public string Acquire { get; }
+
+    public string Release { get; }
+
+    public string Claim { get; }
+
+    public string LockLease { get; }
+
+    public string CompleteAcknowledged { get; }
+
+    public string RecordFailure { get; }
+
+    public string DeadLetter { get; }
+
+    public string FindReadyLanes { get; }
+
+    public string DeleteExpiredPublished { get; }
+
+    public string CountPending { get; }
+}

@@ -1,0 +1,341 @@
+using System.Globalization;
+using Npgsql;
+using NpgsqlTypes;
+using Outbox.Relay;
+
+namespace Outbox.PostgreSql;
+
+/// <summary>The PostgreSQL side of the polling relay: lanes table leases, claims in commit order, fenced completion, LISTEN.</summary>
+internal sealed class PostgreSqlPollingStore : IPollingRelayStore
+{
+    private const int CleanupBatchSize = 10_000;
+    private static readonly TimeSpan s_listenCheckInterval = TimeSpan.FromSeconds(30);
+
+    private readonly NpgsqlDataSource _dataSource;
+    private readonly PollingSql _sql;
+
+    public PostgreSqlPollingStore(NpgsqlDataSource dataSource, OutboxOptions options, bool retainPublished)
+    {
+        _dataSource = dataSource;
+        _sql = new PollingSql(options, retainPublished);
+    }
+
+    public async Task<IReadOnlyList<int>> PrepareAsync(int laneCount, CancellationToken cancellationToken)
+    {
+        var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            var ensure = new NpgsqlCommand(_sql.EnsureLanes, connection);
+            await using (ensure.ConfigureAwait(false))
+            {
+                ensure.Parameters.Add(new NpgsqlParameter<int> { TypedValue = laneCount });
+                await ensure.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            }
+
+            var orphans = new NpgsqlCommand(_sql.FindOrphanLanes, connection);
+            await using (orphans.ConfigureAwait(false))
+            {
+                orphans.Parameters.Add(new NpgsqlParameter<int> { TypedValue = laneCount });
+                return await ReadIntsAsync(orphans, cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+
+    public async Task<LeaseRenewal> RenewAsync(string instanceId, IReadOnlyList<LaneLease> leases, TimeSpan leaseDuration, CancellationToken cancellationToken)
+    {
+        var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            var batch = new NpgsqlBatch(connection);
+            await using (batch.ConfigureAwait(false))
+            {
+                var join = new NpgsqlBatchCommand(_sql.Join);
+                join.Parameters.Add(new NpgsqlParameter<string> { TypedValue = instanceId });
+                join.Parameters.Add(new NpgsqlParameter<TimeSpan> { TypedValue = leaseDuration });
+                var renew = new NpgsqlBatchCommand(_sql.Renew);
+                renew.Parameters.Add(new NpgsqlParameter<string> { TypedValue = instanceId });
+                renew.Parameters.Add(new NpgsqlParameter<TimeSpan> { TypedValue = leaseDuration });
+                renew.Parameters.Add(new NpgsqlParameter<int[]> { TypedValue = leases.Select(l => l.Lane).ToArray() });
+                renew.Parameters.Add(new NpgsqlParameter<long[]> { TypedValue = leases.Select(l => l.Epoch).ToArray() });
+                batch.BatchCommands.Add(join);
+                batch.BatchCommands.Add(new NpgsqlBatchCommand(_sql.ForgetDeadInstances));
+                batch.BatchCommands.Add(renew);
+                batch.BatchCommands.Add(new NpgsqlBatchCommand(_sql.CountLiveInstances));
+
+                var reader = await batch.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+                await using (reader.ConfigureAwait(false))
+                {
+                    var held = await ReadLeasesAsync(reader, cancellationToken).ConfigureAwait(false);
+                    await reader.NextResultAsync(cancellationToken).ConfigureAwait(false);
+                    await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+                    return new LeaseRenewal(held, reader.GetInt32(0));
+                }
+            }
+        }
+    }
+
+    public async Task<IReadOnlyList<LaneLease>> AcquireAsync(
+        string instanceId, int count, int laneCount, IReadOnlyCollection<int> held, TimeSpan leaseDuration, CancellationToken cancellationToken)
+    {
+        var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            var command = new NpgsqlCommand(_sql.Acquire, connection);
+            await using (command.ConfigureAwait(false))
+            {
+                command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = instanceId });
+                command.Parameters.Add(new NpgsqlParameter<int> { TypedValue = laneCount });
+                command.Parameters.Add(new NpgsqlParameter<int[]> { TypedValue = held.ToArray() });
+                command.Parameters.Add(new NpgsqlParameter<int> { TypedValue = count });
+                command.Parameters.Add(new NpgsqlParameter<TimeSpan> { TypedValue = leaseDuration });
+                var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+                await using (reader.ConfigureAwait(false))
+                {
+                    return await ReadLeasesAsync(reader, cancellationToken).ConfigureAwait(false);
+                }
+            }
+        }
+    }
+
+    public async Task ReleaseAsync(string instanceId, IReadOnlyList<LaneLease> leases, CancellationToken cancellationToken)
+    {
+        var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            var command = new NpgsqlCommand(_sql.Release, connection);
+            await using (command.ConfigureAwait(false))
+            {
+                command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = instanceId });
+                command.Parameters.Add(new NpgsqlParameter<int[]> { TypedValue = leases.Select(l => l.Lane).ToArray() });
+                command.Parameters.Add(new NpgsqlParameter<long[]> { TypedValue = leases.Select(l => l.Epoch).ToArray() });
+                await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+
+    public async Task LeaveAsync(string instanceId, CancellationToken cancellationToken)
+    {
+        var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            var command = new NpgsqlCommand(_sql.Leave, connection);
+            await using (command.ConfigureAwait(false))
+            {
+                command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = instanceId });
+                await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+
+    public async Task<LaneBatch> ClaimAsync(int lane, int batchSize, CancellationToken cancellationToken)
+    {
+        var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            var command = new NpgsqlCommand(_sql.Claim, connection);
+            await using (command.ConfigureAwait(false))
+            {
+                command.Parameters.Add(new NpgsqlParameter<int> { TypedValue = lane });
+                command.Parameters.Add(new NpgsqlParameter<int> { TypedValue = batchSize });
+                var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+                await using (reader.ConfigureAwait(false))
+                {
+                    var messages = new List<OutboxMessage>(Math.Min(batchSize, 1024));
+                    var headRetryIn = TimeSpan.Zero;
+                    while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+                    {
+                        messages.Add(new OutboxMessage
+                        {
+                            Id = reader.GetGuid(0),
+                            AggregateType = reader.GetString(1),
+                            AggregateId = reader.GetString(2),
+                            Type = reader.GetString(3),
+                            Payload = reader.GetString(4),
+                            Lane = reader.GetInt32(5),
+                            CommitSequence = reader.GetInt64(6),
+                            CreatedAt = reader.GetFieldValue<DateTimeOffset>(7),
+                            TraceParent = reader.IsDBNull(8) ? null : reader.GetString(8),
+                            TraceState = reader.IsDBNull(9) ? null : reader.GetString(9),
+                            Attempts = reader.GetInt32(10),
+                            LastError = reader.IsDBNull(11) ? null : reader.GetString(11),
+                        });
+                        if (messages.Count == 1)
+                        {
+                            headRetryIn = TimeSpan.FromSeconds(reader.GetDouble(12));
+                        }
+                    }
+
+                    return messages.Count == 0 ? LaneBatch.Empty : new LaneBatch(messages, headRetryIn);
+                }
+            }
+        }
+    }
+
+    public async Task<bool> CompleteAsync(
+        string instanceId, LaneLease lease, IReadOnlyList<Guid> acknowledged, RecordFailure? failure, CancellationToken cancellationToken)
+    {
+        var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            // One batch is one implicit transaction: the acknowledged rows and the failure commit together or not at all.
+            var batch = new NpgsqlBatch(connection);
+            await using (batch.ConfigureAwait(false))
+            {
+                batch.BatchCommands.Add(Fenced(_sql.LockLease, instanceId, lease));
+                if (acknowledged.Count > 0)
+                {
+                    var complete = Fenced(_sql.CompleteAcknowledged, instanceId, lease);
+                    complete.Parameters.Add(new NpgsqlParameter<Guid[]> { TypedValue = acknowledged as Guid[] ?? acknowledged.ToArray() });
+                    batch.BatchCommands.Add(complete);
+                }
+
+                if (failure is not null)
+                {
+                    var record = Fenced(failure.DeadLetter ? _sql.DeadLetter : _sql.RecordFailure, instanceId, lease);
+                    record.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = failure.Id });
+                    record.Parameters.Add(new NpgsqlParameter<int> { TypedValue = failure.Attempts });
+                    record.Parameters.Add(new NpgsqlParameter<string> { TypedValue = failure.Error });
+                    if (!failure.DeadLetter)
+                    {
+                        record.Parameters.Add(new NpgsqlParameter<TimeSpan> { TypedValue = failure.RetryDelay });
+                    }
+
+                    batch.BatchCommands.Add(record);
+                }
+
+                var reader = await batch.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+                await using (reader.ConfigureAwait(false))
+                {
+                    var held = await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+                    while (await reader.NextResultAsync(cancellationToken).ConfigureAwait(false))
+                    {
+                        // Drain the remaining results so that errors of later statements surface here.
+                    }
+
+                    return held;
+                }
+            }
+        }
+    }
+
+    public async Task<IReadOnlyList<int>> FindReadyLanesAsync(IReadOnlyCollection<int> lanes, CancellationToken cancellationToken)
+    {
+        var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            var command = new NpgsqlCommand(_sql.FindReadyLanes, connection);
+            await using (command.ConfigureAwait(false))
+            {
+                command.Parameters.Add(new NpgsqlParameter<int[]> { TypedValue = lanes.ToArray() });
+                return await ReadIntsAsync(command, cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+
+    public async Task ListenAsync(Action<int> onLane, Action onConnected, CancellationToken cancellationToken)
+    {
+        var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            connection.Notification += (_, e) =>
+            {
+                if (int.TryParse(e.Payload, NumberStyles.Integer, CultureInfo.InvariantCulture, out var lane))
+                {
+                    onLane(lane);
+                }
+            };
+            var listen = new NpgsqlCommand(_sql.Listen, connection);
+            await using (listen.ConfigureAwait(false))
+            {
+                await listen.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            }
+
+            onConnected();
+            while (true)
+            {
+                if (!await connection.WaitAsync(s_listenCheckInterval, cancellationToken).ConfigureAwait(false))
+                {
+                    // Quiet for a while: make sure the connection is still alive (a dead one throws here).
+                    var ping = new NpgsqlCommand("SELECT 1", connection);
+                    await using (ping.ConfigureAwait(false))
+                    {
+                        await ping.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);
+                    }
+                }
+            }
+        }
+    }
+
+    public async Task<long> DeleteExpiredPublishedAsync(TimeSpan retention, CancellationToken cancellationToken)
+    {
+        var total = 0L;
+        var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            while (true)
+            {
+                var command = new NpgsqlCommand(_sql.DeleteExpiredPublished, connection);
+                await using (command.ConfigureAwait(false))
+                {
+                    command.Parameters.Add(new NpgsqlParameter<TimeSpan> { TypedValue = retention });
+                    command.Parameters.Add(new NpgsqlParameter<int> { TypedValue = CleanupBatchSize });
+                    var deleted = await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+                    total += deleted;
+                    if (deleted < CleanupBatchSize)
+                    {
+                        return total;
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>Counts the rows not yet published (deleted or marked): zero means the outbox is drained.</summary>
+    public async Task<long> CountPendingAsync(CancellationToken cancellationToken = default)
+    {
+        var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            var command = new NpgsqlCommand(_sql.CountPending, connection);
+            await using (command.ConfigureAwait(false))
+            {
+                return (long)(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
+            }
+        }
+    }
+
+    private static NpgsqlBatchCommand Fenced(string sql, string instanceId, LaneLease lease)
+    {
+        var command = new NpgsqlBatchCommand(sql);
+        command.Parameters.Add(new NpgsqlParameter<int> { TypedValue = lease.Lane });
+        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = instanceId });
+        command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = lease.Epoch });
+        return command;
+    }
+
+    private static async Task<IReadOnlyList<LaneLease>> ReadLeasesAsync(NpgsqlDataReader reader, CancellationToken cancellationToken)
+    {
+        var leases = new List<LaneLease>();
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            leases.Add(new LaneLease(reader.GetInt32(0), reader.GetInt64(1)));
+        }
+
+        return leases;
+    }
+
+    private static async Task<IReadOnlyList<int>> ReadIntsAsync(NpgsqlCommand command, CancellationToken cancellationToken)
+    {
+        var values = new List<int>();
+        var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        await using (reader.ConfigureAwait(false))
+        {
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                values.Add(reader.GetInt32(0));
+            }
+        }
+
+        return values;
+    }
+}

@@ -1,0 +1,235 @@
+using System.Threading.Channels;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace Outbox.Relay;
+
+/// <summary>
+/// Runs a <see cref="PollingRelay"/>: the heartbeat, the notification listener, the fallback poll, the lane workers
+/// and (in retention mode) the cleanup of published rows. Stopping lets batches in flight finish while the host
+/// allows it, then gives every lane back.
+/// </summary>
+internal sealed class PollingRelayHostedService(
+    PollingRelay relay,
+    IPollingRelayStore store,
+    TimeProvider timeProvider,
+    ILogger<PollingRelayHostedService> logger) : IHostedService, IAsyncDisposable
+{
+    private static readonly TimeSpan s_maxErrorDelay = TimeSpan.FromSeconds(30);
+
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly CancellationTokenSource _abort = new();
+    private readonly List<Task> _loops = [];
+    private readonly List<Task> _workers = [];
+    private int _stopped;
+
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        var options = relay.Options;
+        _loops.Add(Task.Run(() => LeaseLoopAsync(_stopping.Token), CancellationToken.None));
+        _loops.Add(Task.Run(() => ListenLoopAsync(_stopping.Token), CancellationToken.None));
+        _loops.Add(Task.Run(() => PollLoopAsync(_stopping.Token), CancellationToken.None));
+        if (options.RetainPublishedFor is { } retention)
+        {
+            _loops.Add(Task.Run(() => CleanupLoopAsync(retention, _stopping.Token), CancellationToken.None));
+        }
+
+        for (var i = 0; i < options.MaxConcurrentLanes; i++)
+        {
+            _workers.Add(Task.Run(() => WorkerLoopAsync(_abort.Token), CancellationToken.None));
+        }
+
+        return Task.CompletedTask;
+    }
+
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        if (Interlocked.Exchange(ref _stopped, 1) != 0)
+        {
+            return;
+        }
+
+        // No new batches; the ones in flight finish unless the host runs out of patience.
+        relay.Scheduler.Complete();
+        await _stopping.CancelAsync().ConfigureAwait(false);
+        using (cancellationToken.Register(() => _abort.Cancel()))
+        {
+            await Task.WhenAll(_loops.Concat(_workers)).ConfigureAwait(false);
+        }
+
+        try
+        {
+            await relay.ReleaseAllAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            // The leases expire on their own; other instances take the lanes over then.
+            Log.LoopFailed(logger, "release", TimeSpan.Zero, ex);
+        }
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        _stopping.Dispose();
+        _abort.Dispose();
+        return ValueTask.CompletedTask;
+    }
+
+    private async Task LeaseLoopAsync(CancellationToken cancellationToken)
+    {
+        var prepared = false;
+        var errorDelay = relay.Options.HeartbeatInterval;
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            var delay = relay.Options.HeartbeatInterval;
+            try
+            {
+                if (!prepared)
+                {
+                    await relay.PrepareAsync(cancellationToken).ConfigureAwait(false);
+                    prepared = true;
+                }
+
+                await relay.RunLeaseCycleAsync(cancellationToken).ConfigureAwait(false);
+                errorDelay = relay.Options.HeartbeatInterval;
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception ex)
+            {
+                // Retry sooner than a heartbeat while the lease may still be saved, but never in a tight loop.
+                delay = Min(errorDelay, relay.Options.HeartbeatInterval);
+                Log.LoopFailed(logger, "heartbeat", delay, ex);
+            }
+
+            if (!await DelayAsync(delay, cancellationToken).ConfigureAwait(false))
+            {
+                return;
+            }
+        }
+    }
+
+    private async Task ListenLoopAsync(CancellationToken cancellationToken)
+    {
+        var delay = TimeSpan.FromMilliseconds(100);
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            try
+            {
+                await store.ListenAsync(relay.Scheduler.Signal, () => relay.Scheduler.SignalAll(), cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception ex)
+            {
+                Log.LoopFailed(logger, "listen", delay, ex);
+                if (!await DelayAsync(delay, cancellationToken).ConfigureAwait(false))
+                {
+                    return;
+                }
+
+                delay = Min(delay * 2, s_maxErrorDelay);
+                continue;
+            }
+
+            delay = TimeSpan.FromMilliseconds(100);
+        }
+    }
+
+    private async Task PollLoopAsync(CancellationToken cancellationToken)
+    {
+        while (await DelayAsync(relay.Options.PollInterval, cancellationToken).ConfigureAwait(false))
+        {
+            try
+            {
+                await relay.PollOnceAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception ex)
+            {
+                Log.LoopFailed(logger, "poll", relay.Options.PollInterval, ex);
+            }
+        }
+    }
+
+    private async Task CleanupLoopAsync(TimeSpan retention, CancellationToken cancellationToken)
+    {
+        while (await DelayAsync(relay.Options.CleanupInterval, cancellationToken).ConfigureAwait(false))
+        {
+            try
+            {
+                var deleted = await store.DeleteExpiredPublishedAsync(retention, cancellationToken).ConfigureAwait(false);
+                Log.CleanedUp(logger, deleted);
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception ex)
+            {
+                Log.LoopFailed(logger, "cleanup", relay.Options.CleanupInterval, ex);
+            }
+        }
+    }
+
+    private async Task WorkerLoopAsync(CancellationToken cancellationToken)
+    {
+        var errorDelays = new Dictionary<int, TimeSpan>();
+        while (true)
+        {
+            LaneLease lease;
+            try
+            {
+                lease = await relay.Scheduler.TakeAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is ChannelClosedException or OperationCanceledException)
+            {
+                return;
+            }
+
+            DrainOutcome outcome;
+            try
+            {
+                outcome = await relay.DrainOnceAsync(lease, cancellationToken).ConfigureAwait(false);
+                errorDelays.Remove(lease.Lane);
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                relay.Scheduler.Finished(lease, DrainOutcome.Idle());
+                return;
+            }
+            catch (Exception ex)
+            {
+                // Database or broker trouble: the lane waits (longer each time) instead of spinning.
+                var delay = errorDelays.TryGetValue(lease.Lane, out var previous) ? Min(previous * 2, s_maxErrorDelay) : relay.Options.PollInterval;
+                errorDelays[lease.Lane] = delay;
+                Log.DrainFailed(logger, lease.Lane, delay, ex);
+                outcome = DrainOutcome.RetryLater(delay);
+            }
+
+            relay.Scheduler.Finished(lease, outcome);
+        }
+    }
+
+    private async Task<bool> DelayAsync(TimeSpan delay, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await Task.Delay(delay, timeProvider, cancellationToken).ConfigureAwait(false);
+            return true;
+        }
+        catch (OperationCanceledException)
+        {
+            return false;
+        }
+    }
+
+    private static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? a : b;
+}

@@ -1,0 +1,67 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace Outbox.Relay;
+
+/// <summary>
+/// Options of the polling relay: lane leases, batching, concurrency, retries and retention.
+/// See docs/relay-polling.md for how they interact and how to tune them.
+/// </summary>
+public sealed class PollingRelayOptions
+{
+    /// <summary>Gets or sets the name this relay instance writes as the owner of the lanes it leases.</summary>
+    /// <value>The default is <see langword="null"/>: the machine name, process id and a random suffix, unique per start.</value>
+    [StringLength(200)]
+    public string? InstanceId { get; set; }
+
+    /// <summary>Gets or sets how long a lane lease lasts without renewal. A dead instance's lanes move to others after this time.</summary>
+    /// <value>The default is 30 seconds. Must be longer than <see cref="HeartbeatInterval"/> (three times as long is a good choice).</value>
+    [Range(typeof(TimeSpan), "00:00:00.100", "01:00:00")]
+    public TimeSpan LeaseDuration { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Gets or sets how often the instance renews its leases and rebalances lanes with the other instances.</summary>
+    /// <value>The default is 10 seconds.</value>
+    [Range(typeof(TimeSpan), "00:00:00.050", "00:30:00")]
+    public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Gets or sets how often owned lanes are checked for rows without a notification (the fallback of <c>LISTEN/NOTIFY</c>).</summary>
+    /// <value>The default is 1 second.</value>
+    [Range(typeof(TimeSpan), "00:00:00.010", "01:00:00")]
+    public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Gets or sets the most rows of one lane claimed, published and deleted together.</summary>
+    /// <value>The default is 500.</value>
+    [Range(1, 10_000)]
+    public int BatchSize { get; set; } = 500;
+
+    /// <summary>Gets or sets how many lanes this instance drains at the same time (each one batch at a time, in order).</summary>
+    /// <value>The default is 8.</value>
+    [Range(1, 256)]
+    public int MaxConcurrentLanes { get; set; } = 8;
+
+    /// <summary>Gets or sets how many failed publish attempts move a row to the dead-letter table.</summary>
+    /// <value>The default is 10.</value>
+    [Range(1, 1_000_000)]
+    public int MaxAttempts { get; set; } = 10;
+
+    /// <summary>Gets or sets the delay before the first retry of a failed row; it doubles per attempt (with jitter).</summary>
+    /// <value>The default is 1 second.</value>
+    [Range(typeof(TimeSpan), "00:00:00.001", "1.00:00:00")]
+    public TimeSpan RetryBaseDelay { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Gets or sets the longest delay between two attempts of a failed row.</summary>
+    /// <value>The default is 5 minutes.</value>
+    [Range(typeof(TimeSpan), "00:00:00.001", "1.00:00:00")]
+    public TimeSpan RetryMaxDelay { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>
+    /// Gets or sets how long published rows are kept. <see langword="null"/> deletes each row once Kafka acknowledged it;
+    /// a value marks it published (<c>published_at</c>) instead, and a cleanup job deletes it after this time.
+    /// </summary>
+    /// <value>The default is <see langword="null"/> (delete on acknowledgement).</value>
+    public TimeSpan? RetainPublishedFor { get; set; }
+
+    /// <summary>Gets or sets how often the cleanup job deletes expired published rows (retention mode only).</summary>
+    /// <value>The default is 1 minute.</value>
+    [Range(typeof(TimeSpan), "00:00:00.010", "1.00:00:00")]
+    public TimeSpan CleanupInterval { get; set; } = TimeSpan.FromMinutes(1);
+}

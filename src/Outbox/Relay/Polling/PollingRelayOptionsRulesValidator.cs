@@ -1,0 +1,33 @@
+using Microsoft.Extensions.Options;
+
+namespace Outbox.Relay;
+
+/// <summary>Cross-field rules of <see cref="PollingRelayOptions"/>.</summary>
+internal sealed class PollingRelayOptionsRulesValidator : IValidateOptions<PollingRelayOptions>
+{
+    public ValidateOptionsResult Validate(string? name, PollingRelayOptions options)
+    {
+        var failures = new List<string>();
+        if (options.LeaseDuration <= options.HeartbeatInterval)
+        {
+            failures.Add($"PollingRelayOptions.LeaseDuration ({options.LeaseDuration}) must be longer than PollingRelayOptions.HeartbeatInterval ({options.HeartbeatInterval}), or leases lapse between renewals.");
+        }
+
+        if (options.RetryMaxDelay < options.RetryBaseDelay)
+        {
+            failures.Add($"PollingRelayOptions.RetryMaxDelay ({options.RetryMaxDelay}) must be at least PollingRelayOptions.RetryBaseDelay ({options.RetryBaseDelay}).");
+        }
+
+        if (options.RetainPublishedFor is { } retention && retention <= TimeSpan.Zero)
+        {
+            failures.Add($"PollingRelayOptions.RetainPublishedFor must be positive when set; got {retention}.");
+        }
+
+        if (options.InstanceId is { } id && string.IsNullOrWhiteSpace(id))
+        {
+            failures.Add("PollingRelayOptions.InstanceId must not be blank when set.");
+        }
+
+        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+}

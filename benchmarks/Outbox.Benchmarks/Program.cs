@@ -1,12 +1,118 @@
 using BenchmarkDotNet.Running;
+using Outbox.Benchmarks.Infrastructure;
+using Outbox.Benchmarks.Macro;
+using Outbox.Benchmarks.Micro;
+using Outbox.Benchmarks.Report;
 
 namespace Outbox.Benchmarks;
 
+/// <summary>
+/// Macro scenarios by first argument (<c>baselines</c>, <c>throughput</c>, <c>latency</c>, <c>report</c>); anything
+/// else goes to BenchmarkDotNet's switcher (micro-benchmarks: <c>--filter *</c>, <c>--list flat</c>, ...).
+/// </summary>
 public static class Program
 {
-    public static int Main(string[] args)
+    public static async Task<int> Main(string[] args)
     {
-        BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
-        return 0;
+        var command = args.Length > 0 ? args[0].ToLowerInvariant() : "";
+        if (command is not ("baselines" or "throughput" or "latency" or "report"))
+        {
+            await using var database = await MicroDatabase.ShareWithChildProcessesAsync(args);
+            BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+            return 0;
+        }
+
+        using var cancel = new CancellationTokenSource();
+        Console.CancelKeyPress += (_, e) =>
+        {
+            e.Cancel = true;
+            cancel.Cancel();
+        };
+
+        try
+        {
+            var options = new BenchArguments(args.Skip(1));
+            await using var infrastructure = await BenchInfrastructure.StartAsync(cancel.Token);
+            switch (command)
+            {
+                case "baselines":
+                {
+                    var messages = options.GetInt("messages", 200_000);
+                    var writers = options.GetInt("writers", 4);
+                    var drainWorkers = options.GetInt("drain-workers", 1);
+                    var partitions = options.GetInt("partitions", 16);
+                    options.ThrowIfUnknown();
+                    Emit(await BaselinesScenario.RunAsync(infrastructure, messages, writers, drainWorkers, partitions, cancel.Token));
+                    break;
+                }
+
+                case "throughput":
+                {
+                    var relay = ParseRelay(options);
+                    var messages = options.GetInt("messages", 200_000);
+                    var writers = options.GetInt("writers", relay == RelayKind.Polling ? 1 : 4);
+                    var partitions = options.GetInt("partitions", 16);
+                    options.ThrowIfUnknown();
+                    Emit(await ThroughputScenario.RunAsync(infrastructure, relay, messages, writers, partitions, cancel.Token));
+                    break;
+                }
+
+                case "latency":
+                {
+                    var relay = ParseRelay(options);
+                    var rate = options.GetInt("rate", 500);
+                    var seconds = options.GetInt("seconds", 30);
+                    var partitions = options.GetInt("partitions", 16);
+                    options.ThrowIfUnknown();
+                    Emit(await LatencyScenario.RunAsync(infrastructure, relay, rate, seconds, partitions, cancel.Token));
+                    break;
+                }
+
+                case "report":
+                {
+                    var settings = ReportSettings.From(options);
+                    options.ThrowIfUnknown();
+                    await ReportCommand.RunAsync(infrastructure, settings, Emit, cancel.Token);
+                    break;
+                }
+            }
+
+            return 0;
+        }
+        catch (ArgumentException e)
+        {
+            await Console.Error.WriteLineAsync("error: " + e.Message);
+            await Console.Error.WriteLineAsync(Usage);
+            return 2;
+        }
+        catch (OperationCanceledException) when (cancel.IsCancellationRequested)
+        {
+            await Console.Error.WriteLineAsync("cancelled");
+            return 130;
+        }
+    }
+
+    private const string Usage = """
+        usage: dotnet run -c Release --project benchmarks/Outbox.Benchmarks -- <command> [options]
+          baselines   [--messages 200000] [--writers 4] [--drain-workers 1] [--partitions 16]
+          throughput  --relay polling|cdc [--messages 200000] [--writers 1 (polling) / 4 (cdc)] [--partitions 16]
+          latency     --relay polling|cdc [--rate 500] [--seconds 30] [--partitions 16]
+          report      [--messages 200000] [--writers 4] [--rate 500] [--seconds 30] [--partitions 16] [--out benchmarks/results]
+          anything else: BenchmarkDotNet micro-benchmarks, e.g. --filter '*' or --list flat
+        OUTBOX_BENCH_POSTGRES (connection string) and OUTBOX_BENCH_KAFKA (bootstrap servers) name existing servers.
+        """;
+
+    private static RelayKind ParseRelay(BenchArguments options) =>
+        options.GetString("relay", "") switch
+        {
+            "polling" => RelayKind.Polling,
+            "cdc" => RelayKind.Cdc,
+            var other => throw new ArgumentException($"--relay must be polling or cdc, not '{other}'."),
+        };
+
+    private static void Emit(ScenarioResult result)
+    {
+        Console.Out.WriteLine(result.ToJsonLine());
+        Console.Out.Flush();
     }
 }

@@ -1,0 +1,124 @@
+using System.Globalization;
+
+namespace Outbox.Benchmarks.Infrastructure;
+
+/// <summary>
+/// CPU time by consumer, read from <c>/proc</c>: the whole machine, this process's threads split into librdkafka
+/// (<c>rdk:*</c>) and .NET, and the PostgreSQL server's processes (the postmaster and its children). The difference
+/// of two snapshots says where a run's CPU went, and how much other processes on a shared machine took.
+/// </summary>
+internal sealed record CpuSnapshot(double MachineBusy, double MachineTotal, double DotNet, double Librdkafka, double Postgres)
+{
+    private const double TicksPerSecond = 100; // USER_HZ on Linux
+
+    public static CpuSnapshot Take(int? postmasterPid)
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return new CpuSnapshot(0, 0, 0, 0, 0);
+        }
+
+        var (busy, total) = ReadMachine();
+        double dotnet = 0;
+        double rdkafka = 0;
+        foreach (var task in SafeDirectories("/proc/self/task"))
+        {
+            if (ReadStat(Path.Combine(task, "stat")) is { } stat)
+            {
+                if (stat.Comm.StartsWith("rdk:", StringComparison.Ordinal))
+                {
+                    rdkafka += stat.Seconds;
+                }
+                else
+                {
+                    dotnet += stat.Seconds;
+                }
+            }
+        }
+
+        double postgres = 0;
+        if (postmasterPid is { } pm)
+        {
+            foreach (var proc in SafeDirectories("/proc"))
+            {
+                var name = Path.GetFileName(proc);
+                if (!int.TryParse(name, NumberStyles.None, CultureInfo.InvariantCulture, out var pid))
+                {
+                    continue;
+                }
+
+                if (ReadStat(Path.Combine(proc, "stat")) is { } stat && (pid == pm || stat.ParentPid == pm))
+                {
+                    postgres += stat.Seconds;
+                }
+            }
+        }
+
+        return new CpuSnapshot(busy, total, dotnet, rdkafka, postgres);
+    }
+
+    public CpuUsage Since(CpuSnapshot start, TimeSpan wall) => new(
+        wall.TotalSeconds,
+        Environment.ProcessorCount,
+        MachineBusy - start.MachineBusy,
+        DotNet - start.DotNet,
+        Librdkafka - start.Librdkafka,
+        Postgres - start.Postgres);
+
+    private static (double Busy, double Total) ReadMachine()
+    {
+        var line = File.ReadLines("/proc/stat").First();
+        var fields = line.Split(' ', StringSplitOptions.RemoveEmptyEntries).Skip(1).Select(f => double.Parse(f, CultureInfo.InvariantCulture)).ToArray();
+        var total = fields.Take(8).Sum();
+        var idle = fields[3] + fields[4];
+        return ((total - idle) / TicksPerSecond, total / TicksPerSecond);
+    }
+
+    private static string[] SafeDirectories(string path)
+    {
+        try
+        {
+            return Directory.GetDirectories(path);
+        }
+        catch (IOException)
+        {
+            return [];
+        }
+        catch (UnauthorizedAccessException)
+        {
+            return [];
+        }
+    }
+
+    private static (string Comm, int ParentPid, double Seconds)? ReadStat(string path)
+    {
+        string text;
+        try
+        {
+            text = File.ReadAllText(path);
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+        catch (UnauthorizedAccessException)
+        {
+            return null;
+        }
+
+        // pid (comm) state ppid ... utime(14) stime(15): comm may hold spaces, so split after the last ')'.
+        var open = text.IndexOf('(', StringComparison.Ordinal);
+        var close = text.LastIndexOf(')');
+        if (open < 0 || close < open)
+        {
+            return null;
+        }
+
+        var comm = text[(open + 1)..close];
+        var rest = text[(close + 2)..].Split(' ');
+        var ppid = int.Parse(rest[1], CultureInfo.InvariantCulture);
+        var utime = double.Parse(rest[11], CultureInfo.InvariantCulture);
+        var stime = double.Parse(rest[12], CultureInfo.InvariantCulture);
+        return (comm, ppid, (utime + stime) / TicksPerSecond);
+    }
+}

@@ -1,0 +1,11 @@
+namespace Outbox.Benchmarks.Infrastructure;
+
+/// <summary>CPU seconds spent during a run, by consumer; <see cref="Other"/> is everything else on the machine.</summary>
+internal sealed record CpuUsage(double WallSeconds, int Cores, double MachineBusy, double DotNet, double Librdkafka, double Postgres)
+{
+    public double Other => Math.Max(0, MachineBusy - DotNet - Librdkafka - Postgres);
+
+    /// <summary>Cores' worth of CPU: seconds of CPU divided by seconds of wall time.</summary>
+    public string Describe() => Fmt.Inv(
+        $"wall {WallSeconds:0.00}s on {Cores} cores; CPU in cores: .NET {DotNet / WallSeconds:0.00}, librdkafka {Librdkafka / WallSeconds:0.00}, PostgreSQL {Postgres / WallSeconds:0.00}, other processes {Other / WallSeconds:0.00}, idle {Math.Max(0, Cores - MachineBusy / WallSeconds):0.00}");
+}

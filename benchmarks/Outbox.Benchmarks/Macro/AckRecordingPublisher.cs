@@ -1,0 +1,45 @@
+using System.Diagnostics;
+using Microsoft.Extensions.DependencyInjection;
+using Outbox.Relay;
+
+namespace Outbox.Benchmarks.Macro;
+
+/// <summary>
+/// Wraps the library's publisher (whatever <c>UseKafka</c> registered) and records when each call returned with
+/// acknowledged messages: the moment the relay itself knows Kafka has the record. A message's ack time is the end of
+/// the publish call that carried it, an upper bound of the broker's acknowledgement.
+/// </summary>
+internal sealed class AckRecordingPublisher(IOutboxPublisher inner, AckRecorder recorder) : IOutboxPublisher
+{
+    public async ValueTask<PublishResult[]> PublishAsync(IReadOnlyList<OutboxMessage> messages, CancellationToken cancellationToken)
+    {
+        var started = Stopwatch.GetTimestamp();
+        var results = await inner.PublishAsync(messages, cancellationToken);
+        var finished = Stopwatch.GetTimestamp();
+        var acknowledged = messages.Count <= 4096 ? stackalloc bool[messages.Count] : new bool[messages.Count];
+        for (var i = 0; i < results.Length; i++)
+        {
+            acknowledged[i] = results[i].Status == PublishStatus.Acknowledged;
+        }
+
+        recorder.Published(messages, acknowledged, started, finished);
+        return results;
+    }
+
+    public ValueTask DisposeAsync() => inner.DisposeAsync();
+
+    /// <summary>Replaces the registered <see cref="IOutboxPublisher"/> with this wrapper around it.</summary>
+    public static void Decorate(IServiceCollection services, AckRecorder recorder)
+    {
+        var descriptor = services.LastOrDefault(d => d.ServiceType == typeof(IOutboxPublisher))
+            ?? throw new InvalidOperationException("No IOutboxPublisher is registered: call UseKafka first.");
+        services.Remove(descriptor);
+        services.AddSingleton<IOutboxPublisher>(sp =>
+        {
+            var inner = descriptor.ImplementationInstance as IOutboxPublisher
+                ?? descriptor.ImplementationFactory?.Invoke(sp) as IOutboxPublisher
+                ?? (IOutboxPublisher)ActivatorUtilities.CreateInstance(sp, descriptor.ImplementationType!);
+            return new AckRecordingPublisher(inner, recorder);
+        });
+    }
+}

@@ -1,0 +1,131 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Npgsql;
+using Outbox.Benchmarks.Infrastructure;
+using Outbox.PostgreSql;
+
+namespace Outbox.Benchmarks.Macro;
+
+/// <summary>
+/// <c>latency</c>: with the relay running, writers commit one event per transaction at a steady rate R for S seconds.
+/// The latency of an event runs from the moment its COMMIT is sent to the moment the relay's publish call that
+/// carried it returned with Kafka's acknowledgement. A consumer of the topic also timestamps each record, as a
+/// second, independent view (it adds the consumer's fetch delay).
+/// </summary>
+internal static class LatencyScenario
+{
+    private const int PacingWriters = 4;
+
+    public static async Task<LatencyResult> RunAsync(BenchInfrastructure infrastructure, RelayKind relay, int rate, int seconds, int partitions, CancellationToken cancellationToken)
+    {
+        var total = checked(rate * seconds);
+        var workload = new Workload(Workload.NewRunId(), total);
+        var name = relay.ToString().ToLowerInvariant();
+        Progress.Line(Fmt.Inv($"latency/{name}: {rate} events/s for {seconds}s ({total:N0} single-event transactions, {PacingWriters} paced writers)"));
+        var connectionString = await infrastructure.CreateDatabaseAsync("bench_lat_" + name, cancellationToken);
+        var options = workload.CreateOptions();
+        await using var dataSource = NpgsqlDataSource.Create(connectionString);
+        await OutboxSchema.EnsureCreatedAsync(dataSource, options, cancellationToken);
+        var topic = await infrastructure.CreateTopicAsync(workload.Topic(options), partitions, cancellationToken);
+
+        var recorder = new AckRecorder();
+        using var host = RelayHost.Build(relay, connectionString, infrastructure.BootstrapServers, workload, recorder);
+        var writer = host.Services.GetRequiredService<OutboxWriter>();
+        await host.StartAsync(cancellationToken);
+        if (relay == RelayKind.Cdc)
+        {
+            await RelayHost.WaitUntilStreamingAsync(connectionString, TimeSpan.FromSeconds(60), cancellationToken);
+        }
+
+        // Live: the consumer's receive times are the second view of latency.
+        await using var verifier = TopicVerifier.Start(infrastructure.BootstrapServers, topic, partitions, workload, liveWhile: true, recordReceiveTimes: true);
+        var commitAt = new ConcurrentDictionary<Guid, long>();
+        long written = 0;
+        var postmaster = await PostgresProcess.PostmasterPidAsync(dataSource, cancellationToken);
+        using var profiler = new DbCommandProfiler();
+        var cpuStart = CpuSnapshot.Take(postmaster);
+        var started = Stopwatch.GetTimestamp();
+        var allAcked = recorder.WaitForAsync(total);
+        await using (Progress.Every(TimeSpan.FromSeconds(1), () => Fmt.Inv($"latency/{name}: {Interlocked.Read(ref written):N0}/{total:N0} committed, {recorder.Count:N0} acknowledged")))
+        {
+            await Task.WhenAll(Enumerable.Range(0, PacingWriters).Select(w => Task.Run(
+                async () =>
+                {
+                    await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+                    foreach (var index in workload.IndexesOf(w, PacingWriters))
+                    {
+                        var due = started + (long)(index * (double)Stopwatch.Frequency / rate);
+                        var wait = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), due);
+                        if (wait > TimeSpan.Zero)
+                        {
+                            await Task.Delay(wait, cancellationToken);
+                        }
+
+                        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+                        var id = await writer.EnqueueAsync(connection, transaction, workload.Event(index), cancellationToken);
+                        commitAt[id] = Stopwatch.GetTimestamp();
+                        await transaction.CommitAsync(cancellationToken);
+                        Interlocked.Increment(ref written);
+                    }
+                },
+                cancellationToken)));
+            var writing = Stopwatch.GetElapsedTime(started);
+            Progress.Line(Fmt.Inv($"latency/{name}: all {total:N0} committed in {writing.TotalSeconds:0.00}s ({total / writing.TotalSeconds:0} events/s)"));
+            try
+            {
+                await allAcked.WaitAsync(TimeSpan.FromSeconds(60), cancellationToken);
+            }
+            catch (TimeoutException)
+            {
+                Progress.Line(Fmt.Inv($"latency/{name}: only {recorder.Count:N0}/{total:N0} acknowledged 60 s after the last commit"));
+            }
+        }
+
+        var wall = Stopwatch.GetElapsedTime(started);
+        var achievedRate = total / Stopwatch.GetElapsedTime(started, commitAt.Values.Max()).TotalSeconds;
+        var cpu = CpuSnapshot.Take(postmaster).Since(cpuStart, wall);
+        var commands = profiler.Snapshot();
+        await host.StopAsync(cancellationToken);
+        var verification = await verifier.CompleteAsync(TimeSpan.FromSeconds(10), cancellationToken);
+
+        var acked = recorder.AckedAt;
+        var latencies = Latencies(commitAt, acked);
+        var consumerLatencies = Latencies(commitAt, verifier.ReceivedAt);
+        var result = new LatencyResult(relay, rate, seconds, achievedRate, latencies, consumerLatencies, verification)
+        {
+            Cpu = cpu,
+            DbCommands = commands,
+        };
+        result.Notes.Add(cpu.Describe());
+        result.Notes.Add(Fmt.Inv($"publisher: {recorder.PublishCalls:N0} calls, {recorder.PublishedMessages / (double)Math.Max(1, recorder.PublishCalls):0.0} messages per call, mean {recorder.TimeInPublish.TotalMilliseconds / Math.Max(1, recorder.PublishCalls):0.00} ms per call"));
+        foreach (var (statement, calls, secs) in commands.Take(6))
+        {
+            result.Notes.Add(Fmt.Inv($"SQL {calls:N0} x, mean {secs * 1000 / Math.Max(1, calls):0.00} ms: {statement}"));
+        }
+
+        Progress.Line(Fmt.Inv($"latency/{name}: p50 {LatencyResult.Percentile(latencies, 50):0.00} ms, p99 {LatencyResult.Percentile(latencies, 99):0.00} ms, max {LatencyResult.Percentile(latencies, 100):0.00} ms (consumer view p99 {LatencyResult.Percentile(consumerLatencies, 99):0.00} ms); lost {verification.Lost}, duplicates {verification.Duplicates}, order violations {verification.OrderViolations}"));
+        foreach (var note in result.Notes)
+        {
+            Progress.Line("  " + note);
+        }
+
+        return result;
+    }
+
+    private static double[] Latencies(ConcurrentDictionary<Guid, long> commitAt, IReadOnlyDictionary<Guid, long> doneAt)
+    {
+        var list = new List<double>(commitAt.Count);
+        foreach (var (id, commit) in commitAt)
+        {
+            if (doneAt.TryGetValue(id, out var done))
+            {
+                list.Add(Stopwatch.GetElapsedTime(commit, done).TotalMilliseconds);
+            }
+        }
+
+        list.Sort();
+        return [.. list];
+    }
+}

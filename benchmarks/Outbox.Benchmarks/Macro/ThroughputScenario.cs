@@ -1,0 +1,120 @@
+using System.Diagnostics;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Npgsql;
+using Outbox.Benchmarks.Infrastructure;
+using Outbox.PostgreSql;
+
+namespace Outbox.Benchmarks.Macro;
+
+/// <summary>
+/// <c>throughput</c>. Polling: N rows preloaded with the library's <see cref="OutboxWriter"/> (not timed), then the
+/// relay host starts and the clock runs until every row is acknowledged by Kafka. CDC: the relay streams, then W
+/// writers insert N events with the library's writer in 1,000-row transactions and the clock runs until every event
+/// is acknowledged. The matching raw baseline runs first, in the same process and database server.
+/// </summary>
+internal static class ThroughputScenario
+{
+    public static async Task<ThroughputResult> RunAsync(BenchInfrastructure infrastructure, RelayKind relay, int messages, int writers, int partitions, CancellationToken cancellationToken)
+    {
+        var workload = new Workload(Workload.NewRunId(), messages);
+        var name = relay.ToString().ToLowerInvariant();
+        Progress.Line(Fmt.Inv($"throughput/{name}: {messages:N0} events, {writers} writer(s), {partitions} partitions"));
+        var connectionString = await infrastructure.CreateDatabaseAsync("bench_tp_" + name, cancellationToken);
+        var options = workload.CreateOptions();
+        await using var dataSource = NpgsqlDataSource.Create(connectionString);
+        await OutboxSchema.EnsureCreatedAsync(dataSource, options, cancellationToken);
+        var topic = await infrastructure.CreateTopicAsync(workload.Topic(options), partitions, cancellationToken);
+
+        BaselineResult baseline;
+        await using (var baselines = await Baselines.CreateAsync(connectionString, workload, cancellationToken))
+        {
+            baseline = relay == RelayKind.Polling
+                ? await baselines.ClaimDeleteAsync(1, cancellationToken)
+                : await baselines.PgOutputDecodeAsync(writers, cancellationToken);
+        }
+
+        Progress.Line(Fmt.Inv($"baseline {baseline.Name}: {Fmt.Rate(baseline.PerSecond)} rows/s ({baseline.Seconds:0.00}s)"));
+
+        var recorder = new AckRecorder();
+        using var host = RelayHost.Build(relay, connectionString, infrastructure.BootstrapServers, workload, recorder);
+        var writer = host.Services.GetRequiredService<OutboxWriter>();
+        var events = Enumerable.Range(0, writers)
+            .Select(w => workload.IndexesOf(w, writers).Select(i => (object)workload.Event(i)).Chunk(Baselines.TransactionRows).ToList())
+            .ToArray();
+
+        if (relay == RelayKind.Polling)
+        {
+            Progress.Line("preloading the outbox with OutboxWriter.EnqueueBatchAsync (not timed)");
+            await Task.WhenAll(events.Select(part => WriteAsync(dataSource, writer, part, null, cancellationToken)));
+            await RawRows.ExecuteAsync(dataSource, RawSql.Vacuum(SqlIdentifier.Qualified(options.Schema, options.MessagesTable)), cancellationToken);
+        }
+
+        await using var verifier = TopicVerifier.Start(infrastructure.BootstrapServers, topic, partitions, workload, liveWhile: messages > TopicVerifier.LiveThreshold(partitions));
+        long written = 0;
+        var allAcked = recorder.WaitForAsync(messages);
+        var postmaster = await PostgresProcess.PostmasterPidAsync(dataSource, cancellationToken);
+        using var profiler = new DbCommandProfiler();
+        long started;
+        CpuSnapshot cpuStart;
+        await using (Progress.Every(TimeSpan.FromSeconds(1), () => Fmt.Inv($"throughput/{name}: {recorder.Count:N0}/{messages:N0} acknowledged, {Interlocked.Read(ref written):N0} written")))
+        {
+            if (relay == RelayKind.Polling)
+            {
+                cpuStart = CpuSnapshot.Take(postmaster);
+                started = Stopwatch.GetTimestamp();
+                await host.StartAsync(cancellationToken);
+            }
+            else
+            {
+                await host.StartAsync(cancellationToken);
+                await RelayHost.WaitUntilStreamingAsync(connectionString, TimeSpan.FromSeconds(60), cancellationToken);
+                cpuStart = CpuSnapshot.Take(postmaster);
+                started = Stopwatch.GetTimestamp();
+                await Task.WhenAll(events.Select(part => WriteAsync(dataSource, writer, part, c => Interlocked.Add(ref written, c), cancellationToken)));
+            }
+
+            await allAcked.WaitAsync(TimeSpan.FromMinutes(15), cancellationToken);
+        }
+
+        var finished = await allAcked;
+        var wall = Stopwatch.GetElapsedTime(started, finished);
+        var cpu = CpuSnapshot.Take(postmaster).Since(cpuStart, Stopwatch.GetElapsedTime(started));
+        var commands = profiler.Snapshot();
+        await host.StopAsync(cancellationToken);
+        var verification = await verifier.CompleteAsync(TimeSpan.FromSeconds(30), cancellationToken);
+
+        var result = new ThroughputResult(relay, messages, writers, partitions, wall.TotalSeconds, baseline, verification)
+        {
+            Cpu = cpu,
+            DbCommands = commands,
+            Acks = recorder,
+        };
+        result.Notes.Add(cpu.Describe());
+        result.Notes.Add(Fmt.Inv($"publisher: {recorder.PublishCalls:N0} calls, {recorder.PublishedMessages / (double)Math.Max(1, recorder.PublishCalls):0} messages per call, {recorder.TimeInPublish.TotalSeconds:0.00}s inside PublishAsync ({recorder.TimeInPublish / wall:P0} of wall time, summed over concurrent calls)"));
+        foreach (var (statement, calls, seconds) in commands.Take(6))
+        {
+            result.Notes.Add(Fmt.Inv($"SQL {calls:N0} x, {seconds:0.00}s ({seconds / wall.TotalSeconds:P0} of wall): {statement}"));
+        }
+
+        Progress.Line(Fmt.Inv($"throughput/{name}: {Fmt.Rate(result.PerSecond)} msg/s ({wall.TotalSeconds:0.00}s), ratio {result.Ratio:0.00} to {baseline.Name}; lost {verification.Lost}, duplicates {verification.Duplicates}, order violations {verification.OrderViolations}"));
+        foreach (var note in result.Notes)
+        {
+            Progress.Line("  " + note);
+        }
+
+        return result;
+    }
+
+    private static async Task WriteAsync(NpgsqlDataSource dataSource, OutboxWriter writer, List<object[]> chunks, Action<int>? written, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        foreach (var chunk in chunks)
+        {
+            await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+            await writer.EnqueueBatchAsync(connection, transaction, chunk, cancellationToken);
+            await transaction.CommitAsync(cancellationToken);
+            written?.Invoke(chunk.Length);
+        }
+    }
+}

@@ -1,0 +1,56 @@
+using Outbox.Benchmarks.Infrastructure;
+using Outbox.Benchmarks.Macro;
+
+namespace Outbox.Benchmarks.Report;
+
+/// <summary>
+/// <c>report</c>: runs the set (baselines, throughput and latency of both relays), prints each JSON line, and writes
+/// <c>&lt;out&gt;/&lt;date&gt;-&lt;machine&gt;.md</c> with two PNG charts next to it.
+/// </summary>
+internal static class ReportCommand
+{
+    public static async Task RunAsync(BenchInfrastructure infrastructure, ReportSettings settings, Action<ScenarioResult> emit, CancellationToken cancellationToken)
+    {
+        var machine = await MachineInfo.CollectAsync(infrastructure);
+        var report = new ReportData(settings, machine, DateTimeOffset.UtcNow);
+
+        report.Baselines = await RunAsync(report, "baselines", () => BaselinesScenario.RunAsync(infrastructure, settings.Messages, settings.Writers, 1, settings.Partitions, cancellationToken), emit);
+        foreach (var relay in new[] { RelayKind.Polling, RelayKind.Cdc })
+        {
+            var writers = relay == RelayKind.Polling ? 1 : settings.Writers;
+            if (await RunAsync(report, $"throughput {relay}", () => ThroughputScenario.RunAsync(infrastructure, relay, settings.Messages, writers, settings.Partitions, cancellationToken), emit) is { } throughput)
+            {
+                report.Throughput.Add(throughput);
+            }
+        }
+
+        foreach (var relay in new[] { RelayKind.Polling, RelayKind.Cdc })
+        {
+            if (await RunAsync(report, $"latency {relay}", () => LatencyScenario.RunAsync(infrastructure, relay, settings.Rate, settings.Seconds, settings.Partitions, cancellationToken), emit) is { } latency)
+            {
+                report.Latency.Add(latency);
+            }
+        }
+
+        report.LoadAverageAtEnd = MachineInfo.LoadAverageNow();
+        var path = ReportWriter.Write(report);
+        Progress.Line("report written: " + path);
+    }
+
+    private static async Task<T?> RunAsync<T>(ReportData report, string name, Func<Task<T>> scenario, Action<ScenarioResult> emit)
+        where T : ScenarioResult
+    {
+        try
+        {
+            var result = await scenario();
+            emit(result);
+            return result;
+        }
+        catch (NotSupportedException e)
+        {
+            Progress.Line($"{name}: skipped: {e.Message}");
+            report.Skipped.Add($"{name}: {e.Message}");
+            return null;
+        }
+    }
+}

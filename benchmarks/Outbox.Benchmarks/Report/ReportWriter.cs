@@ -1,0 +1,235 @@
+using System.Globalization;
+using System.Text;
+using Outbox.Benchmarks.Macro;
+
+namespace Outbox.Benchmarks.Report;
+
+/// <summary>Writes the markdown report and its charts.</summary>
+internal static class ReportWriter
+{
+    public static string Write(ReportData data)
+    {
+        Directory.CreateDirectory(data.Settings.OutputDirectory);
+        var stem = $"{data.Started.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture)}-{data.Machine.Name}";
+        var throughputPng = stem + "-throughput.png";
+        var latencyPng = stem + "-latency.png";
+        var subtitle = $"{data.Machine.Cores} cores, {data.Machine.Cpu}; shared machine, noisy";
+
+        var bars = new List<(string, double, bool)>();
+        if (data.Baselines is { } b)
+        {
+            bars.Add(("COPY insert\n(raw)", b.CopyInsert.PerSecond, true));
+            bars.Add(("claim+delete\n(raw, 1 worker)", b.ClaimDelete.PerSecond, true));
+        }
+
+        foreach (var t in data.Throughput.Where(t => t.Relay == RelayKind.Polling))
+        {
+            bars.Add(("polling relay\n(1 instance)", t.PerSecond, false));
+        }
+
+        if (data.Baselines is { } b2)
+        {
+            bars.Add(("pgoutput decode\n(raw)", b2.Decode.PerSecond, true));
+        }
+
+        foreach (var t in data.Throughput.Where(t => t.Relay == RelayKind.Cdc))
+        {
+            bars.Add(($"CDC relay\n({t.Writers} writers)", t.PerSecond, false));
+        }
+
+        if (data.Baselines is { } b3)
+        {
+            bars.Add(("Kafka produce\n(raw, idempotent)", b3.Produce.PerSecond, true));
+        }
+
+        if (bars.Count > 0)
+        {
+            Charts.Throughput(Path.Combine(data.Settings.OutputDirectory, throughputPng), bars, subtitle);
+        }
+
+        if (data.Latency.Count > 0)
+        {
+            Charts.Latency(
+                Path.Combine(data.Settings.OutputDirectory, latencyPng),
+                data.Latency,
+                new Dictionary<RelayKind, double> { [RelayKind.Cdc] = 10, [RelayKind.Polling] = 25 },
+                subtitle);
+        }
+
+        var md = new StringBuilder();
+        var s = data.Settings;
+        var m = data.Machine;
+        md.AppendLine(Inv($"# Outbox benchmarks: {data.Started:yyyy-MM-dd}, {m.Name}"));
+        md.AppendLine();
+        md.AppendLine("Produced by:");
+        md.AppendLine();
+        md.AppendLine("```");
+        md.AppendLine(Inv($"dotnet run -c Release --project benchmarks/Outbox.Benchmarks -- report --messages {s.Messages} --writers {s.Writers} --rate {s.Rate} --seconds {s.Seconds} --partitions {s.Partitions}"));
+        md.AppendLine("```");
+        md.AppendLine();
+        md.AppendLine("## Machine");
+        md.AppendLine();
+        md.AppendLine("| | |");
+        md.AppendLine("|---|---|");
+        md.AppendLine(Inv($"| cores | {m.Cores} ({m.Cpu}) |"));
+        md.AppendLine(Inv($"| memory | {m.MemoryGiB:0.0} GiB |"));
+        md.AppendLine(Inv($"| OS | {m.Os} |"));
+        md.AppendLine(Inv($"| .NET | {m.Runtime} |"));
+        md.AppendLine(Inv($"| PostgreSQL | {m.Postgres} |"));
+        md.AppendLine(Inv($"| Kafka | {m.Kafka} |"));
+        md.AppendLine(Inv($"| load average (1/5/15 min) | {m.LoadAverage} at start, {data.LoadAverageAtEnd} at end |"));
+        md.AppendLine();
+        md.AppendLine("PostgreSQL, the Kafka mock cluster, the relay and the load generator share the same cores, and other engineers' test");
+        md.AppendLine("runs were using the machine at the same time: absolute figures are noisy, ratios to the baselines measured in the");
+        md.AppendLine("same run matter more. Each scenario's CPU split below shows how much of the machine other processes took.");
+        md.AppendLine();
+
+        md.AppendLine("## Goals");
+        md.AppendLine();
+        md.AppendLine("| scenario | goal | measured | met |");
+        md.AppendLine("|---|---|---|---|");
+        foreach (var t in data.Throughput)
+        {
+            var (minRate, minRatio, label) = t.Relay == RelayKind.Polling
+                ? (40_000d, 0.6, "polling drain, 1 relay")
+                : (60_000d, 0.7, $"CDC live, {t.Writers} writers");
+            var met = t.PerSecond >= minRate && t.Ratio >= minRatio && t.Verification.Lost == 0;
+            md.AppendLine(Inv($"| {label}, {t.Messages:N0} events | >= {minRate:N0} msg/s and ratio >= {minRatio} to {t.Baseline.Name} | {t.PerSecond:N0} msg/s, ratio {t.Ratio:0.00} | {(met ? "yes" : "no")} |"));
+        }
+
+        foreach (var l in data.Latency)
+        {
+            var goal = l.Relay == RelayKind.Cdc ? 10 : 25;
+            var p99 = LatencyResult.Percentile(l.LatenciesMs, 99);
+            md.AppendLine(Inv($"| latency at {l.Rate} msg/s, {l.Relay.ToString().ToLowerInvariant()} | p99 <= {goal} ms | p99 {p99:0.00} ms | {(p99 <= goal && l.Verification.Lost == 0 ? "yes" : "no")} |"));
+        }
+
+        md.AppendLine("| write path (BenchmarkDotNet) | SaveChanges with outbox <= 1.15x without | see the micro-benchmark tables | |");
+        md.AppendLine();
+        foreach (var skipped in data.Skipped)
+        {
+            md.AppendLine($"Not measured: {skipped}");
+            md.AppendLine();
+        }
+
+        md.AppendLine("## Throughput");
+        md.AppendLine();
+        if (bars.Count > 0)
+        {
+            md.AppendLine($"![throughput]({throughputPng})");
+            md.AppendLine();
+        }
+
+        md.AppendLine("| what | events | writers | msg/s | seconds | baseline | baseline msg/s | ratio | lost | duplicates | order violations |");
+        md.AppendLine("|---|---|---|---|---|---|---|---|---|---|---|");
+        foreach (var t in data.Throughput)
+        {
+            var v = t.Verification;
+            md.AppendLine(Inv($"| {t.Relay.ToString().ToLowerInvariant()} relay | {t.Messages:N0} | {t.Writers} | {t.PerSecond:N0} | {t.Seconds:0.00} | {t.Baseline.Name} | {t.Baseline.PerSecond:N0} | {t.Ratio:0.00} | {v.Lost} | {v.Duplicates} | {v.OrderViolations} |"));
+        }
+
+        md.AppendLine();
+        if (data.Baselines is { } bl)
+        {
+            md.AppendLine("### Raw baselines (`baselines`)");
+            md.AppendLine();
+            md.AppendLine("| baseline | rows | workers | rows/s | what |");
+            md.AppendLine("|---|---|---|---|---|");
+            md.AppendLine(Inv($"| copy_insert | {bl.Messages:N0} | {bl.CopyInsert.Workers} | {bl.CopyInsert.PerSecond:N0} | binary COPY, 1,000 rows per COPY/transaction, into a table of the outbox shape without the commit-order trigger |"));
+            md.AppendLine(Inv($"| claim_delete | {bl.Messages:N0} | {bl.ClaimDelete.Workers} | {bl.ClaimDelete.PerSecond:N0} | `WITH c AS (SELECT id ... ORDER BY lane, commit_seq LIMIT 500 FOR UPDATE SKIP LOCKED) DELETE ... RETURNING` every column |"));
+            md.AppendLine(Inv($"| pgoutput_decode | {bl.Messages:N0} | {bl.Decode.Workers} | {bl.Decode.PerSecond:N0} | writers COPY 1,000-row transactions while one Npgsql logical replication connection decodes them (binary pgoutput, every column read) |"));
+            md.AppendLine(Inv($"| kafka_produce | {bl.Messages:N0} | 1 | {bl.Produce.PerSecond:N0} | idempotent producer with the library's settings (acks=all, linger 5 ms), same keys, jsonb-printed values and headers, {s.Partitions} partitions; read back: lost {bl.ProduceVerification.Lost}, duplicates {bl.ProduceVerification.Duplicates}, order violations {bl.ProduceVerification.OrderViolations} |"));
+            md.AppendLine();
+        }
+
+        md.AppendLine("## Latency");
+        md.AppendLine();
+        md.AppendLine("From the moment the writer sends COMMIT (one event per transaction, steady rate, 4 paced writers) to the moment the");
+        md.AppendLine("relay's publish call that carried the event returned with Kafka's acknowledgement (the library's publisher wrapped");
+        md.AppendLine("in the runner: an upper bound of the broker's ack). The consumer columns are a second view: a consumer of the topic");
+        md.AppendLine("(fetch.wait.max.ms=5) receiving the record.");
+        md.AppendLine();
+        if (data.Latency.Count > 0)
+        {
+            md.AppendLine($"![latency]({latencyPng})");
+            md.AppendLine();
+        }
+
+        md.AppendLine("| relay | rate | achieved | samples | p50 ms | p95 ms | p99 ms | max ms | consumer p50 ms | consumer p99 ms | lost | duplicates | order violations |");
+        md.AppendLine("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+        foreach (var l in data.Latency)
+        {
+            var a = l.LatenciesMs;
+            var c = l.ConsumerLatenciesMs;
+            var v = l.Verification;
+            md.AppendLine(Inv($"| {l.Relay.ToString().ToLowerInvariant()} | {l.Rate} | {l.AchievedRate:0} | {a.Length:N0} | {LatencyResult.Percentile(a, 50):0.00} | {LatencyResult.Percentile(a, 95):0.00} | {LatencyResult.Percentile(a, 99):0.00} | {LatencyResult.Percentile(a, 100):0.00} | {LatencyResult.Percentile(c, 50):0.00} | {LatencyResult.Percentile(c, 99):0.00} | {v.Lost} | {v.Duplicates} | {v.OrderViolations} |"));
+        }
+
+        md.AppendLine();
+        md.AppendLine("## Where the time goes");
+        md.AppendLine();
+        md.AppendLine("CPU in cores (CPU seconds / wall seconds) from /proc, split into this process's .NET threads (relay, writers,");
+        md.AppendLine("verifier), its librdkafka threads (producer, mock brokers, verifier's consumer), the PostgreSQL server, and other");
+        md.AppendLine("processes; SQL time from Npgsql's ActivitySource, summed by statement (concurrent statements add up).");
+        md.AppendLine();
+        foreach (var (name, result) in data.Throughput.Select(t => ($"throughput, {t.Relay.ToString().ToLowerInvariant()}", (ScenarioResult)t))
+                     .Concat(data.Latency.Select(l => ($"latency, {l.Relay.ToString().ToLowerInvariant()}", (ScenarioResult)l))))
+        {
+            md.AppendLine($"**{name}**");
+            md.AppendLine();
+            foreach (var note in result.Notes)
+            {
+                md.AppendLine("- " + note.Replace("|", "\\|", StringComparison.Ordinal));
+            }
+
+            md.AppendLine();
+        }
+
+        AppendMicro(md, data.Settings.MicroResultsDirectory);
+
+        md.AppendLine("## JSON lines");
+        md.AppendLine();
+        md.AppendLine("```");
+        if (data.Baselines is { } jb)
+        {
+            md.AppendLine(jb.ToJsonLine());
+        }
+
+        foreach (var t in data.Throughput)
+        {
+            md.AppendLine(t.ToJsonLine());
+        }
+
+        foreach (var l in data.Latency)
+        {
+            md.AppendLine(l.ToJsonLine());
+        }
+
+        md.AppendLine("```");
+
+        var path = Path.Combine(data.Settings.OutputDirectory, stem + ".md");
+        File.WriteAllText(path, md.ToString());
+        return path;
+    }
+
+    private static void AppendMicro(StringBuilder md, string? directory)
+    {
+        if (directory is null || !Directory.Exists(directory))
+        {
+            return;
+        }
+
+        md.AppendLine("## Micro-benchmarks (BenchmarkDotNet)");
+        md.AppendLine();
+        foreach (var file in Directory.GetFiles(directory, "*-report-github.md").Order(StringComparer.Ordinal))
+        {
+            var name = Path.GetFileName(file).Replace("-report-github.md", "", StringComparison.Ordinal);
+            md.AppendLine($"### {name[(name.LastIndexOf('.') + 1)..]}");
+            md.AppendLine();
+            md.AppendLine(File.ReadAllText(file).Trim());
+            md.AppendLine();
+        }
+    }
+
+    private static string Inv(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
+}

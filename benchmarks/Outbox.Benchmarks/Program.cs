@@ -7,7 +7,7 @@ using Outbox.Benchmarks.Report;
 namespace Outbox.Benchmarks;
 
 /// <summary>
-/// Macro scenarios by first argument (<c>baselines</c>, <c>throughput</c>, <c>latency</c>, <c>report</c>); anything
+/// Macro scenarios by first argument (<c>baselines</c>, <c>throughput</c>, <c>latency</c>, <c>inbox</c>, <c>report</c>); anything
 /// else goes to BenchmarkDotNet's switcher (micro-benchmarks: <c>--filter *</c>, <c>--list flat</c>, ...).
 /// </summary>
 public static class Program
@@ -15,7 +15,7 @@ public static class Program
     public static async Task<int> Main(string[] args)
     {
         var command = args.Length > 0 ? args[0].ToLowerInvariant() : "";
-        if (command is not ("baselines" or "throughput" or "latency" or "report"))
+        if (command is not ("baselines" or "throughput" or "latency" or "inbox" or "report"))
         {
             await using var database = await MicroDatabase.ShareWithChildProcessesAsync(args);
             BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
@@ -68,6 +68,16 @@ public static class Program
                     break;
                 }
 
+                case "inbox":
+                {
+                    var messages = options.GetInt("messages", 100_000);
+                    var batch = options.GetInt("batch", 1);
+                    var partitions = options.GetInt("partitions", 16);
+                    options.ThrowIfUnknown();
+                    Emit(await InboxScenario.RunAsync(infrastructure, messages, batch, partitions, cancel.Token));
+                    break;
+                }
+
                 case "report":
                 {
                     var settings = ReportSettings.From(options);
@@ -97,7 +107,9 @@ public static class Program
           baselines   [--messages 200000] [--writers 4] [--drain-workers 1] [--partitions 16]
           throughput  --relay polling|cdc [--messages 200000] [--writers 1 (polling) / 4 (cdc)] [--partitions 16]
           latency     --relay polling|cdc [--rate 500] [--seconds 30] [--partitions 16]
-          report      [--messages 200000] [--writers 4] [--rate 500] [--seconds 30] [--partitions 16] [--out benchmarks/results]
+          inbox       [--messages 100000] [--batch 1] [--partitions 16]
+          report      [--messages 200000] [--writers 4] [--rate 500] [--seconds 30] [--partitions 16] [--inbox-messages 100000]
+                      [--out benchmarks/results] [--micro <BenchmarkDotNet results directory to include>]
           anything else: BenchmarkDotNet micro-benchmarks, e.g. --filter '*' or --list flat
         OUTBOX_BENCH_POSTGRES (connection string) and OUTBOX_BENCH_KAFKA (bootstrap servers) name existing servers.
         """;

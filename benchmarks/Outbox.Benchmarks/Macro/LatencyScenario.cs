@@ -36,7 +36,7 @@ internal static class LatencyScenario
         await host.StartAsync(cancellationToken);
         if (relay == RelayKind.Cdc)
         {
-            await RelayHost.WaitUntilStreamingAsync(connectionString, TimeSpan.FromSeconds(60), cancellationToken);
+            await RelayHost.WaitUntilStreamingAsync(connectionString, workload, TimeSpan.FromSeconds(60), cancellationToken);
         }
 
         // Live: the consumer's receive times are the second view of latency.

@@ -19,18 +19,29 @@ internal static class RelayHost
             .AddOutbox(o => o.MapEvent<BenchEvent>(workload.AggregateType, e => e.AccountId))
             .UsePostgreSql(connectionString)
             .UseKafka(k => k.BootstrapServers = bootstrapServers);
-        AddRelay(outbox, relay);
+
+        // The library's defaults: one relay instance as an application would configure it. Slot names are unique
+        // in the whole PostgreSQL cluster, so each run gets its own.
+        _ = relay switch
+        {
+            RelayKind.Polling => outbox.AddPollingRelay(),
+            RelayKind.Cdc => outbox.AddCdcRelay(o => o.SlotName = SlotName(workload)),
+            _ => throw new ArgumentOutOfRangeException(nameof(relay), relay, null),
+        };
         AckRecordingPublisher.Decorate(builder.Services, recorder);
         return builder.Build();
     }
 
-    /// <summary>Waits until the CDC relay streams (its replication slot in this database is active).</summary>
-    public static async Task WaitUntilStreamingAsync(string connectionString, TimeSpan timeout, CancellationToken cancellationToken)
+    public static string SlotName(Workload workload) => "bench_" + workload.RunId;
+
+    /// <summary>Waits until the CDC relay streams (its replication slot is active).</summary>
+    public static async Task WaitUntilStreamingAsync(string connectionString, Workload workload, TimeSpan timeout, CancellationToken cancellationToken)
     {
         await using var connection = new NpgsqlConnection(connectionString);
         await connection.OpenAsync(cancellationToken);
         await using var command = new NpgsqlCommand(
-            "SELECT count(*) FROM pg_replication_slots WHERE database = current_database() AND active", connection);
+            "SELECT count(*) FROM pg_replication_slots WHERE slot_name = $1 AND active", connection);
+        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = SlotName(workload) });
         var deadline = DateTimeOffset.UtcNow + timeout;
         while ((long)(await command.ExecuteScalarAsync(cancellationToken))! == 0)
         {
@@ -40,19 +51,6 @@ internal static class RelayHost
             }
 
             await Task.Delay(50, cancellationToken);
-        }
-    }
-
-    private static void AddRelay(IOutboxBuilder outbox, RelayKind relay)
-    {
-        switch (relay)
-        {
-            case RelayKind.Polling:
-                throw new NotSupportedException("The polling relay (AddPollingRelay) is not in this build yet.");
-            case RelayKind.Cdc:
-                throw new NotSupportedException("The CDC relay (AddCdcRelay) is not in this build yet.");
-            default:
-                throw new ArgumentOutOfRangeException(nameof(relay), relay, null);
         }
     }
 }

@@ -68,7 +68,7 @@ internal static class ThroughputScenario
             else
             {
                 await host.StartAsync(cancellationToken);
-                await RelayHost.WaitUntilStreamingAsync(connectionString, TimeSpan.FromSeconds(60), cancellationToken);
+                await RelayHost.WaitUntilStreamingAsync(connectionString, workload, TimeSpan.FromSeconds(60), cancellationToken);
                 cpuStart = CpuSnapshot.Take(postmaster);
                 started = Stopwatch.GetTimestamp();
                 await Task.WhenAll(events.Select(part => WriteAsync(dataSource, writer, part, c => Interlocked.Add(ref written, c), cancellationToken)));

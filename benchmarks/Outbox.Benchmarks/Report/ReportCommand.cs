@@ -4,7 +4,7 @@ using Outbox.Benchmarks.Macro;
 namespace Outbox.Benchmarks.Report;
 
 /// <summary>
-/// <c>report</c>: runs the set (baselines, throughput and latency of both relays), prints each JSON line, and writes
+/// <c>report</c>: runs the set (baselines, throughput and latency of both relays, the inbox with and without batching), prints each JSON line, and writes
 /// <c>&lt;out&gt;/&lt;date&gt;-&lt;machine&gt;.md</c> with two PNG charts next to it.
 /// </summary>
 internal static class ReportCommand
@@ -29,6 +29,14 @@ internal static class ReportCommand
             if (await RunAsync(report, $"latency {relay}", () => LatencyScenario.RunAsync(infrastructure, relay, settings.Rate, settings.Seconds, settings.Partitions, cancellationToken), emit) is { } latency)
             {
                 report.Latency.Add(latency);
+            }
+        }
+
+        foreach (var batch in new[] { 1, 100 })
+        {
+            if (await RunAsync(report, $"inbox batch {batch}", () => InboxScenario.RunAsync(infrastructure, settings.InboxMessages, batch, settings.Partitions, cancellationToken), emit) is { } inbox)
+            {
+                report.Inbox.Add(inbox);
             }
         }
 

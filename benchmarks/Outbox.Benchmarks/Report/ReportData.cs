@@ -17,6 +17,8 @@ internal sealed class ReportData(ReportSettings settings, MachineInfo machine, D
 
     public List<LatencyResult> Latency { get; } = [];
 
+    public List<InboxResult> Inbox { get; } = [];
+
     public List<string> Skipped { get; } = [];
 
     public string LoadAverageAtEnd { get; set; } = "";

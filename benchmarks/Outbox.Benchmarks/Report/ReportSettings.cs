@@ -3,7 +3,7 @@ using Outbox.Benchmarks.Infrastructure;
 namespace Outbox.Benchmarks.Report;
 
 /// <summary>The sizes of a <c>report</c> run and where it writes.</summary>
-internal sealed record ReportSettings(int Messages, int Writers, int Rate, int Seconds, int Partitions, string OutputDirectory, string? MicroResultsDirectory)
+internal sealed record ReportSettings(int Messages, int Writers, int Rate, int Seconds, int Partitions, int InboxMessages, string OutputDirectory, string? MicroResultsDirectory)
 {
     public static ReportSettings From(BenchArguments options) => new(
         options.GetInt("messages", 200_000),
@@ -11,6 +11,7 @@ internal sealed record ReportSettings(int Messages, int Writers, int Rate, int S
         options.GetInt("rate", 500),
         options.GetInt("seconds", 30),
         options.GetInt("partitions", 16),
+        options.GetInt("inbox-messages", 100_000),
         options.GetString("out", Path.Combine("benchmarks", "results")),
         options.GetString("micro", "") is { Length: > 0 } micro ? micro : null);
 }

@@ -64,7 +64,7 @@ internal static class ReportWriter
         md.AppendLine("Produced by:");
         md.AppendLine();
         md.AppendLine("```");
-        md.AppendLine(Inv($"dotnet run -c Release --project benchmarks/Outbox.Benchmarks -- report --messages {s.Messages} --writers {s.Writers} --rate {s.Rate} --seconds {s.Seconds} --partitions {s.Partitions}"));
+        md.AppendLine(Inv($"dotnet run -c Release --project benchmarks/Outbox.Benchmarks -- report --messages {s.Messages} --writers {s.Writers} --rate {s.Rate} --seconds {s.Seconds} --partitions {s.Partitions} --inbox-messages {s.InboxMessages}{(s.MicroResultsDirectory is null ? "" : " --micro " + s.MicroResultsDirectory)}"));
         md.AppendLine("```");
         md.AppendLine();
         md.AppendLine("## Machine");
@@ -102,6 +102,11 @@ internal static class ReportWriter
             var goal = l.Relay == RelayKind.Cdc ? 10 : 25;
             var p99 = LatencyResult.Percentile(l.LatenciesMs, 99);
             md.AppendLine(Inv($"| latency at {l.Rate} msg/s, {l.Relay.ToString().ToLowerInvariant()} | p99 <= {goal} ms | p99 {p99:0.00} ms | {(p99 <= goal && l.Verification.Lost == 0 ? "yes" : "no")} |"));
+        }
+
+        foreach (var i in data.Inbox)
+        {
+            md.AppendLine(Inv($"| inbox, no-op handler, batch {i.Batch}, {i.Messages:N0} records | >= 15,000 msg/s | {i.PerSecond:N0} msg/s | {(i.PerSecond >= 15_000 && i.Lost == 0 ? "yes" : "no")} |"));
         }
 
         md.AppendLine("| write path (BenchmarkDotNet) | SaveChanges with outbox <= 1.15x without | see the micro-benchmark tables | |");
@@ -166,6 +171,24 @@ internal static class ReportWriter
         }
 
         md.AppendLine();
+        if (data.Inbox.Count > 0)
+        {
+            md.AppendLine("## Inbox");
+            md.AppendLine();
+            md.AppendLine("Records in the outbox record shape produced beforehand; a consumer host with a no-op handler (library defaults,");
+            md.AppendLine("16 partitions) runs until the stored offsets say every record is committed (inbox row + offset + handler");
+            md.AppendLine("transaction). Baseline: a plain Confluent.Kafka consumer reading the same records.");
+            md.AppendLine();
+            md.AppendLine("| batch | records | msg/s | seconds | kafka_consume msg/s | ratio | lost | duplicate invocations | order violations |");
+            md.AppendLine("|---|---|---|---|---|---|---|---|---|");
+            foreach (var i in data.Inbox)
+            {
+                md.AppendLine(Inv($"| {i.Batch} | {i.Messages:N0} | {i.PerSecond:N0} | {i.Seconds:0.00} | {i.Baseline.PerSecond:N0} | {i.Ratio:0.00} | {i.Lost} | {i.DuplicateInvocations} | {i.OrderViolations} |"));
+            }
+
+            md.AppendLine();
+        }
+
         md.AppendLine("## Where the time goes");
         md.AppendLine();
         md.AppendLine("CPU in cores (CPU seconds / wall seconds) from /proc, split into this process's .NET threads (relay, writers,");
@@ -173,7 +196,8 @@ internal static class ReportWriter
         md.AppendLine("processes; SQL time from Npgsql's ActivitySource, summed by statement (concurrent statements add up).");
         md.AppendLine();
         foreach (var (name, result) in data.Throughput.Select(t => ($"throughput, {t.Relay.ToString().ToLowerInvariant()}", (ScenarioResult)t))
-                     .Concat(data.Latency.Select(l => ($"latency, {l.Relay.ToString().ToLowerInvariant()}", (ScenarioResult)l))))
+                     .Concat(data.Latency.Select(l => ($"latency, {l.Relay.ToString().ToLowerInvariant()}", (ScenarioResult)l)))
+                     .Concat(data.Inbox.Select(i => ($"inbox, batch {i.Batch}", (ScenarioResult)i))))
         {
             md.AppendLine($"**{name}**");
             md.AppendLine();
@@ -203,6 +227,11 @@ internal static class ReportWriter
         foreach (var l in data.Latency)
         {
             md.AppendLine(l.ToJsonLine());
+        }
+
+        foreach (var i in data.Inbox)
+        {
+            md.AppendLine(i.ToJsonLine());
         }
 
         md.AppendLine("```");

@@ -33,6 +33,9 @@ internal sealed class CdcStreamSession : IDisposable
     private readonly Channel<CdcInFlightBatch> _inFlight;
     private readonly CancellationTokenSource _readerStop = new();
     private readonly CancellationTokenSource _abort = new();
+    private readonly TaskCompletionSource _ending = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly SemaphoreSlim _dispatchGate = new(1, 1);
+    private volatile bool _draining;
     private ExceptionDispatchInfo? _failure;
     private bool _confirmsBlocked;
 
@@ -68,33 +71,37 @@ internal sealed class CdcStreamSession : IDisposable
     /// Streams until <paramref name="stoppingToken"/> fires (then drains what is in flight for up to
     /// <see cref="CdcRelayOptions.ShutdownTimeout"/> and returns) or something fails (then throws).
     /// </summary>
+    /// <remarks>
+    /// Ending always drains while the stream is still open: dispatching stops, the batches in flight settle, the
+    /// acknowledged rows are deleted and their position confirmed (a status update can only be sent while streaming),
+    /// and only then is the stream cancelled.
+    /// </remarks>
     public async Task RunAsync(CancellationToken stoppingToken)
     {
         var flushStop = new CancellationTokenSource();
-        var stopping = stoppingToken.Register(() =>
-        {
-            _readerStop.Cancel();
-            _abort.CancelAfter(_options.ShutdownTimeout);
-        });
-
+        var stopping = stoppingToken.Register(() => _ending.TrySetResult());
         try
         {
             var reader = Task.Run(ReadAsync, CancellationToken.None);
             var acknowledger = AcknowledgeAsync();
             var flusher = FlushLoopAsync(flushStop.Token);
 
-            await Observe(reader).ConfigureAwait(false);
+            await Task.WhenAny(_ending.Task, reader).ConfigureAwait(false);
+            if (stoppingToken.IsCancellationRequested)
+            {
+                _abort.CancelAfter(_options.ShutdownTimeout);
+            }
+
+            await StopDispatchingAsync().ConfigureAwait(false);
             await Observe(acknowledger).ConfigureAwait(false);
             await flushStop.CancelAsync().ConfigureAwait(false);
             await Observe(flusher).ConfigureAwait(false);
-
             if (_abort.IsCancellationRequested && stoppingToken.IsCancellationRequested)
             {
                 Log.ShutdownTimedOut(_logger, _options.ShutdownTimeout);
             }
 
-            // Whatever was acknowledged is deleted and confirmed, unless a flush already failed in this session.
-            if (!_confirmsBlocked)
+            if (!_confirmsBlocked && !reader.IsCompleted)
             {
                 try
                 {
@@ -107,6 +114,8 @@ internal sealed class CdcStreamSession : IDisposable
                 }
             }
 
+            await _readerStop.CancelAsync().ConfigureAwait(false);
+            await Observe(reader).ConfigureAwait(false);
             _failure?.Throw();
         }
         finally
@@ -121,6 +130,7 @@ internal sealed class CdcStreamSession : IDisposable
     {
         _readerStop.Dispose();
         _abort.Dispose();
+        _dispatchGate.Dispose();
     }
 
     /// <summary>Deletes the acknowledged rows, then confirms the position that covers them (one flush iteration).</summary>
@@ -184,6 +194,13 @@ internal sealed class CdcStreamSession : IDisposable
                         break;
                     }
 
+                    if (_draining)
+                    {
+                        // Ending: leave this message unhandled (the next session streams it again) but keep the
+                        // stream open, so that the final position can still be confirmed.
+                        await Task.Delay(Timeout.InfiniteTimeSpan, token).ConfigureAwait(false);
+                    }
+
                     switch (enumerator.Current)
                     {
                         case BeginMessage:
@@ -213,6 +230,8 @@ internal sealed class CdcStreamSession : IDisposable
                     }
                 }
             }
+
+            throw new OutboxException("The server ended the replication stream.");
         }
         catch (Exception) when (_readerStop.IsCancellationRequested)
         {
@@ -228,25 +247,49 @@ internal sealed class CdcStreamSession : IDisposable
 
     private async ValueTask DispatchAsync(List<OutboxMessage> batch, CancellationToken cancellationToken)
     {
-        // Wait for room first, then publish: publish calls must reach the producer in stream order.
-        if (!await _inFlight.Writer.WaitToWriteAsync(cancellationToken).ConfigureAwait(false))
-        {
-            throw new OperationCanceledException(cancellationToken);
-        }
-
-        Task<PublishResult[]> results;
+        await _dispatchGate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            results = _publisher.PublishAsync(batch, _abort.Token).AsTask();
-        }
-        catch (Exception ex) when (ex is not OperationCanceledException)
-        {
-            results = Task.FromException<PublishResult[]>(ex);
-        }
+            // Wait for room first, then publish: publish calls must reach the producer in stream order.
+            if (_draining || !await _inFlight.Writer.WaitToWriteAsync(cancellationToken).ConfigureAwait(false) || _draining)
+            {
+                // Ending: these rows are not acknowledged, so the next session streams them again.
+                return;
+            }
 
-        if (!_inFlight.Writer.TryWrite(new CdcInFlightBatch(batch, results)))
+            Task<PublishResult[]> results;
+            try
+            {
+                results = _publisher.PublishAsync(batch, _abort.Token).AsTask();
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                results = Task.FromException<PublishResult[]>(ex);
+            }
+
+            if (!_inFlight.Writer.TryWrite(new CdcInFlightBatch(batch, results)))
+            {
+                throw new InvalidOperationException("The in-flight queue refused a batch after making room for it.");
+            }
+        }
+        finally
         {
-            throw new InvalidOperationException("The in-flight queue refused a batch after making room for it.");
+            _dispatchGate.Release();
+        }
+    }
+
+    /// <summary>No batch is handed to the publisher after this; the acknowledger settles what is in flight and ends.</summary>
+    private async Task StopDispatchingAsync()
+    {
+        _draining = true;
+        await _dispatchGate.WaitAsync(CancellationToken.None).ConfigureAwait(false);
+        try
+        {
+            _inFlight.Writer.TryComplete();
+        }
+        finally
+        {
+            _dispatchGate.Release();
         }
     }
 
@@ -320,7 +363,7 @@ internal sealed class CdcStreamSession : IDisposable
     private void Fail(Exception exception)
     {
         Interlocked.CompareExchange(ref _failure, ExceptionDispatchInfo.Capture(exception), null);
-        _readerStop.Cancel();
+        _ending.TrySetResult();
     }
 
     private async Task Observe(Task task)

@@ -1,0 +1,336 @@
+using System.Text.Json;
+using Confluent.Kafka;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Npgsql;
+using NpgsqlTypes;
+using Outbox.IntegrationTests.Infrastructure;
+using Outbox.Kafka;
+using Outbox.PostgreSql;
+using Outbox.Testing;
+using Xunit.Abstractions;
+
+namespace Outbox.IntegrationTests.Cdc;
+
+/// <summary>
+/// A database with the outbox schema, a topic and a replication slot name of its own, relay hosts configured like an
+/// application (AddOutbox + UsePostgreSql + UseKafka + AddCdcRelay), a writer, and a reader of the topic.
+/// </summary>
+internal sealed class CdcHarness : IAsyncDisposable
+{
+    public const string AggregateType = "order";
+    public const string SlotPrefix = "it_cdc_";
+    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
+    private readonly List<IHost> _hosts = [];
+    private readonly ServiceProvider _writerServices;
+    private readonly Dictionary<string, int> _nextSeq = [];
+
+    private CdcHarness(ITestOutputHelper output, string connectionString, KafkaServer kafka, int partitions)
+    {
+        Output = output;
+        ConnectionString = connectionString;
+        Kafka = kafka;
+        Partitions = partitions;
+        var suffix = Guid.NewGuid().ToString("N")[..12];
+        Prefix = "cdc-" + suffix;
+        SlotName = SlotPrefix + suffix;
+        DataSource = NpgsqlDataSource.Create(connectionString);
+        var services = new ServiceCollection();
+        services.AddOutbox(ConfigureOutbox).UsePostgreSql(connectionString);
+        _writerServices = services.BuildServiceProvider();
+        Writer = _writerServices.GetRequiredService<OutboxWriter>();
+    }
+
+    public ITestOutputHelper Output { get; }
+
+    public string ConnectionString { get; }
+
+    public KafkaServer Kafka { get; }
+
+    public int Partitions { get; }
+
+    public string Prefix { get; }
+
+    public string SlotName { get; }
+
+    public string Topic => Prefix + "." + AggregateType;
+
+    public NpgsqlDataSource DataSource { get; }
+
+    public OutboxWriter Writer { get; }
+
+    public OutboxOptions OutboxOptions
+    {
+        get
+        {
+            var options = new OutboxOptions();
+            ConfigureOutbox(options);
+            return options;
+        }
+    }
+
+    /// <summary>A harness on the shared servers (or on <paramref name="connectionString"/>'s), after dropping slots earlier tests left behind.</summary>
+    public static async Task<CdcHarness> CreateAsync(ITestOutputHelper output, int partitions = 4, string? connectionString = null, KafkaServer? kafka = null)
+    {
+        connectionString ??= await SharedInfrastructure.CreateDatabaseAsync("cdc");
+        kafka ??= await SharedInfrastructure.KafkaAsync();
+        var harness = new CdcHarness(output, connectionString, kafka, partitions);
+        await DropLeftoverSlotsAsync(harness.DataSource);
+        await OutboxSchema.EnsureCreatedAsync(harness.DataSource, harness.OutboxOptions);
+        await kafka.CreateTopicAsync(harness.Topic, partitions);
+        return harness;
+    }
+
+    /// <summary>Drops inactive slots of earlier CDC tests (permanent slots outlive a crashed or failed test and pin WAL).</summary>
+    public static async Task DropLeftoverSlotsAsync(NpgsqlDataSource dataSource)
+    {
+        await using var command = dataSource.CreateCommand(
+            "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE NOT active AND slot_name LIKE $1");
+        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = SlotPrefix + "%" });
+        await command.ExecuteNonQueryAsync();
+    }
+
+    public void ConfigureOutbox(OutboxOptions options)
+    {
+        options.TopicTemplate = Prefix + "." + OutboxOptions.AggregateTypePlaceholder;
+        options.MapEvent<CdcTestEvent>(AggregateType, e => e.Key, nameof(CdcTestEvent));
+    }
+
+    /// <summary>Builds (without starting) a relay host configured like an application.</summary>
+    public IHost BuildRelayHost(string name, Action<CdcRelayOptions>? configure = null, Action<KafkaOptions>? kafka = null, string? connectionString = null)
+    {
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        builder.Logging.ClearProviders();
+        builder.Logging.SetMinimumLevel(LogLevel.Information);
+        builder.Logging.AddProvider(new CdcTestLoggerProvider(Output, name));
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(30));
+        builder.Services.AddOutbox(ConfigureOutbox)
+            .UsePostgreSql(connectionString ?? ConnectionString)
+            .UseKafka(k =>
+            {
+                k.BootstrapServers = Kafka.BootstrapServers;
+                k.FlushTimeout = TimeSpan.FromSeconds(2);
+                kafka?.Invoke(k);
+            })
+            .AddCdcRelay(o =>
+            {
+                o.SlotName = SlotName;
+                o.AcknowledgeInterval = TimeSpan.FromMilliseconds(100);
+                o.StandbyPollInterval = TimeSpan.FromMilliseconds(200);
+                o.RetryBaseDelay = TimeSpan.FromMilliseconds(200);
+                o.RetryMaxDelay = TimeSpan.FromSeconds(2);
+                configure?.Invoke(o);
+            });
+        var host = builder.Build();
+        _hosts.Add(host);
+        return host;
+    }
+
+    public async Task<IHost> StartRelayHostAsync(string name, Action<CdcRelayOptions>? configure = null, Action<KafkaOptions>? kafka = null)
+    {
+        var host = BuildRelayHost(name, configure, kafka);
+        await host.StartAsync();
+        return host;
+    }
+
+    public static CdcRelayMonitor MonitorOf(IHost host) => host.Services.GetRequiredService<CdcRelayMonitor>();
+
+    /// <summary>Waits until the relay of <paramref name="host"/> streams from the slot.</summary>
+    public async Task WaitUntilStreamingAsync(IHost host)
+    {
+        var monitor = MonitorOf(host);
+        await Eventually.TrueAsync(
+            async () => monitor.State == CdcRelayState.Streaming && (await ReadSlotAsync()).Active,
+            "the relay streams from its slot");
+    }
+
+    /// <summary>Writes <paramref name="count"/> events over <paramref name="keys"/> keys, <paramref name="perTransaction"/> per transaction.</summary>
+    public async Task<List<WrittenRow>> WriteAsync(int count, int keys, int perTransaction = 1, string? text = null)
+    {
+        var rows = new List<WrittenRow>(count);
+        await using var connection = await DataSource.OpenConnectionAsync();
+        for (var start = 0; start < count; start += perTransaction)
+        {
+            var events = new List<CdcTestEvent>();
+            for (var i = start; i < Math.Min(count, start + perTransaction); i++)
+            {
+                var key = "k" + (i % keys);
+                _nextSeq.TryGetValue(key, out var seq);
+                _nextSeq[key] = seq + 1;
+                events.Add(new CdcTestEvent(key, seq, text));
+            }
+
+            await using (var transaction = await connection.BeginTransactionAsync())
+            {
+                var ids = await Writer.EnqueueBatchAsync(connection, transaction, events);
+                await transaction.CommitAsync();
+                await using var lsn = new NpgsqlCommand("SELECT pg_current_wal_lsn()", connection);
+                var after = (NpgsqlLogSequenceNumber)(await lsn.ExecuteScalarAsync())!;
+                rows.AddRange(events.Select((e, i) => new WrittenRow(ids[i], e.Key, e.Seq, after)));
+            }
+        }
+
+        return rows;
+    }
+
+    public IReadOnlyDictionary<string, int> WrittenCounts => _nextSeq;
+
+    public async Task<long> CountRowsAsync()
+    {
+        await using var command = DataSource.CreateCommand("SELECT count(*) FROM outbox.messages");
+        return (long)(await command.ExecuteScalarAsync())!;
+    }
+
+    /// <summary>The slot as the server reports it, read with SQL of the test's own.</summary>
+    public async Task<(bool Exists, bool Active, NpgsqlLogSequenceNumber? Confirmed, string? WalStatus)> ReadSlotAsync()
+    {
+        await using var command = DataSource.CreateCommand(
+            "SELECT active, confirmed_flush_lsn, wal_status FROM pg_replication_slots WHERE slot_name = $1");
+        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = SlotName });
+        await using var reader = await command.ExecuteReaderAsync();
+        if (!await reader.ReadAsync())
+        {
+            return (false, false, null, null);
+        }
+
+        return (true, reader.GetBoolean(0), reader.IsDBNull(1) ? null : reader.GetFieldValue<NpgsqlLogSequenceNumber>(1), reader.IsDBNull(2) ? null : reader.GetString(2));
+    }
+
+    public async Task<NpgsqlLogSequenceNumber> CurrentLsnAsync()
+    {
+        await using var command = DataSource.CreateCommand("SELECT pg_current_wal_lsn()");
+        return (NpgsqlLogSequenceNumber)(await command.ExecuteScalarAsync())!;
+    }
+
+    /// <summary>Reads every record of <paramref name="topic"/> (default: the harness topic) up to the current end of each partition.</summary>
+    public List<CdcRecord> ReadTopic(string? topic = null, KafkaServer? kafka = null) =>
+        ReadAll(kafka ?? Kafka, topic ?? Topic, Partitions);
+
+    public static List<CdcRecord> ReadAll(KafkaServer kafka, string topic, int partitions)
+    {
+        using var consumer = new ConsumerBuilder<byte[], byte[]>(new ConsumerConfig
+        {
+            BootstrapServers = kafka.BootstrapServers,
+            GroupId = "reader-" + Guid.NewGuid().ToString("N"),
+            EnableAutoCommit = false,
+            AutoOffsetReset = AutoOffsetReset.Earliest,
+        }).Build();
+        var ends = new Dictionary<int, long>();
+        for (var p = 0; p < partitions; p++)
+        {
+            ends[p] = consumer.QueryWatermarkOffsets(new TopicPartition(topic, p), TimeSpan.FromSeconds(30)).High.Value;
+        }
+
+        var records = new List<CdcRecord>();
+        var remaining = ends.Where(e => e.Value > 0).Select(e => e.Key).ToHashSet();
+        consumer.Assign(remaining.Select(p => new TopicPartitionOffset(topic, p, Offset.Beginning)));
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(120);
+        while (remaining.Count > 0)
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"Reading {topic} timed out with partitions {string.Join(",", remaining)} unread.");
+            var result = consumer.Consume(TimeSpan.FromMilliseconds(200));
+            if (result?.Message is not { } message)
+            {
+                continue;
+            }
+
+            records.Add(new CdcRecord(
+                result.Topic,
+                result.Partition.Value,
+                result.Offset.Value,
+                message.Key ?? [],
+                message.Value ?? [],
+                message.Headers?.Select(h => new KeyValuePair<string, byte[]?>(h.Key, h.GetValueBytes())).ToList() ?? []));
+            if (result.Offset.Value + 1 >= ends[result.Partition.Value])
+            {
+                remaining.Remove(result.Partition.Value);
+            }
+        }
+
+        return records;
+    }
+
+    public static CdcTestEvent EventOf(CdcRecord record) => JsonSerializer.Deserialize<CdcTestEvent>(record.Value, Json)!;
+
+    /// <summary>
+    /// Checks that every written event arrived and each key's events in order: after dropping repeats, each key's
+    /// sequence numbers must be exactly 0..n-1 in that order. Returns the records that repeat an earlier one.
+    /// </summary>
+    public List<CdcRecord> AssertAllInOrder(IReadOnlyList<CdcRecord> records)
+    {
+        var byKey = records.GroupBy(r => r.KeyText).ToDictionary(g => g.Key, g => g.OrderBy(r => r.Offset).ToList());
+        var duplicates = new List<CdcRecord>();
+        var problems = new List<string>();
+        foreach (var (key, count) in _nextSeq)
+        {
+            if (!byKey.TryGetValue(key, out var list))
+            {
+                problems.Add($"{key}: nothing arrived");
+                continue;
+            }
+
+            if (list.Select(r => r.Partition).Distinct().Count() != 1)
+            {
+                problems.Add($"{key}: spread over several partitions");
+            }
+
+            var seen = new HashSet<int>();
+            var firsts = new List<int>();
+            foreach (var record in list)
+            {
+                var seq = EventOf(record).Seq;
+                if (seen.Add(seq))
+                {
+                    firsts.Add(seq);
+                }
+                else
+                {
+                    duplicates.Add(record);
+                }
+            }
+
+            if (!firsts.SequenceEqual(Enumerable.Range(0, count)))
+            {
+                problems.Add($"{key}: expected 0..{count - 1} in order, got {string.Join(",", firsts.Take(40))}{(firsts.Count > 40 ? "..." : "")}");
+            }
+        }
+
+        Assert.True(problems.Count == 0, $"{problems.Count} keys out of order or missing:\n" + string.Join("\n", problems.Take(20)));
+        Assert.Equal(_nextSeq.Count, byKey.Count);
+        Output.WriteLine($"{records.Count} records for {_nextSeq.Values.Sum()} events: {duplicates.Count} duplicates.");
+        return duplicates;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var host in _hosts)
+        {
+            try
+            {
+                await host.StopAsync(TimeSpan.FromSeconds(30));
+            }
+            catch (Exception ex) when (ex is OperationCanceledException or ObjectDisposedException or AggregateException or OutboxException)
+            {
+                // Already stopped (or never started) by the test.
+            }
+
+            host.Dispose();
+        }
+
+        try
+        {
+            await Eventually.TrueAsync(async () => !(await ReadSlotAsync()).Active, "the slot is released", TimeSpan.FromSeconds(30));
+            await using var drop = DataSource.CreateCommand("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1");
+            drop.Parameters.Add(new NpgsqlParameter<string> { TypedValue = SlotName });
+            await drop.ExecuteNonQueryAsync();
+        }
+        catch (Exception ex) when (ex is NpgsqlException or TimeoutException)
+        {
+            // The server may be gone (tests with their own cluster); leftover slots are dropped by the next setup.
+        }
+
+        await _writerServices.DisposeAsync();
+        await DataSource.DisposeAsync();
+    }
+}

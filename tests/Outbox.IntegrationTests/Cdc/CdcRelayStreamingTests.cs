@@ -1,0 +1,180 @@
+using Npgsql;
+using NpgsqlTypes;
+using Outbox.IntegrationTests.Infrastructure;
+using Outbox.PostgreSql;
+using Xunit.Abstractions;
+
+namespace Outbox.IntegrationTests.Cdc;
+
+/// <summary>The CDC relay's normal path: commit order, rollbacks, an empty table, idle acknowledgement, the backlog.</summary>
+[Collection(CdcCollection.Name)]
+public sealed class CdcRelayStreamingTests(ITestOutputHelper output)
+{
+    [Fact]
+    public async Task Rows_are_published_in_commit_order_per_key_and_the_table_does_not_grow()
+    {
+        await using var harness = await CdcHarness.CreateAsync(output);
+        var host = await harness.StartRelayHostAsync("relay");
+        await harness.WaitUntilStreamingAsync(host);
+        var monitor = CdcHarness.MonitorOf(host);
+
+        // Three rounds: after each one the table is empty again, and its size stays what the first round needed.
+        long? firstRoundSize = null;
+        var total = 0;
+        for (var round = 0; round < 3; round++)
+        {
+            var rows = await harness.WriteAsync(2000, keys: 40, perTransaction: 10);
+            total += rows.Count;
+            await Eventually.TrueAsync(() => monitor.PublishedCount >= total, $"round {round} is acknowledged");
+            await Eventually.TrueAsync(async () => await harness.CountRowsAsync() == 0, $"round {round}'s rows are deleted");
+            await using (var vacuum = harness.DataSource.CreateCommand("VACUUM outbox.messages"))
+            {
+                await vacuum.ExecuteNonQueryAsync();
+            }
+
+            await using var size = harness.DataSource.CreateCommand("SELECT pg_table_size('outbox.messages')");
+            var bytes = (long)(await size.ExecuteScalarAsync())!;
+            output.WriteLine($"round {round}: table size after vacuum {bytes} bytes");
+            firstRoundSize ??= bytes;
+            Assert.True(bytes <= firstRoundSize * 2 + 65536, $"The table grew from {firstRoundSize} to {bytes} bytes.");
+        }
+
+        var records = harness.ReadTopic();
+        var duplicates = harness.AssertAllInOrder(records);
+        Assert.Empty(duplicates);
+        Assert.All(records, r => Assert.Equal(nameof(CdcTestEvent), r.Header("type")));
+        Assert.Equal(CdcRelayState.Streaming, monitor.State);
+        Assert.Equal(CdcHealthStatus.Healthy, (await monitor.CheckHealthAsync()).Status);
+    }
+
+    [Fact]
+    public async Task Rows_of_rolled_back_transactions_never_appear()
+    {
+        await using var harness = await CdcHarness.CreateAsync(output);
+        var host = await harness.StartRelayHostAsync("relay");
+        await harness.WaitUntilStreamingAsync(host);
+
+        var rolledBack = new List<Guid>();
+        await using (var connection = await harness.DataSource.OpenConnectionAsync())
+        {
+            for (var i = 0; i < 20; i++)
+            {
+                await using var transaction = await connection.BeginTransactionAsync();
+                rolledBack.Add(await harness.Writer.EnqueueAsync(connection, transaction, new CdcTestEvent("rolled-back", i)));
+                await transaction.RollbackAsync();
+            }
+
+            // A subtransaction that rolls back inside a transaction that commits.
+            await using (var transaction = await connection.BeginTransactionAsync())
+            {
+                await transaction.SaveAsync("sp1");
+                rolledBack.Add(await harness.Writer.EnqueueAsync(connection, transaction, new CdcTestEvent("rolled-back", 99)));
+                await transaction.RollbackAsync("sp1");
+                await transaction.CommitAsync();
+            }
+        }
+
+        var committed = await harness.WriteAsync(50, keys: 5);
+        await Eventually.TrueAsync(() => CdcHarness.MonitorOf(host).PublishedCount >= 50, "the committed rows are published");
+
+        var records = harness.ReadTopic();
+        Assert.Equal(50, records.Count);
+        Assert.Equal(committed.Select(r => r.Id).Order(), records.Select(r => r.Id).Order());
+        Assert.DoesNotContain(records, r => rolledBack.Contains(r.Id));
+    }
+
+    [Fact]
+    public async Task A_transaction_that_waited_on_the_aggregate_is_published_after_the_one_it_waited_for()
+    {
+        await using var harness = await CdcHarness.CreateAsync(output, partitions: 1);
+        await using (var create = harness.DataSource.CreateCommand(
+            "CREATE TABLE aggregates (id text PRIMARY KEY, version int NOT NULL); INSERT INTO aggregates VALUES ('K', 0)"))
+        {
+            await create.ExecuteNonQueryAsync();
+        }
+
+        var host = await harness.StartRelayHostAsync("relay");
+        await harness.WaitUntilStreamingAsync(host);
+
+        await using var a = await harness.DataSource.OpenConnectionAsync();
+        await using var b = await harness.DataSource.OpenConnectionAsync();
+        await using var ta = await a.BeginTransactionAsync();
+        await using var tb = await b.BeginTransactionAsync();
+
+        // T_A locks K. T_B writes its event for K first, then blocks on K.
+        await ExecuteAsync(a, ta, "UPDATE aggregates SET version = version + 1 WHERE id = 'K'");
+        var idB = await harness.Writer.EnqueueAsync(b, tb, new CdcTestEvent("K", 1, "B"));
+        var bBlocked = ExecuteAsync(b, tb, "UPDATE aggregates SET version = version + 1 WHERE id = 'K'");
+        await Eventually.TrueAsync(async () => await IsWaitingOnLockAsync(harness.DataSource, b.ProcessID), "T_B waits on K's row lock");
+
+        // T_A writes its event and commits; then T_B gets the lock and commits.
+        var idA = await harness.Writer.EnqueueAsync(a, ta, new CdcTestEvent("K", 0, "A"));
+        await ta.CommitAsync();
+        await bBlocked;
+        await tb.CommitAsync();
+
+        await Eventually.TrueAsync(() => CdcHarness.MonitorOf(host).PublishedCount >= 2, "both events are published");
+        var records = harness.ReadTopic();
+        Assert.Equal([idA, idB], records.OrderBy(r => r.Offset).Select(r => r.Id).ToArray());
+    }
+
+    [Fact]
+    public async Task An_idle_relay_confirms_the_stream_position_so_the_slot_does_not_keep_wal()
+    {
+        await using var harness = await CdcHarness.CreateAsync(output);
+        var host = await harness.StartRelayHostAsync("relay", o => o.ReplicationTimeout = TimeSpan.FromSeconds(2));
+        await harness.WaitUntilStreamingAsync(host);
+        await harness.WriteAsync(10, keys: 2);
+        await Eventually.TrueAsync(() => CdcHarness.MonitorOf(host).PublishedCount >= 10, "the rows are published");
+
+        // Only other tables change from now on: the relay must still move the slot past that WAL.
+        await using (var other = harness.DataSource.CreateCommand(
+            "CREATE TABLE unrelated (id int); INSERT INTO unrelated SELECT generate_series(1, 10000)"))
+        {
+            await other.ExecuteNonQueryAsync();
+        }
+
+        var target = await harness.CurrentLsnAsync();
+        await Eventually.TrueAsync(
+            async () => (await harness.ReadSlotAsync()).Confirmed >= target,
+            $"the slot's confirmed position passes {target}",
+            TimeSpan.FromSeconds(30));
+
+        var status = await CdcHarness.MonitorOf(host).GetSlotStatusAsync();
+        output.WriteLine($"lag {status.LagBytes} bytes, retained {status.RetainedWalBytes} bytes, wal_status {status.WalStatus}");
+        Assert.Equal("reserved", status.WalStatus);
+    }
+
+    [Fact]
+    public async Task Rows_written_before_the_slot_existed_are_published_first_and_in_order()
+    {
+        await using var harness = await CdcHarness.CreateAsync(output, partitions: 2);
+
+        // Written while no relay ran (for example by the polling relay's writers before switching): not in any stream.
+        var before = await harness.WriteAsync(300, keys: 6, perTransaction: 7);
+        var host = await harness.StartRelayHostAsync("relay");
+        await harness.WaitUntilStreamingAsync(host);
+        var after = await harness.WriteAsync(300, keys: 6, perTransaction: 7);
+
+        await Eventually.TrueAsync(() => CdcHarness.MonitorOf(host).PublishedCount >= 600, "every row is published");
+        await Eventually.TrueAsync(async () => await harness.CountRowsAsync() == 0, "the table is empty");
+        var records = harness.ReadTopic();
+        Assert.Empty(harness.AssertAllInOrder(records));
+        Assert.Equal(before.Concat(after).Select(r => r.Id).Order(), records.Select(r => r.Id).Order());
+        await using var backlog = harness.DataSource.CreateCommand("SELECT count(*) FROM outbox.messages_cdc_backlog");
+        Assert.Equal(0L, (long)(await backlog.ExecuteScalarAsync())!);
+    }
+
+    private static async Task ExecuteAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string sql)
+    {
+        await using var command = new NpgsqlCommand(sql, connection, transaction);
+        await command.ExecuteNonQueryAsync();
+    }
+
+    private static async Task<bool> IsWaitingOnLockAsync(NpgsqlDataSource dataSource, int pid)
+    {
+        await using var command = dataSource.CreateCommand("SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = $1");
+        command.Parameters.Add(new NpgsqlParameter<int> { TypedValue = pid });
+        return await command.ExecuteScalarAsync() is true;
+    }
+}

@@ -1,0 +1,41 @@
+using System.Globalization;
+using Microsoft.Extensions.Logging;
+using Xunit.Abstractions;
+
+namespace Outbox.IntegrationTests.Cdc;
+
+/// <summary>Sends a relay host's log lines to the test output (shown when a test fails).</summary>
+public sealed class CdcTestLoggerProvider(ITestOutputHelper output, string name) : ILoggerProvider
+{
+    public ILogger CreateLogger(string categoryName) => new Logger(output, name, categoryName[(categoryName.LastIndexOf('.') + 1)..]);
+
+    public void Dispose()
+    {
+    }
+
+    private sealed class Logger(ITestOutputHelper output, string name, string category) : ILogger
+    {
+        public IDisposable? BeginScope<TState>(TState state)
+            where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Information;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            if (!IsEnabled(logLevel))
+            {
+                return;
+            }
+
+            try
+            {
+                var time = DateTime.UtcNow.ToString("HH:mm:ss.fff", CultureInfo.InvariantCulture);
+                output.WriteLine($"{time} [{name}] {logLevel} {category}: {formatter(state, exception)}{(exception is null ? "" : " | " + exception.GetType().Name + ": " + exception.Message)}");
+            }
+            catch (InvalidOperationException)
+            {
+                // The test has finished; its output is closed.
+            }
+        }
+    }
+}

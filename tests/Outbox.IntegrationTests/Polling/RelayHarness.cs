@@ -160,9 +160,10 @@ internal sealed class RelayHarness : IAsyncDisposable
     }
 
     /// <summary>Writes <paramref name="count"/> events spread over <paramref name="keys"/> keys, one key's events in order, in transactions of up to 20.</summary>
-    public async Task<Dictionary<string, int>> WriteManyAsync(int count, int keys, string keyPrefix = "k")
+    /// <param name="written">Events written so far per key (the next sequence number); updated and returned.</param>
+    public async Task<Dictionary<string, int>> WriteManyAsync(int count, int keys, string keyPrefix = "k", Dictionary<string, int>? written = null)
     {
-        var seqs = new Dictionary<string, int>();
+        var seqs = written ?? [];
         var events = new List<object>();
         for (var i = 0; i < count; i++)
         {

@@ -48,6 +48,8 @@ public sealed class InboxHarness : IAsyncDisposable
 
     public string DeadLetterTopic => MovieTopic + ".dlq";
 
+    public string StreamTopic => Prefix + ".stream";
+
     public static async Task<InboxHarness> CreateAsync(ITestOutputHelper output, int partitions = 4)
     {
         var connectionString = await SharedInfrastructure.CreateDatabaseAsync("inbox");
@@ -64,6 +66,7 @@ public sealed class InboxHarness : IAsyncDisposable
 
         await kafka.CreateTopicAsync(harness.MovieTopic, partitions);
         await kafka.CreateTopicAsync(harness.DeadLetterTopic, 1);
+        await kafka.CreateTopicAsync(harness.StreamTopic, 1);
         return harness;
     }
 
@@ -80,22 +83,30 @@ public sealed class InboxHarness : IAsyncDisposable
         HandlerBehavior behavior,
         Action<IConsumerBuilder>? subscribe = null,
         Action<ConsumerOptions>? options = null,
-        Action<ConsumerConfig>? consumerConfig = null)
+        Action<ConsumerConfig>? consumerConfig = null,
+        bool withPollingRelay = false)
     {
         var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
         builder.Logging.AddProvider(new TestOutputLoggerProvider(_output, behavior.ConsumerName));
         builder.Logging.SetMinimumLevel(LogLevel.Information);
+        builder.Logging.AddFilter("Microsoft.EntityFrameworkCore", LogLevel.Warning);
         builder.Services.AddSingleton(behavior);
         builder.Services.AddDbContext<InboxTestDb>((sp, db) => db.UseNpgsql(ConnectionString).UseOutbox(sp));
-        builder.Services.AddOutbox(o => ConfigureOutbox(o, Prefix))
-            .UsePostgreSql(ConnectionString)
+        var outbox = builder.Services.AddOutbox(o => ConfigureOutbox(o, Prefix))
+            .UsePostgreSql(ConnectionString);
+        if (withPollingRelay)
+        {
+            outbox.AddPollingRelay(r => r.PollInterval = TimeSpan.FromMilliseconds(200));
+        }
+
+        outbox
             .UseKafka(k =>
             {
                 k.BootstrapServers = Kafka.BootstrapServers;
 
-                // Classic rebalances wait for the session timeout of members that left without a word.
-                k.Consumer.SessionTimeoutMs = 6000;
-                k.Consumer.HeartbeatIntervalMs = 500;
+                // The mock cluster completes a classic rebalance only after session.timeout.ms - 1 s: keep it short.
+                k.Consumer.SessionTimeoutMs = 3000;
+                k.Consumer.HeartbeatIntervalMs = 300;
                 consumerConfig?.Invoke(k.Consumer);
             })
             .AddConsumer<InboxTestDb>(group, c =>
@@ -147,13 +158,7 @@ public sealed class InboxHarness : IAsyncDisposable
 
     public async Task<TopicPartitionOffset> ProduceRawAsync(string? key, byte[]? value, string? id, string? type, string? topic = null)
     {
-        _producer ??= new ProducerBuilder<byte[]?, byte[]?>(new ProducerConfig
-        {
-            BootstrapServers = Kafka.BootstrapServers,
-            Acks = Acks.All,
-            EnableIdempotence = true,
-            LingerMs = 1,
-        }).Build();
+        _producer ??= CreateProducer();
         var headers = new Headers();
         if (id is not null)
         {
@@ -172,6 +177,26 @@ public sealed class InboxHarness : IAsyncDisposable
             Headers = headers,
         });
         return result.TopicPartitionOffset;
+    }
+
+    /// <summary>Produces many records fast (no wait per record); returns their ids in order.</summary>
+    public List<string> ProduceMany(IEnumerable<MovieStarted> events)
+    {
+        _producer ??= CreateProducer();
+        var ids = new List<string>();
+        var failures = 0;
+        foreach (var evt in events)
+        {
+            var id = Guid.CreateVersion7().ToString();
+            var headers = new Headers { { "id", Encoding.UTF8.GetBytes(id) }, { "type", Encoding.UTF8.GetBytes(nameof(MovieStarted)) } };
+            _producer.Produce(MovieTopic, new Message<byte[]?, byte[]?> { Key = Encoding.UTF8.GetBytes(evt.UserId), Value = Serialize(evt), Headers = headers },
+                report => { if (report.Error.IsError) { Interlocked.Increment(ref failures); } });
+            ids.Add(id);
+        }
+
+        _producer.Flush(TimeSpan.FromSeconds(60));
+        Assert.Equal(0, failures);
+        return ids;
     }
 
     public byte[] Serialize(MovieStarted evt) => JsonSerializer.SerializeToUtf8Bytes(evt, Json);
@@ -294,6 +319,15 @@ public sealed class InboxHarness : IAsyncDisposable
         _producer?.Dispose();
         await DataSource.DisposeAsync();
     }
+
+    private IProducer<byte[]?, byte[]?> CreateProducer() =>
+        new ProducerBuilder<byte[]?, byte[]?>(new ProducerConfig
+        {
+            BootstrapServers = Kafka.BootstrapServers,
+            Acks = Acks.All,
+            EnableIdempotence = true,
+            LingerMs = 1,
+        }).Build();
 
     private static void ConfigureOutbox(OutboxOptions o, string prefix)
     {

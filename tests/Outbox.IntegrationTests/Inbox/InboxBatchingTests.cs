@@ -1,0 +1,125 @@
+using System.Diagnostics;
+using System.Globalization;
+using Confluent.Kafka;
+using Outbox.IntegrationTests.Infrastructure;
+using Xunit.Abstractions;
+
+namespace Outbox.IntegrationTests.Inbox;
+
+public sealed class InboxBatchingTests(ITestOutputHelper output)
+{
+    [Fact]
+    public async Task Batches_take_effect_once_and_a_poison_record_in_a_batch_is_isolated()
+    {
+        const int keys = 8;
+        const int perKey = 60;
+        await using var harness = await InboxHarness.CreateAsync(output, partitions: 4);
+        var group = "g-" + Guid.NewGuid().ToString("N");
+        var events = Enumerable.Range(1, perKey).SelectMany(seq => Enumerable.Range(0, keys).Select(k => new MovieStarted("user-" + k, seq))).ToList();
+        var ids = harness.ProduceMany(events);
+
+        // A relay duplicate inside what becomes a batch, and one event whose handler always fails.
+        var duplicate = ids[5];
+        await harness.ProduceRawAsync(events[5].UserId, harness.Serialize(events[5]), duplicate, nameof(MovieStarted));
+        var behavior = new HandlerBehavior();
+        behavior.FailuresBySequence[30] = int.MaxValue;
+        var poisonIds = events.Select((e, i) => (e, i)).Where(x => x.e.Sequence == 30).Select(x => ids[x.i]).ToHashSet();
+
+        await harness.StartConsumerAsync(group, behavior, c => c
+            .Subscribe<MovieStarted, RecordingHandler>()
+            .Subscribe<MovieStarted, AuditHandler>(), o =>
+            {
+                o.MaxBatchSize = 100;
+                o.MaxAttempts = 2;
+            });
+
+        var dead = await harness.ReadDeadLettersAsync(keys);
+        await Eventually.TrueAsync(async () => (await harness.EffectsAsync()).Count == ids.Count - keys, "every other event took effect");
+
+        var effects = await harness.EffectsAsync();
+        Assert.Equal(ids.Where(id => !poisonIds.Contains(id)).Order(StringComparer.Ordinal), effects.Select(e => e.EventId).Order(StringComparer.Ordinal));
+        Assert.Equal(effects.Count, (await harness.EffectsAsync(nameof(AuditHandler))).Count);
+        foreach (var perUser in effects.GroupBy(e => e.UserId))
+        {
+            Assert.Equal(Enumerable.Range(1, perKey).Where(s => s != 30), perUser.Select(e => e.Sequence));
+        }
+
+        Assert.Equal(poisonIds.Order(StringComparer.Ordinal), dead.Select(d => InboxHarness.Header(d, "id")).Order(StringComparer.Ordinal));
+
+        // Batching happened: some transaction handled several records (they share one handled_at).
+        Assert.True(await harness.ScalarAsync("SELECT max(c) FROM (SELECT count(*) AS c FROM outbox.inbox GROUP BY handled_at) x") > 1);
+    }
+
+    /// <summary>
+    /// Measures the inbox with a no-op handler, batched and unbatched, against a raw Confluent.Kafka consume of the
+    /// same topic in the same run. Prints the figures; asserts only that every record was handled (machine speed is
+    /// not a test result). Size with OUTBOX_INBOX_THROUGHPUT_MESSAGES (default 20,000).
+    /// </summary>
+    [Fact]
+    public async Task Throughput_with_a_no_op_handler_against_a_raw_consume()
+    {
+        var messages = int.TryParse(Environment.GetEnvironmentVariable("OUTBOX_INBOX_THROUGHPUT_MESSAGES"), CultureInfo.InvariantCulture, out var n) ? n : 20_000;
+        const int partitions = 6;
+        await using var harness = await InboxHarness.CreateAsync(output, partitions);
+        var events = Enumerable.Range(0, messages).Select(i => new MovieStarted("user-" + (i % 1000), i / 1000)).ToList();
+        harness.ProduceMany(events);
+
+        var raw = RawConsume(harness, messages);
+
+        var batched = await MeasureAsync(harness, "batched", messages, batchSize: 500);
+        var unbatchedCount = Math.Min(messages, 3_000);
+        var unbatched = await MeasureAsync(harness, "unbatched", unbatchedCount, batchSize: 1);
+
+        var line = $"inbox throughput: raw consume {raw:0} msg/s; inbox no-op batched(500) {batched:0} msg/s ({batched / raw:P1} of raw); " +
+                   $"unbatched {unbatched:0} msg/s over {unbatchedCount} ({unbatched / raw:P1} of raw); batching gain x{batched / unbatched:0.0}; {messages} messages, {partitions} partitions";
+        output.WriteLine(line);
+        Console.WriteLine(line);
+    }
+
+    private static double RawConsume(InboxHarness harness, int messages)
+    {
+        using var consumer = new ConsumerBuilder<byte[]?, byte[]?>(new ConsumerConfig
+        {
+            BootstrapServers = harness.Kafka.BootstrapServers,
+            GroupId = "raw-" + Guid.NewGuid().ToString("N"),
+            AutoOffsetReset = AutoOffsetReset.Earliest,
+            EnableAutoCommit = false,
+        }).Build();
+        consumer.Subscribe(harness.MovieTopic);
+        var count = 0;
+        Stopwatch? watch = null;
+        var limit = DateTime.UtcNow.AddMinutes(2);
+        while (count < messages && DateTime.UtcNow < limit)
+        {
+            var result = consumer.Consume(TimeSpan.FromMilliseconds(200));
+            if (result is null || result.IsPartitionEOF)
+            {
+                continue;
+            }
+
+            watch ??= Stopwatch.StartNew();
+            count++;
+        }
+
+        Assert.Equal(messages, count);
+        consumer.Close();
+        return (count - 1) / watch!.Elapsed.TotalSeconds;
+    }
+
+    private async Task<double> MeasureAsync(InboxHarness harness, string name, int messages, int batchSize)
+    {
+        var group = name + "-" + Guid.NewGuid().ToString("N");
+        var host = await harness.StartConsumerAsync(group, new HandlerBehavior { ConsumerName = name }, c => c.Subscribe<MovieStarted, NoOpHandler>(), o => o.MaxBatchSize = batchSize);
+        await Eventually.TrueAsync(
+            async () => await harness.ScalarAsync("SELECT count(*) FROM outbox.inbox WHERE consumer_group = $1", group) >= messages,
+            $"{messages} records were handled by {name}",
+            TimeSpan.FromMinutes(3));
+        await harness.StopAsync(host);
+
+        // From the first transaction to the last (group join excluded), by the handled_at of the inbox rows.
+        var seconds = await harness.ScalarAsync(
+            "SELECT (extract(epoch FROM max(handled_at) - min(handled_at)) * 1000000)::bigint FROM (SELECT handled_at FROM outbox.inbox WHERE consumer_group = $1 ORDER BY handled_at LIMIT $2) x",
+            group, messages) / 1_000_000.0;
+        return (messages - 1) / seconds;
+    }
+}

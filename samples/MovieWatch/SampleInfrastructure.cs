@@ -1,0 +1,72 @@
+using Outbox.Testing;
+
+namespace MovieWatch;
+
+/// <summary>
+/// The database and broker the sample uses: the configured ones (<c>ConnectionStrings:MovieWatch</c>,
+/// <c>Kafka:BootstrapServers</c>), or else a throwaway PostgreSQL and an embedded Kafka from Outbox.Testing.
+/// </summary>
+public sealed class SampleInfrastructure : IAsyncDisposable
+{
+    public const string Topic = "outbox.event.movie";
+
+    private PostgresServer? _postgres;
+    private KafkaServer? _kafka;
+
+    public string ConnectionString { get; private set; } = "";
+
+    public string BootstrapServers { get; private set; } = "";
+
+    public string Description { get; private set; } = "";
+
+    public static async Task<SampleInfrastructure> StartAsync(IConfiguration configuration, TextWriter log)
+    {
+        var infrastructure = new SampleInfrastructure();
+        try
+        {
+            var cs = configuration.GetConnectionString("MovieWatch");
+            if (string.IsNullOrWhiteSpace(cs))
+            {
+                log.WriteLine("No ConnectionStrings:MovieWatch: starting a throwaway PostgreSQL...");
+                infrastructure._postgres = await PostgresServer.StartAsync();
+                cs = await infrastructure._postgres.CreateDatabaseAsync("moviewatch");
+            }
+
+            var bootstrap = configuration["Kafka:BootstrapServers"];
+            if (string.IsNullOrWhiteSpace(bootstrap))
+            {
+                log.WriteLine("No Kafka:BootstrapServers: starting an embedded Kafka...");
+                infrastructure._kafka = await KafkaServer.StartAsync(new KafkaServerOptions { Brokers = 1 });
+                await infrastructure._kafka.CreateTopicAsync(Topic, 6);
+                bootstrap = infrastructure._kafka.BootstrapServers;
+            }
+
+            infrastructure.ConnectionString = cs;
+            infrastructure.BootstrapServers = bootstrap;
+            infrastructure.Description =
+                $"PostgreSQL: {(infrastructure._postgres is null ? "configured" : "throwaway " + infrastructure._postgres.Kind)}, " +
+                $"Kafka: {(infrastructure._kafka is null ? "configured " + bootstrap : "embedded " + infrastructure._kafka.Kind + " " + bootstrap)}";
+            return infrastructure;
+        }
+        catch
+        {
+            await infrastructure.DisposeAsync();
+            throw;
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_kafka is not null)
+        {
+            await _kafka.DisposeAsync();
+            _kafka = null;
+        }
+
+        if (_postgres is not null)
+        {
+            await _postgres.DisposeAsync();
+            _postgres = null;
+        }
+    }
+}

@@ -172,6 +172,7 @@ internal sealed class KafkaOutboxPublisher : IOutboxPublisher
                     Log.ProducerError(_logger, error.Code, error.Reason);
                 }
             })
+            .SetLogHandler((_, message) => Log.Librdkafka(_logger, message))
             .Build();
         Log.ProducerCreated(_logger, generation.Number);
         return generation;

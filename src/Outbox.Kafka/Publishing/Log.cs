@@ -20,4 +20,24 @@ internal static partial class Log
 
     [LoggerMessage(3005, LogLevel.Warning, "Disposing a retired Kafka producer failed")]
     public static partial void RetireFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(EventId = 3006, Message = "librdkafka {Facility}: {Message}")]
+    public static partial void Librdkafka(ILogger logger, LogLevel level, string facility, string message);
+
+    /// <summary>librdkafka's own log lines go to the application's logger instead of stderr. Its "errors" are mostly
+    /// connection failures that it retries by itself, so they are warnings here; fatal errors are logged separately.</summary>
+    public static void Librdkafka(ILogger logger, LogMessage message)
+    {
+        var level = message.Level switch
+        {
+            SyslogLevel.Emergency or SyslogLevel.Alert or SyslogLevel.Critical => LogLevel.Error,
+            SyslogLevel.Error or SyslogLevel.Warning => LogLevel.Warning,
+            SyslogLevel.Notice => LogLevel.Information,
+            _ => LogLevel.Debug,
+        };
+        if (logger.IsEnabled(level))
+        {
+            Librdkafka(logger, level, message.Facility, message.Message);
+        }
+    }
 }

@@ -15,6 +15,17 @@ public static class Program
     public static async Task<int> Main(string[] args)
     {
         var command = args.Length > 0 ? args[0].ToLowerInvariant() : "";
+        if (command == "profile-write-path")
+        {
+            var options = new BenchArguments(args.Skip(1));
+            var entities = options.GetInt("entities", 100);
+            var iterations = options.GetInt("iterations", 200);
+            options.ThrowIfUnknown();
+            await using var server = await MicroDatabase.ShareWithChildProcessesAsync([]);
+            await WritePathProfile.RunAsync(entities, iterations);
+            return 0;
+        }
+
         if (command is not ("baselines" or "throughput" or "latency" or "inbox" or "report"))
         {
             await using var database = await MicroDatabase.ShareWithChildProcessesAsync(args);
@@ -108,6 +119,7 @@ public static class Program
           throughput  --relay polling|cdc [--messages 200000] [--writers 1 (polling) / 4 (cdc)] [--partitions 16]
           latency     --relay polling|cdc [--rate 500] [--seconds 30] [--partitions 16]
           inbox       [--messages 100000] [--batch 1] [--partitions 16]
+          profile-write-path [--entities 100] [--iterations 200]   (time and allocations of the SaveChanges shapes, by type)
           report      [--messages 200000] [--writers 4] [--rate 500] [--seconds 30] [--partitions 16] [--inbox-messages 100000]
                       [--out benchmarks/results] [--micro <BenchmarkDotNet results directory to include>]
           anything else: BenchmarkDotNet micro-benchmarks, e.g. --filter '*' or --list flat

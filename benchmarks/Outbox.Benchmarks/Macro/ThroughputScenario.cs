@@ -91,10 +91,10 @@ internal static class ThroughputScenario
             Acks = recorder,
         };
         result.Notes.Add(cpu.Describe());
-        result.Notes.Add(Fmt.Inv($"publisher: {recorder.PublishCalls:N0} calls, {recorder.PublishedMessages / (double)Math.Max(1, recorder.PublishCalls):0} messages per call, {recorder.TimeInPublish.TotalSeconds:0.00}s inside PublishAsync ({recorder.TimeInPublish / wall:P0} of wall time, summed over concurrent calls)"));
+        result.Notes.Add(Fmt.Inv($"publisher: {recorder.PublishCalls:N0} calls, {recorder.PublishedMessages / (double)Math.Max(1, recorder.PublishCalls):0} messages per call, {recorder.TimeInPublish.TotalSeconds:0.00}s inside PublishAsync ({recorder.TimeInPublish / wall:P0} of wall time, summed over concurrent calls), mean {recorder.TimeInPublish.TotalMilliseconds / Math.Max(1, recorder.PublishCalls):0.00} ms per call"));
         foreach (var (statement, calls, seconds) in commands.Take(6))
         {
-            result.Notes.Add(Fmt.Inv($"SQL {calls:N0} x, {seconds:0.00}s ({seconds / wall.TotalSeconds:P0} of wall): {statement}"));
+            result.Notes.Add(Fmt.Inv($"SQL {calls:N0} x, total {seconds:0.00}s ({seconds / wall.TotalSeconds:P0} of wall), mean {seconds * 1000 / Math.Max(1, calls):0.00} ms: {statement}"));
         }
 
         Progress.Line(Fmt.Inv($"throughput/{name}: {Fmt.Rate(result.PerSecond)} msg/s ({wall.TotalSeconds:0.00}s), ratio {result.Ratio:0.00} to {baseline.Name}; lost {verification.Lost}, duplicates {verification.Duplicates}, order violations {verification.OrderViolations}"));

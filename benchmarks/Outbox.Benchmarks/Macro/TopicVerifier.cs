@@ -41,8 +41,13 @@ internal sealed class TopicVerifier : IAsyncDisposable
             GroupId = "bench-verify-" + Guid.NewGuid().ToString("N"),
             EnableAutoCommit = false,
             AutoOffsetReset = AutoOffsetReset.Earliest,
-            FetchWaitMaxMs = 5,
             EnablePartitionEof = false,
+
+            // Fetch again at once: the receive times are a second view of latency, and librdkafka's default
+            // back-offs (up to 500 ms after an empty or failed fetch) would dominate it.
+            FetchWaitMaxMs = 5,
+            FetchErrorBackoffMs = 1,
+            FetchQueueBackoffMs = 1,
         }).Build();
         _consumer.Assign(Enumerable.Range(0, partitions).Select(p => new TopicPartitionOffset(topic, p, Offset.Beginning)));
         _thread = new Thread(Run) { IsBackground = true, Name = "bench-verifier" };

@@ -41,15 +41,16 @@ internal static class Charts
                 continue;
             }
 
-            // Latency at each percentile from 0 to 100 (the last point is the maximum).
-            var points = Math.Min(1000, sorted.Length);
+            // HdrHistogram-style: x = -log10(1 - quantile), so 90%, 99% and 99.9% are evenly spaced and the tail is visible.
+            var points = Math.Min(2000, sorted.Length);
             var xs = new double[points];
             var ys = new double[points];
             for (var p = 0; p < points; p++)
             {
-                var fraction = points == 1 ? 1 : p / (double)(points - 1);
-                xs[p] = fraction * 100;
-                ys[p] = sorted[(int)Math.Round(fraction * (sorted.Length - 1))];
+                var index = (int)Math.Round(p / (double)Math.Max(1, points - 1) * (sorted.Length - 1));
+                var quantile = (index + 0.5) / sorted.Length;
+                xs[p] = -Math.Log10(1 - quantile);
+                ys[p] = sorted[index];
             }
 
             var color = palette[i++ % palette.Length];
@@ -66,9 +67,13 @@ internal static class Charts
             }
         }
 
-        plot.Axes.SetLimitsX(0, 100);
+        double[] ticks = [0, Math.Log10(2), 1, 2, 3, 4];
+        plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericManual(ticks, ["0%", "50%", "90%", "99%", "99.9%", "99.99%"]);
+        var longest = results.Max(r => r.LatenciesMs.Length);
+        plot.Axes.SetLimitsX(0, Math.Max(2.2, Math.Log10(Math.Max(10, longest))));
+        plot.Axes.SetLimitsY(0, results.Max(r => r.LatenciesMs.Length == 0 ? 1 : r.LatenciesMs[^1]) * 1.05);
         plot.Title("Commit to Kafka acknowledgement latency by percentile\n" + subtitle);
-        plot.XLabel("percentile");
+        plot.XLabel("percentile (log scale of 1 / (1 - p))");
         plot.YLabel("milliseconds");
         plot.ShowLegend(Alignment.UpperLeft);
         plot.SavePng(path, 1100, 560);

@@ -25,7 +25,7 @@ internal sealed record MachineInfo(string Name, int Cores, string Cpu, double Me
             Environment.ProcessorCount,
             cpu,
             memKb / 1024 / 1024,
-            os + " (" + RuntimeInformation.OSDescription + ")",
+            os + (File.Exists("/proc/sys/kernel/osrelease") ? ", kernel " + File.ReadAllText("/proc/sys/kernel/osrelease").Trim() : ""),
             RuntimeInformation.FrameworkDescription,
             postgres,
             kafka,

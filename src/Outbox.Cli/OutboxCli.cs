@@ -1,0 +1,182 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json;
+using Npgsql;
+using Outbox.PostgreSql;
+
+namespace Outbox.Cli;
+
+/// <summary>The commands of <c>dotnet outbox</c>. Exit codes: 0 success, 1 failure, 2 usage error.</summary>
+internal static class OutboxCli
+{
+    public const string ConnectionVariable = "OUTBOX_CONNECTION";
+
+    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { WriteIndented = true };
+
+    public static async Task<int> RunAsync(string[] args, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken = default)
+    {
+        var connection = new Option<string?>("--connection", "-c") { Description = $"PostgreSQL connection string (default: the {ConnectionVariable} environment variable)", Recursive = true };
+        var schema = new Option<string>("--schema") { Description = "Outbox schema", DefaultValueFactory = _ => "outbox", Recursive = true };
+        var table = new Option<string>("--table") { Description = "Outbox table", DefaultValueFactory = _ => "messages", Recursive = true };
+        var lanes = new Option<int>("--lanes") { Description = "Lane count", DefaultValueFactory = _ => 64, Recursive = true };
+        var json = new Option<bool>("--json") { Description = "Machine-readable output", Recursive = true };
+
+        var root = new RootCommand("Outbox operations: schema, status, dead letters, Debezium connector config.");
+        root.Options.Add(connection);
+        root.Options.Add(schema);
+        root.Options.Add(table);
+        root.Options.Add(lanes);
+        root.Options.Add(json);
+
+        var schemaCommand = new Command("schema", "Print the DDL that creates the outbox objects.");
+        schemaCommand.SetAction(parse =>
+        {
+            stdout.WriteLine(OutboxSchema.CreateScript(Options(parse)));
+            return 0;
+        });
+        root.Subcommands.Add(schemaCommand);
+
+        var statusCommand = new Command("status", "Pending rows per lane, oldest age, relay leases, dead letters, CDC slots, inboxes.");
+        statusCommand.SetAction((parse, ct) => WithAdministrationAsync(parse, async admin =>
+        {
+            var status = await admin.GetStatusAsync(ct);
+            if (parse.GetValue(json))
+            {
+                stdout.WriteLine(JsonSerializer.Serialize(status, Json));
+            }
+            else
+            {
+                StatusWriter.Write(status, stdout);
+            }
+
+            return 0;
+        }));
+        root.Subcommands.Add(statusCommand);
+
+        var deadLetters = new Command("dead-letters", "List, show, replay or purge the relay's dead letters.");
+        var limit = new Option<int>("--limit") { Description = "How many to list", DefaultValueFactory = _ => 50 };
+        var list = new Command("list", "List dead letters, oldest first.") { limit };
+        list.SetAction((parse, ct) => WithAdministrationAsync(parse, async admin =>
+        {
+            var rows = await admin.ListDeadLettersAsync(parse.GetValue(limit), ct);
+            if (parse.GetValue(json))
+            {
+                stdout.WriteLine(JsonSerializer.Serialize(rows, Json));
+            }
+            else
+            {
+                TableWriter.Write(
+                    stdout,
+                    ["id", "type", "aggregate", "attempts", "dead-lettered at", "error"],
+                    rows.Select(r => new[] { r.Id.ToString(), r.Type, r.AggregateType + "/" + r.AggregateId, r.Attempts.ToString(CultureInfo.InvariantCulture), r.DeadLetteredAt.ToString("u", CultureInfo.InvariantCulture), Shorten(r.LastError, 60) }));
+                stdout.WriteLine($"{rows.Count} dead letter(s) shown.");
+            }
+
+            return 0;
+        }));
+
+        var idArgument = new Argument<Guid>("id") { Description = "Dead letter id" };
+        var show = new Command("show", "Show one dead letter with its payload and error.") { idArgument };
+        show.SetAction((parse, ct) => WithAdministrationAsync(parse, async admin =>
+        {
+            var row = await admin.GetDeadLetterAsync(parse.GetValue(idArgument), ct);
+            if (row is null)
+            {
+                stderr.WriteLine($"No dead letter with id {parse.GetValue(idArgument)}.");
+                return 1;
+            }
+
+            stdout.WriteLine(JsonSerializer.Serialize(row, Json));
+            return 0;
+        }));
+
+        var ids = new Argument<Guid[]>("ids") { Description = "Dead letter ids", Arity = ArgumentArity.ZeroOrMore };
+        var all = new Option<bool>("--all") { Description = "Every dead letter" };
+        var yes = new Option<bool>("--yes") { Description = "Confirm a destructive action" };
+        var replay = new Command("replay", "Move dead letters back into the outbox, in their original order, to be published again.") { ids, all, yes };
+        replay.SetAction((parse, ct) => ChangeAsync(parse, "replay", requireConfirmation: parse.GetValue(all), (admin, selected) => admin.ReplayDeadLettersAsync(selected, ct)));
+        var purge = new Command("purge", "Delete dead letters for good.") { ids, all, yes };
+        purge.SetAction((parse, ct) => ChangeAsync(parse, "purge", requireConfirmation: true, (admin, selected) => admin.PurgeDeadLettersAsync(selected, ct)));
+        deadLetters.Subcommands.Add(list);
+        deadLetters.Subcommands.Add(show);
+        deadLetters.Subcommands.Add(replay);
+        deadLetters.Subcommands.Add(purge);
+        root.Subcommands.Add(deadLetters);
+
+        var parseResult = root.Parse(args);
+        return await parseResult.InvokeAsync(new InvocationConfiguration { Output = stdout, Error = stderr }, cancellationToken);
+
+        OutboxOptions Options(ParseResult parse)
+        {
+            var options = new OutboxOptions { Schema = parse.GetValue(schema)!, MessagesTable = parse.GetValue(table)!, LaneCount = parse.GetValue(lanes) };
+            var result = new OutboxOptionsRulesValidator().Validate(null, options);
+            if (result.Failed)
+            {
+                throw new OutboxConfigurationException(result.FailureMessage);
+            }
+
+            return options;
+        }
+
+        async Task<int> WithAdministrationAsync(ParseResult parse, Func<OutboxAdministration, Task<int>> action)
+        {
+            var cs = parse.GetValue(connection) ?? Environment.GetEnvironmentVariable(ConnectionVariable);
+            if (string.IsNullOrWhiteSpace(cs))
+            {
+                stderr.WriteLine($"No database: pass --connection \"Host=...;Database=...\" or set {ConnectionVariable}.");
+                return 2;
+            }
+
+            try
+            {
+                var options = Options(parse);
+                await using var dataSource = NpgsqlDataSource.Create(cs);
+                return await action(new OutboxAdministration(dataSource, options, TimeProvider.System));
+            }
+            catch (Exception ex) when (ex is NpgsqlException or OutboxConfigurationException or ArgumentException or InvalidOperationException)
+            {
+                stderr.WriteLine($"error: {ex.Message}");
+                return 1;
+            }
+        }
+
+        Task<int> ChangeAsync(ParseResult parse, string verb, bool requireConfirmation, Func<OutboxAdministration, IReadOnlyCollection<Guid>?, Task<int>> change)
+        {
+            var selected = parse.GetValue(ids) ?? [];
+            var everything = parse.GetValue(all);
+            if (selected.Length == 0 && !everything)
+            {
+                stderr.WriteLine($"Name the dead letters to {verb} by id, or pass --all.");
+                return Task.FromResult(2);
+            }
+
+            if (selected.Length > 0 && everything)
+            {
+                stderr.WriteLine("Pass either ids or --all, not both.");
+                return Task.FromResult(2);
+            }
+
+            if (requireConfirmation && !parse.GetValue(yes))
+            {
+                stderr.WriteLine($"'{verb}{(everything ? " --all" : "")}' changes data for good: add --yes to confirm.");
+                return Task.FromResult(2);
+            }
+
+            return WithAdministrationAsync(parse, async admin =>
+            {
+                var affected = await change(admin, everything ? null : selected);
+                stdout.WriteLine($"{verb}: {affected} dead letter(s).");
+                if (!everything && affected < selected.Length)
+                {
+                    stderr.WriteLine($"{selected.Length - affected} of the given ids were not found.");
+                    return 1;
+                }
+
+                return 0;
+            });
+        }
+    }
+
+    private static string Shorten(string? text, int length) =>
+        text is null ? "" : text.Length <= length ? text : text[..(length - 1)] + "…";
+}

@@ -1,0 +1,3 @@
+using Outbox.Cli;
+
+return await OutboxCli.RunAsync(args, Console.Out, Console.Error);

@@ -1,0 +1,174 @@
+using Npgsql;
+
+namespace Outbox.PostgreSql;
+
+/// <summary>
+/// Operator queries and repairs on the outbox tables (used by the <c>dotnet outbox</c> CLI and health checks):
+/// status, and dead-letter list/show/replay/purge. All SQL of these operations lives here.
+/// </summary>
+internal sealed class OutboxAdministration(NpgsqlDataSource dataSource, OutboxOptions options, TimeProvider timeProvider)
+{
+    private readonly OutboxTableNames _names = new(options);
+
+    public async Task<OutboxStatus> GetStatusAsync(CancellationToken cancellationToken = default)
+    {
+        var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            var now = timeProvider.GetUtcNow();
+            var lanes = new Dictionary<int, LaneStatus>();
+            var leaseSql = $"SELECT lane, owner, epoch, lease_expires_at FROM {_names.Lanes} ORDER BY lane";
+            await foreach (var r in QueryAsync(connection, leaseSql, cancellationToken).ConfigureAwait(false))
+            {
+                var lane = r.GetInt32(0);
+                lanes[lane] = new LaneStatus(lane, 0, null, r.IsDBNull(1) ? null : r.GetString(1), r.GetInt64(2), r.IsDBNull(3) ? null : r.GetFieldValue<DateTimeOffset>(3));
+            }
+
+            var pendingSql = $"SELECT lane, count(*), min(created_at) FROM {_names.Messages} WHERE published_at IS NULL GROUP BY lane";
+            long pending = 0;
+            DateTimeOffset? oldest = null;
+            await foreach (var r in QueryAsync(connection, pendingSql, cancellationToken).ConfigureAwait(false))
+            {
+                var lane = r.GetInt32(0);
+                var count = r.GetInt64(1);
+                var laneOldest = r.GetFieldValue<DateTimeOffset>(2);
+                pending += count;
+                oldest = oldest is null || laneOldest < oldest ? laneOldest : oldest;
+                lanes[lane] = (lanes.TryGetValue(lane, out var existing) ? existing : new LaneStatus(lane, 0, null, null, 0, null))
+                    with { Pending = count, OldestPendingAge = now - laneOldest };
+            }
+
+            long deadLetters = 0;
+            await foreach (var r in QueryAsync(connection, $"SELECT count(*) FROM {_names.DeadLetters}", cancellationToken).ConfigureAwait(false))
+            {
+                deadLetters = r.GetInt64(0);
+            }
+
+            var slots = new List<SlotStatus>();
+            const string slotSql = """
+                SELECT slot_name, active, active_pid, wal_status,
+                       pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)::bigint,
+                       pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::bigint
+                FROM pg_replication_slots WHERE slot_type = 'logical' AND database = current_database() ORDER BY slot_name
+                """;
+            await foreach (var r in QueryAsync(connection, slotSql, cancellationToken).ConfigureAwait(false))
+            {
+                slots.Add(new SlotStatus(
+                    r.GetString(0), r.GetBoolean(1), r.IsDBNull(2) ? null : r.GetInt32(2), r.IsDBNull(3) ? null : r.GetString(3),
+                    r.IsDBNull(4) ? null : r.GetInt64(4), r.IsDBNull(5) ? null : r.GetInt64(5)));
+            }
+
+            var inboxes = new List<InboxStatus>();
+            var inboxSql = $"""
+                SELECT g.consumer_group, coalesce(i.handled, 0), i.last_handled, coalesce(o.partitions, 0)
+                FROM (SELECT consumer_group FROM {_names.Inbox} UNION SELECT consumer_group FROM {_names.InboxOffsets}) g
+                LEFT JOIN (SELECT consumer_group, count(*) AS handled, max(handled_at) AS last_handled FROM {_names.Inbox} GROUP BY consumer_group) i USING (consumer_group)
+                LEFT JOIN (SELECT consumer_group, count(*) AS partitions FROM {_names.InboxOffsets} GROUP BY consumer_group) o USING (consumer_group)
+                ORDER BY g.consumer_group
+                """;
+            await foreach (var r in QueryAsync(connection, inboxSql, cancellationToken).ConfigureAwait(false))
+            {
+                inboxes.Add(new InboxStatus(r.GetString(0), r.GetInt64(1), r.IsDBNull(2) ? null : r.GetFieldValue<DateTimeOffset>(2), r.GetInt64(3)));
+            }
+
+            return new OutboxStatus(pending, oldest is null ? null : now - oldest, lanes.Values.OrderBy(l => l.Lane).ToList(), deadLetters, slots, inboxes);
+        }
+    }
+
+    public async Task<IReadOnlyList<DeadLetterRow>> ListDeadLettersAsync(int limit, CancellationToken cancellationToken = default)
+    {
+        var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            var rows = new List<DeadLetterRow>();
+            var sql = $"{SelectDeadLetters} ORDER BY dead_lettered_at, commit_seq NULLS LAST LIMIT $1";
+            await foreach (var r in QueryAsync(connection, sql, cancellationToken, new NpgsqlParameter<int> { TypedValue = limit }).ConfigureAwait(false))
+            {
+                rows.Add(ReadDeadLetter(r));
+            }
+
+            return rows;
+        }
+    }
+
+    public async Task<DeadLetterRow?> GetDeadLetterAsync(Guid id, CancellationToken cancellationToken = default)
+    {
+        var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            await foreach (var r in QueryAsync(connection, $"{SelectDeadLetters} WHERE id = $1", cancellationToken, new NpgsqlParameter<Guid> { TypedValue = id }).ConfigureAwait(false))
+            {
+                return ReadDeadLetter(r);
+            }
+
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// Moves dead letters back into the outbox in their original order (by their original commit sequence), with their
+    /// original ids and fresh attempt counters, in one transaction. <paramref name="ids"/> <see langword="null"/> replays all.
+    /// </summary>
+    public Task<int> ReplayDeadLettersAsync(IReadOnlyCollection<Guid>? ids, CancellationToken cancellationToken = default) =>
+        InTransactionAsync(
+            $"""
+            WITH moved AS (
+                DELETE FROM {_names.DeadLetters} WHERE ($1::uuid[] IS NULL OR id = ANY($1))
+                RETURNING id, aggregatetype, aggregateid, type, payload, lane, commit_seq, created_at, traceparent, tracestate
+            )
+            INSERT INTO {_names.Messages} (id, aggregatetype, aggregateid, type, payload, lane, created_at, traceparent, tracestate, attempts)
+            SELECT id, aggregatetype, aggregateid, type, payload, lane, created_at, traceparent, tracestate, 0
+            FROM moved ORDER BY commit_seq NULLS LAST, created_at, id
+            """,
+            ids,
+            cancellationToken);
+
+    /// <summary>Deletes dead letters for good. <paramref name="ids"/> <see langword="null"/> purges all.</summary>
+    public Task<int> PurgeDeadLettersAsync(IReadOnlyCollection<Guid>? ids, CancellationToken cancellationToken = default) =>
+        InTransactionAsync($"DELETE FROM {_names.DeadLetters} WHERE ($1::uuid[] IS NULL OR id = ANY($1))", ids, cancellationToken);
+
+    private string SelectDeadLetters =>
+        $"SELECT id, aggregatetype, aggregateid, type, payload::text, attempts, last_error, created_at, dead_lettered_at FROM {_names.DeadLetters}";
+
+    private static DeadLetterRow ReadDeadLetter(NpgsqlDataReader r) => new(
+        r.GetGuid(0), r.GetString(1), r.GetString(2), r.GetString(3), r.GetString(4), r.GetInt32(5),
+        r.IsDBNull(6) ? null : r.GetString(6), r.GetFieldValue<DateTimeOffset>(7), r.GetFieldValue<DateTimeOffset>(8));
+
+    private async Task<int> InTransactionAsync(string sql, IReadOnlyCollection<Guid>? ids, CancellationToken cancellationToken)
+    {
+        var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+            await using (transaction.ConfigureAwait(false))
+            {
+                var command = new NpgsqlCommand(sql, connection, transaction);
+                await using (command.ConfigureAwait(false))
+                {
+                    command.Parameters.Add(new NpgsqlParameter { Value = ids is null ? DBNull.Value : ids.ToArray(), NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Uuid });
+                    var affected = await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+                    await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+                    return affected;
+                }
+            }
+        }
+    }
+
+    private static async IAsyncEnumerable<NpgsqlDataReader> QueryAsync(
+        NpgsqlConnection connection, string sql, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken, params NpgsqlParameter[] parameters)
+    {
+        var command = new NpgsqlCommand(sql, connection);
+        await using (command.ConfigureAwait(false))
+        {
+            command.Parameters.AddRange(parameters);
+            var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            await using (reader.ConfigureAwait(false))
+            {
+                while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+                {
+                    yield return reader;
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,172 @@
+using System.Text.Json;
+using Npgsql;
+using Outbox.Cli;
+using Outbox.PostgreSql;
+using Outbox.Testing;
+
+namespace Outbox.Cli.Tests;
+
+/// <summary><c>dotnet outbox</c> against a real PostgreSQL database with the outbox schema.</summary>
+public sealed class CliTests : IAsyncLifetime
+{
+    private static readonly Lazy<Task<PostgresServer>> Server = new(() => PostgresServer.StartAsync());
+    private string _connectionString = "";
+    private NpgsqlDataSource _dataSource = null!;
+
+    public async Task InitializeAsync()
+    {
+        _connectionString = await (await Server.Value).CreateDatabaseAsync("cli");
+        _dataSource = NpgsqlDataSource.Create(_connectionString);
+        await OutboxSchema.EnsureCreatedAsync(_dataSource, new OutboxOptions());
+    }
+
+    public async Task DisposeAsync() => await _dataSource.DisposeAsync();
+
+    [Fact]
+    public async Task Schema_prints_the_DDL_for_the_given_names()
+    {
+        var (exit, output, _) = await RunAsync("schema", "--schema", "ops", "--table", "events", "--lanes", "8");
+        Assert.Equal(0, exit);
+        Assert.Contains("CREATE TABLE IF NOT EXISTS \"ops\".\"events\"", output, StringComparison.Ordinal);
+        Assert.Contains("generate_series(0, 7)", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Hostile_names_are_refused()
+    {
+        var (exit, _, error) = await RunAsync("status", "--connection", _connectionString, "--schema", "x\"; DROP TABLE y; --");
+        Assert.Equal(1, exit);
+        Assert.Contains("OutboxOptions.Schema", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Missing_connection_is_a_usage_error_that_says_how_to_fix_it()
+    {
+        var (exit, _, error) = await RunAsync("status");
+        Assert.Equal(2, exit);
+        Assert.Contains(OutboxCli.ConnectionVariable, error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Unreachable_database_is_a_clear_failure()
+    {
+        var (exit, _, error) = await RunAsync("status", "--connection", "Host=127.0.0.1;Port=1;Timeout=2;Database=none");
+        Assert.Equal(1, exit);
+        Assert.StartsWith("error:", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Status_shows_pending_rows_leases_dead_letters_and_inboxes()
+    {
+        await ExecuteAsync("""
+            INSERT INTO outbox.messages (id, aggregatetype, aggregateid, type, payload, lane, created_at, attempts)
+            VALUES (gen_random_uuid(), 'movie', 'u1', 'MovieStarted', '{}', 3, now() - interval '5 seconds', 0),
+                   (gen_random_uuid(), 'movie', 'u2', 'MovieStarted', '{}', 3, now(), 0);
+            UPDATE outbox.lanes SET owner = 'relay-a', epoch = 7, lease_expires_at = now() + interval '1 minute' WHERE lane < 10;
+            INSERT INTO outbox.inbox (consumer_group, message_id, topic, partition, "offset", handled_at) VALUES ('g1', 'm1', 't', 0, 0, now());
+            """);
+        await InsertDeadLetterAsync(Guid.NewGuid(), 1);
+
+        var (exit, output, _) = await RunAsync("status", "--connection", _connectionString);
+        Assert.Equal(0, exit);
+        Assert.Contains("pending: 2", output, StringComparison.Ordinal);
+        Assert.Contains("dead letters: 1", output, StringComparison.Ordinal);
+        Assert.Contains("relay-a", output, StringComparison.Ordinal);
+        Assert.Contains("lanes with pending rows: 1 of 64", output, StringComparison.Ordinal);
+        Assert.Contains("g1", output, StringComparison.Ordinal);
+
+        var (jsonExit, json, _) = await RunAsync("status", "--json", "--connection", _connectionString);
+        Assert.Equal(0, jsonExit);
+        using var doc = JsonDocument.Parse(json);
+        Assert.Equal(2, doc.RootElement.GetProperty("pending").GetInt64());
+        Assert.Equal(1, doc.RootElement.GetProperty("deadLetters").GetInt64());
+        Assert.True(doc.RootElement.GetProperty("oldestPendingAge").GetString() is { Length: > 0 });
+    }
+
+    [Fact]
+    public async Task Dead_letters_list_show_replay_in_order_and_purge_with_confirmation()
+    {
+        var first = Guid.NewGuid();
+        var second = Guid.NewGuid();
+        var third = Guid.NewGuid();
+        await InsertDeadLetterAsync(second, 20);
+        await InsertDeadLetterAsync(first, 10);
+        await InsertDeadLetterAsync(third, 30);
+
+        var (listExit, list, _) = await RunAsync("dead-letters", "list", "--connection", _connectionString);
+        Assert.Equal(0, listExit);
+        Assert.Contains("3 dead letter(s) shown.", list, StringComparison.Ordinal);
+
+        var (showExit, show, _) = await RunAsync("dead-letters", "show", first.ToString(), "--connection", _connectionString);
+        Assert.Equal(0, showExit);
+        Assert.Contains("broker said no", show, StringComparison.Ordinal);
+
+        var (unconfirmed, _, unconfirmedError) = await RunAsync("dead-letters", "replay", "--all", "--connection", _connectionString);
+        Assert.Equal(2, unconfirmed);
+        Assert.Contains("--yes", unconfirmedError, StringComparison.Ordinal);
+
+        var (replayExit, replay, _) = await RunAsync("dead-letters", "replay", "--all", "--yes", "--connection", _connectionString);
+        Assert.Equal(0, replayExit);
+        Assert.Contains("replay: 3 dead letter(s).", replay, StringComparison.Ordinal);
+
+        // Back in the outbox in their original order, with fresh commit sequences and attempt counters.
+        var ids = new List<Guid>();
+        await using (var cmd = _dataSource.CreateCommand("SELECT id, attempts FROM outbox.messages ORDER BY commit_seq"))
+        await using (var reader = await cmd.ExecuteReaderAsync())
+        {
+            while (await reader.ReadAsync())
+            {
+                ids.Add(reader.GetGuid(0));
+                Assert.Equal(0, reader.GetInt32(1));
+            }
+        }
+
+        Assert.Equal([first, second, third], ids);
+        Assert.Equal(0L, await ScalarAsync("SELECT count(*) FROM outbox.dead_letters"));
+
+        var purgeMe = Guid.NewGuid();
+        await InsertDeadLetterAsync(purgeMe, 40);
+        var (noYes, _, _) = await RunAsync("dead-letters", "purge", purgeMe.ToString(), "--connection", _connectionString);
+        Assert.Equal(2, noYes);
+        Assert.Equal(1L, await ScalarAsync("SELECT count(*) FROM outbox.dead_letters"));
+        var (purgeExit, purge, _) = await RunAsync("dead-letters", "purge", purgeMe.ToString(), "--yes", "--connection", _connectionString);
+        Assert.Equal(0, purgeExit);
+        Assert.Contains("purge: 1 dead letter(s).", purge, StringComparison.Ordinal);
+        Assert.Equal(0L, await ScalarAsync("SELECT count(*) FROM outbox.dead_letters"));
+
+        var (missingExit, _, missingError) = await RunAsync("dead-letters", "show", Guid.NewGuid().ToString(), "--connection", _connectionString);
+        Assert.Equal(1, missingExit);
+        Assert.Contains("No dead letter", missingError, StringComparison.Ordinal);
+    }
+
+    private async Task InsertDeadLetterAsync(Guid id, long commitSequence)
+    {
+        await using var cmd = _dataSource.CreateCommand("""
+            INSERT INTO outbox.dead_letters (id, aggregatetype, aggregateid, type, payload, lane, commit_seq, created_at, attempts, last_error, dead_lettered_at)
+            VALUES ($1, 'movie', 'u1', 'MovieStarted', '{"n": 1}', 3, $2, now(), 5, 'broker said no', now())
+            """);
+        cmd.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = id });
+        cmd.Parameters.Add(new NpgsqlParameter<long> { TypedValue = commitSequence });
+        await cmd.ExecuteNonQueryAsync();
+    }
+
+    private async Task ExecuteAsync(string sql)
+    {
+        await using var cmd = _dataSource.CreateCommand(sql);
+        await cmd.ExecuteNonQueryAsync();
+    }
+
+    private async Task<object?> ScalarAsync(string sql)
+    {
+        await using var cmd = _dataSource.CreateCommand(sql);
+        return await cmd.ExecuteScalarAsync();
+    }
+
+    private static async Task<(int Exit, string Output, string Error)> RunAsync(params string[] args)
+    {
+        var output = new StringWriter();
+        var error = new StringWriter();
+        var exit = await OutboxCli.RunAsync(args, output, error);
+        return (exit, output.ToString(), error.ToString().Trim());
+    }
+}

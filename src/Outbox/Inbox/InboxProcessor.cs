@@ -188,7 +188,6 @@ internal sealed class InboxProcessor
     /// <returns><see langword="null"/> when committed; the handler failure when a handler (or saving its changes) threw.</returns>
     private async Task<HandlerFailure?> CommitSegmentAsync(InboxItem[] segment, int attempt, CancellationToken cancellationToken)
     {
-        var last = segment[^1].Record;
         var entries = new List<InboxEntry>(segment.Length);
         var ids = new HashSet<string>(StringComparer.Ordinal);
         foreach (var item in segment)
@@ -202,53 +201,84 @@ internal sealed class InboxProcessor
         var scope = _scopes.CreateAsyncScope();
         await using (scope.ConfigureAwait(false))
         {
-            var services = scope.ServiceProvider;
-            var db = (DbContext)services.GetRequiredService(_settings.DbContextType);
-            var transaction = await db.Database.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
-            await using (transaction.ConfigureAwait(false))
+            var db = (DbContext)scope.ServiceProvider.GetRequiredService(_settings.DbContextType);
+            var strategy = db.Database.CreateExecutionStrategy();
+            if (!strategy.RetriesOnFailure)
             {
-                var position = new InboxPosition(_settings.ConsumerGroup, last.Topic, last.Partition, last.Offset + 1);
-                var fresh = await _store.AddAsync(db, position, entries, _timeProvider.GetUtcNow(), cancellationToken).ConfigureAwait(false);
+                return await CommitSegmentAsync(scope.ServiceProvider, db, segment, entries, attempt, cancellationToken).ConfigureAwait(false);
+            }
 
-                string handlerName = "";
-                try
+            // A retrying execution strategy (EnableRetryOnFailure) refuses user transactions outside of it: run the
+            // whole transaction inside it, with a fresh scope (and change tracker) for each of its retries.
+            var first = true;
+            return await strategy.ExecuteAsync(
+                async ct =>
                 {
-                    var handled = new HashSet<string>(StringComparer.Ordinal);
-                    foreach (var item in segment)
+                    if (first)
                     {
-                        if (item.Kind != InboxRecordKind.Handle)
-                        {
-                            continue;
-                        }
-
-                        var id = item.Record.Id!;
-                        if (!fresh.Contains(id) || !handled.Add(id))
-                        {
-                            Log.Duplicate(_logger, id, item.Record.Topic, item.Record.Partition, item.Record.Offset, _settings.ConsumerGroup);
-                            continue;
-                        }
-
-                        var context = item.CreateContext(_settings.ConsumerGroup, attempt);
-                        foreach (var handler in item.Handlers)
-                        {
-                            handlerName = handler.HandlerType.Name;
-                            await handler.Invoke(services, item.Event!, context, cancellationToken).ConfigureAwait(false);
-                        }
+                        first = false;
+                        return await CommitSegmentAsync(scope.ServiceProvider, db, segment, entries, attempt, ct).ConfigureAwait(false);
                     }
 
-                    // The handlers' changes and the outbox rows they added (the outbox interceptor takes part here).
-                    handlerName = db.GetType().Name + ".SaveChanges";
-                    await db.SaveChangesAsync(cancellationToken).ConfigureAwait(false);
-                }
-                catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
+                    var retryScope = _scopes.CreateAsyncScope();
+                    await using (retryScope.ConfigureAwait(false))
+                    {
+                        var retryDb = (DbContext)retryScope.ServiceProvider.GetRequiredService(_settings.DbContextType);
+                        return await CommitSegmentAsync(retryScope.ServiceProvider, retryDb, segment, entries, attempt, ct).ConfigureAwait(false);
+                    }
+                },
+                cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private async Task<HandlerFailure?> CommitSegmentAsync(
+        IServiceProvider services, DbContext db, InboxItem[] segment, List<InboxEntry> entries, int attempt, CancellationToken cancellationToken)
+    {
+        var last = segment[^1].Record;
+        var transaction = await db.Database.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        await using (transaction.ConfigureAwait(false))
+        {
+            var position = new InboxPosition(_settings.ConsumerGroup, last.Topic, last.Partition, last.Offset + 1);
+            var fresh = await _store.AddAsync(db, position, entries, _timeProvider.GetUtcNow(), cancellationToken).ConfigureAwait(false);
+
+            string handlerName = "";
+            try
+            {
+                var handled = new HashSet<string>(StringComparer.Ordinal);
+                foreach (var item in segment)
                 {
-                    // Disposing the transaction rolls it back.
-                    return new HandlerFailure(handlerName, ex);
+                    if (item.Kind != InboxRecordKind.Handle)
+                    {
+                        continue;
+                    }
+
+                    var id = item.Record.Id!;
+                    if (!fresh.Contains(id) || !handled.Add(id))
+                    {
+                        Log.Duplicate(_logger, id, item.Record.Topic, item.Record.Partition, item.Record.Offset, _settings.ConsumerGroup);
+                        continue;
+                    }
+
+                    var context = item.CreateContext(_settings.ConsumerGroup, attempt);
+                    foreach (var handler in item.Handlers)
+                    {
+                        handlerName = handler.HandlerType.Name;
+                        await handler.Invoke(services, item.Event!, context, cancellationToken).ConfigureAwait(false);
+                    }
                 }
 
-                await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
-                return null;
+                // The handlers' changes and the outbox rows they added (the outbox interceptor takes part here).
+                handlerName = db.GetType().Name + ".SaveChanges";
+                await db.SaveChangesAsync(cancellationToken).ConfigureAwait(false);
             }
+            catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
+            {
+                // Disposing the transaction rolls it back.
+                return new HandlerFailure(handlerName, ex);
+            }
+
+            await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+            return null;
         }
     }
 

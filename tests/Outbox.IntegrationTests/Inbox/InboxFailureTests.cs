@@ -28,6 +28,23 @@ public sealed class InboxFailureTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task A_context_with_a_retrying_execution_strategy_works_and_takes_effect_once()
+    {
+        await using var harness = await InboxHarness.CreateAsync(output, partitions: 1);
+        var group = "g-" + Guid.NewGuid().ToString("N");
+        var behavior = new HandlerBehavior { SaveBeforeFailing = true, EmitChainedEvent = true };
+        behavior.FailuresBySequence[1] = 1;
+        await harness.StartConsumerAsync(group, behavior, retryOnFailure: true);
+
+        var ids = await harness.ProduceAsync([new("u1", 1), new("u1", 2)]);
+        await harness.ProduceRawAsync("u1", harness.Serialize(new("u1", 2)), ids[1], nameof(MovieStarted));
+        await Eventually.TrueAsync(async () => (await harness.StoredOffsetsAsync(group)).GetValueOrDefault(0) == 3, "every record is consumed");
+
+        Assert.Equal(ids, (await harness.EffectsAsync()).Select(e => e.EventId));
+        Assert.Equal(2, await harness.ScalarAsync("SELECT count(*) FROM outbox.messages WHERE type = 'StreamOpened'"));
+    }
+
+    [Fact]
     public async Task Handler_that_always_throws_is_dead_lettered_with_headers_and_later_records_are_handled()
     {
         await using var harness = await InboxHarness.CreateAsync(output, partitions: 1);

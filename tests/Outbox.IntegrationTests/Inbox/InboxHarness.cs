@@ -84,14 +84,21 @@ public sealed class InboxHarness : IAsyncDisposable
         Action<IConsumerBuilder>? subscribe = null,
         Action<ConsumerOptions>? options = null,
         Action<ConsumerConfig>? consumerConfig = null,
-        bool withPollingRelay = false)
+        bool withPollingRelay = false,
+        bool retryOnFailure = false)
     {
         var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
         builder.Logging.AddProvider(new TestOutputLoggerProvider(_output, behavior.ConsumerName));
         builder.Logging.SetMinimumLevel(LogLevel.Information);
         builder.Logging.AddFilter("Microsoft.EntityFrameworkCore", LogLevel.Warning);
         builder.Services.AddSingleton(behavior);
-        builder.Services.AddDbContext<InboxTestDb>((sp, db) => db.UseNpgsql(ConnectionString).UseOutbox(sp));
+        builder.Services.AddDbContext<InboxTestDb>((sp, db) => db.UseNpgsql(ConnectionString, npgsql =>
+        {
+            if (retryOnFailure)
+            {
+                npgsql.EnableRetryOnFailure();
+            }
+        }).UseOutbox(sp));
         var outbox = builder.Services.AddOutbox(o => ConfigureOutbox(o, Prefix))
             .UsePostgreSql(ConnectionString);
         if (withPollingRelay)

@@ -51,7 +51,7 @@ public static class Program
                     var messages = options.GetInt("messages", 200_000);
                     var writers = options.GetInt("writers", 4);
                     var drainWorkers = options.GetInt("drain-workers", 1);
-                    var partitions = options.GetInt("partitions", 16);
+                    var partitions = options.GetInt("partitions", 32);
                     options.ThrowIfUnknown();
                     Emit(await BaselinesScenario.RunAsync(infrastructure, messages, writers, drainWorkers, partitions, cancel.Token));
                     break;
@@ -62,7 +62,7 @@ public static class Program
                     var relay = ParseRelay(options);
                     var messages = options.GetInt("messages", 200_000);
                     var writers = options.GetInt("writers", relay == RelayKind.Polling ? 1 : 4);
-                    var partitions = options.GetInt("partitions", 16);
+                    var partitions = options.GetInt("partitions", 32);
                     options.ThrowIfUnknown();
                     Emit(await ThroughputScenario.RunAsync(infrastructure, relay, messages, writers, partitions, cancel.Token));
                     break;
@@ -73,7 +73,7 @@ public static class Program
                     var relay = ParseRelay(options);
                     var rate = options.GetInt("rate", 500);
                     var seconds = options.GetInt("seconds", 30);
-                    var partitions = options.GetInt("partitions", 16);
+                    var partitions = options.GetInt("partitions", 32);
                     options.ThrowIfUnknown();
                     Emit(await LatencyScenario.RunAsync(infrastructure, relay, rate, seconds, partitions, cancel.Token));
                     break;
@@ -115,12 +115,12 @@ public static class Program
 
     private const string Usage = """
         usage: dotnet run -c Release --project benchmarks/Outbox.Benchmarks -- <command> [options]
-          baselines   [--messages 200000] [--writers 4] [--drain-workers 1] [--partitions 16]
-          throughput  --relay polling|cdc [--messages 200000] [--writers 1 (polling) / 4 (cdc)] [--partitions 16]
-          latency     --relay polling|cdc [--rate 500] [--seconds 30] [--partitions 16]
+          baselines   [--messages 200000] [--writers 4] [--drain-workers 1] [--partitions 32]
+          throughput  --relay polling|cdc [--messages 200000] [--writers 1 (polling) / 4 (cdc)] [--partitions 32]
+          latency     --relay polling|cdc [--rate 500] [--seconds 30] [--partitions 32]
           inbox       [--messages 100000] [--batch 1] [--partitions 16]
           profile-write-path [--entities 100] [--iterations 200]   (time and allocations of the SaveChanges shapes, by type)
-          report      [--messages 200000] [--writers 4] [--rate 500] [--seconds 30] [--partitions 16] [--inbox-messages 100000]
+          report      [--messages 200000] [--writers 4] [--rate 500] [--seconds 30] [--partitions 32] [--inbox-messages 100000]
                       [--out benchmarks/results] [--micro <BenchmarkDotNet results directory to include>]
           anything else: BenchmarkDotNet micro-benchmarks, e.g. --filter '*' or --list flat
         OUTBOX_BENCH_POSTGRES (connection string) and OUTBOX_BENCH_KAFKA (bootstrap servers) name existing servers.

@@ -65,9 +65,9 @@ internal sealed class BenchInfrastructure : IAsyncDisposable
         }
     }
 
-    /// <summary>A fresh database for one scenario, so that runs never see each other's rows, slots or bloat.</summary>
-    public Task<string> CreateDatabaseAsync(string prefix, CancellationToken cancellationToken = default) =>
-        Postgres.CreateDatabaseAsync(prefix, cancellationToken);
+    /// <summary>A fresh database for one scenario, so that runs never see each other's rows, slots or bloat; dispose it to drop it.</summary>
+    public async Task<ScenarioDatabase> CreateDatabaseAsync(string prefix, CancellationToken cancellationToken = default) =>
+        new(Postgres.ConnectionString, await Postgres.CreateDatabaseAsync(prefix, cancellationToken));
 
     public async Task<string> CreateTopicAsync(string name, int partitions, CancellationToken cancellationToken = default)
     {

@@ -236,6 +236,8 @@ internal sealed class Baselines(string connectionString, Workload workload, Outb
         }
     }
 
+    public Task DropAsync(CancellationToken cancellationToken) => RawRows.ExecuteAsync(_dataSource, RawSql.DropAll, cancellationToken);
+
     public async ValueTask DisposeAsync() => await _dataSource.DisposeAsync();
 
     private async Task PreloadAsync(string table, CancellationToken cancellationToken)

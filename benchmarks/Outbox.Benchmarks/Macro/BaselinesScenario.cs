@@ -9,7 +9,8 @@ internal static class BaselinesScenario
     {
         var workload = new Workload(Workload.NewRunId(), messages);
         Progress.Line(Fmt.Inv($"baselines: {messages:N0} rows of ~{workload.Event(0).Note.Length + 60} bytes, {writers} writer(s), {drainWorkers} drain worker(s), {partitions} partitions"));
-        var connectionString = await infrastructure.CreateDatabaseAsync("bench_baselines", cancellationToken);
+        await using var database = await infrastructure.CreateDatabaseAsync("bench_baselines", cancellationToken);
+        var connectionString = database.ConnectionString;
         await using var baselines = await Baselines.CreateAsync(connectionString, workload, cancellationToken);
 
         var copy = await baselines.CopyInsertAsync(writers, cancellationToken);

@@ -27,7 +27,8 @@ internal static class InboxScenario
 
         var workload = new Workload(Workload.NewRunId(), messages);
         Progress.Line(Fmt.Inv($"inbox: {messages:N0} records, no-op handler, batch {batch}, {partitions} partitions"));
-        var connectionString = await infrastructure.CreateDatabaseAsync("bench_inbox", cancellationToken);
+        await using var database = await infrastructure.CreateDatabaseAsync("bench_inbox", cancellationToken);
+        var connectionString = database.ConnectionString;
         var options = workload.CreateOptions();
         await using var dataSource = NpgsqlDataSource.Create(connectionString);
         await OutboxSchema.EnsureCreatedAsync(dataSource, options, cancellationToken);

@@ -24,7 +24,8 @@ internal static class LatencyScenario
         var workload = new Workload(Workload.NewRunId(), total);
         var name = relay.ToString().ToLowerInvariant();
         Progress.Line(Fmt.Inv($"latency/{name}: {rate} events/s for {seconds}s ({total:N0} single-event transactions, {PacingWriters} paced writers)"));
-        var connectionString = await infrastructure.CreateDatabaseAsync("bench_lat_" + name, cancellationToken);
+        await using var database = await infrastructure.CreateDatabaseAsync("bench_lat_" + name, cancellationToken);
+        var connectionString = database.ConnectionString;
         var options = workload.CreateOptions();
         await using var dataSource = NpgsqlDataSource.Create(connectionString);
         await OutboxSchema.EnsureCreatedAsync(dataSource, options, cancellationToken);

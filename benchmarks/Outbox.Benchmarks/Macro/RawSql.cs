@@ -57,5 +57,8 @@ internal static class RawSql
     /// <summary>Payloads as <c>jsonb</c> prints them (whitespace and key order), so Kafka records have the size a relay sends.</summary>
     public const string NormalizeJson = "SELECT x::jsonb::text FROM unnest($1::text[]) WITH ORDINALITY AS u(x, n) ORDER BY n";
 
+    /// <summary>Removes every baseline object, so that their dead rows and autovacuum stay out of the library's run that follows.</summary>
+    public const string DropAll = $"DROP PUBLICATION IF EXISTS {Publication}; DROP SCHEMA IF EXISTS {Schema} CASCADE";
+
     public static string Vacuum(string table) => $"VACUUM ANALYZE {table}";
 }

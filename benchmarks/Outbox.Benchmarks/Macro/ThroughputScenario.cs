@@ -20,7 +20,8 @@ internal static class ThroughputScenario
         var workload = new Workload(Workload.NewRunId(), messages);
         var name = relay.ToString().ToLowerInvariant();
         Progress.Line(Fmt.Inv($"throughput/{name}: {messages:N0} events, {writers} writer(s), {partitions} partitions"));
-        var connectionString = await infrastructure.CreateDatabaseAsync("bench_tp_" + name, cancellationToken);
+        await using var database = await infrastructure.CreateDatabaseAsync("bench_tp_" + name, cancellationToken);
+        var connectionString = database.ConnectionString;
         var options = workload.CreateOptions();
         await using var dataSource = NpgsqlDataSource.Create(connectionString);
         await OutboxSchema.EnsureCreatedAsync(dataSource, options, cancellationToken);
@@ -32,6 +33,7 @@ internal static class ThroughputScenario
             baseline = relay == RelayKind.Polling
                 ? await baselines.ClaimDeleteAsync(1, cancellationToken)
                 : await baselines.PgOutputDecodeAsync(writers, cancellationToken);
+            await baselines.DropAsync(cancellationToken);
         }
 
         Progress.Line(Fmt.Inv($"baseline {baseline.Name}: {Fmt.Rate(baseline.PerSecond)} rows/s ({baseline.Seconds:0.00}s)"));

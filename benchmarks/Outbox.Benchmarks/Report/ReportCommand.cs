@@ -9,6 +9,9 @@ namespace Outbox.Benchmarks.Report;
 /// </summary>
 internal static class ReportCommand
 {
+    /// <summary>The inbox runs on 16 partitions: the consumer's default concurrency.</summary>
+    public const int InboxPartitions = 16;
+
     public static async Task RunAsync(BenchInfrastructure infrastructure, ReportSettings settings, Action<ScenarioResult> emit, CancellationToken cancellationToken)
     {
         var machine = await MachineInfo.CollectAsync(infrastructure);
@@ -34,7 +37,7 @@ internal static class ReportCommand
 
         foreach (var batch in new[] { 1, 100 })
         {
-            if (await RunAsync(report, $"inbox batch {batch}", () => InboxScenario.RunAsync(infrastructure, settings.InboxMessages, batch, settings.Partitions, cancellationToken), emit) is { } inbox)
+            if (await RunAsync(report, $"inbox batch {batch}", () => InboxScenario.RunAsync(infrastructure, settings.InboxMessages, batch, InboxPartitions, cancellationToken), emit) is { } inbox)
             {
                 report.Inbox.Add(inbox);
             }

@@ -10,7 +10,7 @@ internal sealed record ReportSettings(int Messages, int Writers, int Rate, int S
         options.GetInt("writers", 4),
         options.GetInt("rate", 500),
         options.GetInt("seconds", 30),
-        options.GetInt("partitions", 16),
+        options.GetInt("partitions", 32),
         options.GetInt("inbox-messages", 100_000),
         options.GetString("out", Path.Combine("benchmarks", "results")),
         options.GetString("micro", "") is { Length: > 0 } micro ? micro : null);

@@ -175,9 +175,9 @@ internal static class ReportWriter
         {
             md.AppendLine("## Inbox");
             md.AppendLine();
-            md.AppendLine("Records in the outbox record shape produced beforehand; a consumer host with a no-op handler (library defaults,");
-            md.AppendLine("16 partitions) runs until the stored offsets say every record is committed (inbox row + offset + handler");
-            md.AppendLine("transaction). Baseline: a plain Confluent.Kafka consumer reading the same records.");
+            md.AppendLine("Records in the outbox record shape produced beforehand; a consumer host with a no-op handler (library defaults but");
+            md.AppendLine(Inv($"MaxBatchSize, {ReportCommand.InboxPartitions} partitions) runs until the stored offsets say every record is committed (inbox row +"));
+            md.AppendLine("offset + handler transaction). Baseline: a plain Confluent.Kafka consumer reading the same records.");
             md.AppendLine();
             md.AppendLine("| batch | records | msg/s | seconds | kafka_consume msg/s | ratio | lost | duplicate invocations | order violations |");
             md.AppendLine("|---|---|---|---|---|---|---|---|---|");

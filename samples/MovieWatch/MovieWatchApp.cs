@@ -19,6 +19,9 @@ public static class MovieWatchApp
             builder.WebHost.UseUrls(settings.Demo ? "http://127.0.0.1:0" : "http://127.0.0.1:5080");
         }
 
+        // Logs go to stderr: stdout carries only what scripts read (the URL, the demo's summary line).
+        builder.Logging.ClearProviders();
+        builder.Logging.AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
         builder.Logging.AddFilter("Microsoft.Hosting.Lifetime", LogLevel.Information);
         configure?.Invoke(builder);

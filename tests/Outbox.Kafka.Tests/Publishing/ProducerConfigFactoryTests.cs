@@ -1,0 +1,47 @@
+using Confluent.Kafka;
+using Outbox.Kafka;
+using Outbox.Kafka.Publishing;
+
+namespace Outbox.Kafka.Tests.Publishing;
+
+public sealed class ProducerConfigFactoryTests
+{
+    [Fact]
+    public void The_defaults_are_an_idempotent_acks_all_producer_with_the_Java_partitioner()
+    {
+        var config = ProducerConfigFactory.Create(new KafkaOptions { BootstrapServers = "b1:9092,b2:9092" });
+
+        Assert.Equal("b1:9092,b2:9092", config.BootstrapServers);
+        Assert.Equal(Acks.All, config.Acks);
+        Assert.True(config.EnableIdempotence);
+        Assert.Equal(5, config.LingerMs);
+        Assert.Equal(Partitioner.Murmur2Random, config.Partitioner);
+        Assert.Equal("status", config.DeliveryReportFields);
+    }
+
+    [Fact]
+    public void Every_producer_setting_given_in_the_options_reaches_librdkafka_and_wins_over_the_defaults()
+    {
+        var options = new KafkaOptions { BootstrapServers = "ignored:9092" };
+        options.Producer.BootstrapServers = "own:9092";
+        options.Producer.LingerMs = 1;
+        options.Producer.BatchSize = 65536;
+        options.Producer.CompressionType = CompressionType.Zstd;
+        options.Producer.SecurityProtocol = SecurityProtocol.SaslSsl;
+        options.Producer.SaslMechanism = SaslMechanism.ScramSha512;
+        options.Producer.SaslUsername = "relay";
+        options.Producer.Set("message.max.bytes", "2000000");
+
+        var config = ProducerConfigFactory.Create(options);
+
+        Assert.Equal("own:9092", config.BootstrapServers);
+        Assert.Equal(1, config.LingerMs);
+        Assert.Equal(65536, config.BatchSize);
+        Assert.Equal(CompressionType.Zstd, config.CompressionType);
+        Assert.Equal(SecurityProtocol.SaslSsl, config.SecurityProtocol);
+        Assert.Equal(SaslMechanism.ScramSha512, config.SaslMechanism);
+        Assert.Equal("relay", config.SaslUsername);
+        Assert.Equal("2000000", config.Get("message.max.bytes"));
+        Assert.True(config.EnableIdempotence);
+    }
+}

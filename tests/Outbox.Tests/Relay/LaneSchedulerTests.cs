@@ -1,0 +1,137 @@
+using Microsoft.Extensions.Time.Testing;
+using Outbox.Relay;
+
+namespace Outbox.Tests.Relay;
+
+public sealed class LaneSchedulerTests
+{
+    private readonly FakeTimeProvider _time = new();
+
+    [Fact]
+    public async Task An_acquired_lane_is_queued_and_taken_once()
+    {
+        var scheduler = new LaneScheduler(_time);
+        scheduler.Add(new LaneLease(3, 7));
+        scheduler.Signal(3);
+
+        var lease = await scheduler.TakeAsync(CancellationToken.None);
+        Assert.Equal(new LaneLease(3, 7), lease);
+        Assert.Equal(1, scheduler.Running);
+        Assert.False(scheduler.TryStart(3, out _));
+    }
+
+    [Fact]
+    public void A_signal_during_a_drain_queues_the_lane_again_after_it_even_if_the_drain_saw_it_empty()
+    {
+        var scheduler = new LaneScheduler(_time);
+        var lease = new LaneLease(1, 1);
+        scheduler.Add(lease);
+        Assert.True(scheduler.TryStart(1, out _));
+
+        scheduler.Signal(1);
+        scheduler.Finished(lease, DrainOutcome.Idle());
+
+        Assert.True(scheduler.TryStart(1, out _));
+    }
+
+    [Fact]
+    public void An_idle_lane_waits_for_a_signal()
+    {
+        var scheduler = new LaneScheduler(_time);
+        var lease = new LaneLease(1, 1);
+        scheduler.Add(lease);
+        Assert.True(scheduler.TryStart(1, out _));
+        scheduler.Finished(lease, DrainOutcome.Idle());
+
+        Assert.False(scheduler.TryStart(1, out _));
+        scheduler.Signal(1);
+        Assert.True(scheduler.TryStart(1, out _));
+    }
+
+    [Fact]
+    public void A_full_batch_queues_the_lane_again_at_once()
+    {
+        var scheduler = new LaneScheduler(_time);
+        var lease = new LaneLease(1, 1);
+        scheduler.Add(lease);
+        Assert.True(scheduler.TryStart(1, out _));
+        scheduler.Finished(lease, DrainOutcome.More(500));
+        Assert.True(scheduler.TryStart(1, out _));
+    }
+
+    [Fact]
+    public void A_lane_waiting_for_a_retry_ignores_signals_until_its_time_comes()
+    {
+        var scheduler = new LaneScheduler(_time);
+        var lease = new LaneLease(1, 1);
+        scheduler.Add(lease);
+        Assert.True(scheduler.TryStart(1, out _));
+        scheduler.Finished(lease, DrainOutcome.RetryLater(TimeSpan.FromSeconds(10)));
+
+        scheduler.Signal(1);
+        scheduler.SignalAll();
+        Assert.False(scheduler.TryStart(1, out _));
+
+        _time.Advance(TimeSpan.FromSeconds(9.9));
+        Assert.False(scheduler.TryStart(1, out _));
+        _time.Advance(TimeSpan.FromSeconds(0.1));
+        Assert.True(scheduler.TryStart(1, out _));
+    }
+
+    [Fact]
+    public void A_lost_lease_drops_the_lane_and_its_pending_retry()
+    {
+        var scheduler = new LaneScheduler(_time);
+        var lease = new LaneLease(1, 1);
+        scheduler.Add(lease);
+        Assert.True(scheduler.TryStart(1, out _));
+        scheduler.Finished(lease, DrainOutcome.LeaseLost);
+
+        Assert.False(scheduler.Holds(1));
+        scheduler.Signal(1);
+        _time.Advance(TimeSpan.FromHours(1));
+        Assert.False(scheduler.TryStart(1, out _));
+    }
+
+    [Fact]
+    public void A_running_lane_cannot_be_detached_but_idle_and_waiting_ones_can()
+    {
+        var scheduler = new LaneScheduler(_time);
+        scheduler.Add(new LaneLease(1, 1));
+        scheduler.Add(new LaneLease(2, 1));
+        scheduler.Add(new LaneLease(3, 1));
+        Assert.True(scheduler.TryStart(1, out _));
+        Assert.True(scheduler.TryStart(2, out var waiting));
+        scheduler.Finished(waiting, DrainOutcome.RetryLater(TimeSpan.FromMinutes(1)));
+        Assert.True(scheduler.TryStart(3, out var idle));
+        scheduler.Finished(idle, DrainOutcome.Idle());
+
+        Assert.Equal([3, 2], scheduler.DetachCandidates());
+        Assert.False(scheduler.TryDetach(1, out _));
+        Assert.True(scheduler.TryDetach(2, out var released));
+        Assert.Equal(new LaneLease(2, 1), released);
+        Assert.Equal(2, scheduler.Count);
+    }
+
+    [Fact]
+    public void A_lane_reacquired_with_a_new_epoch_during_a_drain_starts_over_under_the_new_lease()
+    {
+        var scheduler = new LaneScheduler(_time);
+        var old = new LaneLease(1, 1);
+        scheduler.Add(old);
+        Assert.True(scheduler.TryStart(1, out _));
+        scheduler.Add(new LaneLease(1, 2));
+        scheduler.Finished(old, DrainOutcome.LeaseLost);
+
+        Assert.True(scheduler.TryStart(1, out var current));
+        Assert.Equal(new LaneLease(1, 2), current);
+    }
+
+    [Fact]
+    public async Task Complete_ends_the_workers()
+    {
+        var scheduler = new LaneScheduler(_time);
+        scheduler.Complete();
+        await Assert.ThrowsAnyAsync<System.Threading.Channels.ChannelClosedException>(() => scheduler.TakeAsync(CancellationToken.None).AsTask());
+    }
+}

@@ -46,4 +46,31 @@ public sealed class PollingRelayDrainTests(ITestOutputHelper output)
         output.WriteLine($"commit to Kafka ack and delete, idle relay: p50 {latencies[10]:0.0} ms, max {latencies[^1]:0.0} ms");
         Assert.True(latencies[10] < 1000, $"median {latencies[10]} ms: the notification did not wake the relay");
     }
+
+    [Fact]
+    public async Task Retention_mode_marks_rows_published_and_the_cleanup_job_deletes_them_later()
+    {
+        await using var harness = await RelayHarness.CreateAsync(output, laneCount: 8);
+        var written = await harness.WriteManyAsync(500, keys: 20);
+        var host = await harness.StartRelayHostAsync("relay-1", o =>
+        {
+            o.RetainPublishedFor = TimeSpan.FromSeconds(3);
+            o.CleanupInterval = TimeSpan.FromMilliseconds(200);
+        });
+
+        await harness.WaitUntilDrainedAsync();
+        Assert.True(await harness.ScalarAsync("SELECT count(*) FROM outbox.messages WHERE published_at IS NOT NULL") > 0, "published rows are kept for a while");
+        await Eventually.TrueAsync(async () => await harness.ScalarAsync("SELECT count(*) FROM outbox.messages") == 0, "the cleanup job deletes them after the retention period");
+        harness.AssertAllInOrder(harness.ReadTopic(500), written);
+        Assert.Equal(500, RelayHarness.RelayOf(host).Published);
+    }
+
+    [Fact]
+    public async Task Bad_relay_options_fail_at_host_start_naming_the_setting()
+    {
+        await using var harness = await RelayHarness.CreateAsync(output, laneCount: 4);
+        var error = await Assert.ThrowsAsync<Microsoft.Extensions.Options.OptionsValidationException>(() =>
+            harness.StartRelayHostAsync("bad", o => o.HeartbeatInterval = TimeSpan.FromSeconds(10)));
+        Assert.Contains("PollingRelayOptions.LeaseDuration", error.Message, StringComparison.Ordinal);
+    }
 }

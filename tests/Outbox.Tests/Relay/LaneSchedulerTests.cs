@@ -128,6 +128,23 @@ public sealed class LaneSchedulerTests
     }
 
     [Fact]
+    public void A_lane_lost_and_acquired_again_is_not_drained_while_the_old_drain_still_runs()
+    {
+        var scheduler = new LaneScheduler(_time);
+        var old = new LaneLease(1, 1);
+        scheduler.Add(old);
+        Assert.True(scheduler.TryStart(1, out _));
+        scheduler.Remove(1);
+        scheduler.Add(new LaneLease(1, 3));
+
+        Assert.False(scheduler.TryStart(1, out _));
+        scheduler.Finished(old, DrainOutcome.LeaseLost);
+
+        Assert.True(scheduler.TryStart(1, out var current));
+        Assert.Equal(new LaneLease(1, 3), current);
+    }
+
+    [Fact]
     public async Task Complete_ends_the_workers()
     {
         var scheduler = new LaneScheduler(_time);

@@ -11,6 +11,9 @@ internal sealed class LaneScheduler(TimeProvider timeProvider)
 {
     private readonly Lock _gate = new();
     private readonly Dictionary<int, Slot> _slots = [];
+
+    // Lanes with a drain in progress, even one whose lease was lost meanwhile: a lane is never drained twice at once.
+    private readonly HashSet<int> _busy = [];
     private readonly Channel<int> _ready = Channel.CreateUnbounded<int>(new UnboundedChannelOptions { SingleWriter = false, SingleReader = false });
     private int _running;
 
@@ -170,6 +173,14 @@ internal sealed class LaneScheduler(TimeProvider timeProvider)
         {
             if (_slots.TryGetValue(lane, out var slot) && slot.State == State.Queued)
             {
+                if (!_busy.Add(lane))
+                {
+                    // An older drain of this lane (under a lost lease) is still running: start when it ends.
+                    slot.Deferred = true;
+                    lease = default;
+                    return false;
+                }
+
                 slot.State = State.Running;
                 slot.Dirty = false;
                 _running++;
@@ -188,9 +199,22 @@ internal sealed class LaneScheduler(TimeProvider timeProvider)
         lock (_gate)
         {
             _running--;
-            if (!_slots.TryGetValue(lease.Lane, out var slot) || slot.State != State.Running)
+            _busy.Remove(lease.Lane);
+            if (!_slots.TryGetValue(lease.Lane, out var slot))
             {
                 // Removed meanwhile (lease lost or given back).
+                return;
+            }
+
+            if (slot.State != State.Running)
+            {
+                // Removed and acquired again meanwhile: the new slot may have been waiting for this drain to end.
+                if (slot.State == State.Queued && slot.Deferred)
+                {
+                    slot.Deferred = false;
+                    _ready.Writer.TryWrite(lease.Lane);
+                }
+
                 return;
             }
 
@@ -276,6 +300,8 @@ internal sealed class LaneScheduler(TimeProvider timeProvider)
         public State State { get; set; } = State.Idle;
 
         public bool Dirty { get; set; }
+
+        public bool Deferred { get; set; }
 
         public ITimer? Timer { get; set; }
     }

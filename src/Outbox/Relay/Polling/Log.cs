@@ -20,9 +20,6 @@ internal static partial class Log
     [LoggerMessage(1005, LogLevel.Warning, "Polling relay {InstanceId} lost the leases of lanes {Lanes}")]
     public static partial void LeasesLost(ILogger logger, string instanceId, string lanes);
 
-    [LoggerMessage(1006, LogLevel.Warning, "Polling relay {InstanceId} could not renew its leases")]
-    public static partial void HeartbeatFailed(ILogger logger, string instanceId, Exception exception);
-
     [LoggerMessage(1007, LogLevel.Warning, "Publishing row {Id} of lane {Lane} failed (attempt {Attempts} of {MaxAttempts}); the lane retries in {Delay}: {Error}")]
     public static partial void PublishFailed(ILogger logger, Guid id, int lane, int attempts, int maxAttempts, TimeSpan delay, string error);
 

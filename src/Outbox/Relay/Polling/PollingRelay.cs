@@ -90,7 +90,6 @@ internal sealed class PollingRelay
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
-            Log.HeartbeatFailed(_logger, InstanceId, ex);
             if (!_leaseClock.IsValid && Scheduler.Count > 0)
             {
                 // Cannot prove the leases still hold: stop draining until a heartbeat acquires lanes again.

@@ -36,7 +36,7 @@ internal sealed class PollingRelayHostedService(
 
         for (var i = 0; i < options.MaxConcurrentLanes; i++)
         {
-            _workers.Add(Task.Run(() => WorkerLoopAsync(_abort.Token), CancellationToken.None));
+            _workers.Add(Task.Run(() => WorkerLoopAsync(_stopping.Token, _abort.Token), CancellationToken.None));
         }
 
         return Task.CompletedTask;
@@ -179,7 +179,9 @@ internal sealed class PollingRelayHostedService(
         }
     }
 
-    private async Task WorkerLoopAsync(CancellationToken cancellationToken)
+    /// <param name="stopping">Stops taking lanes (graceful stop: the batch in flight finishes).</param>
+    /// <param name="cancellationToken">Abandons the batch in flight (the host ran out of shutdown time).</param>
+    private async Task WorkerLoopAsync(CancellationToken stopping, CancellationToken cancellationToken)
     {
         var errorDelays = new Dictionary<int, TimeSpan>();
         while (true)
@@ -187,7 +189,7 @@ internal sealed class PollingRelayHostedService(
             LaneLease lease;
             try
             {
-                lease = await relay.Scheduler.TakeAsync(cancellationToken).ConfigureAwait(false);
+                lease = await relay.Scheduler.TakeAsync(stopping).ConfigureAwait(false);
             }
             catch (Exception ex) when (ex is ChannelClosedException or OperationCanceledException)
             {

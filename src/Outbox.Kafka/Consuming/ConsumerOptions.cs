@@ -39,7 +39,7 @@ public sealed class ConsumerOptions
     [Range(1, 1024)]
     public int MaxConcurrency { get; set; } = 16;
 
-    /// <summary>Gets or sets how many records of one partition are read ahead before the partition is paused.</summary>
+    /// <summary>Gets or sets how many records of one partition are read ahead before the partition is paused (at least twice <see cref="MaxBatchSize"/> is used).</summary>
     /// <value>The default is 1,000.</value>
     [Range(1, 1_000_000)]
     public int MaxBufferedRecordsPerPartition { get; set; } = 1000;

@@ -23,6 +23,9 @@ internal sealed class InboxConsumerHost : IHostedService, IAsyncDisposable
 {
     private static readonly TimeSpan PollTimeout = TimeSpan.FromMilliseconds(100);
 
+    // While a partition is paused the poll thread must notice soon that its worker drained: Consume cannot be woken.
+    private static readonly TimeSpan PausedPollTimeout = TimeSpan.FromMilliseconds(5);
+
     private readonly string _group;
     private readonly Type _dbContextType;
     private readonly IServiceProvider _services;
@@ -41,6 +44,8 @@ internal sealed class InboxConsumerHost : IHostedService, IAsyncDisposable
     private IConsumer<byte[]?, byte[]?>? _consumer;
     private Task _pollThread = Task.CompletedTask;
     private volatile bool _fatal;
+    private int _bufferLimit;
+    private int _pausedCount;
     private int _disposed;
 
     public InboxConsumerHost(string group, Type dbContextType, IServiceProvider services)
@@ -93,6 +98,9 @@ internal sealed class InboxConsumerHost : IHostedService, IAsyncDisposable
             _services.GetService<TimeProvider>() ?? TimeProvider.System,
             _services.GetService<ILoggerFactory>()?.CreateLogger("Outbox.Inbox.InboxProcessor") ?? NullLogger.Instance);
         _concurrency = new SemaphoreSlim(_options.MaxConcurrency, _options.MaxConcurrency);
+
+        // Room for the batch being handled and the next one, so that a worker never waits for a fetch.
+        _bufferLimit = Math.Max(_options.MaxBufferedRecordsPerPartition, 2 * _options.MaxBatchSize);
         _consumerConfig = ConsumerClientConfig.CreateConsumer(kafkaOptions, _group);
         _consumer = BuildConsumer();
         _consumer.Subscribe(_routes.Topics);
@@ -163,10 +171,11 @@ internal sealed class InboxConsumerHost : IHostedService, IAsyncDisposable
 
         worker.NextExpectedOffset = result.Offset.Value + 1;
         worker.Enqueue(ToRecord(result));
-        if (!worker.Paused && worker.Buffered >= _options.MaxBufferedRecordsPerPartition)
+        if (!worker.Paused && worker.Buffered >= _bufferLimit)
         {
             _consumer.Pause([result.TopicPartition]);
             worker.Paused = true;
+            _pausedCount++;
         }
     }
 
@@ -178,7 +187,7 @@ internal sealed class InboxConsumerHost : IHostedService, IAsyncDisposable
             {
                 try
                 {
-                    PollOnce(PollTimeout);
+                    PollOnce(_pausedCount > 0 ? PausedPollTimeout : PollTimeout);
                 }
                 catch (Exception ex) when (ex is KafkaException or InvalidOperationException)
                 {
@@ -313,6 +322,12 @@ internal sealed class InboxConsumerHost : IHostedService, IAsyncDisposable
 
         foreach (var worker in workers)
         {
+            if (worker.Paused)
+            {
+                worker.Paused = false;
+                _pausedCount--;
+            }
+
             _workers.Remove(worker.Partition);
             worker.Dispose();
         }
@@ -390,9 +405,10 @@ internal sealed class InboxConsumerHost : IHostedService, IAsyncDisposable
         List<TopicPartition>? resume = null;
         foreach (var worker in _workers.Values)
         {
-            if (worker.Paused && worker.Buffered <= _options.MaxBufferedRecordsPerPartition / 2)
+            if (worker.Paused && worker.Buffered <= _bufferLimit / 2)
             {
                 worker.Paused = false;
+                _pausedCount--;
                 (resume ??= []).Add(worker.Partition);
             }
         }

@@ -65,15 +65,65 @@ public sealed class InboxBatchingTests(ITestOutputHelper output)
         harness.ProduceMany(events);
 
         var raw = RawConsume(harness, messages);
+        var rawInsert = await RawInboxInsertAsync(harness, messages, partitions, batchSize: 500);
 
         var batched = await MeasureAsync(harness, "batched", messages, batchSize: 500);
         var unbatchedCount = Math.Min(messages, 3_000);
         var unbatched = await MeasureAsync(harness, "unbatched", unbatchedCount, batchSize: 1);
 
-        var line = $"inbox throughput: raw consume {raw:0} msg/s; inbox no-op batched(500) {batched:0} msg/s ({batched / raw:P1} of raw); " +
+        var line = $"inbox throughput: raw consume {raw:0} msg/s; raw inbox-row insert (500-row transactions, {partitions} connections) {rawInsert:0} rows/s; " +
+                   $"inbox no-op batched(500) {batched:0} msg/s ({batched / raw:P1} of raw consume, {batched / rawInsert:P0} of raw insert); " +
                    $"unbatched {unbatched:0} msg/s over {unbatchedCount} ({unbatched / raw:P1} of raw); batching gain x{batched / unbatched:0.0}; {messages} messages, {partitions} partitions";
         output.WriteLine(line);
         Console.WriteLine(line);
+    }
+
+    /// <summary>The database's own limit for the inbox's write: the same insert and offset upsert, without Kafka or EF.</summary>
+    private static async Task<double> RawInboxInsertAsync(InboxHarness harness, int rows, int connections, int batchSize)
+    {
+        var perConnection = rows / connections / batchSize;
+        var watch = Stopwatch.StartNew();
+        await Task.WhenAll(Enumerable.Range(0, connections).Select(async c =>
+        {
+            await using var connection = await harness.DataSource.OpenConnectionAsync();
+            for (var b = 0; b < perConnection; b++)
+            {
+                await using var tx = await connection.BeginTransactionAsync();
+                await using var batch = new Npgsql.NpgsqlBatch(connection, tx)
+                {
+                    BatchCommands =
+                    {
+                        new Npgsql.NpgsqlBatchCommand(
+                            "INSERT INTO outbox.inbox (consumer_group, message_id, topic, partition, \"offset\", handled_at) " +
+                            "SELECT 'raw', m.id, 't', $1, m.off, now() FROM unnest($2::text[], $3::bigint[]) AS m(id, off) ON CONFLICT DO NOTHING RETURNING message_id")
+                        {
+                            Parameters =
+                            {
+                                new Npgsql.NpgsqlParameter<int> { TypedValue = c },
+                                new Npgsql.NpgsqlParameter<string[]> { TypedValue = Enumerable.Range(0, batchSize).Select(_ => Guid.CreateVersion7().ToString()).ToArray() },
+                                new Npgsql.NpgsqlParameter<long[]> { TypedValue = Enumerable.Range(b * batchSize, batchSize).Select(i => (long)i).ToArray() },
+                            },
+                        },
+                        new Npgsql.NpgsqlBatchCommand(
+                            "INSERT INTO outbox.inbox_offsets VALUES ('raw', 't', $1, $2, now()) ON CONFLICT (consumer_group, topic, partition) DO UPDATE SET next_offset = EXCLUDED.next_offset")
+                        {
+                            Parameters = { new Npgsql.NpgsqlParameter<int> { TypedValue = c }, new Npgsql.NpgsqlParameter<long> { TypedValue = (b + 1L) * batchSize } },
+                        },
+                    },
+                };
+                await using (var reader = await batch.ExecuteReaderAsync())
+                {
+                    while (await reader.ReadAsync())
+                    {
+                    }
+                }
+
+                await tx.CommitAsync();
+            }
+        }));
+        var seconds = watch.Elapsed.TotalSeconds;
+        await harness.ExecuteAsync("DELETE FROM outbox.inbox WHERE consumer_group = 'raw'");
+        return perConnection * connections * batchSize / seconds;
     }
 
     private static double RawConsume(InboxHarness harness, int messages)
@@ -115,6 +165,9 @@ public sealed class InboxBatchingTests(ITestOutputHelper output)
             $"{messages} records were handled by {name}",
             TimeSpan.FromMinutes(3));
         await harness.StopAsync(host);
+        var transactions = await harness.ScalarAsync("SELECT count(DISTINCT handled_at) FROM outbox.inbox WHERE consumer_group = $1", group);
+        output.WriteLine($"{name}: {messages} records in {transactions} transactions");
+        Console.WriteLine($"{name}: {messages} records in {transactions} transactions");
 
         // From the first transaction to the last (group join excluded), by the handled_at of the inbox rows.
         var seconds = await harness.ScalarAsync(

@@ -29,9 +29,9 @@ public sealed class PollingRelayOptions
     public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(1);
 
     /// <summary>Gets or sets the most rows of one lane claimed, published and deleted together.</summary>
-    /// <value>The default is 500.</value>
+    /// <value>The default is 1,000.</value>
     [Range(1, 10_000)]
-    public int BatchSize { get; set; } = 500;
+    public int BatchSize { get; set; } = 1000;
 
     /// <summary>Gets or sets how many lanes this instance drains at the same time (each one batch at a time, in order).</summary>
     /// <value>The default is 8.</value>

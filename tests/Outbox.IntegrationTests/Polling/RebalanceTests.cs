@@ -44,7 +44,7 @@ public sealed class RebalanceTests(ITestOutputHelper output)
         await leaving.StopAsync();
         hosts.RemoveAt(1);
         Assert.Equal(0, await harness.ScalarAsync("SELECT count(*) FROM outbox.lanes WHERE owner = 'relay-2'"));
-        await WaitForShareAsync(harness, hosts, expectedInstances: 3, within: TimeSpan.FromSeconds(2.5));
+        await WaitForShareAsync(harness, hosts, expectedInstances: 3);
 
         await stopWriting.CancelAsync();
         await writer;
@@ -54,7 +54,7 @@ public sealed class RebalanceTests(ITestOutputHelper output)
         output.WriteLine($"{written.Values.Sum()} events, {duplicates} duplicates across the rebalances");
     }
 
-    private async Task WaitForShareAsync(RelayHarness harness, List<Microsoft.Extensions.Hosting.IHost> hosts, int expectedInstances, TimeSpan? within = null)
+    private async Task WaitForShareAsync(RelayHarness harness, List<Microsoft.Extensions.Hosting.IHost> hosts, int expectedInstances)
     {
         var share = (64 + expectedInstances - 1) / expectedInstances;
         await Eventually.TrueAsync(
@@ -65,7 +65,7 @@ public sealed class RebalanceTests(ITestOutputHelper output)
                 return counts.Sum() == 64 && counts.All(c => c <= share && c >= 64 - (share * (expectedInstances - 1))) && owned == 64;
             },
             $"{expectedInstances} instances hold 64 lanes, at most {share} each",
-            within ?? TimeSpan.FromSeconds(30));
+            TimeSpan.FromSeconds(30));
         output.WriteLine($"{expectedInstances} instances: {string.Join(", ", hosts.Select(h => RelayHarness.RelayOf(h).Scheduler.Count))} lanes");
     }
 }

@@ -248,7 +248,11 @@ internal sealed class InboxConsumerHost : IHostedService, IAsyncDisposable
 
     private List<TopicPartitionOffset> OnAssigned(List<TopicPartition> partitions)
     {
-        Log.Assigned(_logger, _group, Describe(partitions));
+        if (partitions.Count > 0)
+        {
+            Log.Assigned(_logger, _group, Describe(partitions));
+        }
+
         var stored = ReadStoredOffsets(partitions);
         var result = new List<TopicPartitionOffset>(partitions.Count);
         foreach (var partition in partitions)

@@ -1,3 +1,4 @@
+using Confluent.Kafka;
 using Outbox.IntegrationTests.Infrastructure;
 using Xunit.Abstractions;
 
@@ -5,9 +6,13 @@ namespace Outbox.IntegrationTests.Inbox;
 
 public sealed class InboxRebalanceTests(ITestOutputHelper output)
 {
-    [Fact]
-    public async Task Two_consumers_then_a_third_joining_and_one_leaving_take_effect_once_in_key_order()
+    [Theory]
+    [InlineData("range,roundrobin")]
+    [InlineData("cooperative-sticky")]
+    public async Task Two_consumers_then_a_third_joining_and_one_leaving_take_effect_once_in_key_order(string assignmentStrategy)
     {
+        void Strategy(ConsumerConfig config) => config.Set("partition.assignment.strategy", assignmentStrategy);
+
         const int keys = 12;
         await using var harness = await InboxHarness.CreateAsync(output, partitions: 6);
         var group = "g-" + Guid.NewGuid().ToString("N");
@@ -29,13 +34,13 @@ public sealed class InboxRebalanceTests(ITestOutputHelper output)
         var c = new HandlerBehavior { ConsumerName = "c", Delay = TimeSpan.FromMilliseconds(2) };
 
         await RoundsAsync(5);
-        var hostA = await harness.StartConsumerAsync(group, a);
-        await harness.StartConsumerAsync(group, b);
+        var hostA = await harness.StartConsumerAsync(group, a, consumerConfig: Strategy);
+        await harness.StartConsumerAsync(group, b, consumerConfig: Strategy);
         await RoundsAsync(5);
         await Eventually.TrueAsync(() => !a.Calls.IsEmpty && !b.Calls.IsEmpty, "both first consumers handle events");
 
         // A third member joins mid-stream: the group rebalances while records are in flight.
-        await harness.StartConsumerAsync(group, c);
+        await harness.StartConsumerAsync(group, c, consumerConfig: Strategy);
         var joinLimit = DateTime.UtcNow + Eventually.DefaultTimeout;
         while (c.Calls.IsEmpty && DateTime.UtcNow < joinLimit)
         {

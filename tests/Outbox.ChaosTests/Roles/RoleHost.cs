@@ -1,0 +1,81 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Console;
+
+namespace Outbox.ChaosTests.Roles;
+
+/// <summary>
+/// What the long-running roles share: a host builder that logs to standard error, and the run loop that prints
+/// <c>ready</c> once the host started and stops the host gracefully when the parent says so (or dies).
+/// </summary>
+public static class RoleHost
+{
+    /// <summary>The line a role prints on standard output once it runs.</summary>
+    public const string ReadyLine = "ready";
+
+    public static HostApplicationBuilder CreateBuilder()
+    {
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = [], ContentRootPath = AppContext.BaseDirectory });
+        ConfigureLogging(builder.Logging);
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(20));
+        return builder;
+    }
+
+    public static void ConfigureLogging(ILoggingBuilder logging)
+    {
+        ArgumentNullException.ThrowIfNull(logging);
+        logging.ClearProviders();
+        logging.AddSimpleConsole(o =>
+        {
+            o.SingleLine = true;
+            o.TimestampFormat = "HH:mm:ss.fff ";
+            o.ColorBehavior = LoggerColorBehavior.Disabled;
+        });
+        logging.AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
+        logging.SetMinimumLevel(LogLevel.Warning);
+        logging.AddFilter("Outbox", LogLevel.Information);
+    }
+
+    public static async Task<int> RunAsync(IHost host, CancellationToken stop)
+    {
+        ArgumentNullException.ThrowIfNull(host);
+        try
+        {
+            await host.StartAsync(stop);
+        }
+        catch (Exception ex)
+        {
+            await Console.Error.WriteLineAsync("start failed: " + ex);
+            return 3;
+        }
+
+        await Console.Out.WriteLineAsync(ReadyLine);
+        await Console.Out.FlushAsync(CancellationToken.None);
+        try
+        {
+            await Task.Delay(Timeout.Infinite, stop);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+
+        // A stop that hangs must not keep the process (and its database connections) around.
+        using var watchdog = new Timer(_ => Environment.Exit(4), null, TimeSpan.FromSeconds(30), Timeout.InfiniteTimeSpan);
+        using (var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20)))
+        {
+            await host.StopAsync(timeout.Token);
+        }
+
+        if (host is IAsyncDisposable asyncDisposable)
+        {
+            await asyncDisposable.DisposeAsync();
+        }
+        else
+        {
+            host.Dispose();
+        }
+
+        return 0;
+    }
+}

@@ -37,18 +37,24 @@ public sealed class InboxRebalanceTests(ITestOutputHelper output)
         var hostA = await harness.StartConsumerAsync(group, a, consumerConfig: Strategy);
         await harness.StartConsumerAsync(group, b, consumerConfig: Strategy);
         await RoundsAsync(5);
-        await Eventually.TrueAsync(() => !a.Calls.IsEmpty && !b.Calls.IsEmpty, "both first consumers handle events");
+
+        // Keeps producing (paced, while the group rebalances) until a member got partitions and handled events.
+        async Task ProduceUntilAsync(Func<bool> condition, string because)
+        {
+            var limit = DateTime.UtcNow + Eventually.DefaultTimeout;
+            while (!condition())
+            {
+                Assert.True(DateTime.UtcNow < limit, $"Timed out waiting until {because}.");
+                await RoundsAsync(1);
+                await Task.Delay(100); // Paces production; not a synchronisation.
+            }
+        }
+
+        await ProduceUntilAsync(() => !a.Calls.IsEmpty && !b.Calls.IsEmpty, "both first consumers handle events");
 
         // A third member joins mid-stream: the group rebalances while records are in flight.
         await harness.StartConsumerAsync(group, c, consumerConfig: Strategy);
-        var joinLimit = DateTime.UtcNow + Eventually.DefaultTimeout;
-        while (c.Calls.IsEmpty && DateTime.UtcNow < joinLimit)
-        {
-            await RoundsAsync(1);
-            await Task.Delay(100); // Paces production while the group rebalances; not a synchronisation.
-        }
-
-        Assert.False(c.Calls.IsEmpty, "the third consumer never got a partition");
+        await ProduceUntilAsync(() => !c.Calls.IsEmpty, "the third consumer handles events");
         await RoundsAsync(3);
 
         // One leaves mid-stream: its partitions move on after its in-flight work finished.

@@ -108,9 +108,10 @@ internal sealed class KafkaOutboxPublisher : IOutboxPublisher
     {
         var record = KafkaRecordFactory.CreateMessage(message);
         var topic = _records.GetTopic(message);
+        var activity = PublishTelemetry.StartSend(topic, message);
         while (true)
         {
-            var handler = batch.Expect(index);
+            var handler = PublishTelemetry.Wrap(activity, topic, batch.Expect(index));
             try
             {
                 producer.Produce(topic, record, handler);
@@ -125,11 +126,13 @@ internal sealed class KafkaOutboxPublisher : IOutboxPublisher
             catch (KafkaException ex)
             {
                 batch.Unexpect(index);
+                PublishTelemetry.Failed(activity, topic, DeliveryBatch.Describe(ex.Error));
                 return DeliveryBatch.Describe(ex.Error);
             }
             catch (ObjectDisposedException)
             {
                 batch.Unexpect(index);
+                PublishTelemetry.Failed(activity, topic, "The Kafka producer was disposed.");
                 return "The Kafka producer was disposed (fatal error or shutdown).";
             }
         }

@@ -30,6 +30,12 @@ public static class PostgreSqlOutboxBuilderExtensions
         services.TryAddSingleton<OutboxDataSource>();
         services.TryAddSingleton(sp => new OutboxWriter(sp.GetRequiredService<OutboxMessageFactory>()));
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, OutboxSchemaInitializer>());
+        services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton<OutboxBacklogMonitor>();
+        services.TryAddSingleton<CdcSlotLagGauge>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IOutboxHealthProbe, BacklogHealthProbe>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IOutboxHealthProbe, CdcHealthProbe>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, MonitoringActivator>());
         services.AddPostgreSqlInboxStore();
         return builder;
     }

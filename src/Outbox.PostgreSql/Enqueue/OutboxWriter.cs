@@ -35,6 +35,7 @@ public sealed class OutboxWriter
     {
         ArgumentNullException.ThrowIfNull(connection);
         ArgumentNullException.ThrowIfNull(evt);
+        using var activity = EnqueueTelemetry.Start(nameof(OutboxWriter), 1);
         var message = _factory.Create(evt);
         var command = new NpgsqlCommand(_insertSql, connection, transaction);
         await using var commandScope = command.ConfigureAwait(false);
@@ -48,6 +49,7 @@ public sealed class OutboxWriter
         command.Parameters.Add(new NpgsqlParameter { Value = (object?)message.TraceParent ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
         command.Parameters.Add(new NpgsqlParameter { Value = (object?)message.TraceState ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
         await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        EnqueueTelemetry.Written([message]);
         return message.Id;
     }
 
@@ -65,7 +67,9 @@ public sealed class OutboxWriter
         ArgumentNullException.ThrowIfNull(events);
 
         // Build every row before writing so that a bad event leaves the database untouched.
-        var messages = events.Select(_factory.Create).ToList();
+        var list = events as IReadOnlyCollection<object> ?? [.. events];
+        using var activity = EnqueueTelemetry.Start(nameof(OutboxWriter), list.Count);
+        var messages = list.Select(_factory.Create).ToList();
         if (messages.Count == 0)
         {
             return [];
@@ -92,6 +96,8 @@ public sealed class OutboxWriter
 
             await importer.CompleteAsync(cancellationToken).ConfigureAwait(false);
         }
+
+        EnqueueTelemetry.Written(messages);
 
         return messages.ConvertAll(m => m.Id);
     }

@@ -22,6 +22,9 @@ internal sealed class OutboxContextState : IOutbox
 
     public bool SubscribedToAmbientTransaction { get; set; }
 
+    /// <summary>The <c>enqueue</c> span of the running SaveChanges, ended when it completes or fails.</summary>
+    public System.Diagnostics.Activity? EnqueueActivity { get; set; }
+
     public void Add(object evt)
     {
         ArgumentNullException.ThrowIfNull(evt);

@@ -85,12 +85,25 @@ internal sealed class OutboxSaveChangesInterceptor(OutboxMessageFactory factory)
                 $"{context.GetType().Name} has no OutboxMessage entity in its model: configure the context with UseOutbox(serviceProvider), or call modelBuilder.ApplyOutbox(options) in OnModelCreating.");
         }
 
+        // The rows carry the enqueue span's context, so the consumer's span continues from it.
+        var activity = EnqueueTelemetry.Start(context.GetType().Name, pending.Count);
+
         // Create every row first so that an unmapped or oversize event leaves the change tracker untouched.
         var messages = new OutboxMessage[pending.Count];
-        for (var i = 0; i < pending.Count; i++)
+        try
         {
-            messages[i] = factory.Create(pending[i].Event);
+            for (var i = 0; i < pending.Count; i++)
+            {
+                messages[i] = factory.Create(pending[i].Event);
+            }
         }
+        catch (Exception ex)
+        {
+            EnqueueTelemetry.Stop(activity, ex);
+            throw;
+        }
+
+        state.EnqueueActivity = activity;
 
         var set = context.Set<OutboxMessage>();
         for (var i = 0; i < messages.Length; i++)
@@ -109,6 +122,9 @@ internal sealed class OutboxSaveChangesInterceptor(OutboxMessageFactory factory)
         }
 
         var written = state.InFlight.Select(x => x.Source).ToList();
+        EnqueueTelemetry.Written(state.InFlight.Select(x => x.Message));
+        EnqueueTelemetry.Stop(state.EnqueueActivity, null);
+        state.EnqueueActivity = null;
         DetachInFlight(context, state);
 
         if (context.Database.CurrentTransaction is not null)
@@ -148,6 +164,8 @@ internal sealed class OutboxSaveChangesInterceptor(OutboxMessageFactory factory)
         if (context is not null && state is not null)
         {
             // The rows were not written (or were rolled back): the events stay pending for a retry.
+            EnqueueTelemetry.Stop(state.EnqueueActivity, "SaveChanges failed");
+            state.EnqueueActivity = null;
             DetachInFlight(context, state);
         }
     }

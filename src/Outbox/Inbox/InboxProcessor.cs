@@ -242,6 +242,7 @@ internal sealed class InboxProcessor
             var fresh = await _store.AddAsync(db, position, entries, _timeProvider.GetUtcNow(), cancellationToken).ConfigureAwait(false);
 
             string handlerName = "";
+            var duplicates = 0;
             try
             {
                 var handled = new HashSet<string>(StringComparer.Ordinal);
@@ -256,14 +257,29 @@ internal sealed class InboxProcessor
                     if (!fresh.Contains(id) || !handled.Add(id))
                     {
                         Log.Duplicate(_logger, id, item.Record.Topic, item.Record.Partition, item.Record.Offset, _settings.ConsumerGroup);
+                        duplicates++;
                         continue;
                     }
 
                     var context = item.CreateContext(_settings.ConsumerGroup, attempt);
-                    foreach (var handler in item.Handlers)
+                    using var activity = InboxTelemetry.StartProcess(item.Record, _settings.ConsumerGroup, attempt);
+                    var startedAt = _timeProvider.GetTimestamp();
+                    try
                     {
-                        handlerName = handler.HandlerType.Name;
-                        await handler.Invoke(services, item.Event!, context, cancellationToken).ConfigureAwait(false);
+                        foreach (var handler in item.Handlers)
+                        {
+                            handlerName = handler.HandlerType.Name;
+                            await handler.Invoke(services, item.Event!, context, cancellationToken).ConfigureAwait(false);
+                        }
+                    }
+                    catch (Exception ex)
+                    {
+                        InboxTelemetry.HandlerFailed(activity, ex);
+                        throw;
+                    }
+                    finally
+                    {
+                        InboxTelemetry.HandlerDone(item.Record, _settings.ConsumerGroup, _timeProvider.GetElapsedTime(startedAt));
                     }
                 }
 
@@ -278,6 +294,7 @@ internal sealed class InboxProcessor
             }
 
             await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+            InboxTelemetry.Committed(segment, fresh, duplicates, _settings.ConsumerGroup);
             return null;
         }
     }
@@ -311,6 +328,7 @@ internal sealed class InboxProcessor
         }
 
         Log.DeadLettered(_logger, record.Topic, record.Partition, record.Offset, record.Id, _settings.ConsumerGroup, topic, deadLetter.Reason, deadLetter.ErrorMessage);
+        InboxTelemetry.DeadLettered(record, _settings.ConsumerGroup, deadLetter.Reason);
 
         // Store the position so that a restart does not dead-letter the record again. No inbox row: the event was not
         // handled, and replaying it from the dead-letter topic after a fix must not be skipped as a duplicate.

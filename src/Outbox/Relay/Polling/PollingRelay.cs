@@ -17,6 +17,8 @@ internal sealed class PollingRelay
     private readonly ILogger _logger;
     private readonly Func<double> _jitter;
     private readonly LeaseClock _leaseClock;
+    private readonly OutboxOptions _outboxOptions;
+    private readonly TimeProvider _timeProvider;
     private long _published;
     private long _deadLettered;
     private long _claims;
@@ -37,6 +39,8 @@ internal sealed class PollingRelay
         _publisher = publisher;
         _options = options;
         _laneCount = outboxOptions.LaneCount;
+        _outboxOptions = outboxOptions;
+        _timeProvider = timeProvider;
         _logger = logger;
         _jitter = jitter ?? Random.Shared.NextDouble;
         _leaseClock = new LeaseClock(timeProvider, options.LeaseDuration);
@@ -49,6 +53,9 @@ internal sealed class PollingRelay
     public LaneScheduler Scheduler { get; }
 
     public PollingRelayOptions Options => _options;
+
+    /// <summary>Gets whether the last heartbeat is recent enough for the leases to be trusted (owner or standby).</summary>
+    internal bool HeartbeatValid => _leaseClock.IsValid;
 
     /// <summary>Gets the rows this instance published and removed (or marked) so far.</summary>
     public long Published => Interlocked.Read(ref _published);
@@ -72,6 +79,7 @@ internal sealed class PollingRelay
         }
 
         Log.Started(_logger, InstanceId, _laneCount, _options.BatchSize, _options.MaxConcurrentLanes);
+        RelayTelemetry.Running(this);
     }
 
     /// <summary>
@@ -194,6 +202,7 @@ internal sealed class PollingRelay
         }
 
         Interlocked.Increment(ref _claims);
+        var startedAt = _timeProvider.GetTimestamp();
         var batch = await _store.ClaimAsync(lease.Lane, _options.BatchSize, cancellationToken).ConfigureAwait(false);
         var messages = batch.Messages;
         if (messages.Count == 0)
@@ -240,6 +249,7 @@ internal sealed class PollingRelay
         }
 
         Interlocked.Add(ref _published, acknowledged);
+        RelayTelemetry.Batch(messages, acknowledged, failure is not null, failure?.DeadLetter == true, _outboxOptions, _timeProvider.GetElapsedTime(startedAt));
         if (failure is null)
         {
             return messages.Count >= _options.BatchSize ? DrainOutcome.More(acknowledged) : DrainOutcome.Idle(acknowledged);
@@ -262,6 +272,7 @@ internal sealed class PollingRelay
         var leases = Scheduler.Leases();
         Scheduler.Clear();
         _leaseClock.Lost();
+        RelayTelemetry.Stopped(this);
         if (leases.Count > 0)
         {
             await _store.ReleaseAsync(InstanceId, leases, cancellationToken).ConfigureAwait(false);

@@ -1,0 +1,84 @@
+using System.Diagnostics;
+using System.Globalization;
+using Confluent.Kafka;
+
+namespace Outbox.Kafka.Publishing;
+
+/// <summary>
+/// The <c>send</c> span of one record: a new root (the relay's work is not part of the request that wrote the row),
+/// linked to the trace stored with the row, ended by the delivery report with the partition and offset.
+/// </summary>
+internal static class PublishTelemetry
+{
+    public static Activity? StartSend(string topic, OutboxMessage message)
+    {
+        if (!OutboxTelemetry.RelaySource.HasListeners())
+        {
+            return null;
+        }
+
+        var stored = OutboxTelemetry.ParseTraceParent(message.TraceParent, message.TraceState);
+        ActivityLink[]? links = stored == default ? null : [new ActivityLink(stored)];
+        var tags = new TagList
+        {
+            { MessagingAttributes.System, MessagingAttributes.Kafka },
+            { MessagingAttributes.OperationType, "send" },
+            { MessagingAttributes.OperationName, "send" },
+            { MessagingAttributes.DestinationName, topic },
+            { MessagingAttributes.MessageId, message.Id.ToString("D", CultureInfo.InvariantCulture) },
+            { MessagingAttributes.KafkaMessageKey, message.AggregateId },
+            { MessagingAttributes.EventType, message.Type },
+            { MessagingAttributes.Lane, message.Lane },
+        };
+        return OutboxTelemetry.StartRoot(OutboxTelemetry.RelaySource, "send " + topic, ActivityKind.Producer, tags, links);
+    }
+
+    public static Action<DeliveryReport<byte[], byte[]>> Wrap(Activity? activity, string topic, Action<DeliveryReport<byte[], byte[]>> handler)
+    {
+        if (activity is null && !OutboxTelemetry.Sent.Enabled)
+        {
+            return handler;
+        }
+
+        return report =>
+        {
+            Delivered(activity, topic, report);
+            handler(report);
+        };
+    }
+
+    public static void Failed(Activity? activity, string topic, string error)
+    {
+        OutboxTelemetry.Sent.Add(1, new(MessagingAttributes.System, MessagingAttributes.Kafka), new(MessagingAttributes.DestinationName, topic), new(MessagingAttributes.ErrorType, "refused"));
+        if (activity is not null)
+        {
+            activity.SetStatus(ActivityStatusCode.Error, error);
+            activity.SetTag(MessagingAttributes.ErrorType, "refused");
+            activity.Stop();
+        }
+    }
+
+    private static void Delivered(Activity? activity, string topic, DeliveryReport<byte[], byte[]> report)
+    {
+        var error = report.Error is { IsError: true } e ? e : null;
+        var errorType = error is null ? null : error.Code.ToString();
+        OutboxTelemetry.Sent.Add(1, new(MessagingAttributes.System, MessagingAttributes.Kafka), new(MessagingAttributes.DestinationName, topic), new(MessagingAttributes.ErrorType, errorType));
+        if (activity is null)
+        {
+            return;
+        }
+
+        if (error is null)
+        {
+            activity.SetTag(MessagingAttributes.KafkaPartition, report.Partition.Value.ToString(CultureInfo.InvariantCulture));
+            activity.SetTag(MessagingAttributes.KafkaOffset, report.Offset.Value);
+        }
+        else
+        {
+            activity.SetStatus(ActivityStatusCode.Error, DeliveryBatch.Describe(error));
+            activity.SetTag(MessagingAttributes.ErrorType, errorType);
+        }
+
+        activity.Stop();
+    }
+}

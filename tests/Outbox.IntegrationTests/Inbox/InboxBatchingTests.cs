@@ -53,12 +53,12 @@ public sealed class InboxBatchingTests(ITestOutputHelper output)
     /// <summary>
     /// Measures the inbox with a no-op handler, batched and unbatched, against a raw Confluent.Kafka consume of the
     /// same topic in the same run. Prints the figures; asserts only that every record was handled (machine speed is
-    /// not a test result). Size with OUTBOX_INBOX_THROUGHPUT_MESSAGES (default 20,000).
+    /// not a test result). Size with OUTBOX_INBOX_THROUGHPUT_MESSAGES (default 10,000; the figures in docs/inbox.md used 30,000 in Release).
     /// </summary>
     [Fact]
     public async Task Throughput_with_a_no_op_handler_against_a_raw_consume()
     {
-        var messages = int.TryParse(Environment.GetEnvironmentVariable("OUTBOX_INBOX_THROUGHPUT_MESSAGES"), CultureInfo.InvariantCulture, out var n) ? n : 20_000;
+        var messages = int.TryParse(Environment.GetEnvironmentVariable("OUTBOX_INBOX_THROUGHPUT_MESSAGES"), CultureInfo.InvariantCulture, out var n) ? n : 10_000;
         const int partitions = 6;
         await using var harness = await InboxHarness.CreateAsync(output, partitions);
         var events = Enumerable.Range(0, messages).Select(i => new MovieStarted("user-" + (i % 1000), i / 1000)).ToList();
@@ -68,7 +68,7 @@ public sealed class InboxBatchingTests(ITestOutputHelper output)
         var rawInsert = await RawInboxInsertAsync(harness, messages, partitions, batchSize: 500);
 
         var batched = await MeasureAsync(harness, "batched", messages, batchSize: 500);
-        var unbatchedCount = Math.Min(messages, 3_000);
+        var unbatchedCount = Math.Min(messages, messages >= 30_000 ? 3_000 : 1_500);
         var unbatched = await MeasureAsync(harness, "unbatched", unbatchedCount, batchSize: 1);
 
         var line = $"inbox throughput: raw consume {raw:0} msg/s; raw inbox-row insert (500-row transactions, {partitions} connections) {rawInsert:0} rows/s; " +

@@ -14,6 +14,7 @@ public sealed class CdcRelayMonitor
     private readonly Func<long> _published;
     private CdcRelayState _state = CdcRelayState.Starting;
     private string? _lastError;
+    private int _faultedChecks;
 
     internal CdcRelayMonitor(Func<CdcStore> store, Func<long> published)
     {
@@ -106,12 +107,20 @@ public sealed class CdcRelayMonitor
             $"{state}; slot '{slot.SlotName}' lag {slot.LagBytes} bytes, {slot.RetainedWalBytes} bytes of WAL retained, wal_status {slot.WalStatus}."), state, slot, error);
     }
 
+    /// <summary>Gets how many times the relay found itself faulted (it looks again after every retry delay).</summary>
+    internal int FaultedChecks => Volatile.Read(ref _faultedChecks);
+
     internal void Set(CdcRelayState state, string? error = null)
     {
         lock (_gate)
         {
             _state = state;
             _lastError = error;
+        }
+
+        if (state == CdcRelayState.Faulted)
+        {
+            Interlocked.Increment(ref _faultedChecks);
         }
     }
 

@@ -22,16 +22,11 @@ public sealed class CdcRelayOptions
     public string PublicationName { get; set; } = "outbox";
 
     /// <summary>Gets or sets the most rows handed to the publisher in one call.</summary>
-    /// <value>The default is 1,000. Batches are cut earlier whenever the stream has nothing more buffered, so a quiet
-    /// stream publishes every row at once.</value>
+    /// <value>The default is 5,000. One batch is in flight at a time (so a row the producer refuses is never overtaken
+    /// by a later one); while it is, the next batch collects every row decoded meanwhile, up to this size. A quiet
+    /// stream publishes each row at once.</value>
     [Range(1, 100_000)]
-    public int MaxBatchSize { get; set; } = 1000;
-
-    /// <summary>Gets or sets how many batches may wait for the broker's acknowledgement at the same time.</summary>
-    /// <value>The default is 16. Rows in flight are at most <see cref="MaxBatchSize"/> times this; keep that below the
-    /// producer's <c>queue.buffering.max.messages</c> (100,000 by default).</value>
-    [Range(1, 1024)]
-    public int MaxInFlightBatches { get; set; } = 16;
+    public int MaxBatchSize { get; set; } = 5000;
 
     /// <summary>Gets or sets how often acknowledged rows are deleted from the outbox table and the slot's confirmed
     /// position is sent to the server.</summary>

@@ -234,7 +234,10 @@ internal sealed class CdcRelayService : IHostedService, IAsyncDisposable
             throw new CdcSlotBusyException($"Replication slot '{slot.SlotName}' is streamed by server process {slot.ActivePid}.");
         }
 
-        var replication = new LogicalReplicationConnection(_connectionString!)
+        // The stream is only ever cancelled to be thrown away: break the connection at once rather than wait for
+        // the server to answer a cancel request it ignores while streaming.
+        var replicationConnectionString = new NpgsqlConnectionStringBuilder(_connectionString) { CancellationTimeout = -1 }.ConnectionString;
+        var replication = new LogicalReplicationConnection(replicationConnectionString)
         {
             WalReceiverTimeout = _options.ReplicationTimeout,
         };

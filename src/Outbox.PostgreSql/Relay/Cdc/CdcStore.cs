@@ -200,6 +200,17 @@ internal sealed partial class CdcStore
         }
     }
 
+    /// <summary>Reads the slot's confirmed position as the server holds it (0 when the slot does not exist).</summary>
+    public async Task<ulong> ReadConfirmedFlushAsync(CancellationToken cancellationToken)
+    {
+        var command = _dataSource.CreateCommand("SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = $1");
+        await using (command.ConfigureAwait(false))
+        {
+            command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = _names.SlotName });
+            return await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) is NpgsqlLogSequenceNumber lsn ? (ulong)lsn : 0;
+        }
+    }
+
     /// <summary>
     /// Takes the lock that serializes slot set-up and backlog draining between relay instances. Returns the connection
     /// that holds it, or <see langword="null"/> when another instance holds it. Release with <see cref="UnlockSetupAsync"/>.

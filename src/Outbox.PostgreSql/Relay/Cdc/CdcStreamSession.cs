@@ -10,14 +10,23 @@ using Outbox.Relay;
 namespace Outbox.PostgreSql.Cdc;
 
 /// <summary>
-/// One replication session: streams the slot, publishes rows in stream (commit) order without waiting for each batch,
-/// and confirms positions only past rows whose every predecessor the broker acknowledged.
+/// One replication session: streams the slot, publishes rows in stream (commit) order in batches, and confirms
+/// positions only past rows whose every predecessor the broker acknowledged.
 /// </summary>
 /// <remarks>
-/// Three loops share a <see cref="CdcProgress"/>: the reader decodes and hands batches to the publisher (up to
-/// <see cref="CdcRelayOptions.MaxInFlightBatches"/> waiting); the acknowledger awaits them in order; the flusher
-/// periodically deletes acknowledged rows and then confirms the position, in that order, so a crash between the two
-/// only replays rows (their inserts are still in the WAL), and every confirmed row is gone from the table.
+/// <para>
+/// Three loops share a <see cref="CdcProgress"/>. The reader decodes rows into a bounded queue. The publisher takes
+/// whatever the queue holds (up to <see cref="CdcRelayOptions.MaxBatchSize"/>) as one batch, hands it to the
+/// publisher and settles its results before taking the next, so batches grow with the load while one is in flight,
+/// and a row that could not even be handed to the producer is never overtaken by a later batch. The flusher
+/// periodically deletes acknowledged rows and then confirms the position, in that order: a crash between the two only
+/// replays rows (their inserts are still in the WAL), and every confirmed row is gone from the table.
+/// </para>
+/// <para>
+/// Ending always drains while the stream is still open: the reader pauses, the batch in flight settles, the
+/// acknowledged rows are deleted and their position confirmed (a status update can only be sent while streaming),
+/// and only then is the stream cancelled.
+/// </para>
 /// </remarks>
 internal sealed class CdcStreamSession : IDisposable
 {
@@ -30,11 +39,10 @@ internal sealed class CdcStreamSession : IDisposable
     private readonly ILogger _logger;
     private readonly CdcRowDecoder _decoder;
     private readonly CdcProgress _progress = new(0);
-    private readonly Channel<CdcInFlightBatch> _inFlight;
+    private readonly Channel<OutboxMessage> _decoded;
     private readonly CancellationTokenSource _readerStop = new();
     private readonly CancellationTokenSource _abort = new();
     private readonly TaskCompletionSource _ending = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private readonly SemaphoreSlim _dispatchGate = new(1, 1);
     private volatile bool _draining;
     private ExceptionDispatchInfo? _failure;
     private bool _confirmsBlocked;
@@ -56,7 +64,9 @@ internal sealed class CdcStreamSession : IDisposable
         _timeProvider = timeProvider;
         _logger = logger;
         _decoder = new CdcRowDecoder(store.Names.Schema, store.Names.MessagesTable);
-        _inFlight = Channel.CreateBounded<CdcInFlightBatch>(new BoundedChannelOptions(options.MaxInFlightBatches)
+
+        // Decoding runs ahead of publishing by at most two batches.
+        _decoded = Channel.CreateBounded<OutboxMessage>(new BoundedChannelOptions(options.MaxBatchSize * 2)
         {
             SingleReader = true,
             SingleWriter = true,
@@ -71,11 +81,6 @@ internal sealed class CdcStreamSession : IDisposable
     /// Streams until <paramref name="stoppingToken"/> fires (then drains what is in flight for up to
     /// <see cref="CdcRelayOptions.ShutdownTimeout"/> and returns) or something fails (then throws).
     /// </summary>
-    /// <remarks>
-    /// Ending always drains while the stream is still open: dispatching stops, the batches in flight settle, the
-    /// acknowledged rows are deleted and their position confirmed (a status update can only be sent while streaming),
-    /// and only then is the stream cancelled.
-    /// </remarks>
     public async Task RunAsync(CancellationToken stoppingToken)
     {
         var flushStop = new CancellationTokenSource();
@@ -83,17 +88,19 @@ internal sealed class CdcStreamSession : IDisposable
         try
         {
             var reader = Task.Run(ReadAsync, CancellationToken.None);
-            var acknowledger = AcknowledgeAsync();
+            var publisher = Task.Run(PublishAsync, CancellationToken.None);
             var flusher = FlushLoopAsync(flushStop.Token);
 
-            await Task.WhenAny(_ending.Task, reader).ConfigureAwait(false);
+            await Task.WhenAny(_ending.Task, reader, publisher).ConfigureAwait(false);
             if (stoppingToken.IsCancellationRequested)
             {
                 _abort.CancelAfter(_options.ShutdownTimeout);
             }
 
-            await StopDispatchingAsync().ConfigureAwait(false);
-            await Observe(acknowledger).ConfigureAwait(false);
+            // Nothing new is decoded or published from now on; the batch in flight settles.
+            _draining = true;
+            _decoded.Writer.TryComplete();
+            await Observe(publisher).ConfigureAwait(false);
             await flushStop.CancelAsync().ConfigureAwait(false);
             await Observe(flusher).ConfigureAwait(false);
             if (_abort.IsCancellationRequested && stoppingToken.IsCancellationRequested)
@@ -107,6 +114,7 @@ internal sealed class CdcStreamSession : IDisposable
                 {
                     using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(10));
                     await FlushOnceAsync(limit.Token).ConfigureAwait(false);
+                    await WaitUntilServerConfirmedAsync(limit.Token).ConfigureAwait(false);
                 }
                 catch (Exception ex) when (ex is not OutOfMemoryException)
                 {
@@ -130,7 +138,6 @@ internal sealed class CdcStreamSession : IDisposable
     {
         _readerStop.Dispose();
         _abort.Dispose();
-        _dispatchGate.Dispose();
     }
 
     /// <summary>Deletes the acknowledged rows, then confirms the position that covers them (one flush iteration).</summary>
@@ -167,6 +174,19 @@ internal sealed class CdcStreamSession : IDisposable
         }
     }
 
+    /// <summary>
+    /// The stream is about to be cancelled, which may break the connection before the server read the last status
+    /// update: wait until the slot shows it, so the next session does not repeat rows already confirmed.
+    /// </summary>
+    private async Task WaitUntilServerConfirmedAsync(CancellationToken cancellationToken)
+    {
+        var confirmed = _progress.Confirmed;
+        while (confirmed > 0 && await _store.ReadConfirmedFlushAsync(cancellationToken).ConfigureAwait(false) < confirmed)
+        {
+            await Task.Delay(TimeSpan.FromMilliseconds(10), _timeProvider, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
     private async Task ReadAsync()
     {
         try
@@ -174,60 +194,40 @@ internal sealed class CdcStreamSession : IDisposable
             var slot = new PgOutputReplicationSlot(_store.Names.SlotName);
             var options = new PgOutputReplicationOptions(_store.Names.PublicationName, PgOutputProtocolVersion.V1, binary: true);
             var token = _readerStop.Token;
-            var stream = _connection.StartReplication(slot, options, token);
-            var enumerator = stream.GetAsyncEnumerator(token);
-            await using (enumerator.ConfigureAwait(false))
+            var writer = _decoded.Writer;
+            await foreach (var message in _connection.StartReplication(slot, options, token).ConfigureAwait(false))
             {
-                var batch = NewBatch();
-                while (true)
+                if (_draining)
                 {
-                    var next = enumerator.MoveNextAsync();
-                    if (!next.IsCompleted && batch.Count > 0)
-                    {
-                        // Nothing more is buffered: publish what we have rather than wait for more.
-                        await DispatchAsync(batch, token).ConfigureAwait(false);
-                        batch = NewBatch();
-                    }
+                    // Ending: leave this message unhandled (the next session streams it again) but keep the stream
+                    // open, so that the final position can still be confirmed.
+                    await Task.Delay(Timeout.InfiniteTimeSpan, token).ConfigureAwait(false);
+                }
 
-                    if (!await next.ConfigureAwait(false))
-                    {
+                switch (message)
+                {
+                    case BeginMessage:
+                        _progress.Begin();
                         break;
-                    }
-
-                    if (_draining)
-                    {
-                        // Ending: leave this message unhandled (the next session streams it again) but keep the
-                        // stream open, so that the final position can still be confirmed.
-                        await Task.Delay(Timeout.InfiniteTimeSpan, token).ConfigureAwait(false);
-                    }
-
-                    switch (enumerator.Current)
-                    {
-                        case BeginMessage:
-                            _progress.Begin();
-                            break;
-                        case RelationMessage relation:
-                            _decoder.OnRelation(relation);
-                            break;
-                        case InsertMessage insert:
-                            var message = await _decoder.DecodeAsync(insert, token).ConfigureAwait(false);
-                            if (message is not null)
+                    case RelationMessage relation:
+                        _decoder.OnRelation(relation);
+                        break;
+                    case InsertMessage insert:
+                        var row = await _decoder.DecodeAsync(insert, token).ConfigureAwait(false);
+                        if (row is not null)
+                        {
+                            // Counted before it is queued: the publisher acknowledges only what was counted.
+                            _progress.RowDecoded();
+                            if (!writer.TryWrite(row))
                             {
-                                batch.Add(message);
-                                _progress.RowDecoded();
+                                await writer.WriteAsync(row, token).ConfigureAwait(false);
                             }
+                        }
 
-                            break;
-                        case CommitMessage commit:
-                            _progress.Commit((ulong)commit.TransactionEndLsn);
-                            break;
-                    }
-
-                    if (batch.Count >= _options.MaxBatchSize)
-                    {
-                        await DispatchAsync(batch, token).ConfigureAwait(false);
-                        batch = NewBatch();
-                    }
+                        break;
+                    case CommitMessage commit:
+                        _progress.Commit((ulong)commit.TransactionEndLsn);
+                        break;
                 }
             }
 
@@ -235,99 +235,54 @@ internal sealed class CdcStreamSession : IDisposable
         }
         catch (Exception) when (_readerStop.IsCancellationRequested)
         {
-            // Stopping, or another loop failed and stopped us (Npgsql reports a cancelled stream in several ways).
+            // Stopping (Npgsql reports a cancelled stream in several ways).
         }
-        finally
+        catch (ChannelClosedException) when (_draining)
         {
-            _inFlight.Writer.TryComplete();
-        }
-    }
-
-    private List<OutboxMessage> NewBatch() => new(Math.Min(_options.MaxBatchSize, 256));
-
-    private async ValueTask DispatchAsync(List<OutboxMessage> batch, CancellationToken cancellationToken)
-    {
-        await _dispatchGate.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
-        {
-            // Wait for room first, then publish: publish calls must reach the producer in stream order.
-            if (_draining || !await _inFlight.Writer.WaitToWriteAsync(cancellationToken).ConfigureAwait(false) || _draining)
-            {
-                // Ending: these rows are not acknowledged, so the next session streams them again.
-                return;
-            }
-
-            Task<PublishResult[]> results;
+            // Ending while the queue was full: wait to be cancelled, the stream open for the final confirmation.
             try
             {
-                results = _publisher.PublishAsync(batch, _abort.Token).AsTask();
+                await Task.Delay(Timeout.InfiniteTimeSpan, _readerStop.Token).ConfigureAwait(false);
             }
-            catch (Exception ex) when (ex is not OperationCanceledException)
+            catch (OperationCanceledException)
             {
-                results = Task.FromException<PublishResult[]>(ex);
             }
-
-            if (!_inFlight.Writer.TryWrite(new CdcInFlightBatch(batch, results)))
-            {
-                throw new InvalidOperationException("The in-flight queue refused a batch after making room for it.");
-            }
-        }
-        finally
-        {
-            _dispatchGate.Release();
         }
     }
 
-    /// <summary>No batch is handed to the publisher after this; the acknowledger settles what is in flight and ends.</summary>
-    private async Task StopDispatchingAsync()
+    private async Task PublishAsync()
     {
-        _draining = true;
-        await _dispatchGate.WaitAsync(CancellationToken.None).ConfigureAwait(false);
-        try
+        var reader = _decoded.Reader;
+        var batch = new List<OutboxMessage>(Math.Min(_options.MaxBatchSize, 1024));
+        while (!_draining && await reader.WaitToReadAsync(CancellationToken.None).ConfigureAwait(false) && !_draining)
         {
-            _inFlight.Writer.TryComplete();
-        }
-        finally
-        {
-            _dispatchGate.Release();
-        }
-    }
+            // Everything decoded so far, up to a full batch: batches grow while the previous one is in flight.
+            while (batch.Count < _options.MaxBatchSize && reader.TryRead(out var row))
+            {
+                batch.Add(row);
+            }
 
-    private async Task AcknowledgeAsync()
-    {
-        var settling = true;
-        await foreach (var batch in _inFlight.Reader.ReadAllAsync(CancellationToken.None).ConfigureAwait(false))
-        {
+            PublishResult[] results;
             try
             {
-                var results = await batch.Results.WaitAsync(_abort.Token).ConfigureAwait(false);
-                if (!settling)
-                {
-                    // After a failure only the prefix before it counts: the next session publishes the rest again.
-                    continue;
-                }
-
-                var (done, error) = await _acknowledger.SettleAsync(batch.Messages, results, _abort.Token).ConfigureAwait(false);
-                _progress.Acknowledge(batch.Messages, done);
-                if (done < batch.Messages.Count)
-                {
-                    settling = false;
-                    Fail(new CdcPublishFailedException($"Publishing row {batch.Messages[done].Id} failed: {error}"));
-                }
+                results = await _publisher.PublishAsync(batch, _abort.Token).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (_abort.IsCancellationRequested)
             {
-                // Shutdown time limit: what is still in flight is published again by the next relay.
-                settling = false;
+                // Shutdown time limit: what is in flight is published again by the next relay.
+                return;
             }
-            catch (Exception ex)
+
+            var (done, error) = await _acknowledger.SettleAsync(batch, results, _abort.Token).ConfigureAwait(false);
+            _progress.Acknowledge(batch, done);
+            if (done < batch.Count)
             {
-                if (settling)
-                {
-                    settling = false;
-                    Fail(ex);
-                }
+                Fail(new CdcPublishFailedException($"Publishing row {batch[done].Id} failed: {error}"));
+                return;
             }
+
+            // The publisher is done with the list once its results are in.
+            batch.Clear();
         }
     }
 

@@ -1,0 +1,189 @@
+using System.Diagnostics;
+using Npgsql;
+using NpgsqlTypes;
+using Outbox.IntegrationTests.Infrastructure;
+using Outbox.PostgreSql;
+using Xunit.Abstractions;
+
+namespace Outbox.IntegrationTests.Cdc;
+
+/// <summary>The CDC relay when things break: a killed relay, a standby's takeover, a broker outage, a poison row.</summary>
+[Collection(CdcCollection.Name)]
+public sealed class CdcRelayFailureTests(ITestOutputHelper output, CdcKafkaFixture fixture) : IClassFixture<CdcKafkaFixture>
+{
+    // Logical decoding reads the whole cluster's WAL: other test classes writing on the shared server slow it down.
+    private static readonly TimeSpan LongWait = TimeSpan.FromSeconds(180);
+
+    [Fact]
+    public async Task A_relay_killed_mid_stream_loses_nothing_and_its_successor_repeats_only_unconfirmed_rows()
+    {
+        await using var harness = await CdcHarness.CreateAsync(output, partitions: 4, kafka: fixture.Kafka);
+
+        // Slow acknowledgements keep rows in flight; a long retry delay keeps the killed relay from coming back.
+        SetRtt(TimeSpan.FromMilliseconds(50));
+        try
+        {
+            var first = await harness.StartRelayHostAsync("relay-1", o => o.RetryBaseDelay = o.RetryMaxDelay = TimeSpan.FromMinutes(5));
+            await harness.WaitUntilStreamingAsync(first);
+            var monitor = CdcHarness.MonitorOf(first);
+            var writer = Task.Run(() => harness.WriteAsync(3000, keys: 30, perTransaction: 5));
+            await Eventually.TrueAsync(() => monitor.PublishedCount >= 500, "a part of the rows is published");
+
+            // Kill: the server drops the relay's replication connection, as when its process dies.
+            await TerminateSlotBackendAsync(harness);
+            await Eventually.TrueAsync(async () => !(await harness.ReadSlotAsync()).Active, "the killed relay's connection is gone");
+            var confirmedAtKill = (await harness.ReadSlotAsync()).Confirmed!.Value;
+            await first.StopAsync();
+            Assert.Equal(confirmedAtKill, (await harness.ReadSlotAsync()).Confirmed);
+            output.WriteLine($"killed after {monitor.PublishedCount} acknowledgements; slot confirmed up to {confirmedAtKill}");
+
+            var second = await harness.StartRelayHostAsync("relay-2");
+            var written = await writer;
+
+            // Rows leave the table only once Kafka acknowledged them.
+            await Eventually.TrueAsync(async () => await harness.CountPendingAsync() == 0, "the successor publishes everything", LongWait);
+
+            var records = harness.ReadTopic();
+            var duplicates = harness.AssertAllInOrder(records);
+            Assert.Equal(written.Select(r => r.Id).Order(), records.Select(r => r.Id).Distinct().Order());
+
+            // A row whose commit the slot had confirmed before the kill is never published twice.
+            var byId = written.ToDictionary(r => r.Id);
+            var repeatedConfirmed = duplicates.Where(d => byId[d.Id].CommittedBefore <= confirmedAtKill).ToList();
+            Assert.True(repeatedConfirmed.Count == 0, $"{repeatedConfirmed.Count} rows confirmed before the kill were published again.");
+            output.WriteLine($"{duplicates.Count} rows repeated, all after the confirmed position.");
+        }
+        finally
+        {
+            SetRtt(TimeSpan.Zero);
+        }
+    }
+
+    [Fact]
+    public async Task A_standby_takes_over_within_seconds_when_the_active_relay_dies()
+    {
+        await using var harness = await CdcHarness.CreateAsync(output, partitions: 4, kafka: fixture.Kafka);
+        var active = await harness.StartRelayHostAsync("active", o => o.RetryBaseDelay = o.RetryMaxDelay = TimeSpan.FromMinutes(5));
+        await harness.WaitUntilStreamingAsync(active);
+        var standby = await harness.StartRelayHostAsync("standby");
+        var standbyMonitor = CdcHarness.MonitorOf(standby);
+        await Eventually.TrueAsync(() => standbyMonitor.State == CdcRelayState.Standby, "the second relay stands by");
+        Assert.Equal(CdcHealthStatus.Healthy, (await standbyMonitor.CheckHealthAsync()).Status);
+
+        await harness.WriteAsync(200, keys: 10);
+        await Eventually.TrueAsync(() => CdcHarness.MonitorOf(active).PublishedCount >= 200, "the active relay publishes");
+        Assert.Equal(0, standbyMonitor.PublishedCount);
+
+        var writer = Task.Run(() => harness.WriteAsync(1000, keys: 10, perTransaction: 2));
+        var killed = Stopwatch.StartNew();
+        await TerminateSlotBackendAsync(harness);
+        await Eventually.TrueAsync(() => standbyMonitor.State == CdcRelayState.Streaming, "the standby takes over", TimeSpan.FromSeconds(30));
+        output.WriteLine($"the standby streamed {killed.Elapsed.TotalMilliseconds:0} ms after the active relay's connection was killed");
+        Assert.True(killed.Elapsed < TimeSpan.FromSeconds(10), $"Takeover took {killed.Elapsed}.");
+        await active.StopAsync();
+
+        await writer;
+        await Eventually.TrueAsync(async () => await harness.CountPendingAsync() == 0, "the new active relay publishes everything", LongWait);
+        harness.AssertAllInOrder(harness.ReadTopic());
+        Assert.True(standbyMonitor.PublishedCount > 0);
+    }
+
+    [Fact]
+    public async Task While_the_brokers_are_down_nothing_is_lost_and_the_slot_is_not_confirmed_past_unacknowledged_rows()
+    {
+        await using var harness = await CdcHarness.CreateAsync(output, partitions: 4, kafka: fixture.Kafka);
+        var host = await harness.StartRelayHostAsync("relay", o => o.ReplicationTimeout = TimeSpan.FromSeconds(2));
+        await harness.WaitUntilStreamingAsync(host);
+        var monitor = CdcHarness.MonitorOf(host);
+        await harness.WriteAsync(100, keys: 10);
+        await Eventually.TrueAsync(() => monitor.PublishedCount >= 100, "the rows before the outage are published");
+        await Eventually.TrueAsync(async () => await harness.CountPendingAsync() == 0, "the rows before the outage are deleted");
+
+        fixture.Kafka.SetAllBrokersDown();
+        List<WrittenRow> during;
+        try
+        {
+            during = await harness.WriteAsync(200, keys: 10, perTransaction: 4);
+            var firstCommit = during.Min(r => r.CommittedBefore);
+
+            // For 10 seconds, while other tables keep the WAL moving (so keepalives advance the stream position),
+            // the slot must stay before the first unacknowledged row and the rows must stay in the table.
+            var outage = Stopwatch.StartNew();
+            var samples = 0;
+            while (outage.Elapsed < TimeSpan.FromSeconds(10))
+            {
+                await using (var noise = harness.DataSource.CreateCommand(
+                    "CREATE TABLE IF NOT EXISTS noise (id int); INSERT INTO noise SELECT generate_series(1, 100)"))
+                {
+                    await noise.ExecuteNonQueryAsync();
+                }
+
+                var slot = await harness.ReadSlotAsync();
+                Assert.True(slot.Confirmed < firstCommit, $"The slot was confirmed up to {slot.Confirmed}, past the unacknowledged commit before {firstCommit}.");
+                Assert.Equal(200L, await harness.CountRowsAsync());
+                samples++;
+                await Task.Delay(250);
+            }
+
+            output.WriteLine($"{samples} samples during the outage; relay state {monitor.State}, acknowledged {monitor.PublishedCount}");
+        }
+        finally
+        {
+            fixture.Kafka.SetAllBrokersUp();
+        }
+
+        await Eventually.TrueAsync(
+            async () => await harness.CountPendingAsync() == 0,
+            "the rows written during the outage are published once the brokers are back",
+            LongWait);
+        harness.AssertAllInOrder(harness.ReadTopic());
+    }
+
+    [Fact]
+    public async Task A_row_the_broker_always_rejects_is_dead_lettered_and_the_rows_after_it_go_on()
+    {
+        await using var harness = await CdcHarness.CreateAsync(output, partitions: 2, kafka: fixture.Kafka);
+        var host = await harness.StartRelayHostAsync(
+            "relay",
+            o => o.MaxAttempts = 3,
+            k => k.Producer.MessageMaxBytes = 20_000);
+        await harness.WaitUntilStreamingAsync(host);
+        await harness.WriteAsync(10, keys: 2);
+        var poison = await harness.WriteAsync(1, keys: 2, text: new string('x', 50_000));
+        await harness.WriteAsync(10, keys: 2);
+
+        await Eventually.TrueAsync(async () => await harness.CountPendingAsync() == 0, "every row left the table");
+        var records = harness.ReadTopic();
+        Assert.DoesNotContain(records, r => r.Id == poison[0].Id);
+        foreach (var r in records.OrderBy(r => r.Partition).ThenBy(r => r.Offset))
+        {
+            output.WriteLine($"p{r.Partition} @{r.Offset} {r.KeyText} seq {CdcHarness.EventOf(r).Seq}");
+        }
+
+        var duplicates = harness.AssertAllInOrder(records, excluded: poison);
+        Assert.Empty(duplicates);
+
+        await using var command = harness.DataSource.CreateCommand("SELECT attempts, last_error FROM outbox.dead_letters WHERE id = $1");
+        command.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = poison[0].Id });
+        await using var reader = await command.ExecuteReaderAsync();
+        Assert.True(await reader.ReadAsync(), "The rejected row is in the dead-letter table.");
+        Assert.Equal(3, reader.GetInt32(0));
+        output.WriteLine("dead-letter error: " + reader.GetString(1));
+    }
+
+    private static async Task TerminateSlotBackendAsync(CdcHarness harness)
+    {
+        await using var command = harness.DataSource.CreateCommand(
+            "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = $1 AND active");
+        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = harness.SlotName });
+        Assert.Equal(true, await command.ExecuteScalarAsync());
+    }
+
+    private void SetRtt(TimeSpan rtt)
+    {
+        for (var broker = 1; broker <= fixture.Kafka.Brokers; broker++)
+        {
+            fixture.Kafka.SetRtt(broker, rtt);
+        }
+    }
+}

@@ -22,7 +22,7 @@ public static class Program
             var iterations = options.GetInt("iterations", 200);
             options.ThrowIfUnknown();
             await using var server = await MicroDatabase.ShareWithChildProcessesAsync([]);
-            await WritePathProfile.RunAsync(entities, iterations);
+            await Console.Out.WriteAsync(await WritePathProfile.RunAsync(entities, iterations));
             return 0;
         }
 

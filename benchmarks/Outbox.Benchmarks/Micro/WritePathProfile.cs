@@ -10,8 +10,9 @@ namespace Outbox.Benchmarks.Micro;
 /// </summary>
 internal static class WritePathProfile
 {
-    public static async Task RunAsync(int entities, int iterations)
+    public static async Task<string> RunAsync(int entities, int iterations)
     {
+        var output = new System.Text.StringBuilder();
         var bench = new SaveChangesBenchmarks { Entities = entities };
         bench.Setup();
         try
@@ -45,7 +46,7 @@ internal static class WritePathProfile
                 }
             }
 
-            Console.Out.WriteLine(Fmt.Inv($"SaveChangesAsync of {entities} entities, {iterations} rounds, median ms and allocated bytes per entity:"));
+            output.AppendLine(Fmt.Inv($"SaveChangesAsync of {entities} entities, {iterations} rounds, median ms and allocated bytes per entity:"));
             var baselineMedian = Median(times[shapes[0].Name]);
             foreach (var (name, run) in shapes)
             {
@@ -58,7 +59,7 @@ internal static class WritePathProfile
 
                 var perEntity = (GC.GetTotalAllocatedBytes(precise: true) - before) / (double)(allocationRounds * entities);
                 var median = Median(times[name]);
-                Console.Out.WriteLine(Fmt.Inv($"  {name,-32} {median,9:0.000} ms  ratio {median / baselineMedian,5:0.00}  {perEntity,8:N0} B per entity"));
+                output.AppendLine(Fmt.Inv($"  {name,-32} {median,9:0.000} ms  ratio {median / baselineMedian,5:0.00}  {perEntity,8:N0} B per entity"));
             }
 
             foreach (var (name, run) in shapes.Take(2))
@@ -71,10 +72,10 @@ internal static class WritePathProfile
                 }
 
                 var sampled = sampler.Stop();
-                Console.Out.WriteLine(Fmt.Inv($"allocating types, {name} (sampled, bytes per entity):"));
+                output.AppendLine(Fmt.Inv($"allocating types, {name} (sampled, bytes per entity):"));
                 foreach (var (type, bytes) in sampled.Take(15))
                 {
-                    Console.Out.WriteLine(Fmt.Inv($"  {bytes / (double)(sampleRounds * entities),8:N0}  {type}"));
+                    output.AppendLine(Fmt.Inv($"  {bytes / (double)(sampleRounds * entities),8:N0}  {type}"));
                 }
             }
         }
@@ -82,6 +83,8 @@ internal static class WritePathProfile
         {
             bench.Cleanup();
         }
+
+        return output.ToString();
     }
 
     private static double Median(List<double> values)

@@ -6,7 +6,7 @@ using Outbox.Testing;
 namespace Outbox.Benchmarks.Report;
 
 /// <summary>What the figures were measured on.</summary>
-internal sealed record MachineInfo(string Name, int Cores, string Cpu, double MemoryGiB, string Os, string Runtime, string Postgres, string Kafka, string LoadAverage)
+internal sealed record MachineInfo(string Name, int Cores, string Cpu, double MemoryGiB, string Os, string Runtime, string Postgres, string Kafka, string LoadAverage, string Commit)
 {
     public static async Task<MachineInfo> CollectAsync(BenchInfrastructure infrastructure)
     {
@@ -29,7 +29,38 @@ internal sealed record MachineInfo(string Name, int Cores, string Cpu, double Me
             RuntimeInformation.FrameworkDescription,
             postgres,
             kafka,
-            LoadAverageNow());
+            LoadAverageNow(),
+            await CommitAsync());
+    }
+
+    /// <summary>The library's commit: <c>OUTBOX_BENCH_COMMIT</c> when set, else <c>git rev-parse HEAD</c>.</summary>
+    private static async Task<string> CommitAsync()
+    {
+        if (Environment.GetEnvironmentVariable("OUTBOX_BENCH_COMMIT") is { Length: > 0 } commit)
+        {
+            return commit;
+        }
+
+        try
+        {
+            using var git = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("git", "rev-parse HEAD")
+            {
+                RedirectStandardOutput = true,
+                RedirectStandardError = true,
+            });
+            if (git is null)
+            {
+                return "unknown";
+            }
+
+            var output = await git.StandardOutput.ReadToEndAsync();
+            await git.WaitForExitAsync();
+            return git.ExitCode == 0 ? output.Trim() : "unknown";
+        }
+        catch (System.ComponentModel.Win32Exception)
+        {
+            return "unknown";
+        }
     }
 
     public static string LoadAverageNow() =>

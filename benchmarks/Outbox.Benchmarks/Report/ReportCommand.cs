@@ -43,6 +43,17 @@ internal static class ReportCommand
             }
         }
 
+        // The SaveChanges shapes, interleaved in this process (less exposed to a shared machine's swings than
+        // BenchmarkDotNet's one-method-at-a-time runs), with allocations by type.
+        Progress.Line("write path: SaveChanges shapes, interleaved, with allocations by type");
+        if (string.IsNullOrEmpty(Environment.GetEnvironmentVariable(BenchInfrastructure.PostgresVariable)))
+        {
+            Environment.SetEnvironmentVariable(BenchInfrastructure.PostgresVariable, infrastructure.Postgres.ConnectionString);
+        }
+
+        report.WritePathProfile = await Micro.WritePathProfile.RunAsync(entities: 100, iterations: 200);
+        Progress.Line(report.WritePathProfile);
+
         report.LoadAverageAtEnd = MachineInfo.LoadAverageNow();
         var path = ReportWriter.Write(report);
         Progress.Line("report written: " + path);

@@ -21,5 +21,7 @@ internal sealed class ReportData(ReportSettings settings, MachineInfo machine, D
 
     public List<string> Skipped { get; } = [];
 
+    public string? WritePathProfile { get; set; }
+
     public string LoadAverageAtEnd { get; set; } = "";
 }

@@ -77,6 +77,7 @@ internal static class ReportWriter
         md.AppendLine(Inv($"| .NET | {m.Runtime} |"));
         md.AppendLine(Inv($"| PostgreSQL | {m.Postgres} |"));
         md.AppendLine(Inv($"| Kafka | {m.Kafka} |"));
+        md.AppendLine(Inv($"| library commit | {m.Commit} |"));
         md.AppendLine(Inv($"| load average (1/5/15 min) | {m.LoadAverage} at start, {data.LoadAverageAtEnd} at end |"));
         md.AppendLine();
         md.AppendLine("PostgreSQL, the Kafka mock cluster, the relay and the load generator share the same cores, and other engineers' test");
@@ -109,7 +110,7 @@ internal static class ReportWriter
             md.AppendLine(Inv($"| inbox, no-op handler, batch {i.Batch}, {i.Messages:N0} records | >= 15,000 msg/s | {i.PerSecond:N0} msg/s | {(i.PerSecond >= 15_000 && i.Lost == 0 ? "yes" : "no")} |"));
         }
 
-        md.AppendLine("| write path (BenchmarkDotNet) | SaveChanges with outbox <= 1.15x without | see the micro-benchmark tables | |");
+        AppendWritePathGoals(md, data.Settings.MicroResultsDirectory);
         md.AppendLine();
         foreach (var skipped in data.Skipped)
         {
@@ -209,6 +210,21 @@ internal static class ReportWriter
             md.AppendLine();
         }
 
+        if (data.WritePathProfile is { } profile)
+        {
+            md.AppendLine("## Write path: where the time and allocations go");
+            md.AppendLine();
+            md.AppendLine("`profile-write-path`: the SaveChanges shapes of `SaveChangesBenchmarks` run interleaved in one process (medians;");
+            md.AppendLine("exact allocated bytes from `GC.GetTotalAllocatedBytes`), then the allocating types sampled from the runtime's");
+            md.AppendLine("allocation events. \"outbox without commit trigger\" drops the trigger that assigns commit order: a diagnostic, not a");
+            md.AppendLine("supported configuration.");
+            md.AppendLine();
+            md.AppendLine("```");
+            md.AppendLine(profile.TrimEnd());
+            md.AppendLine("```");
+            md.AppendLine();
+        }
+
         AppendMicro(md, data.Settings.MicroResultsDirectory);
 
         md.AppendLine("## JSON lines");
@@ -239,6 +255,37 @@ internal static class ReportWriter
         var path = Path.Combine(data.Settings.OutputDirectory, stem + ".md");
         File.WriteAllText(path, md.ToString());
         return path;
+    }
+
+    private static void AppendWritePathGoals(StringBuilder md, string? directory)
+    {
+        if (BenchmarkDotNetCsv.Load(directory, "SaveChangesBenchmarks") is { } saveChanges)
+        {
+            foreach (var n in new[] { 1, 100 })
+            {
+                var value = n.ToString(CultureInfo.InvariantCulture);
+                if (saveChanges.Find("EntitiesWithPlainEventRows", "Entities", value) is { } plain
+                    && saveChanges.Find("EntitiesWithOutboxEvents", "Entities", value) is { } outbox)
+                {
+                    var ratio = outbox.MeanNs / plain.MeanNs;
+                    var extra = (outbox.AllocatedBytes - plain.AllocatedBytes) / n;
+                    var total = outbox.AllocatedBytes / n;
+                    md.AppendLine(Inv($"| write path (BenchmarkDotNet): SaveChanges of {(n == 1 ? "1 entity with 1 event" : $"{n} entities with {n} events")} | time <= 1.15x the entities plus plain rows; <= 2 KB allocated per event | {ratio:0.00}x; {extra:N0} B per event more than the baseline ({total:N0} B per event with the entity) | {(ratio <= 1.15 ? "time yes" : "time no")}, {(extra <= 2048 ? "allocations yes" : "allocations no")} |"));
+                }
+            }
+        }
+
+        if (BenchmarkDotNetCsv.Load(directory, "BatchEnqueueBenchmarks") is { } batch
+            && batch.Find("OutboxWriterEnqueueBatch", "Rows", "1000") is { } writer
+            && batch.Find("RawCopyIntoPlainTable", "Rows", "1000") is { } copyPlain
+            && batch.Find("RawCopyIntoOutboxTable", "Rows", "1000") is { } copyOutbox
+            && batch.Find("MultiValuesInsertIntoOutboxTable", "Rows", "1000") is { } multi)
+        {
+            var share = copyPlain.MeanNs / writer.MeanNs;
+            md.AppendLine(Inv($"| write path (BenchmarkDotNet): EnqueueBatchAsync of 1,000 events | >= 60% of the rate of a raw binary COPY of the same rows | {share:P0} of COPY into a trigger-less table of the outbox shape; {copyOutbox.MeanNs / writer.MeanNs:P0} of COPY into the outbox table itself | {(share >= 0.6 ? "yes" : "no")} |"));
+            var copyFaster = copyOutbox.MeanNs < multi.MeanNs;
+            md.AppendLine(Inv($"| write path: binary COPY or a 1,000-row multi-VALUES INSERT? | measure which is faster | COPY {copyOutbox.MeanNs / 1e6:0.0} ms, multi-VALUES INSERT {multi.MeanNs / 1e6:0.0} ms (into the outbox table): {(copyFaster ? "COPY" : "multi-VALUES INSERT")} is faster | |"));
+        }
     }
 
     private static void AppendMicro(StringBuilder md, string? directory)

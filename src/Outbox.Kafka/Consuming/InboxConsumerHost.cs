@@ -193,6 +193,12 @@ internal sealed class InboxConsumerHost : IHostedService, IAsyncDisposable
                 {
                     Log.ConsumeFailed(_logger, ex, _group);
                 }
+                catch (Exception ex) when (!_stop.IsCancellationRequested)
+                {
+                    // Not expected; the loop must outlive it (records are never stored past an unfinished one).
+                    Log.ConsumeFailed(_logger, ex, _group);
+                    _stop.Token.WaitHandle.WaitOne(PollTimeout);
+                }
             }
         }
         finally

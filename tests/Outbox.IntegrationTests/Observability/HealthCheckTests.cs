@@ -1,0 +1,108 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Time.Testing;
+using Npgsql;
+using Outbox.IntegrationTests.Inbox;
+using Outbox.IntegrationTests.Infrastructure;
+using Outbox.PostgreSql;
+
+namespace Outbox.IntegrationTests.Observability;
+
+public sealed class HealthCheckTests
+{
+    [Fact]
+    public async Task Oldest_pending_age_moves_the_check_from_healthy_to_degraded_to_unhealthy()
+    {
+        var cs = await SharedInfrastructure.CreateDatabaseAsync("health");
+        var prefix = "health-" + Guid.NewGuid().ToString("N")[..8];
+        var time = new FakeTimeProvider(new DateTimeOffset(2026, 1, 1, 12, 0, 0, TimeSpan.Zero));
+        using var host = BuildHost(cs, prefix, time, kafka: null);
+        await OutboxSchema.EnsureCreatedAsync(NpgsqlDataSource.Create(cs), InboxHarness.Options(prefix));
+        await host.StartAsync();
+        var health = host.Services.GetRequiredService<HealthCheckService>();
+
+        var empty = (await health.CheckHealthAsync()).Entries["outbox"];
+        Assert.Equal(HealthStatus.Healthy, empty.Status);
+        Assert.Equal(0L, empty.Data["outbox.pending"]);
+
+        await using (var connection = await NpgsqlDataSource.Create(cs).OpenConnectionAsync())
+        {
+            await host.Services.GetRequiredService<OutboxWriter>().EnqueueAsync(connection, null, new MovieStarted("u1", 1));
+        }
+
+        var fresh = (await health.CheckHealthAsync()).Entries["outbox"];
+        Assert.Equal(HealthStatus.Healthy, fresh.Status);
+        Assert.Equal(1L, fresh.Data["outbox.pending"]);
+
+        time.Advance(TimeSpan.FromSeconds(90));
+        var degraded = (await health.CheckHealthAsync()).Entries["outbox"];
+        Assert.Equal(HealthStatus.Degraded, degraded.Status);
+        Assert.Contains("Degraded above 60 s", degraded.Description, StringComparison.Ordinal);
+
+        time.Advance(TimeSpan.FromMinutes(5));
+        Assert.Equal(HealthStatus.Unhealthy, (await health.CheckHealthAsync()).Entries["outbox"].Status);
+        await host.StopAsync();
+    }
+
+    [Fact]
+    public async Task A_running_polling_relay_owns_every_lane_and_drains_the_backlog()
+    {
+        var cs = await SharedInfrastructure.CreateDatabaseAsync("health");
+        var kafka = await SharedInfrastructure.KafkaAsync();
+        var prefix = "health-" + Guid.NewGuid().ToString("N")[..8];
+        await OutboxSchema.EnsureCreatedAsync(NpgsqlDataSource.Create(cs), InboxHarness.Options(prefix));
+        using var host = BuildHost(cs, prefix, TimeProvider.System, kafka.BootstrapServers);
+        await host.StartAsync();
+        var health = host.Services.GetRequiredService<HealthCheckService>();
+
+        await Eventually.TrueAsync(
+            async () => (await health.CheckHealthAsync()).Entries["outbox"] is { Status: HealthStatus.Healthy } e && (int)e.Data["relay.lanes_owned"] == 64,
+            "the relay owns its lanes and reports healthy");
+
+        await using (var connection = await NpgsqlDataSource.Create(cs).OpenConnectionAsync())
+        {
+            await host.Services.GetRequiredService<OutboxWriter>().EnqueueAsync(connection, null, new MovieStarted("u1", 1));
+        }
+
+        await Eventually.TrueAsync(
+            async () => (await health.CheckHealthAsync()).Entries["outbox"].Data["outbox.pending"] is 0L,
+            "the relay drains the row");
+
+        await host.StopAsync();
+        var stopped = (await health.CheckHealthAsync()).Entries["outbox"];
+        Assert.Equal(HealthStatus.Unhealthy, stopped.Status);
+        Assert.Contains("no valid lease heartbeat", stopped.Description, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Thresholds_in_the_wrong_order_fail_at_host_start_naming_the_setting()
+    {
+        using var host = BuildHost("Host=127.0.0.1;Database=unused", "health", TimeProvider.System, kafka: null, o =>
+        {
+            o.PendingAgeDegraded = TimeSpan.FromMinutes(10);
+            o.PendingAgeUnhealthy = TimeSpan.FromMinutes(5);
+        });
+        var error = await Assert.ThrowsAsync<OptionsValidationException>(() => host.StartAsync());
+        Assert.Contains("OutboxHealthOptions.PendingAgeUnhealthy", error.Message, StringComparison.Ordinal);
+    }
+
+    private static IHost BuildHost(string cs, string prefix, TimeProvider time, string? kafka, Action<OutboxHealthOptions>? configure = null)
+    {
+        var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
+        builder.Services.AddSingleton(time);
+        var outbox = builder.Services.AddOutbox(o =>
+        {
+            o.TopicTemplate = prefix + "." + OutboxOptions.AggregateTypePlaceholder;
+            o.MapEvent<MovieStarted>("movie", e => e.UserId);
+        }).UsePostgreSql(cs);
+        if (kafka is not null)
+        {
+            outbox.UseKafka(k => k.BootstrapServers = kafka).AddPollingRelay(r => r.PollInterval = TimeSpan.FromMilliseconds(200));
+        }
+
+        builder.Services.AddHealthChecks().AddOutboxHealthChecks(configure);
+        return builder.Build();
+    }
+}

@@ -48,14 +48,30 @@ public static class ChaosSchema
             var table = WrittenTable(writer);
             sql.Append(CultureInfo.InvariantCulture, $"""
                 CREATE TABLE {table} (
-                    chaos_id uuid PRIMARY KEY, aggregate_id text NOT NULL, version bigint NOT NULL,
+                    chaos_id uuid PRIMARY KEY, aggregate_id text NOT NULL, version bigint NOT NULL, outbox_id uuid NOT NULL,
                     written_at timestamptz NOT NULL DEFAULT clock_timestamp());
 
                 """);
-            union.Add(string.Create(CultureInfo.InvariantCulture, $"SELECT chaos_id, aggregate_id, version, {writer} AS writer FROM {table}"));
+            union.Add(string.Create(CultureInfo.InvariantCulture, $"SELECT chaos_id, aggregate_id, version, outbox_id, written_at, {writer} AS writer FROM {table}"));
         }
 
         sql.Append(CultureInfo.InvariantCulture, $"CREATE VIEW {Name}.committed AS {string.Join(" UNION ALL ", union)};");
+
+        // Forensics: who deleted which outbox row, and when (the relays delete a row once Kafka acknowledged it).
+        sql.Append(CultureInfo.InvariantCulture, $$"""
+
+            CREATE TABLE {{Name}}.outbox_deletes (
+                id uuid NOT NULL, lane integer NOT NULL, commit_seq bigint NULL, attempts integer NOT NULL,
+                deleted_by text NOT NULL, deleted_at timestamptz NOT NULL DEFAULT clock_timestamp(), xid xid8 NOT NULL DEFAULT pg_current_xact_id());
+            CREATE FUNCTION {{Name}}.record_outbox_delete() RETURNS trigger LANGUAGE plpgsql AS $fn$
+            BEGIN
+                INSERT INTO {{Name}}.outbox_deletes (id, lane, commit_seq, attempts, deleted_by)
+                VALUES (OLD.id, OLD.lane, OLD.commit_seq, OLD.attempts, current_setting('application_name'));
+                RETURN NULL;
+            END
+            $fn$;
+            CREATE TRIGGER chaos_record_delete AFTER DELETE ON outbox.messages FOR EACH ROW EXECUTE FUNCTION {{Name}}.record_outbox_delete();
+            """);
         await using var command = dataSource.CreateCommand(sql.ToString());
         await command.ExecuteNonQueryAsync(cancellationToken);
     }

@@ -139,20 +139,15 @@ public sealed class ChaosRun
             ], runLog));
         }
 
+        // All at once: their start-up (mostly JIT) overlaps. Writers say ready after a first transaction of each kind.
         var started = Stopwatch.StartNew();
-        foreach (var process in Services)
+        foreach (var process in Services.Concat(_writers))
         {
             process.Start();
         }
 
-        await Task.WhenAll(Services.Select(p => p.WaitReadyAsync(ReadyTimeout)));
-        _log.Line($"{Name}: {_consumers.Count} consumers and {_relays.Count} relays ready in {started.Elapsed.TotalSeconds:0.0} s; starting {_writers.Count} writers");
-        foreach (var writer in _writers)
-        {
-            writer.Start();
-        }
-
-        await Task.WhenAll(_writers.Select(p => p.WaitReadyAsync(ReadyTimeout)));
+        await Task.WhenAll(Services.Concat(_writers).Select(p => p.WaitReadyAsync(ReadyTimeout)));
+        _log.Line($"{Name}: {_consumers.Count} consumers, {_relays.Count} relays and {_writers.Count} writers ready in {started.Elapsed.TotalSeconds:0.0} s; faults start");
     }
 
     private async Task ExecutePlanAsync(FaultPlan plan, TimeSpan faultTime, CancellationToken cancellationToken)
@@ -490,6 +485,11 @@ public sealed class ChaosRun
             _log.Line($"{Name}: example: {example}");
         }
 
+        if (findings.LostSample.Count > 0)
+        {
+            await LogLostAsync(findings.LostSample, cancellationToken);
+        }
+
         return new RunResult
         {
             Relay = _relay,
@@ -512,6 +512,34 @@ public sealed class ChaosRun
             Quiet = quiet,
             Drained = drained,
         };
+    }
+
+    /// <summary>What became of the outbox rows of lost events: still there, dead-lettered, or deleted (by whom, when, in which batch).</summary>
+    private async Task LogLostAsync(IReadOnlyList<Guid> lost, CancellationToken cancellationToken)
+    {
+        await using var command = _database!.CreateCommand(
+            """
+            SELECT c.chaos_id::text || ' ' || c.aggregate_id || ' v' || c.version || ' writer ' || c.writer || ' outbox id ' || c.outbox_id
+                   || ' written ' || to_char(c.written_at, 'HH24:MI:SS.MS')
+                   || CASE WHEN m.id IS NOT NULL THEN ' STILL PENDING (commit_seq ' || coalesce(m.commit_seq::text, 'null') || ', attempts ' || m.attempts || ')' ELSE '' END
+                   || CASE WHEN dl.id IS NOT NULL THEN ' DEAD-LETTERED' ELSE '' END
+                   || coalesce(' deleted by ' || d.deleted_by || ' at ' || to_char(d.deleted_at, 'HH24:MI:SS.MS') || ' (lane ' || d.lane || ', commit_seq '
+                               || coalesce(d.commit_seq::text, 'null') || ', attempts ' || d.attempts || ', xid ' || d.xid || ', '
+                               || (SELECT count(*) FROM chaos.outbox_deletes b WHERE b.xid = d.xid) || ' rows in that delete, commit_seq '
+                               || (SELECT min(b.commit_seq) || '..' || max(b.commit_seq) FROM chaos.outbox_deletes b WHERE b.xid = d.xid) || ')', ' never deleted')
+            FROM chaos.committed c
+            LEFT JOIN outbox.messages m ON m.id = c.outbox_id
+            LEFT JOIN outbox.dead_letters dl ON dl.id = c.outbox_id
+            LEFT JOIN chaos.outbox_deletes d ON d.id = c.outbox_id
+            WHERE c.chaos_id = ANY($1)
+            ORDER BY c.aggregate_id, c.version
+            """);
+        command.Parameters.Add(new NpgsqlParameter<Guid[]> { TypedValue = [.. lost] });
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            _log.Line($"{Name}: lost: {reader.GetString(0)}");
+        }
     }
 
     private async Task<long> ScalarAsync(string sql, CancellationToken cancellationToken)

@@ -16,9 +16,9 @@ public sealed record ChaosSettings
 
     public int Writers { get; init; } = 2;
 
-    public int WriterConcurrency { get; init; } = 4;
+    public int WriterConcurrency { get; init; } = 2;
 
-    public int WriterDelayMilliseconds { get; init; } = 5;
+    public int WriterDelayMilliseconds { get; init; } = 20;
 
     public int Keys { get; init; } = 200;
 

@@ -34,6 +34,9 @@ public sealed record RunFindings
     /// <summary>Gets effects of events that never committed.</summary>
     public long PhantomEffects { get; init; }
 
+    /// <summary>Gets up to 20 of the lost events.</summary>
+    public IReadOnlyList<Guid> LostSample { get; init; } = [];
+
     /// <summary>Gets up to 20 examples of the problems above.</summary>
     public IReadOnlyList<string> Examples { get; init; } = [];
 }

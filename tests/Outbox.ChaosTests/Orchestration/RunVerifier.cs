@@ -99,11 +99,17 @@ public static class RunVerifier
         }
 
         long lost = 0;
+        var lostSample = new List<Guid>();
         foreach (var (id, written) in committed)
         {
             if (!firstHeaderIds.ContainsKey(id))
             {
                 lost++;
+                if (lostSample.Count < MaxExamples)
+                {
+                    lostSample.Add(id);
+                }
+
                 Example($"committed event {id} ({written.Key} v{written.Version}, writer {written.Writer}) is not in Kafka");
             }
         }
@@ -157,6 +163,7 @@ public static class RunVerifier
             DoubleEffects = doubles,
             PhantomEffects = phantomEffects,
             Examples = examples,
+            LostSample = lostSample,
         };
     }
 

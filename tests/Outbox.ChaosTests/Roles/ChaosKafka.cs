@@ -15,6 +15,13 @@ public static class ChaosKafka
         options.Producer.ReconnectBackoffMaxMs = 1000;
         options.Consumer.ReconnectBackoffMaxMs = 1000;
 
+        // The embedded broker sometimes keeps a request unanswered across a down/up instead of closing the connection
+        // as a real broker would; librdkafka then waits out socket.timeout.ms (60 s) before retrying. 10 s bounds that
+        // stall; with a real broker the connection would fail at once.
+        options.Producer.SocketTimeoutMs = 10_000;
+        options.Producer.RequestTimeoutMs = 10_000;
+        options.Consumer.SocketTimeoutMs = 10_000;
+
         // A killed consumer's partitions move after the session timeout (classic protocol).
         options.Consumer.SessionTimeoutMs = 6000;
         options.Consumer.HeartbeatIntervalMs = 1000;

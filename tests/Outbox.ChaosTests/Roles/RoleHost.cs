@@ -35,6 +35,9 @@ public static class RoleHost
         logging.AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
         logging.SetMinimumLevel(LogLevel.Warning);
         logging.AddFilter("Outbox", LogLevel.Information);
+
+        // EF Core logs every failed command as an error; the roles and the library report what matters themselves.
+        logging.AddFilter("Microsoft.EntityFrameworkCore", LogLevel.None);
     }
 
     public static async Task<int> RunAsync(IHost host, CancellationToken stop)

@@ -1,4 +1,5 @@
 using System.Text;
+using System.Text.Json;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Storage;
 using Microsoft.Extensions.DependencyInjection;
@@ -124,8 +125,17 @@ public static class WriterRole
             events.Add(evt);
         }
 
-        await db.Database.ExecuteSqlRawAsync(InsertWrittenSql(context.Writer), WrittenParameters(events));
         await db.SaveChangesAsync();
+
+        // The outbox rows SaveChanges just wrote, by the event they carry.
+        var outboxIds = new Dictionary<Guid, Guid>();
+        foreach (var entry in db.ChangeTracker.Entries<OutboxMessage>())
+        {
+            var chaosId = JsonDocument.Parse(entry.Entity.Payload).RootElement.GetProperty("chaosId").GetGuid();
+            outboxIds[chaosId] = entry.Entity.Id;
+        }
+
+        await db.Database.ExecuteSqlRawAsync(InsertWrittenSql(context.Writer), WrittenParameters(events, events.Select(e => outboxIds[e.ChaosId]).ToList()));
         return await EndAsync(plan.Ending, () => transaction.CommitAsync(), () => transaction.RollbackAsync(), () => db.Database.ExecuteSqlRawAsync("SELECT 1/0"));
     }
 
@@ -142,18 +152,13 @@ public static class WriterRole
             events.Add(new ChaosEvent(Guid.NewGuid(), key, version, context.Writer, Note(random)));
         }
 
-        if (events.Count == 1)
-        {
-            await context.OutboxWriter.EnqueueAsync(connection, transaction, events[0]);
-        }
-        else
-        {
-            await context.OutboxWriter.EnqueueBatchAsync(connection, transaction, events);
-        }
+        var outboxIds = events.Count == 1
+            ? [await context.OutboxWriter.EnqueueAsync(connection, transaction, events[0])]
+            : await context.OutboxWriter.EnqueueBatchAsync(connection, transaction, events);
 
         await using (var written = new NpgsqlCommand(InsertWrittenSql(context.Writer), connection, transaction))
         {
-            written.Parameters.AddRange(WrittenParameters(events));
+            written.Parameters.AddRange(WrittenParameters(events, outboxIds));
             await written.ExecuteNonQueryAsync();
         }
 
@@ -199,10 +204,11 @@ public static class WriterRole
     }
 
     private static string InsertWrittenSql(int writer) =>
-        $"INSERT INTO {ChaosSchema.WrittenTable(writer)} (chaos_id, aggregate_id, version) SELECT * FROM unnest(@ids, @keys, @versions)";
+        $"INSERT INTO {ChaosSchema.WrittenTable(writer)} (chaos_id, aggregate_id, version, outbox_id) SELECT * FROM unnest(@ids, @keys, @versions, @outbox_ids)";
 
-    private static NpgsqlParameter[] WrittenParameters(List<ChaosEvent> events) =>
+    private static NpgsqlParameter[] WrittenParameters(List<ChaosEvent> events, IReadOnlyList<Guid> outboxIds) =>
     [
+        new("outbox_ids", NpgsqlDbType.Array | NpgsqlDbType.Uuid) { Value = outboxIds.ToArray() },
         new("ids", NpgsqlDbType.Array | NpgsqlDbType.Uuid) { Value = events.Select(e => e.ChaosId).ToArray() },
         new("keys", NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = events.Select(e => e.Key).ToArray() },
         new("versions", NpgsqlDbType.Array | NpgsqlDbType.Bigint) { Value = events.Select(e => e.Version).ToArray() },

@@ -103,6 +103,41 @@ internal static class OutboxCli
         deadLetters.Subcommands.Add(purge);
         root.Subcommands.Add(deadLetters);
 
+        var connectorName = new Option<string>("--connector-name") { Description = "Kafka Connect connector name", DefaultValueFactory = _ => "outbox" };
+        var slot = new Option<string>("--slot") { Description = "Replication slot Debezium uses", DefaultValueFactory = _ => "outbox_debezium" };
+        var publication = new Option<string>("--publication") { Description = "Publication of the outbox table", DefaultValueFactory = _ => "outbox" };
+        var topicPrefix = new Option<string>("--topic-prefix") { Description = "Debezium topic.prefix", DefaultValueFactory = _ => "outbox" };
+        var hostname = new Option<string?>("--database-hostname") { Description = "Host name as Kafka Connect reaches it (default: from the connection string)" };
+        var port = new Option<int?>("--database-port") { Description = "Port as Kafka Connect reaches it (default: from the connection string)" };
+        var debezium = new Command("debezium-config", "Print the Kafka Connect request body of a Debezium connector with the outbox EventRouter.")
+        {
+            connectorName, slot, publication, topicPrefix, hostname, port,
+        };
+        debezium.SetAction(parse =>
+        {
+            try
+            {
+                var options = new DebeziumOptions
+                {
+                    ConnectorName = parse.GetValue(connectorName)!,
+                    SlotName = parse.GetValue(slot)!,
+                    PublicationName = parse.GetValue(publication)!,
+                    TopicPrefix = parse.GetValue(topicPrefix)!,
+                    DatabaseHostname = parse.GetValue(hostname),
+                    DatabasePort = parse.GetValue(port),
+                    ConnectionString = parse.GetValue(connection) ?? Environment.GetEnvironmentVariable(ConnectionVariable),
+                };
+                stdout.WriteLine(DebeziumConnectorConfig.Create(Options(parse), options));
+                return 0;
+            }
+            catch (Exception ex) when (ex is OutboxConfigurationException or ArgumentException)
+            {
+                stderr.WriteLine(ex.Message);
+                return 1;
+            }
+        });
+        root.Subcommands.Add(debezium);
+
         var parseResult = root.Parse(args);
         return await parseResult.InvokeAsync(new InvocationConfiguration { Output = stdout, Error = stderr }, cancellationToken);
 

@@ -32,6 +32,35 @@ public sealed class CliTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Debezium_config_prints_the_connector_for_the_given_names()
+    {
+        var (exit, output, _) = await RunAsync(
+            "debezium-config", "--connection", "Host=db.internal;Port=5433;Database=movies;Username=app", "--schema", "ops", "--table", "events",
+            "--connector-name", "movies-outbox", "--slot", "movies_slot", "--publication", "movies_pub", "--topic-prefix", "mw",
+            "--database-hostname", "pg.connect", "--database-port", "6432");
+        Assert.Equal(0, exit);
+        using var json = System.Text.Json.JsonDocument.Parse(output);
+        Assert.Equal("movies-outbox", json.RootElement.GetProperty("name").GetString());
+        var config = json.RootElement.GetProperty("config");
+        Assert.Equal("pg.connect", config.GetProperty("database.hostname").GetString());
+        Assert.Equal("6432", config.GetProperty("database.port").GetString());
+        Assert.Equal("movies", config.GetProperty("database.dbname").GetString());
+        Assert.Equal("app", config.GetProperty("database.user").GetString());
+        Assert.Equal("movies_slot", config.GetProperty("slot.name").GetString());
+        Assert.Equal("movies_pub", config.GetProperty("publication.name").GetString());
+        Assert.Equal("mw", config.GetProperty("topic.prefix").GetString());
+        Assert.Equal("ops\\.events", config.GetProperty("table.include.list").GetString());
+    }
+
+    [Fact]
+    public async Task Debezium_config_refuses_a_hostile_slot_name()
+    {
+        var (exit, _, error) = await RunAsync("debezium-config", "--connection", "Host=db;Database=movies", "--slot", "x\"; DROP");
+        Assert.Equal(1, exit);
+        Assert.Contains("Slot", error, StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Fact]
     public async Task Hostile_names_are_refused()
     {
         var (exit, _, error) = await RunAsync("status", "--connection", _connectionString, "--schema", "x\"; DROP TABLE y; --");

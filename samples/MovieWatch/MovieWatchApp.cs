@@ -51,7 +51,10 @@ public static class MovieWatchApp
             outbox.AddConsumer<MovieWatchDb>(RecommendationsHandler.ConsumerGroup, c => c.Subscribe<MovieStarted, RecommendationsHandler>());
         }
 
+        services.AddHealthChecks().AddOutboxHealthChecks();
+
         var app = builder.Build();
+        app.MapHealthChecks("/health");
         app.UseExceptionHandler();
         app.UseStatusCodePages();
         app.UseDefaultFiles();

@@ -1,0 +1,64 @@
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Time.Testing;
+using Npgsql;
+using Outbox.PostgreSql.Cdc;
+using Outbox.PostgreSql;
+using Outbox.Relay;
+
+namespace Outbox.IntegrationTests.Cdc;
+
+/// <summary>Pure logic (no I/O), kept here because IOutboxPublisher's result types are internal to Outbox.</summary>
+public sealed class CdcAcknowledgerTests : IAsyncDisposable
+{
+    // Never opened: these tests stay below MaxAttempts, so no row is dead-lettered.
+    private readonly NpgsqlDataSource _dataSource = NpgsqlDataSource.Create("Host=unused.invalid;Username=none");
+
+    [Fact]
+    public async Task The_acknowledged_prefix_is_done_and_the_first_failure_stops_it()
+    {
+        var acknowledger = Create(maxAttempts: 5);
+        var rows = Rows(4);
+        var (done, error) = await acknowledger.SettleAsync(
+            rows, [PublishResult.Acknowledged, PublishResult.Acknowledged, PublishResult.Failed("boom"), PublishResult.Acknowledged], CancellationToken.None);
+
+        Assert.Equal(2, done);
+        Assert.Equal("boom", error);
+        Assert.Equal(2, acknowledger.Published);
+    }
+
+    [Fact]
+    public async Task A_row_not_attempted_stops_the_prefix_without_counting_an_attempt()
+    {
+        var acknowledger = Create(maxAttempts: 1);
+        var rows = Rows(2);
+
+        // With MaxAttempts = 1 a counted failure would dead-letter the row (and touch the database).
+        var (done, error) = await acknowledger.SettleAsync(rows, [PublishResult.Acknowledged, PublishResult.NotAttempted], CancellationToken.None);
+        Assert.Equal(1, done);
+        Assert.NotNull(error);
+    }
+
+    [Fact]
+    public async Task Failures_of_a_row_are_counted_across_calls_and_forgotten_once_it_is_acknowledged()
+    {
+        var acknowledger = Create(maxAttempts: 3);
+        var row = Rows(1);
+        Assert.Equal(0, (await acknowledger.SettleAsync(row, [PublishResult.Failed("a")], CancellationToken.None)).Done);
+        Assert.Equal(0, (await acknowledger.SettleAsync(row, [PublishResult.Failed("b")], CancellationToken.None)).Done);
+        Assert.Equal(1, (await acknowledger.SettleAsync(row, [PublishResult.Acknowledged], CancellationToken.None)).Done);
+
+        // Two more failures after the success: the count starts again, so still below 3 and nothing is dead-lettered.
+        Assert.Equal(0, (await acknowledger.SettleAsync(row, [PublishResult.Failed("c")], CancellationToken.None)).Done);
+        Assert.Equal(0, (await acknowledger.SettleAsync(row, [PublishResult.Failed("d")], CancellationToken.None)).Done);
+    }
+
+    public async ValueTask DisposeAsync() => await _dataSource.DisposeAsync();
+
+    private CdcAcknowledger Create(int maxAttempts) => new(
+        new CdcStore(_dataSource, new CdcNames(new OutboxOptions(), "slot", "pub")),
+        new CdcRelayOptions { MaxAttempts = maxAttempts },
+        new FakeTimeProvider(),
+        NullLogger.Instance);
+
+    private static List<OutboxMessage> Rows(int count) => Enumerable.Range(0, count).Select(_ => new OutboxMessage { Id = Guid.NewGuid() }).ToList();
+}

@@ -1,0 +1,35 @@
+using Outbox.PostgreSql.Cdc;
+
+namespace Outbox.PostgreSql.Tests.Relay.Cdc;
+
+public sealed class CdcNamesTests
+{
+    [Fact]
+    public void The_relay_tables_sit_next_to_the_outbox_table_and_are_quoted()
+    {
+        var names = new CdcNames(new OutboxOptions { Schema = "sales", MessagesTable = "events" }, "slot", "pub");
+        Assert.Equal("\"sales\".\"events\"", names.Messages);
+        Assert.Equal("\"sales\".\"events_cdc_backlog\"", names.BacklogTable);
+        Assert.Equal("\"sales\".\"events_cdc_slots\"", names.SlotsTable);
+        Assert.Equal("\"pub\"", names.QuotedPublication);
+        Assert.Equal("sales", names.Schema);
+        Assert.Equal("events", names.MessagesTable);
+    }
+
+    [Fact]
+    public void Derived_names_stay_within_postgresql_identifier_length()
+    {
+        var table = "t" + new string('x', 62);
+        var names = new CdcNames(new OutboxOptions { MessagesTable = table }, "slot", "pub");
+        var backlog = names.BacklogTable.Split('.')[1].Trim('"');
+        Assert.True(backlog.Length <= 63, backlog);
+        Assert.EndsWith("_cdc_backlog", backlog, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void An_invalid_slot_name_names_the_option_it_came_from()
+    {
+        var error = Assert.Throws<OutboxConfigurationException>(() => new CdcNames(new OutboxOptions(), "Bad", "pub", "DebeziumOptions.SlotName"));
+        Assert.Contains("DebeziumOptions.SlotName", error.Message, StringComparison.Ordinal);
+    }
+}

@@ -15,14 +15,6 @@ public sealed class OutboxHealthOptions
     [Range(typeof(TimeSpan), "00:00:00.001", "7.00:00:00")]
     public TimeSpan PendingAgeUnhealthy { get; set; } = TimeSpan.FromMinutes(5);
 
-    /// <summary>
-    /// Gets or sets how long a consumer may make no progress while it holds records it has not finished before the
-    /// check reports it Unhealthy (half of it: Degraded).
-    /// </summary>
-    /// <value>The default is 2 minutes.</value>
-    [Range(typeof(TimeSpan), "00:00:00.001", "1.00:00:00")]
-    public TimeSpan ConsumerStuckAfter { get; set; } = TimeSpan.FromMinutes(2);
-
     /// <summary>Gets or sets the CDC slot lag (bytes of WAL not yet confirmed) above which the check reports Degraded.</summary>
     /// <value>The default is 1 GiB.</value>
     [Range(1L, long.MaxValue)]

@@ -20,7 +20,7 @@ public sealed class InboxBatchingTests(ITestOutputHelper output)
 
         // A relay duplicate inside what becomes a batch, and one event whose handler always fails.
         var duplicate = ids[5];
-        await harness.ProduceRawAsync(events[5].UserId, harness.Serialize(events[5]), duplicate, nameof(MovieStarted));
+        await harness.ProduceRawAsync(events[5].UserId, InboxHarness.Serialize(events[5]), duplicate, nameof(MovieStarted));
         var behavior = new HandlerBehavior();
         behavior.FailuresBySequence[30] = int.MaxValue;
         var poisonIds = events.Select((e, i) => (e, i)).Where(x => x.e.Sequence == 30).Select(x => ids[x.i]).ToHashSet();

@@ -20,7 +20,7 @@ public sealed class InboxDeduplicationTests(ITestOutputHelper output)
         var ids = await harness.ProduceAsync([new("u1", 1), new("u1", 2)]);
 
         // What a relay does when it dies between Kafka's ack and its bookkeeping: the same record again, new offset.
-        var replay = await harness.ProduceRawAsync("u1", harness.Serialize(new("u1", 1)), ids[0], nameof(MovieStarted));
+        var replay = await harness.ProduceRawAsync("u1", InboxHarness.Serialize(new("u1", 1)), ids[0], nameof(MovieStarted));
         var later = await harness.ProduceAsync([new("u1", 3)]);
 
         await Eventually.TrueAsync(async () => (await harness.StoredOffsetsAsync(group)).GetValueOrDefault(0) == replay.Offset.Value + 2, "every record is consumed");

@@ -37,7 +37,7 @@ public sealed class InboxFailureTests(ITestOutputHelper output)
         await harness.StartConsumerAsync(group, behavior, retryOnFailure: true);
 
         var ids = await harness.ProduceAsync([new("u1", 1), new("u1", 2)]);
-        await harness.ProduceRawAsync("u1", harness.Serialize(new("u1", 2)), ids[1], nameof(MovieStarted));
+        await harness.ProduceRawAsync("u1", InboxHarness.Serialize(new("u1", 2)), ids[1], nameof(MovieStarted));
         await Eventually.TrueAsync(async () => (await harness.StoredOffsetsAsync(group)).GetValueOrDefault(0) == 3, "every record is consumed");
 
         Assert.Equal(ids, (await harness.EffectsAsync()).Select(e => e.EventId));
@@ -68,7 +68,7 @@ public sealed class InboxFailureTests(ITestOutputHelper output)
         Assert.Equal(ids[1], InboxHarness.Header(dead, "id"));
         Assert.Equal(nameof(MovieStarted), InboxHarness.Header(dead, "type"));
         Assert.Equal("u1", Encoding.UTF8.GetString(dead.Message.Key!));
-        Assert.Equal(harness.Serialize(new("u1", 2)), dead.Message.Value);
+        Assert.Equal(InboxHarness.Serialize(new("u1", 2)), dead.Message.Value);
 
         var effects = await harness.EffectsAsync();
         Assert.Equal([ids[0], ids[2]], effects.Select(e => e.EventId));
@@ -90,9 +90,9 @@ public sealed class InboxFailureTests(ITestOutputHelper output)
 
         var unknownId = Guid.NewGuid().ToString();
         var malformedId = Guid.NewGuid().ToString();
-        await harness.ProduceRawAsync("u1", harness.Serialize(new("u1", 1)), unknownId, "MovieDeleted");
+        await harness.ProduceRawAsync("u1", InboxHarness.Serialize(new("u1", 1)), unknownId, "MovieDeleted");
         await harness.ProduceRawAsync("u1", "{\"userId\": \"u1\", \"sequence\": "u8.ToArray(), malformedId, nameof(MovieStarted));
-        await harness.ProduceRawAsync("u1", harness.Serialize(new("u1", 2)), null, nameof(MovieStarted));
+        await harness.ProduceRawAsync("u1", InboxHarness.Serialize(new("u1", 2)), null, nameof(MovieStarted));
         var ids = await harness.ProduceAsync([new("u1", 3)]);
 
         var dead = await harness.ReadDeadLettersAsync(3);

@@ -206,7 +206,7 @@ public sealed class InboxHarness : IAsyncDisposable
         return ids;
     }
 
-    public byte[] Serialize(MovieStarted evt) => JsonSerializer.SerializeToUtf8Bytes(evt, Json);
+    public static byte[] Serialize(MovieStarted evt) => JsonSerializer.SerializeToUtf8Bytes(evt, Json);
 
     public async Task<List<Effect>> EffectsAsync(string handler = nameof(RecordingHandler))
     {

@@ -50,7 +50,7 @@ public sealed class TracingAndMetricsTests(ITestOutputHelper output)
         var eventId = (await harness.EffectsAsync())[0].EventId;
 
         // The same record again (a relay duplicate): the inbox skips it.
-        await harness.ProduceRawAsync("u1", harness.Serialize(new MovieStarted("u1", 1)), eventId, nameof(MovieStarted));
+        await harness.ProduceRawAsync("u1", InboxHarness.Serialize(new MovieStarted("u1", 1)), eventId, nameof(MovieStarted));
         await Eventually.TrueAsync(async () => (await harness.StoredOffsetsAsync(group)).GetValueOrDefault(0) == 2, "the duplicate is consumed");
         await harness.StopAsync(host);
         tracing.ForceFlush();

@@ -30,6 +30,7 @@ internal sealed class InboxConsumerHost : IHostedService, IAsyncDisposable
     private readonly Type _dbContextType;
     private readonly IServiceProvider _services;
     private readonly ILogger _logger;
+    private InboxProgress? _progress;
     private readonly Dictionary<TopicPartition, PartitionWorker> _workers = [];
     private readonly ConcurrentQueue<(PartitionWorker Worker, long NextOffset)> _completions = new();
     private readonly CancellationTokenSource _stop = new();
@@ -98,6 +99,8 @@ internal sealed class InboxConsumerHost : IHostedService, IAsyncDisposable
             _services.GetService<TimeProvider>() ?? TimeProvider.System,
             _services.GetService<ILoggerFactory>()?.CreateLogger("Outbox.Inbox.InboxProcessor") ?? NullLogger.Instance);
         _concurrency = new SemaphoreSlim(_options.MaxConcurrency, _options.MaxConcurrency);
+        _progress = _services.GetService<InboxProgress>();
+        _progress?.Started(_group);
 
         // Room for the batch being handled and the next one, so that a worker never waits for a fetch.
         _bufferLimit = Math.Max(_options.MaxBufferedRecordsPerPartition, 2 * _options.MaxBatchSize);
@@ -188,6 +191,7 @@ internal sealed class InboxConsumerHost : IHostedService, IAsyncDisposable
                 try
                 {
                     PollOnce(_pausedCount > 0 ? PausedPollTimeout : PollTimeout);
+                    _progress?.SetWaiting(_group, WaitingRecords());
                 }
                 catch (Exception ex) when (ex is KafkaException or InvalidOperationException)
                 {
@@ -207,8 +211,20 @@ internal sealed class InboxConsumerHost : IHostedService, IAsyncDisposable
         }
     }
 
+    private int WaitingRecords()
+    {
+        var waiting = 0;
+        foreach (var worker in _workers.Values)
+        {
+            waiting += worker.Buffered;
+        }
+
+        return waiting;
+    }
+
     private void Shutdown()
     {
+        _progress?.Stopped(_group);
         StopWorkers([.. _workers.Keys], abandon: false);
         try
         {
@@ -268,7 +284,13 @@ internal sealed class InboxConsumerHost : IHostedService, IAsyncDisposable
             {
                 var worker = new PartitionWorker(
                     partition, next, _processor!, _routes!, _concurrency!, _options.MaxBatchSize,
-                    (w, nextOffset) => _completions.Enqueue((w, nextOffset)), _logger, _abort.Token);
+                    (w, nextOffset) =>
+                    {
+                        _completions.Enqueue((w, nextOffset));
+                        _progress?.RecordFinished(_group);
+                    },
+                    _logger,
+                    _abort.Token);
                 _workers.Add(partition, worker);
                 worker.Start();
             }

@@ -19,4 +19,9 @@ public sealed class OutboxHealthOptions
     /// <value>The default is 1 GiB.</value>
     [Range(1L, long.MaxValue)]
     public long SlotLagDegradedBytes { get; set; } = 1L << 30;
+
+    /// <summary>Gets or sets how long a consumer group may have records waiting without finishing any before the check reports Unhealthy.</summary>
+    /// <value>The default is 5 minutes. Keep it above the longest expected handler run plus its retries.</value>
+    [Range(typeof(TimeSpan), "00:00:00.001", "7.00:00:00")]
+    public TimeSpan ConsumerStuckAfter { get; set; } = TimeSpan.FromMinutes(5);
 }

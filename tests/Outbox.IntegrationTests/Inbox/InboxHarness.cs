@@ -85,7 +85,8 @@ public sealed class InboxHarness : IAsyncDisposable
         Action<ConsumerOptions>? options = null,
         Action<ConsumerConfig>? consumerConfig = null,
         bool withPollingRelay = false,
-        bool retryOnFailure = false)
+        bool retryOnFailure = false,
+        Action<IServiceCollection>? configureServices = null)
     {
         var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
         builder.Logging.AddProvider(new TestOutputLoggerProvider(_output, behavior.ConsumerName));
@@ -136,6 +137,7 @@ public sealed class InboxHarness : IAsyncDisposable
                 });
             });
 
+        configureServices?.Invoke(builder.Services);
         var host = builder.Build();
         _hosts.Add(host);
         await host.StartAsync();

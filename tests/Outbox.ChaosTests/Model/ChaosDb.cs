@@ -11,6 +11,9 @@ public sealed class ChaosDb(DbContextOptions<ChaosDb> options) : DbContext(optio
 
     public DbSet<SequenceViolation> SequenceViolations => Set<SequenceViolation>();
 
+    /// <summary>Gets the outbox rows saves of this context wrote (filled by <see cref="OutboxRowCapture"/>).</summary>
+    public List<OutboxMessage> CapturedOutboxRows { get; } = [];
+
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
         modelBuilder.Entity<Effect>(e =>

@@ -48,7 +48,7 @@ public static class ChaosSchema
             var table = WrittenTable(writer);
             sql.Append(CultureInfo.InvariantCulture, $"""
                 CREATE TABLE {table} (
-                    chaos_id uuid PRIMARY KEY, aggregate_id text NOT NULL, version bigint NOT NULL, outbox_id uuid NOT NULL,
+                    chaos_id uuid PRIMARY KEY, aggregate_id text NOT NULL, version bigint NOT NULL, outbox_id uuid NULL,
                     written_at timestamptz NOT NULL DEFAULT clock_timestamp());
 
                 """);

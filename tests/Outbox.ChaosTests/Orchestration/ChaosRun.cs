@@ -118,16 +118,18 @@ public sealed class ChaosRun
         _log.Line($"{Name}: database ready, Kafka at {_kafka.BootstrapServers} with {_settings.Partitions} partitions; logs in {runLog.Directory}");
 
         string[] common = ["--cs", connectionString, "--bootstrap", _kafka.BootstrapServers];
+        string[] consumerArguments = _settings.KafkaDebug is { } debug ? [.. common, "--kafka-debug", debug] : common;
         for (var i = 1; i <= _settings.Consumers; i++)
         {
-            _consumers.Add(new ChildProcess(Invariant($"consumer-{i}"), "consumer", common, runLog));
+            _consumers.Add(new ChildProcess(Invariant($"consumer-{i}"), "consumer", consumerArguments, runLog));
         }
 
+        string[] relayArguments = _settings.RelayKafkaDebug is { } relayDebug ? [.. common, "--kafka-debug", relayDebug] : common;
         for (var i = 1; i <= relayCount; i++)
         {
             _relays.Add(_relay == RelayKind.Polling
-                ? new ChildProcess(Invariant($"relay-{i}"), "relay", common, runLog)
-                : new ChildProcess(Invariant($"cdc-{i}"), "cdc-relay", common, runLog));
+                ? new ChildProcess(Invariant($"relay-{i}"), "relay", relayArguments, runLog)
+                : new ChildProcess(Invariant($"cdc-{i}"), "cdc-relay", relayArguments, runLog));
         }
 
         for (var i = 1; i <= _settings.Writers; i++)
@@ -476,6 +478,7 @@ public sealed class ChaosRun
             """,
             cancellationToken);
 
+        var missingOutboxRows = await ScalarAsync("SELECT count(*) FROM chaos.committed WHERE outbox_id IS NULL", cancellationToken);
         var bootstrap = _kafka!.BootstrapServers;
         var topic = await Task.Run(() => TopicReader.Read(bootstrap, ChaosEvent.Topic, TimeSpan.FromMinutes(2)), cancellationToken);
         var deadLetterRecords = await Task.Run(() => TopicReader.Count(bootstrap, ChaosEvent.Topic + ".dlq"), cancellationToken);
@@ -504,6 +507,7 @@ public sealed class ChaosRun
             DeadLetterRecords = deadLetterRecords,
             PendingRows = pending,
             WriterInconsistencies = inconsistencies,
+            MissingOutboxRows = missingOutboxRows,
             Crashes = Services.Concat(_writers).SelectMany(p => p.Crashes).ToList(),
             TruncatedPartitions = topic.Truncated,
             InfrastructureErrors = _infrastructureErrors,

@@ -37,6 +37,12 @@ public sealed record ChaosSettings
 
     public string? LogDirectory { get; init; }
 
+    /// <summary>Gets librdkafka debug contexts for the consumers (<c>--kafka-debug cgrp,fetch</c>), logged to their files.</summary>
+    public string? KafkaDebug { get; init; }
+
+    /// <summary>Gets librdkafka debug contexts for the relays' producers (<c>--relay-kafka-debug msg,eos</c>), logged to their files.</summary>
+    public string? RelayKafkaDebug { get; init; }
+
     /// <summary>Gets the fault kinds a plan may use; all by default (<c>--faults kill-relay,brokers-down</c> narrows a hunt).</summary>
     public IReadOnlyList<FaultKind> FaultKinds { get; init; } = Enum.GetValues<FaultKind>();
 
@@ -83,6 +89,8 @@ public sealed record ChaosSettings
                 "--keys" => settings with { Keys = Positive(args, ref i) },
                 "--quiet-seconds" => settings with { QuietTimeout = TimeSpan.FromSeconds(Positive(args, ref i)) },
                 "--log-dir" => settings with { LogDirectory = Value(args, ref i) },
+                "--kafka-debug" => settings with { KafkaDebug = Value(args, ref i) },
+                "--relay-kafka-debug" => settings with { RelayKafkaDebug = Value(args, ref i) },
                 "--faults" => settings with { FaultKinds = ParseFaults(Value(args, ref i)) },
                 "--exit-on-stdin-eof" => settings with { ExitOnStdinEof = true },
                 _ => throw new UsageException($"Unknown option '{args[i]}'."),

@@ -27,6 +27,9 @@ public sealed record RunResult
 
     public long WriterInconsistencies { get; init; }
 
+    /// <summary>Gets committed events whose transaction wrote no outbox row (EF Core path: none seen at save).</summary>
+    public long MissingOutboxRows { get; init; }
+
     public IReadOnlyList<string> Crashes { get; init; } = [];
 
     public IReadOnlyList<int> TruncatedPartitions { get; init; } = [];
@@ -65,6 +68,7 @@ public sealed record RunResult
             Add(problems, DeadLetterRows > 0, $"{DeadLetterRows} row(s) in the outbox dead-letter table");
             Add(problems, DeadLetterRecords > 0, $"{DeadLetterRecords} record(s) on the consumers' dead-letter topic");
             Add(problems, PendingRows > 0, $"{PendingRows} outbox row(s) still pending");
+            Add(problems, MissingOutboxRows > 0, $"{MissingOutboxRows} committed event(s) whose SaveChanges wrote no outbox row");
             Add(problems, WriterInconsistencies > 0, $"{WriterInconsistencies} aggregate(s) whose committed versions are not 1..n (the run's own bookkeeping is broken)");
             Add(problems, TruncatedPartitions.Count > 0, $"the embedded broker dropped the start of partition(s) {string.Join(",", TruncatedPartitions)} (too much data for it: shorten the run or lower the rate)");
             Add(problems, !Drained, "the outbox was not drained and handled within the quiet period");

@@ -54,7 +54,12 @@ public static class TopicReader
                 message.Key is null ? null : Encoding.UTF8.GetString(message.Key),
                 Header(message.Headers, "id"),
                 Header(message.Headers, "type"),
-                message.Value));
+                message.Value)
+            {
+                Headers = message.Headers is null
+                    ? new Dictionary<string, string>()
+                    : message.Headers.GroupBy(h => h.Key).ToDictionary(g => g.Key, g => Encoding.UTF8.GetString(g.Last().GetValueBytes())),
+            });
             positions[result.Partition.Value] = result.Offset.Value + 1;
         }
 

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using Outbox.ChaosTests.Model;
 
 namespace Outbox.ChaosTests.Roles;
@@ -17,9 +18,22 @@ public static class CdcRelayRole
         var name = args.Required("name");
         var stop = ParentWatch.Start(args.OptionalInt("parent"));
         var builder = RoleHost.CreateBuilder();
+        var debug = args.Optional("kafka-debug");
+        if (debug is not null)
+        {
+            builder.Logging.AddFilter("Outbox.Kafka.Publishing", LogLevel.Debug);
+        }
+
         builder.Services.AddOutbox(ChaosEvent.Map)
             .UsePostgreSql(ConnectionStrings.WithApplicationName(args.Required("cs"), name))
-            .UseKafka(k => ChaosKafka.Configure(k, args.Required("bootstrap")))
+            .UseKafka(k =>
+            {
+                ChaosKafka.Configure(k, args.Required("bootstrap"));
+                if (debug is not null)
+                {
+                    k.Producer.Debug = debug;
+                }
+            })
             .AddCdcRelay(o =>
             {
                 o.SlotName = SlotName;

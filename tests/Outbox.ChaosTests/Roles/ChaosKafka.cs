@@ -22,6 +22,16 @@ public static class ChaosKafka
         options.Producer.RequestTimeoutMs = 10_000;
         options.Consumer.SocketTimeoutMs = 10_000;
 
+        // The embedded broker accepts an idempotent batch whose sequence skips one it failed with an injected error; a
+        // real broker refuses it. librdkafka then rightly counts the failed batch as written (implicit ack) though the
+        // mock never stored it (EmbeddedBrokerFidelityTests). One request in flight per connection keeps the injected
+        // produce errors without that false loss.
+        options.Producer.MaxInFlight = 1;
+
+        // After the brokers come back, a classic group waits for members that will never rejoin for the rebalance
+        // timeout, which is max.poll.interval.ms (5 minutes by default) on the embedded broker.
+        options.Consumer.MaxPollIntervalMs = 15_000;
+
         // A killed consumer's partitions move after the session timeout (classic protocol).
         options.Consumer.SessionTimeoutMs = 6000;
         options.Consumer.HeartbeatIntervalMs = 1000;

@@ -1,5 +1,6 @@
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using Outbox.ChaosTests.Model;
 using Outbox.Kafka;
 
@@ -23,10 +24,23 @@ public static class ConsumerRole
         var cs = ConnectionStrings.WithApplicationName(args.Required("cs"), name);
         var stop = ParentWatch.Start(args.OptionalInt("parent"));
         var builder = RoleHost.CreateBuilder();
+        var debug = args.Optional("kafka-debug");
+        if (debug is not null)
+        {
+            builder.Logging.AddFilter("Outbox.Kafka.Consuming", LogLevel.Debug);
+        }
+
         builder.Services.AddDbContext<ChaosDb>((sp, db) => db.UseNpgsql(cs).UseOutbox(sp));
         builder.Services.AddOutbox(ChaosEvent.Map)
             .UsePostgreSql(cs)
-            .UseKafka(k => ChaosKafka.Configure(k, args.Required("bootstrap")))
+            .UseKafka(k =>
+            {
+                ChaosKafka.Configure(k, args.Required("bootstrap"));
+                if (debug is not null)
+                {
+                    k.Consumer.Debug = debug;
+                }
+            })
             .AddConsumer<ChaosDb>(SingleGroup, c => c.Subscribe<ChaosEvent, EffectHandler>().Configure(Configure))
             .AddConsumer<ChaosDb>(BatchedGroup, c => c.Subscribe<ChaosEvent, EffectHandler>().Configure(o =>
             {

@@ -34,6 +34,8 @@ public sealed class RoleArguments
     public int Number(string name, int defaultValue) =>
         _values.TryGetValue(name, out var value) ? int.Parse(value, CultureInfo.InvariantCulture) : defaultValue;
 
+    public string? Optional(string name) => _values.GetValueOrDefault(name);
+
     public int? OptionalInt(string name) =>
         _values.TryGetValue(name, out var value) ? int.Parse(value, CultureInfo.InvariantCulture) : null;
 }

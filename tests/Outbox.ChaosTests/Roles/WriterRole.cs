@@ -34,7 +34,7 @@ public static class WriterRole
 
         var services = new ServiceCollection();
         services.AddLogging(RoleHost.ConfigureLogging);
-        services.AddDbContext<ChaosDb>((sp, db) => db.UseNpgsql(cs).UseOutbox(sp));
+        services.AddDbContext<ChaosDb>((sp, db) => db.UseNpgsql(cs).UseOutbox(sp).AddInterceptors(new OutboxRowCapture()));
         services.AddOutbox(ChaosEvent.Map).UsePostgreSql(cs);
         await using var provider = services.BuildServiceProvider();
         await using var dataSource = NpgsqlDataSource.Create(cs);
@@ -129,13 +129,16 @@ public static class WriterRole
 
         // The outbox rows SaveChanges just wrote, by the event they carry.
         var outboxIds = new Dictionary<Guid, Guid>();
-        foreach (var entry in db.ChangeTracker.Entries<OutboxMessage>())
+        foreach (var row in db.CapturedOutboxRows)
         {
-            var chaosId = JsonDocument.Parse(entry.Entity.Payload).RootElement.GetProperty("chaosId").GetGuid();
-            outboxIds[chaosId] = entry.Entity.Id;
+            using var payload = JsonDocument.Parse(row.Payload);
+            outboxIds[payload.RootElement.GetProperty("chaosId").GetGuid()] = row.Id;
         }
 
-        await db.Database.ExecuteSqlRawAsync(InsertWrittenSql(context.Writer), WrittenParameters(events, events.Select(e => outboxIds[e.ChaosId]).ToList()));
+        // An event without an outbox row keeps a null outbox id: the checks then show the write path lost it.
+        await db.Database.ExecuteSqlRawAsync(
+            InsertWrittenSql(context.Writer),
+            WrittenParameters(events, events.Select(e => outboxIds.TryGetValue(e.ChaosId, out var id) ? id : (Guid?)null).ToList()));
         return await EndAsync(plan.Ending, () => transaction.CommitAsync(), () => transaction.RollbackAsync(), () => db.Database.ExecuteSqlRawAsync("SELECT 1/0"));
     }
 
@@ -158,7 +161,7 @@ public static class WriterRole
 
         await using (var written = new NpgsqlCommand(InsertWrittenSql(context.Writer), connection, transaction))
         {
-            written.Parameters.AddRange(WrittenParameters(events, outboxIds));
+            written.Parameters.AddRange(WrittenParameters(events, outboxIds.Select(id => (Guid?)id).ToList()));
             await written.ExecuteNonQueryAsync();
         }
 
@@ -206,7 +209,7 @@ public static class WriterRole
     private static string InsertWrittenSql(int writer) =>
         $"INSERT INTO {ChaosSchema.WrittenTable(writer)} (chaos_id, aggregate_id, version, outbox_id) SELECT * FROM unnest(@ids, @keys, @versions, @outbox_ids)";
 
-    private static NpgsqlParameter[] WrittenParameters(List<ChaosEvent> events, IReadOnlyList<Guid> outboxIds) =>
+    private static NpgsqlParameter[] WrittenParameters(List<ChaosEvent> events, IReadOnlyList<Guid?> outboxIds) =>
     [
         new("outbox_ids", NpgsqlDbType.Array | NpgsqlDbType.Uuid) { Value = outboxIds.ToArray() },
         new("ids", NpgsqlDbType.Array | NpgsqlDbType.Uuid) { Value = events.Select(e => e.ChaosId).ToArray() },

@@ -6,12 +6,17 @@ namespace Outbox.PostgreSql.Cdc;
 /// <summary>
 /// Turns the broker's results of a batch into progress: the prefix of rows that are done (acknowledged, or
 /// dead-lettered after <see cref="CdcRelayOptions.MaxAttempts"/> failures). Failure counts live across sessions, since
-/// every retry replays the failed row from the slot.
+/// every retry replays the failed row from the slot. It also remembers the ids the broker acknowledged lately: a stream
+/// restarted after a failure replays whole transactions from the confirmed position, and rows of them that Kafka
+/// already has are not sent again (only a crash of the process can still repeat them).
 /// </summary>
 internal sealed class CdcAcknowledger(CdcStore store, CdcRelayOptions options, TimeProvider timeProvider, ILogger logger)
 {
     private readonly Lock _gate = new();
+    private const int RememberedAcknowledgements = 65_536;
     private readonly Dictionary<Guid, int> _failures = [];
+    private readonly HashSet<Guid> _acknowledged = [];
+    private readonly Queue<Guid> _acknowledgedOrder = new();
     private long _published;
 
     /// <summary>Gets how many rows the broker acknowledged since the relay started.</summary>
@@ -31,6 +36,7 @@ internal sealed class CdcAcknowledger(CdcStore store, CdcRelayOptions options, T
             {
                 acknowledged++;
                 Forget(message.Id);
+                RememberAcknowledged(message.Id);
                 continue;
             }
 
@@ -56,6 +62,32 @@ internal sealed class CdcAcknowledger(CdcStore store, CdcRelayOptions options, T
 
         Interlocked.Add(ref _published, acknowledged);
         return (done, error);
+    }
+
+    /// <summary>Gets a value indicating whether the broker acknowledged this row lately (in this process).</summary>
+    public bool WasAcknowledged(Guid id)
+    {
+        lock (_gate)
+        {
+            return _acknowledged.Contains(id);
+        }
+    }
+
+    private void RememberAcknowledged(Guid id)
+    {
+        lock (_gate)
+        {
+            if (!_acknowledged.Add(id))
+            {
+                return;
+            }
+
+            _acknowledgedOrder.Enqueue(id);
+            if (_acknowledgedOrder.Count > RememberedAcknowledgements)
+            {
+                _acknowledged.Remove(_acknowledgedOrder.Dequeue());
+            }
+        }
     }
 
     private int CountFailure(Guid id)

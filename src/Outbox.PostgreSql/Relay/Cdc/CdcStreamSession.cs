@@ -265,7 +265,7 @@ internal sealed class CdcStreamSession : IDisposable
             PublishResult[] results;
             try
             {
-                results = await _publisher.PublishAsync(batch, _abort.Token).ConfigureAwait(false);
+                results = await PublishUnacknowledgedAsync(batch, _abort.Token).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (_abort.IsCancellationRequested)
             {
@@ -284,6 +284,50 @@ internal sealed class CdcStreamSession : IDisposable
             // The publisher is done with the list once its results are in.
             batch.Clear();
         }
+    }
+
+    /// <summary>
+    /// Publishes the rows Kafka does not have yet; rows it acknowledged earlier in this process (replayed because the
+    /// stream restarted inside their transaction) count as acknowledged without being sent again.
+    /// </summary>
+    private async ValueTask<PublishResult[]> PublishUnacknowledgedAsync(List<OutboxMessage> batch, CancellationToken cancellationToken)
+    {
+        List<OutboxMessage>? fresh = null;
+        List<int>? positions = null;
+        for (var i = 0; i < batch.Count; i++)
+        {
+            if (_acknowledger.WasAcknowledged(batch[i].Id))
+            {
+                if (fresh is null)
+                {
+                    fresh = batch.GetRange(0, i);
+                    positions = Enumerable.Range(0, i).ToList();
+                }
+            }
+            else if (fresh is not null)
+            {
+                fresh.Add(batch[i]);
+                positions!.Add(i);
+            }
+        }
+
+        if (fresh is null)
+        {
+            return await _publisher.PublishAsync(batch, cancellationToken).ConfigureAwait(false);
+        }
+
+        var results = new PublishResult[batch.Count];
+        Array.Fill(results, PublishResult.Acknowledged);
+        if (fresh.Count > 0)
+        {
+            var sent = await _publisher.PublishAsync(fresh, cancellationToken).ConfigureAwait(false);
+            for (var j = 0; j < sent.Length; j++)
+            {
+                results[positions![j]] = sent[j];
+            }
+        }
+
+        return results;
     }
 
     private async Task FlushLoopAsync(CancellationToken cancellationToken)

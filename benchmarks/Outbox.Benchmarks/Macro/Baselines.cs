@@ -155,6 +155,7 @@ internal sealed class Baselines(string connectionString, Workload workload, Outb
             },
             cancellationToken)));
         await writing;
+        var writersSeconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
         var finished = await allDecoded.Task.WaitAsync(TimeSpan.FromMinutes(10), cancellationToken);
         var seconds = Stopwatch.GetElapsedTime(started, finished).TotalSeconds;
 
@@ -167,7 +168,7 @@ internal sealed class Baselines(string connectionString, Workload workload, Outb
         {
         }
 
-        return new BaselineResult("pgoutput_decode", rows.Length, writers, seconds);
+        return new BaselineResult("pgoutput_decode", rows.Length, writers, seconds) { WritersSeconds = writersSeconds };
     }
 
     /// <summary>

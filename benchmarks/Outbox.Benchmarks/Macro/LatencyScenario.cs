@@ -9,7 +9,8 @@ using Outbox.PostgreSql;
 namespace Outbox.Benchmarks.Macro;
 
 /// <summary>
-/// <c>latency</c>: with the relay running, writers commit one event per transaction at a steady rate R for S seconds.
+/// <c>latency</c>: with the relay running, writers commit one event per transaction at a steady rate R for 3 seconds of
+/// warm-up (written and checked, not measured) and then S seconds.
 /// The latency of an event runs from the moment its COMMIT is sent to the moment the relay's publish call that
 /// carried it returned with Kafka's acknowledgement. A consumer of the topic also timestamps each record, as a
 /// second, independent view (it adds the consumer's fetch delay).
@@ -18,12 +19,17 @@ internal static class LatencyScenario
 {
     private const int PacingWriters = 4;
 
+    // Events of the first seconds are written and checked but not measured: JIT, connection pools and the relay's
+    // first batches are start-up costs, not the steady state this scenario reports.
+    private const int WarmUpSeconds = 3;
+
     public static async Task<LatencyResult> RunAsync(BenchInfrastructure infrastructure, RelayKind relay, int rate, int seconds, int partitions, CancellationToken cancellationToken)
     {
-        var total = checked(rate * seconds);
+        var warmUp = checked(rate * WarmUpSeconds);
+        var total = checked((rate * seconds) + warmUp);
         var workload = new Workload(Workload.NewRunId(), total);
         var name = relay.ToString().ToLowerInvariant();
-        Progress.Line(Fmt.Inv($"latency/{name}: {rate} events/s for {seconds}s ({total:N0} single-event transactions, {PacingWriters} paced writers)"));
+        Progress.Line(Fmt.Inv($"latency/{name}: {rate} events/s for {WarmUpSeconds}s of warm-up and {seconds}s measured ({total:N0} single-event transactions, {PacingWriters} paced writers)"));
         await using var database = await infrastructure.CreateDatabaseAsync("bench_lat_" + name, cancellationToken);
         var connectionString = database.ConnectionString;
         var options = workload.CreateOptions();
@@ -66,8 +72,13 @@ internal static class LatencyScenario
 
                         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
                         var id = await writer.EnqueueAsync(connection, transaction, workload.Event(index), cancellationToken);
-                        commitAt[id] = Stopwatch.GetTimestamp();
+                        var committing = Stopwatch.GetTimestamp();
                         await transaction.CommitAsync(cancellationToken);
+                        if (index >= warmUp)
+                        {
+                            commitAt[id] = committing;
+                        }
+
                         Interlocked.Increment(ref written);
                     }
                 },
@@ -85,7 +96,8 @@ internal static class LatencyScenario
         }
 
         var wall = Stopwatch.GetElapsedTime(started);
-        var achievedRate = total / Stopwatch.GetElapsedTime(started, commitAt.Values.Max()).TotalSeconds;
+        var measuredStart = started + (long)(warmUp * (double)Stopwatch.Frequency / rate);
+        var achievedRate = commitAt.Count / Stopwatch.GetElapsedTime(measuredStart, commitAt.Values.Max()).TotalSeconds;
         var cpu = CpuSnapshot.Take(postmaster).Since(cpuStart, wall);
         var commands = profiler.Snapshot();
         await host.StopAsync(cancellationToken);
@@ -100,6 +112,7 @@ internal static class LatencyScenario
             DbCommands = commands,
         };
         result.Notes.Add(cpu.Describe());
+        result.Notes.Add(SlowSeconds(measuredStart, commitAt, acked));
         result.Notes.Add(Fmt.Inv($"publisher: {recorder.PublishCalls:N0} calls, {recorder.PublishedMessages / (double)Math.Max(1, recorder.PublishCalls):0.0} messages per call, mean {recorder.TimeInPublish.TotalMilliseconds / Math.Max(1, recorder.PublishCalls):0.00} ms per call"));
         foreach (var (statement, calls, secs) in commands.Take(6))
         {
@@ -113,6 +126,31 @@ internal static class LatencyScenario
         }
 
         return result;
+    }
+
+    /// <summary>The seconds of the run (by commit time) in which events waited longest: one stall or a steady tail?</summary>
+    private static string SlowSeconds(long started, ConcurrentDictionary<Guid, long> commitAt, IReadOnlyDictionary<Guid, long> ackedAt)
+    {
+        var bySecond = new SortedDictionary<int, (int Count, int Slow, double Max)>();
+        foreach (var (id, commit) in commitAt)
+        {
+            if (!ackedAt.TryGetValue(id, out var ack))
+            {
+                continue;
+            }
+
+            var second = (int)Stopwatch.GetElapsedTime(started, commit).TotalSeconds;
+            var latency = Stopwatch.GetElapsedTime(commit, ack).TotalMilliseconds;
+            var (count, slow, max) = bySecond.GetValueOrDefault(second);
+            bySecond[second] = (count + 1, slow + (latency > 50 ? 1 : 0), Math.Max(max, latency));
+        }
+
+        var worst = bySecond.Where(p => p.Value.Slow > 0).OrderByDescending(p => p.Value.Max).Take(5).OrderBy(p => p.Key).ToList();
+        var slowTotal = bySecond.Values.Sum(v => v.Slow);
+        return worst.Count == 0
+            ? "no event waited more than 50 ms"
+            : Fmt.Inv($"{slowTotal:N0} events waited more than 50 ms, in {bySecond.Count(p => p.Value.Slow > 0)} of {bySecond.Count} seconds; worst seconds (by commit time): ") +
+              string.Join(", ", worst.Select(p => Fmt.Inv($"t={p.Key}s max {p.Value.Max:N0} ms ({p.Value.Slow}/{p.Value.Count} over 50 ms)")));
     }
 
     private static double[] Latencies(ConcurrentDictionary<Guid, long> commitAt, IReadOnlyDictionary<Guid, long> doneAt)

@@ -58,6 +58,7 @@ internal static class ThroughputScenario
         var postmaster = await PostgresProcess.PostmasterPidAsync(dataSource, cancellationToken);
         using var profiler = new DbCommandProfiler();
         long started;
+        long writersDone = 0;
         CpuSnapshot cpuStart;
         await using (Progress.Every(TimeSpan.FromSeconds(1), () => Fmt.Inv($"throughput/{name}: {recorder.Count:N0}/{messages:N0} acknowledged, {Interlocked.Read(ref written):N0} written")))
         {
@@ -74,6 +75,7 @@ internal static class ThroughputScenario
                 cpuStart = CpuSnapshot.Take(postmaster);
                 started = Stopwatch.GetTimestamp();
                 await Task.WhenAll(events.Select(part => WriteAsync(dataSource, writer, part, c => Interlocked.Add(ref written, c), cancellationToken)));
+                writersDone = Stopwatch.GetTimestamp();
             }
 
             await allAcked.WaitAsync(TimeSpan.FromMinutes(15), cancellationToken);
@@ -93,6 +95,18 @@ internal static class ThroughputScenario
             Acks = recorder,
         };
         result.Notes.Add(cpu.Describe());
+        if (writersDone != 0)
+        {
+            var writing = Stopwatch.GetElapsedTime(started, writersDone);
+            var ackedWhenWritten = recorder.AckedAt.Values.Count(t => t <= writersDone);
+            if (baseline.WritersSeconds is { } baselineWriting)
+            {
+                result.Notes.Add(Fmt.Inv($"baseline writers (raw COPY into a trigger-less table of the outbox shape) committed all rows after {baselineWriting:0.00}s ({messages / baselineWriting:N0}/s); decoding finished {(baseline.Seconds - baselineWriting) * 1000:N0} ms later"));
+            }
+
+            result.Notes.Add(Fmt.Inv($"writers: all {messages:N0} events committed after {writing.TotalSeconds:0.00}s ({messages / writing.TotalSeconds:N0}/s with the library's writer); {ackedWhenWritten:N0} acknowledged by then; the last acknowledgement {Stopwatch.GetElapsedTime(writersDone, finished).TotalMilliseconds:N0} ms after the last commit"));
+        }
+
         result.Notes.Add(Fmt.Inv($"publisher: {recorder.PublishCalls:N0} calls, {recorder.PublishedMessages / (double)Math.Max(1, recorder.PublishCalls):0} messages per call, {recorder.TimeInPublish.TotalSeconds:0.00}s inside PublishAsync ({recorder.TimeInPublish / wall:P0} of wall time, summed over concurrent calls), mean {recorder.TimeInPublish.TotalMilliseconds / Math.Max(1, recorder.PublishCalls):0.00} ms per call"));
         foreach (var (statement, calls, seconds) in commands.Take(6))
         {

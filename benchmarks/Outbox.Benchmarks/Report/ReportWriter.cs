@@ -150,7 +150,8 @@ internal static class ReportWriter
 
         md.AppendLine("## Latency");
         md.AppendLine();
-        md.AppendLine("From the moment the writer sends COMMIT (one event per transaction, steady rate, 4 paced writers) to the moment the");
+        md.AppendLine("After 3 s of warm-up (written and checked, not measured), from the moment the writer sends COMMIT (one event per");
+        md.AppendLine("transaction, steady rate, 4 paced writers) to the moment the");
         md.AppendLine("relay's publish call that carried the event returned with Kafka's acknowledgement (the library's publisher wrapped");
         md.AppendLine("in the runner: an upper bound of the broker's ack). The consumer columns are a second view: a consumer of the topic");
         md.AppendLine("(fetch.wait.max.ms=5) receiving the record.");

@@ -42,7 +42,7 @@ public sealed class BadInputFixture : IAsyncLifetime
         var options = new OutboxOptions();
         ChaosEvent.Map(options);
         await OutboxSchema.EnsureCreatedAsync(dataSource, options);
-        await ChaosSchema.CreateAsync(dataSource, writers: 1, keys: 10);
+        await ChaosSchema.CreateAsync(dataSource, writers: 1, keys: 10, auditDeletes: false);
         return cs;
     }
 

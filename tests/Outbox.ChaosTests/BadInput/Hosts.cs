@@ -20,11 +20,17 @@ public static class Hosts
         string bootstrapServers,
         Action<OutboxOptions> outbox,
         Action<IOutboxBuilder> add,
-        Action<KafkaOptions>? kafka = null)
+        Action<KafkaOptions>? kafka = null,
+        LogCapture? capture = null)
     {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = [], ContentRootPath = AppContext.BaseDirectory });
         builder.Logging.ClearProviders();
         builder.Logging.AddProvider(new TestOutputLoggerProvider(output));
+        if (capture is not null)
+        {
+            builder.Logging.AddProvider(capture);
+        }
+
         builder.Logging.SetMinimumLevel(LogLevel.Information);
         builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
         builder.Logging.AddFilter("Microsoft.EntityFrameworkCore", LogLevel.None);

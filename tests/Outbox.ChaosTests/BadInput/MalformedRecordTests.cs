@@ -70,13 +70,15 @@ public sealed class MalformedRecordTests(BadInputFixture fixture, ITestOutputHel
             await Produce("k1", Value(good[5]), ids[5], type);                                                 // 12 good v6, 1.5 MB (over MaxPayloadBytes)
             await Produce("k1", Value(good[0]), ids[0], type);                                                 // 13 duplicate of v1 (same id)
             await Produce("k1", Value(good[6]), ids[6], type);                                                 // 14 good v7
+            await Produce("k1", "{}"u8.ToArray(), Guid.NewGuid().ToString(), type);                            // 15 valid JSON, every property missing
         }
 
         using var host = Hosts.Build(output, cs, fixture.Kafka.BootstrapServers, outbox,
             o => o.AddConsumer<ChaosDb>(Group, c => c.Subscribe<ChaosEvent, EffectHandler>().Configure(x => x.InitialRetryDelay = TimeSpan.FromMilliseconds(10))));
         await host.StartAsync();
         await using var db = NpgsqlDataSource.Create(cs);
-        await Eventually.TrueAsync(async () => await ScalarAsync(db, "SELECT coalesce(max(next_offset), 0) FROM outbox.inbox_offsets") == 15, "every record is consumed");
+        await Eventually.TrueAsync(async () => await ScalarAsync(db, "SELECT coalesce(max(next_offset), 0) FROM outbox.inbox_offsets") == 16, "every record is consumed");
+        await Eventually.TrueAsync(async () => await Task.Run(() => TopicReader.Count(fixture.Kafka.BootstrapServers, topic + ".dlq")) == 8, "every bad record is dead-lettered");
         var dead = await Task.Run(() => TopicReader.Read(fixture.Kafka.BootstrapServers, topic + ".dlq", TimeSpan.FromSeconds(60)));
         await host.StopAsync();
 
@@ -87,11 +89,15 @@ public sealed class MalformedRecordTests(BadInputFixture fixture, ITestOutputHel
         Assert.Equal(1, await ScalarAsync(db, $"SELECT count(*) FROM outbox.inbox WHERE message_id = '{hostileId.Replace("'", "''", StringComparison.Ordinal)}'"));
 
         // Each bad record went to the dead-letter topic at once (no attempt), with a reason that says what is wrong.
-        Assert.Equal([1L, 3, 4, 5, 7, 8, 9], dead.Records.Select(r => long.Parse(HeaderOf(r, DeadLetterHeaders.OriginalOffset)!, System.Globalization.CultureInfo.InvariantCulture)));
+        Assert.Equal([1L, 3, 4, 5, 7, 8, 9, 15], dead.Records.Select(r => long.Parse(HeaderOf(r, DeadLetterHeaders.OriginalOffset)!, System.Globalization.CultureInfo.InvariantCulture)));
         Assert.Equal(
-            ["malformed-payload", "malformed-payload", "malformed-payload", "malformed-payload", "unknown-event-type", "missing-id", "unknown-event-type"],
+            ["malformed-payload", "malformed-payload", "malformed-payload", "malformed-payload", "unknown-event-type", "missing-id", "unknown-event-type", "handler-failed"],
             dead.Records.Select(r => HeaderOf(r, DeadLetterHeaders.Reason)));
-        Assert.All(dead.Records, r => Assert.Equal("0", HeaderOf(r, DeadLetterHeaders.Attempts)));
+        Assert.All(dead.Records.Take(7), r => Assert.Equal("0", HeaderOf(r, DeadLetterHeaders.Attempts)));
+
+        // "{}" is a valid ChaosEvent to System.Text.Json (missing properties stay default): it reaches the handler, whose
+        // failure (a null aggregate id) is retried and then dead-lettered like any handler failure.
+        Assert.Equal("5", HeaderOf(dead.Records[7], DeadLetterHeaders.Attempts));
         foreach (var record in dead.Records)
         {
             output.WriteLine($"offset {HeaderOf(record, DeadLetterHeaders.OriginalOffset)}: {HeaderOf(record, DeadLetterHeaders.Reason)} {HeaderOf(record, DeadLetterHeaders.ErrorType)}: {HeaderOf(record, DeadLetterHeaders.ErrorMessage)}");

@@ -23,7 +23,7 @@ public static class ChaosSchema
     /// <summary>The id of aggregate number <paramref name="index"/>.</summary>
     public static string Key(int index) => string.Create(CultureInfo.InvariantCulture, $"k{index:D4}");
 
-    public static async Task CreateAsync(NpgsqlDataSource dataSource, int writers, int keys, CancellationToken cancellationToken = default)
+    public static async Task CreateAsync(NpgsqlDataSource dataSource, int writers, int keys, bool auditDeletes = true, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(dataSource);
         var sql = new StringBuilder();
@@ -58,7 +58,9 @@ public static class ChaosSchema
         sql.Append(CultureInfo.InvariantCulture, $"CREATE VIEW {Name}.committed AS {string.Join(" UNION ALL ", union)};");
 
         // Forensics: who deleted which outbox row, and when (the relays delete a row once Kafka acknowledged it).
-        sql.Append(CultureInfo.InvariantCulture, $$"""
+        if (auditDeletes)
+        {
+            sql.Append(CultureInfo.InvariantCulture, $$"""
 
             CREATE TABLE {{Name}}.outbox_deletes (
                 id uuid NOT NULL, lane integer NOT NULL, commit_seq bigint NULL, attempts integer NOT NULL,
@@ -72,6 +74,8 @@ public static class ChaosSchema
             $fn$;
             CREATE TRIGGER chaos_record_delete AFTER DELETE ON outbox.messages FOR EACH ROW EXECUTE FUNCTION {{Name}}.record_outbox_delete();
             """);
+        }
+
         await using var command = dataSource.CreateCommand(sql.ToString());
         await command.ExecuteNonQueryAsync(cancellationToken);
     }

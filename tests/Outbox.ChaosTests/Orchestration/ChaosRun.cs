@@ -111,7 +111,7 @@ public sealed class ChaosRun
         var outboxOptions = new OutboxOptions();
         ChaosEvent.Map(outboxOptions);
         await OutboxSchema.EnsureCreatedAsync(_database, outboxOptions, cancellationToken);
-        await ChaosSchema.CreateAsync(_database, _settings.Writers, _settings.Keys, cancellationToken);
+        await ChaosSchema.CreateAsync(_database, _settings.Writers, _settings.Keys, auditDeletes: true, cancellationToken);
 
         _kafka = await KafkaServer.StartAsync(new KafkaServerOptions { Brokers = _settings.Brokers, Kind = KafkaServerKind.Embedded }, cancellationToken);
         _kafka.CreateTopic(ChaosEvent.Topic, _settings.Partitions);

@@ -70,10 +70,10 @@ internal sealed class CdcHarness : IAsyncDisposable
         }
     }
 
-    /// <summary>A harness on the shared servers (or on <paramref name="connectionString"/>'s), after dropping slots earlier tests left behind.</summary>
+    /// <summary>A harness on the CDC tests' server and the shared Kafka (or the given ones), after dropping slots earlier tests left behind.</summary>
     public static async Task<CdcHarness> CreateAsync(ITestOutputHelper output, int partitions = 4, string? connectionString = null, KafkaServer? kafka = null)
     {
-        connectionString ??= await SharedInfrastructure.CreateDatabaseAsync("cdc");
+        connectionString ??= await CdcInfrastructure.CreateDatabaseAsync("cdc");
         kafka ??= await SharedInfrastructure.KafkaAsync();
         var harness = new CdcHarness(output, connectionString, kafka, partitions);
         await DropLeftoverSlotsAsync(harness.DataSource);

@@ -75,10 +75,17 @@ public sealed class CdcRelayFailureTests(ITestOutputHelper output, CdcKafkaFixtu
         Assert.Equal(0, standbyMonitor.PublishedCount);
 
         var writer = Task.Run(() => harness.WriteAsync(1000, keys: 10, perTransaction: 2));
+        var killedPid = await ActivePidAsync(harness);
         var killed = Stopwatch.StartNew();
         await TerminateSlotBackendAsync(harness);
-        await Eventually.TrueAsync(() => standbyMonitor.State == CdcRelayState.Streaming, "the standby takes over", TimeSpan.FromSeconds(30));
-        output.WriteLine($"the standby streamed {killed.Elapsed.TotalMilliseconds:0} ms after the active relay's connection was killed");
+
+        // Taken over: the standby streams the slot (another server process holds it) and publishes what is written now.
+        var published = standbyMonitor.PublishedCount;
+        await Eventually.TrueAsync(
+            async () => standbyMonitor.State == CdcRelayState.Streaming && await ActivePidAsync(harness) is { } pid && pid != killedPid && standbyMonitor.PublishedCount > published,
+            "the standby takes over",
+            TimeSpan.FromSeconds(30));
+        output.WriteLine($"the standby streamed and published {killed.Elapsed.TotalMilliseconds:0} ms after the active relay's connection was killed");
         Assert.True(killed.Elapsed < TimeSpan.FromSeconds(10), $"Takeover took {killed.Elapsed}.");
         await active.StopAsync();
 
@@ -177,6 +184,13 @@ public sealed class CdcRelayFailureTests(ITestOutputHelper output, CdcKafkaFixtu
             "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = $1 AND active");
         command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = harness.SlotName });
         Assert.Equal(true, await command.ExecuteScalarAsync());
+    }
+
+    private static async Task<int?> ActivePidAsync(CdcHarness harness)
+    {
+        await using var command = harness.DataSource.CreateCommand("SELECT active_pid FROM pg_replication_slots WHERE slot_name = $1");
+        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = harness.SlotName });
+        return await command.ExecuteScalarAsync() as int?;
     }
 
     private void SetRtt(TimeSpan rtt)

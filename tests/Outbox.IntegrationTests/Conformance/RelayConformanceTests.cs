@@ -29,7 +29,7 @@ public sealed class RelayConformanceTests(ITestOutputHelper output, ConformanceK
         var polling = await RunPollingAsync(rows);
         var cdc = await RunCdcAsync(rows);
 
-        await using var dataSource = NpgsqlDataSource.Create((await SharedInfrastructure.PostgresAsync()).ConnectionString);
+        await using var dataSource = NpgsqlDataSource.Create((await CdcInfrastructure.PostgresAsync()).ConnectionString);
         var expected = Expected(rows, await ConformanceRows.RenderPayloadsAsync(dataSource, rows));
         AssertMatches("polling", expected, polling);
         AssertMatches("cdc", expected, cdc);
@@ -119,7 +119,7 @@ public sealed class RelayConformanceTests(ITestOutputHelper output, ConformanceK
 
     private async Task<List<CdcRecord>> RunPollingAsync(IReadOnlyList<ConformanceRow> rows)
     {
-        var connectionString = await SharedInfrastructure.CreateDatabaseAsync("conformance_polling");
+        var connectionString = await CdcInfrastructure.CreateDatabaseAsync("conformance_polling");
         await using var dataSource = NpgsqlDataSource.Create(connectionString);
         var options = Options();
         await OutboxSchema.EnsureCreatedAsync(dataSource, options);
@@ -139,7 +139,7 @@ public sealed class RelayConformanceTests(ITestOutputHelper output, ConformanceK
 
     private async Task<List<CdcRecord>> RunCdcAsync(IReadOnlyList<ConformanceRow> rows)
     {
-        var connectionString = await SharedInfrastructure.CreateDatabaseAsync("conformance_cdc");
+        var connectionString = await CdcInfrastructure.CreateDatabaseAsync("conformance_cdc");
         await using var dataSource = NpgsqlDataSource.Create(connectionString);
         await CdcHarness.DropLeftoverSlotsAsync(dataSource);
         var options = Options();

@@ -144,7 +144,7 @@ internal sealed class CdcRelayService : IHostedService, IAsyncDisposable
         {
             if (_monitor.State != CdcRelayState.Standby)
             {
-                Log.Standby(_logger, _options.SlotName, null);
+                Log.Standby(_logger, _options.SlotName, ex.Message);
             }
 
             _monitor.Set(CdcRelayState.Standby, ex.Message);

@@ -44,6 +44,7 @@ internal sealed class CdcStreamSession : IDisposable
     private readonly CancellationTokenSource _abort = new();
     private readonly TaskCompletionSource _ending = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private volatile bool _draining;
+    private volatile bool _aborted;
     private ExceptionDispatchInfo? _failure;
     private bool _confirmsBlocked;
 
@@ -103,7 +104,7 @@ internal sealed class CdcStreamSession : IDisposable
             await Observe(publisher).ConfigureAwait(false);
             await flushStop.CancelAsync().ConfigureAwait(false);
             await Observe(flusher).ConfigureAwait(false);
-            if (_abort.IsCancellationRequested && stoppingToken.IsCancellationRequested)
+            if (_aborted)
             {
                 Log.ShutdownTimedOut(_logger, _options.ShutdownTimeout);
             }
@@ -270,6 +271,7 @@ internal sealed class CdcStreamSession : IDisposable
             catch (OperationCanceledException) when (_abort.IsCancellationRequested)
             {
                 // Shutdown time limit: what is in flight is published again by the next relay.
+                _aborted = true;
                 return;
             }
 

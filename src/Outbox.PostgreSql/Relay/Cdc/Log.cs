@@ -23,8 +23,8 @@ internal static partial class Log
     [LoggerMessage(5006, LogLevel.Warning, "Replication slot {SlotName} was not created by this relay: using it as it is. Rows committed before it was created are not in its stream")]
     public static partial void AdoptingSlot(ILogger logger, string slotName);
 
-    [LoggerMessage(5007, LogLevel.Information, "Slot {SlotName} is streamed by another relay (server process {ActivePid}); standing by")]
-    public static partial void Standby(ILogger logger, string slotName, int? activePid);
+    [LoggerMessage(5007, LogLevel.Information, "Standing by for slot {SlotName}: {Reason}")]
+    public static partial void Standby(ILogger logger, string slotName, string reason);
 
     [LoggerMessage(5008, LogLevel.Information, "Publishing {Count} backlog rows (committed before slot {SlotName} was created)")]
     public static partial void DrainingBacklog(ILogger logger, long count, string slotName);

@@ -74,8 +74,9 @@ public static class Program
                     var rate = options.GetInt("rate", 500);
                     var seconds = options.GetInt("seconds", 30);
                     var partitions = options.GetInt("partitions", 32);
+                    int? linger = options.GetString("linger-ms", "") is { Length: > 0 } l ? int.Parse(l, System.Globalization.CultureInfo.InvariantCulture) : null;
                     options.ThrowIfUnknown();
-                    Emit(await LatencyScenario.RunAsync(infrastructure, relay, rate, seconds, partitions, cancel.Token));
+                    Emit(await LatencyScenario.RunAsync(infrastructure, relay, rate, seconds, partitions, cancel.Token, linger));
                     break;
                 }
 
@@ -117,7 +118,7 @@ public static class Program
         usage: dotnet run -c Release --project benchmarks/Outbox.Benchmarks -- <command> [options]
           baselines   [--messages 200000] [--writers 4] [--drain-workers 1] [--partitions 32]
           throughput  --relay polling|cdc [--messages 200000] [--writers 1 (polling) / 4 (cdc)] [--partitions 32]
-          latency     --relay polling|cdc [--rate 500] [--seconds 30] [--partitions 32]
+          latency     --relay polling|cdc [--rate 500] [--seconds 30] [--partitions 32] [--linger-ms <override the producer's 5 ms>]
           inbox       [--messages 100000] [--batch 1] [--partitions 16]
           profile-write-path [--entities 100] [--iterations 200]   (time and allocations of the SaveChanges shapes, by type)
           report      [--messages 200000] [--writers 4] [--rate 500] [--seconds 30] [--partitions 32] [--inbox-messages 100000]

@@ -172,6 +172,107 @@ internal sealed class Baselines(string connectionString, Workload workload, Outb
     }
 
     /// <summary>
+    /// The latency floor of logical decoding: paced writers commit one row per transaction at <paramref name="rate"/>
+    /// into a published table (raw INSERT, no trigger) while one Npgsql replication connection decodes the stream;
+    /// latency from the COMMIT request to the row's arrival in the decoder. Uses the first rate x seconds rows.
+    /// </summary>
+    public async Task<double[]> PgOutputLatencyAsync(int rate, int seconds, int pacingWriters, CancellationToken cancellationToken)
+    {
+        var count = Math.Min(rows.Length, rate * seconds);
+        await RawRows.ExecuteAsync(_dataSource, RawSql.CreatePublication, cancellationToken);
+        await using var replication = new LogicalReplicationConnection(connectionString);
+        await replication.Open(cancellationToken);
+        var slot = await replication.CreatePgOutputReplicationSlot(
+            "bench_raw_lat_" + workload.RunId, temporarySlot: true, slotSnapshotInitMode: LogicalSlotSnapshotInitMode.NoExport, cancellationToken: cancellationToken);
+
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var receivedAt = new System.Collections.Concurrent.ConcurrentDictionary<Guid, long>();
+        var decoder = Task.Run(
+            async () =>
+            {
+                var options = new PgOutputReplicationOptions(RawSql.Publication, PgOutputProtocolVersion.V1, binary: true);
+                var lastStatus = Stopwatch.GetTimestamp();
+                await foreach (var message in replication.StartReplication(slot, options, stop.Token))
+                {
+                    if (message is InsertMessage insert)
+                    {
+                        var column = 0;
+                        await foreach (var value in insert.NewRow)
+                        {
+                            if (column++ == 0)
+                            {
+                                receivedAt.TryAdd(await value.Get<Guid>(stop.Token), Stopwatch.GetTimestamp());
+                            }
+                        }
+                    }
+
+                    if (Stopwatch.GetElapsedTime(lastStatus) > TimeSpan.FromSeconds(1))
+                    {
+                        replication.SetReplicationStatus(message.WalEnd);
+                        await replication.SendStatusUpdate(stop.Token);
+                        lastStatus = Stopwatch.GetTimestamp();
+                    }
+                }
+            },
+            stop.Token);
+
+        var commitAt = new System.Collections.Concurrent.ConcurrentDictionary<Guid, long>();
+        var started = Stopwatch.GetTimestamp();
+        await Task.WhenAll(Enumerable.Range(0, pacingWriters).Select(w => Task.Run(
+            async () =>
+            {
+                await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
+                await using var insert = new NpgsqlCommand(RawSql.InsertCdcRow, connection);
+                for (var i = w; i < count; i += pacingWriters)
+                {
+                    var wait = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), started + (long)(i * (double)Stopwatch.Frequency / rate));
+                    if (wait > TimeSpan.Zero)
+                    {
+                        await Task.Delay(wait, cancellationToken);
+                    }
+
+                    var m = rows[i];
+                    await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+                    insert.Transaction = transaction;
+                    insert.Parameters.Clear();
+                    insert.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = m.Id });
+                    insert.Parameters.Add(new NpgsqlParameter<string> { TypedValue = m.AggregateType });
+                    insert.Parameters.Add(new NpgsqlParameter<string> { TypedValue = m.AggregateId });
+                    insert.Parameters.Add(new NpgsqlParameter<string> { TypedValue = m.Type });
+                    insert.Parameters.Add(new NpgsqlParameter<string> { TypedValue = m.Payload });
+                    insert.Parameters.Add(new NpgsqlParameter<int> { TypedValue = m.Lane });
+                    insert.Parameters.Add(new NpgsqlParameter<DateTimeOffset> { TypedValue = m.CreatedAt });
+                    await insert.ExecuteNonQueryAsync(cancellationToken);
+                    commitAt[m.Id] = Stopwatch.GetTimestamp();
+                    await transaction.CommitAsync(cancellationToken);
+                }
+            },
+            cancellationToken)));
+
+        var deadline = Stopwatch.GetTimestamp() + (Stopwatch.Frequency * 30);
+        while (receivedAt.Count < count && Stopwatch.GetTimestamp() < deadline)
+        {
+            await Task.Delay(20, cancellationToken);
+        }
+
+        await stop.CancelAsync();
+        try
+        {
+            await decoder;
+        }
+        catch (OperationCanceledException)
+        {
+        }
+
+        var latencies = commitAt
+            .Where(p => receivedAt.ContainsKey(p.Key))
+            .Select(p => Stopwatch.GetElapsedTime(p.Value, receivedAt[p.Key]).TotalMilliseconds)
+            .Order()
+            .ToArray();
+        return latencies;
+    }
+
+    /// <summary>
     /// The same records (topic of P partitions, key, jsonb-printed value, id and type headers) sent by an idempotent
     /// producer with the library's producer settings; timed from the first send to the last acknowledgement.
     /// Afterwards the topic is read back and checked.

@@ -18,6 +18,12 @@ internal sealed class LatencyResult(RelayKind relay, int rate, int seconds, doub
 
     public VerificationResult Verification => verification;
 
+    /// <summary>For CDC: commit to arrival in a raw pgoutput decoder, in milliseconds, sorted (empty for polling).</summary>
+    public double[] BaselineLatenciesMs { get; init; } = [];
+
+    /// <summary>The producer's linger.ms when the run overrode the library's default (5 ms).</summary>
+    public int? LingerMs { get; init; }
+
     public static double Percentile(double[] sorted, double p) =>
         sorted.Length == 0 ? double.NaN : sorted[Math.Clamp((int)Math.Ceiling(p / 100 * sorted.Length) - 1, 0, sorted.Length - 1)];
 
@@ -41,6 +47,19 @@ internal sealed class LatencyResult(RelayKind relay, int rate, int seconds, doub
             ["consumer_p50_ms"] = Round(Percentile(consumerLatenciesMs, 50), 2),
             ["consumer_p99_ms"] = Round(Percentile(consumerLatenciesMs, 99), 2),
         };
+        if (BaselineLatenciesMs.Length > 0)
+        {
+            json["baseline"] = "pgoutput_receive";
+            json["baseline_p50_ms"] = Round(Percentile(BaselineLatenciesMs, 50), 2);
+            json["baseline_p99_ms"] = Round(Percentile(BaselineLatenciesMs, 99), 2);
+            json["baseline_max_ms"] = Round(Percentile(BaselineLatenciesMs, 100), 2);
+        }
+
+        if (LingerMs is { } linger)
+        {
+            json["linger_ms"] = linger;
+        }
+
         return json;
     }
 }

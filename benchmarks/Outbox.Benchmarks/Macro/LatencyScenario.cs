@@ -23,7 +23,7 @@ internal static class LatencyScenario
     // first batches are start-up costs, not the steady state this scenario reports.
     private const int WarmUpSeconds = 3;
 
-    public static async Task<LatencyResult> RunAsync(BenchInfrastructure infrastructure, RelayKind relay, int rate, int seconds, int partitions, CancellationToken cancellationToken)
+    public static async Task<LatencyResult> RunAsync(BenchInfrastructure infrastructure, RelayKind relay, int rate, int seconds, int partitions, CancellationToken cancellationToken, int? lingerMs = null)
     {
         var warmUp = checked(rate * WarmUpSeconds);
         var total = checked((rate * seconds) + warmUp);
@@ -37,8 +37,19 @@ internal static class LatencyScenario
         await OutboxSchema.EnsureCreatedAsync(dataSource, options, cancellationToken);
         var topic = await infrastructure.CreateTopicAsync(workload.Topic(options), partitions, cancellationToken);
 
+        // CDC's latency floor, measured right before in the same database: raw logical decoding of single-row commits.
+        double[] baseline = [];
+        if (relay == RelayKind.Cdc)
+        {
+            await using var baselines = await Baselines.CreateAsync(connectionString, workload, cancellationToken);
+            Progress.Line(Fmt.Inv($"baseline pgoutput_receive: {rate} single-row commits/s for {seconds}s, decoded by a raw replication connection"));
+            baseline = await baselines.PgOutputLatencyAsync(rate, seconds, PacingWriters, cancellationToken);
+            await baselines.DropAsync(cancellationToken);
+            Progress.Line(Fmt.Inv($"baseline pgoutput_receive: p50 {LatencyResult.Percentile(baseline, 50):0.00} ms, p99 {LatencyResult.Percentile(baseline, 99):0.00} ms, max {LatencyResult.Percentile(baseline, 100):0.00} ms ({baseline.Length:N0} rows)"));
+        }
+
         var recorder = new AckRecorder();
-        using var host = RelayHost.Build(relay, connectionString, infrastructure.BootstrapServers, workload, recorder);
+        using var host = RelayHost.Build(relay, connectionString, infrastructure.BootstrapServers, workload, recorder, lingerMs);
         var writer = host.Services.GetRequiredService<OutboxWriter>();
         await host.StartAsync(cancellationToken);
         if (relay == RelayKind.Cdc)
@@ -108,6 +119,8 @@ internal static class LatencyScenario
         var consumerLatencies = Latencies(commitAt, verifier.ReceivedAt);
         var result = new LatencyResult(relay, rate, seconds, achievedRate, latencies, consumerLatencies, verification)
         {
+            LingerMs = lingerMs,
+            BaselineLatenciesMs = baseline,
             Cpu = cpu,
             DbCommands = commands,
         };

@@ -28,6 +28,8 @@ internal static class RawSql
 
     public const string CreatePublication = $"CREATE PUBLICATION {Publication} FOR TABLE {CdcMessages} WITH (publish = 'insert')";
 
+    public const string InsertCdcRow = $"INSERT INTO {CdcMessages} ({Columns}) VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, NULL, NULL, 0)";
+
     public static string CopyInto(string table) => $"COPY {table} ({Columns}) FROM STDIN (FORMAT BINARY)";
 
     /// <summary>

@@ -11,14 +11,23 @@ namespace Outbox.Benchmarks.Macro;
 /// </summary>
 internal static class RelayHost
 {
-    public static IHost Build(RelayKind relay, string connectionString, string bootstrapServers, Workload workload, AckRecorder recorder)
+    public static IHost Build(RelayKind relay, string connectionString, string bootstrapServers, Workload workload, AckRecorder recorder, int? lingerMs = null)
     {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         builder.Logging.AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace).SetMinimumLevel(LogLevel.Warning);
         var outbox = builder.Services
             .AddOutbox(o => o.MapEvent<BenchEvent>(workload.AggregateType, e => e.AccountId))
             .UsePostgreSql(connectionString)
-            .UseKafka(k => k.BootstrapServers = bootstrapServers);
+            .UseKafka(k =>
+            {
+                k.BootstrapServers = bootstrapServers;
+
+                // Only when asked (--linger-ms): the library's default is 5 ms.
+                if (lingerMs is { } linger)
+                {
+                    k.Producer.LingerMs = linger;
+                }
+            });
 
         // The library's defaults: one relay instance as an application would configure it. Slot names are unique
         // in the whole PostgreSQL cluster, so each run gets its own.

@@ -15,26 +15,34 @@ internal static class ReportWriter
         var latencyPng = stem + "-latency.png";
         var subtitle = $"{data.Machine.Cores} cores, {data.Machine.Cpu}; shared machine, noisy";
 
+        // Each relay stands next to the baseline measured right before it (the one its ratio uses); COPY and the raw
+        // producer come from the baselines scenario.
         var bars = new List<(string, double, bool)>();
+        var polling = data.Throughput.FirstOrDefault(t => t.Relay == RelayKind.Polling);
+        var cdc = data.Throughput.FirstOrDefault(t => t.Relay == RelayKind.Cdc);
         if (data.Baselines is { } b)
         {
-            bars.Add(("COPY insert\n(raw)", b.CopyInsert.PerSecond, true));
-            bars.Add(("claim+delete\n(raw, 1 worker)", b.ClaimDelete.PerSecond, true));
+            bars.Add(("COPY insert\n(raw, 4 writers)", b.CopyInsert.PerSecond, true));
         }
 
-        foreach (var t in data.Throughput.Where(t => t.Relay == RelayKind.Polling))
+        if (polling is not null)
         {
-            bars.Add(("polling relay\n(1 instance)", t.PerSecond, false));
+            bars.Add(("claim+delete\n(raw, 1 worker)", polling.Baseline.PerSecond, true));
+            bars.Add(("polling relay\n(1 instance)", polling.PerSecond, false));
+        }
+        else if (data.Baselines is { } b1)
+        {
+            bars.Add(("claim+delete\n(raw, 1 worker)", b1.ClaimDelete.PerSecond, true));
         }
 
-        if (data.Baselines is { } b2)
+        if (cdc is not null)
+        {
+            bars.Add(($"pgoutput decode\n(raw, {cdc.Writers} writers)", cdc.Baseline.PerSecond, true));
+            bars.Add(($"CDC relay\n({cdc.Writers} writers)", cdc.PerSecond, false));
+        }
+        else if (data.Baselines is { } b2)
         {
             bars.Add(("pgoutput decode\n(raw)", b2.Decode.PerSecond, true));
-        }
-
-        foreach (var t in data.Throughput.Where(t => t.Relay == RelayKind.Cdc))
-        {
-            bars.Add(($"CDC relay\n({t.Writers} writers)", t.PerSecond, false));
         }
 
         if (data.Baselines is { } b3)
@@ -139,6 +147,9 @@ internal static class ReportWriter
         {
             md.AppendLine("### Raw baselines (`baselines`)");
             md.AppendLine();
+            md.AppendLine("Measured once at the start of the report; each throughput ratio above uses its own baseline, measured right before");
+            md.AppendLine("the relay in the same scenario (the chart shows those). The spread between the two says how noisy the machine was.");
+            md.AppendLine();
             md.AppendLine("| baseline | rows | workers | rows/s | what |");
             md.AppendLine("|---|---|---|---|---|");
             md.AppendLine(Inv($"| copy_insert | {bl.Messages:N0} | {bl.CopyInsert.Workers} | {bl.CopyInsert.PerSecond:N0} | binary COPY, 1,000 rows per COPY/transaction, into a table of the outbox shape without the commit-order trigger |"));
@@ -151,10 +162,11 @@ internal static class ReportWriter
         md.AppendLine("## Latency");
         md.AppendLine();
         md.AppendLine("After 3 s of warm-up (written and checked, not measured), from the moment the writer sends COMMIT (one event per");
-        md.AppendLine("transaction, steady rate, 4 paced writers) to the moment the");
-        md.AppendLine("relay's publish call that carried the event returned with Kafka's acknowledgement (the library's publisher wrapped");
-        md.AppendLine("in the runner: an upper bound of the broker's ack). The consumer columns are a second view: a consumer of the topic");
-        md.AppendLine("(fetch.wait.max.ms=5) receiving the record.");
+        md.AppendLine("transaction, steady rate, 4 paced writers) to the moment the relay's publish call that carried the event returned");
+        md.AppendLine("with Kafka's acknowledgement (the library's publisher wrapped in the runner: an upper bound of the broker's ack).");
+        md.AppendLine("The consumer columns are a second view: a consumer of the topic (fetch.wait.max.ms=5) receiving the record.");
+        md.AppendLine("CDC's baseline (`pgoutput_receive`, measured right before in the same database): the same paced single-row commits");
+        md.AppendLine("into a published table without trigger, from the COMMIT request to the row's arrival in a raw Npgsql decoder.");
         md.AppendLine();
         if (data.Latency.Count > 0)
         {
@@ -162,14 +174,14 @@ internal static class ReportWriter
             md.AppendLine();
         }
 
-        md.AppendLine("| relay | rate | achieved | samples | p50 ms | p95 ms | p99 ms | max ms | consumer p50 ms | consumer p99 ms | lost | duplicates | order violations |");
-        md.AppendLine("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+        md.AppendLine("| relay | rate | achieved | samples | p50 ms | p95 ms | p99 ms | max ms | consumer p50 ms | consumer p99 ms | baseline p50 / p99 / max ms | lost | duplicates | order violations |");
+        md.AppendLine("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
         foreach (var l in data.Latency)
         {
             var a = l.LatenciesMs;
             var c = l.ConsumerLatenciesMs;
             var v = l.Verification;
-            md.AppendLine(Inv($"| {l.Relay.ToString().ToLowerInvariant()} | {l.Rate} | {l.AchievedRate:0} | {a.Length:N0} | {LatencyResult.Percentile(a, 50):0.00} | {LatencyResult.Percentile(a, 95):0.00} | {LatencyResult.Percentile(a, 99):0.00} | {LatencyResult.Percentile(a, 100):0.00} | {LatencyResult.Percentile(c, 50):0.00} | {LatencyResult.Percentile(c, 99):0.00} | {v.Lost} | {v.Duplicates} | {v.OrderViolations} |"));
+            md.AppendLine(Inv($"| {l.Relay.ToString().ToLowerInvariant()} | {l.Rate} | {l.AchievedRate:0} | {a.Length:N0} | {LatencyResult.Percentile(a, 50):0.00} | {LatencyResult.Percentile(a, 95):0.00} | {LatencyResult.Percentile(a, 99):0.00} | {LatencyResult.Percentile(a, 100):0.00} | {LatencyResult.Percentile(c, 50):0.00} | {LatencyResult.Percentile(c, 99):0.00} | {BaselineCell(l.BaselineLatenciesMs)} | {v.Lost} | {v.Duplicates} | {v.OrderViolations} |"));
         }
 
         md.AppendLine();
@@ -307,6 +319,11 @@ internal static class ReportWriter
             md.AppendLine();
         }
     }
+
+    private static string BaselineCell(double[] baseline) =>
+        baseline.Length == 0
+            ? "n/a"
+            : Inv($"{LatencyResult.Percentile(baseline, 50):0.00} / {LatencyResult.Percentile(baseline, 99):0.00} / {LatencyResult.Percentile(baseline, 100):0.00}");
 
     private static string Inv(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
 }

@@ -71,6 +71,8 @@ internal sealed class LocalPostgresCluster : IAsyncDisposable
     /// <summary>
     /// Creates, configures and starts a cluster. The caller owns it and must dispose it. <paramref name="ownerPid"/>
     /// is the process id written into the directory name (ours by default; tests pass a dead one).
+    /// <paramref name="baseDirectory"/> is where the cluster directory goes (<see cref="BaseDirectory"/> by default; a test
+    /// that fakes a dead owner uses a folder of its own, which the cleaners of other test processes do not scan).
     /// </summary>
     public static async Task<LocalPostgresCluster> StartNewAsync(
         PostgresBinaries binaries,
@@ -78,12 +80,13 @@ internal sealed class LocalPostgresCluster : IAsyncDisposable
         Action<string>? log,
         TimeSpan startTimeout,
         CancellationToken cancellationToken,
-        int? ownerPid = null)
+        int? ownerPid = null,
+        string? baseDirectory = null)
     {
         var name = string.Create(
             CultureInfo.InvariantCulture,
             $"{DirectoryPrefix}{ownerPid ?? Environment.ProcessId}-{RandomNumberGenerator.GetHexString(8, lowercase: true)}");
-        var root = Path.Combine(BaseDirectory(), name);
+        var root = Path.Combine(baseDirectory ?? BaseDirectory(), name);
         Directory.CreateDirectory(root);
         var cluster = new LocalPostgresCluster(binaries, root, log, startTimeout);
         AppDomain.CurrentDomain.ProcessExit += cluster._onProcessExit;

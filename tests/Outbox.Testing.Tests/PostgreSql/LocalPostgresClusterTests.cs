@@ -105,16 +105,21 @@ public sealed class LocalPostgresClusterTests(ITestOutputHelper output)
         var binaries = await PostgresBinaries.FindAsync(CancellationToken.None);
         Assert.NotNull(binaries);
         var deadPid = await DeadProcessIdAsync();
+
+        // A folder of its own: test processes running in parallel clean leftovers in the shared base directory at start,
+        // and would remove this deliberately orphaned cluster while it is still starting.
+        var privateBase = Path.Combine(LocalPostgresCluster.BaseDirectory(), "outbox-leftover-test-" + Guid.NewGuid().ToString("N")[..8]);
+        Directory.CreateDirectory(privateBase);
         await using var leftover = await LocalPostgresCluster.StartNewAsync(
-            binaries, [], TestOutputLog.For(output), TimeSpan.FromSeconds(60), CancellationToken.None, ownerPid: deadPid);
+            binaries, [], TestOutputLog.For(output), TimeSpan.FromSeconds(60), CancellationToken.None, ownerPid: deadPid, baseDirectory: privateBase);
         var leftoverConnection = $"Host=127.0.0.1;Port={leftover.Port};Username=postgres;Database=postgres;Pooling=false";
         Assert.Equal(1, await PostgresServerTests.ScalarAsync<int>(leftoverConnection, "SELECT 1"));
         // A directory of a live process (ours) must survive the cleanup.
-        var live = Path.Combine(LocalPostgresCluster.BaseDirectory(), $"outbox-pg-{Environment.ProcessId}-0123abcd");
+        var live = Path.Combine(privateBase, $"outbox-pg-{Environment.ProcessId}-0123abcd");
         Directory.CreateDirectory(live);
         try
         {
-            var removed = await LeftoverClusterCleaner.CleanAsync([LocalPostgresCluster.BaseDirectory()], binaries, TestOutputLog.For(output));
+            var removed = await LeftoverClusterCleaner.CleanAsync([privateBase], binaries, TestOutputLog.For(output));
 
             Assert.True(removed >= 1);
             Assert.False(Directory.Exists(leftover.RootDirectory));
@@ -123,7 +128,7 @@ public sealed class LocalPostgresClusterTests(ITestOutputHelper output)
         }
         finally
         {
-            Directory.Delete(live);
+            Directory.Delete(privateBase, recursive: true);
         }
     }
 

@@ -53,8 +53,10 @@ public sealed class TracingAndMetricsTests(ITestOutputHelper output)
         await harness.ProduceRawAsync("u1", InboxHarness.Serialize(new MovieStarted("u1", 1)), eventId, nameof(MovieStarted));
         await Eventually.TrueAsync(async () => (await harness.StoredOffsetsAsync(group)).GetValueOrDefault(0) == 2, "the duplicate is consumed");
         await harness.StopAsync(host);
-        tracing.ForceFlush();
-        meters.ForceFlush();
+        // Dispose (flushes, then stops listening): tests running in parallel in this process use the same sources, and
+        // the exporter's list must not grow while the assertions read it.
+        tracing.Dispose();
+        meters.Dispose();
 
         var trace = spans.Where(s => s.TraceId == traceId).ToList();
         var enqueue = Assert.Single(trace, s => s.Source.Name == OutboxDiagnostics.EnqueueSourceName);

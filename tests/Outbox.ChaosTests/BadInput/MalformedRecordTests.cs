@@ -13,7 +13,8 @@ namespace Outbox.ChaosTests.BadInput;
 
 /// <summary>
 /// Hostile records on a consumed topic, between good ones on the same partition: each bad one is dead-lettered at once
-/// with a reason that says what is wrong, and every good one takes effect once, in order. Complements
+/// with a reason that says what is wrong (or, for a valid but empty event, fails in the handler and is dead-lettered
+/// after its attempts), and every good one takes effect once, in order. Complements
 /// <c>InboxFailureTests.Unknown_type_malformed_json_and_a_missing_id_are_dead_lettered_at_once</c> (an unmapped type,
 /// truncated JSON, no <c>id</c> header), which it does not repeat.
 /// </summary>

@@ -11,6 +11,7 @@ namespace Outbox.ChaosTests.Chaos;
 /// (or <c>dotnet tests/Outbox.ChaosTests/bin/Debug/net10.0/Outbox.ChaosTests.dll chaos --seconds 60 --seed S</c>)
 /// replays the same faults.
 /// </summary>
+[Collection(ChaosRunCollection.Name)]
 public sealed partial class ChaosRunTests(ITestOutputHelper output)
 {
     public const string SeedVariable = "OUTBOX_CHAOS_SEED";

@@ -43,6 +43,16 @@ internal sealed class DeliveryBatch
         Release();
     }
 
+    /// <summary>
+    /// The record at <paramref name="index"/> was not handed over yet and will be again (the producer's queue was full):
+    /// its slot stays open for the delivery report of the next hand-over.
+    /// </summary>
+    public void Withdraw(int index)
+    {
+        _produced = index;
+        Release();
+    }
+
     /// <summary>The producing loop is done handing records over.</summary>
     public void Sealed() => Release();
 

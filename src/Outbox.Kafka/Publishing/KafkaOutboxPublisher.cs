@@ -119,8 +119,9 @@ internal sealed class KafkaOutboxPublisher : IOutboxPublisher
             }
             catch (ProduceException<byte[], byte[]> ex) when (ex.Error.Code == ErrorCode.Local_QueueFull)
             {
-                // librdkafka's queue is full: wait for deliveries to drain it rather than failing the record.
-                batch.Unexpect(index);
+                // librdkafka's queue is full: wait for deliveries to drain it rather than failing the record, and keep
+                // its slot open for the report of the next hand-over.
+                batch.Withdraw(index);
                 await Task.Delay(s_queueFullDelay, cancellationToken).ConfigureAwait(false);
             }
             catch (KafkaException ex)

@@ -12,7 +12,8 @@ public static class Program
     public const string Usage = """
         usage: Outbox.ChaosTests chaos [--seconds N | --minutes M] [--seed S] [--relay polling|cdc|both]
                                        [--writers N] [--concurrency N] [--keys N] [--delay-ms N] [--quiet-seconds N]
-                                       [--log-dir DIR] [--exit-on-stdin-eof]
+                                       [--faults kill-relay,kill-consumer,brokers-down,postgres-restart,produce-errors,network-delay]
+                                       [--kafka-debug CONTEXTS] [--relay-kafka-debug CONTEXTS] [--log-dir DIR] [--exit-on-stdin-eof]
                Outbox.ChaosTests writer|relay|cdc-relay|consumer --cs CS ... (started by 'chaos')
         """;
 

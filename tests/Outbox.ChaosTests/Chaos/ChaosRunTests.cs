@@ -25,7 +25,7 @@ public sealed partial class ChaosRunTests(ITestOutputHelper output)
         output.WriteLine($"seed {seed} (replay with {SeedVariable}={seed})");
 
         using var runner = RunnerProcess.Start(output, "chaos", "--seconds", "60", "--seed", seed.ToString(CultureInfo.InvariantCulture), "--exit-on-stdin-eof");
-        var (exitCode, stdout) = await runner.WaitAsync(TimeSpan.FromMinutes(6));
+        var (exitCode, stdout) = await runner.WaitAsync(TimeSpan.FromMinutes(12));
 
         var summary = stdout.Split('\n').Select(l => l.Trim()).LastOrDefault(l => l.StartsWith("chaos: seed=", StringComparison.Ordinal));
         Assert.NotNull(summary);

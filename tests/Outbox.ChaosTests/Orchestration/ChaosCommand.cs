@@ -7,7 +7,7 @@ namespace Outbox.ChaosTests.Orchestration;
 /// The <c>chaos</c> command: a private PostgreSQL cluster, then one run per relay kind, each with an embedded Kafka
 /// cluster of its own in this process (the children connect to it over 127.0.0.1). Prints a line per run, then the
 /// summary <c>chaos: seed=S events=N lost=0 duplicates_in_kafka=D order_violations=0 double_effects=0 faults=F</c>, and
-/// returns 1 when any promise was broken (0 when none, 2 when the run could not start).
+/// returns 1 when any promise was broken (0 when none, 2 when the run could not start, 3 when it was aborted).
 /// </summary>
 public static class ChaosCommand
 {
@@ -44,7 +44,17 @@ public static class ChaosCommand
         {
             foreach (var relay in settings.Relays)
             {
-                var result = await new ChaosRun(settings, relay, postgres, log).RunAsync(abort.Token);
+                RunResult result;
+                try
+                {
+                    result = await new ChaosRun(settings, relay, postgres, log).RunAsync(abort.Token);
+                }
+                catch (OperationCanceledException) when (abort.IsCancellationRequested)
+                {
+                    log.Line("chaos: aborted");
+                    return 3;
+                }
+
                 results.Add(result);
                 await stdout.WriteLineAsync(result.Line());
                 foreach (var problem in result.Problems)

@@ -15,7 +15,8 @@ namespace Outbox.ChaosTests.Orchestration;
 /// </summary>
 public sealed class ChaosRun
 {
-    private static readonly TimeSpan ReadyTimeout = TimeSpan.FromSeconds(120);
+    // Generous: ten processes starting at once (mostly JIT) on a busy two-core machine took up to 130 s in measurements.
+    private static readonly TimeSpan ReadyTimeout = TimeSpan.FromSeconds(300);
     private static readonly TimeSpan StopTimeout = TimeSpan.FromSeconds(60);
 
     private readonly ChaosSettings _settings;

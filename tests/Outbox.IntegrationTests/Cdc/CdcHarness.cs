@@ -145,6 +145,46 @@ internal sealed class CdcHarness : IAsyncDisposable
             "the relay streams from its slot");
     }
 
+    /// <summary>Waits for a condition; on time-out, writes what the relays and the slot look like before failing.</summary>
+    public async Task WaitAsync(Func<Task<bool>> condition, string because, TimeSpan? timeout = null)
+    {
+        try
+        {
+            await Eventually.TrueAsync(condition, because, timeout);
+        }
+        catch (TimeoutException)
+        {
+            foreach (var host in _hosts)
+            {
+                try
+                {
+                    var monitor = MonitorOf(host);
+                    var progress = host.Services.GetServices<IHostedService>().OfType<Outbox.PostgreSql.Cdc.CdcRelayService>().Single().SessionProgress;
+                    Output.WriteLine($"relay: state {monitor.State}, published {monitor.PublishedCount}, last error {monitor.LastError}; session: {progress}");
+                }
+                catch (ObjectDisposedException)
+                {
+                }
+            }
+
+            var slot = await ReadSlotAsync();
+            Output.WriteLine($"slot: exists {slot.Exists}, active {slot.Active}, confirmed {slot.Confirmed}, wal_status {slot.WalStatus}; " +
+                             $"current WAL {await CurrentLsnAsync()}; rows pending {await CountPendingAsync()}");
+            await using var pending = DataSource.CreateCommand("SELECT id, aggregateid, commit_seq, xmin::text FROM outbox.messages ORDER BY commit_seq LIMIT 20");
+            await using var reader = await pending.ExecuteReaderAsync();
+            var inTopic = ReadTopic().Select(r => r.Id).ToHashSet();
+            while (await reader.ReadAsync())
+            {
+                var id = reader.GetGuid(0);
+                Output.WriteLine($"pending row {id} key {reader.GetString(1)} commit_seq {(reader.IsDBNull(2) ? "null" : reader.GetInt64(2))} xmin {reader.GetString(3)}, in Kafka: {inTopic.Contains(id)}");
+            }
+            throw;
+        }
+    }
+
+    public Task WaitAsync(Func<bool> condition, string because, TimeSpan? timeout = null) =>
+        WaitAsync(() => Task.FromResult(condition()), because, timeout);
+
     /// <summary>Writes <paramref name="count"/> events over <paramref name="keys"/> keys, <paramref name="perTransaction"/> per transaction.</summary>
     public async Task<List<WrittenRow>> WriteAsync(int count, int keys, int perTransaction = 1, string? text = null)
     {

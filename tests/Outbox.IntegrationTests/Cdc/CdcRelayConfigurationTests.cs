@@ -91,12 +91,12 @@ public sealed class CdcRelayConfigurationTests(ITestOutputHelper output)
         var first = await harness.StartRelayHostAsync("relay-1");
         await harness.WaitUntilStreamingAsync(first);
         await harness.WriteAsync(10, keys: 2);
-        await Eventually.TrueAsync(() => CdcHarness.MonitorOf(first).PublishedCount >= 10, "the first rows are published");
+        await harness.WaitAsync(() => CdcHarness.MonitorOf(first).PublishedCount >= 10, "the first rows are published");
         await first.StopAsync();
 
         // Rows written while no relay runs, then far more WAL than max_slot_wal_keep_size, and a checkpoint.
         var unpublished = await harness.WriteAsync(5, keys: 2);
-        await Eventually.TrueAsync(
+        await harness.WaitAsync(
             async () =>
             {
                 await using var burn = harness.DataSource.CreateCommand(
@@ -110,7 +110,7 @@ public sealed class CdcRelayConfigurationTests(ITestOutputHelper output)
         var second = await harness.StartRelayHostAsync("relay-2");
         var monitor = CdcHarness.MonitorOf(second);
         CdcRelayHealthReport health = null!;
-        await Eventually.TrueAsync(
+        await harness.WaitAsync(
             async () =>
             {
                 health = await monitor.CheckHealthAsync();
@@ -125,7 +125,7 @@ public sealed class CdcRelayConfigurationTests(ITestOutputHelper output)
 
         // Still lost after the relay retried a few times: never silently recreated. The unpublished rows are still in the table.
         var retriesBefore = monitor.FaultedChecks;
-        await Eventually.TrueAsync(() => monitor.FaultedChecks >= retriesBefore + 3, "the relay looks at the slot again");
+        await harness.WaitAsync(() => monitor.FaultedChecks >= retriesBefore + 3, "the relay looks at the slot again");
         Assert.Equal(CdcRelayState.Faulted, monitor.State);
         Assert.Equal("lost", (await monitor.GetSlotStatusAsync()).WalStatus);
         Assert.Equal(5L, await harness.CountRowsAsync());
@@ -136,7 +136,7 @@ public sealed class CdcRelayConfigurationTests(ITestOutputHelper output)
             await drop.ExecuteNonQueryAsync();
         }
 
-        await Eventually.TrueAsync(
+        await harness.WaitAsync(
             async () => await harness.CountPendingAsync() == 0 && monitor.State == CdcRelayState.Streaming,
             "the relay recovers, publishes the kept rows and streams");
         var records = harness.ReadTopic();

@@ -27,11 +27,11 @@ public sealed class CdcRelayFailureTests(ITestOutputHelper output, CdcKafkaFixtu
             await harness.WaitUntilStreamingAsync(first);
             var monitor = CdcHarness.MonitorOf(first);
             var writer = Task.Run(() => harness.WriteAsync(3000, keys: 30, perTransaction: 5));
-            await Eventually.TrueAsync(() => monitor.PublishedCount >= 500, "a part of the rows is published");
+            await harness.WaitAsync(() => monitor.PublishedCount >= 500, "a part of the rows is published");
 
             // Kill: the server drops the relay's replication connection, as when its process dies.
             await TerminateSlotBackendAsync(harness);
-            await Eventually.TrueAsync(async () => !(await harness.ReadSlotAsync()).Active, "the killed relay's connection is gone");
+            await harness.WaitAsync(async () => !(await harness.ReadSlotAsync()).Active, "the killed relay's connection is gone");
             var confirmedAtKill = (await harness.ReadSlotAsync()).Confirmed!.Value;
             await first.StopAsync();
             Assert.Equal(confirmedAtKill, (await harness.ReadSlotAsync()).Confirmed);
@@ -41,7 +41,7 @@ public sealed class CdcRelayFailureTests(ITestOutputHelper output, CdcKafkaFixtu
             var written = await writer;
 
             // Rows leave the table only once Kafka acknowledged them.
-            await Eventually.TrueAsync(async () => await harness.CountPendingAsync() == 0, "the successor publishes everything", LongWait);
+            await harness.WaitAsync(async () => await harness.CountPendingAsync() == 0, "the successor publishes everything", LongWait);
 
             var records = harness.ReadTopic();
             var duplicates = harness.AssertAllInOrder(records);
@@ -67,11 +67,11 @@ public sealed class CdcRelayFailureTests(ITestOutputHelper output, CdcKafkaFixtu
         await harness.WaitUntilStreamingAsync(active);
         var standby = await harness.StartRelayHostAsync("standby");
         var standbyMonitor = CdcHarness.MonitorOf(standby);
-        await Eventually.TrueAsync(() => standbyMonitor.State == CdcRelayState.Standby, "the second relay stands by");
+        await harness.WaitAsync(() => standbyMonitor.State == CdcRelayState.Standby, "the second relay stands by");
         Assert.Equal(CdcHealthStatus.Healthy, (await standbyMonitor.CheckHealthAsync()).Status);
 
         await harness.WriteAsync(200, keys: 10);
-        await Eventually.TrueAsync(() => CdcHarness.MonitorOf(active).PublishedCount >= 200, "the active relay publishes");
+        await harness.WaitAsync(() => CdcHarness.MonitorOf(active).PublishedCount >= 200, "the active relay publishes");
         Assert.Equal(0, standbyMonitor.PublishedCount);
 
         var writer = Task.Run(() => harness.WriteAsync(1000, keys: 10, perTransaction: 2));
@@ -81,7 +81,7 @@ public sealed class CdcRelayFailureTests(ITestOutputHelper output, CdcKafkaFixtu
 
         // Taken over: the standby streams the slot (another server process holds it) and publishes what is written now.
         var published = standbyMonitor.PublishedCount;
-        await Eventually.TrueAsync(
+        await harness.WaitAsync(
             async () => standbyMonitor.State == CdcRelayState.Streaming && await ActivePidAsync(harness) is { } pid && pid != killedPid && standbyMonitor.PublishedCount > published,
             "the standby takes over",
             TimeSpan.FromSeconds(30));
@@ -90,7 +90,7 @@ public sealed class CdcRelayFailureTests(ITestOutputHelper output, CdcKafkaFixtu
         await active.StopAsync();
 
         await writer;
-        await Eventually.TrueAsync(async () => await harness.CountPendingAsync() == 0, "the new active relay publishes everything", LongWait);
+        await harness.WaitAsync(async () => await harness.CountPendingAsync() == 0, "the new active relay publishes everything", LongWait);
         harness.AssertAllInOrder(harness.ReadTopic());
         Assert.True(standbyMonitor.PublishedCount > 0);
     }
@@ -103,8 +103,8 @@ public sealed class CdcRelayFailureTests(ITestOutputHelper output, CdcKafkaFixtu
         await harness.WaitUntilStreamingAsync(host);
         var monitor = CdcHarness.MonitorOf(host);
         await harness.WriteAsync(100, keys: 10);
-        await Eventually.TrueAsync(() => monitor.PublishedCount >= 100, "the rows before the outage are published");
-        await Eventually.TrueAsync(async () => await harness.CountPendingAsync() == 0, "the rows before the outage are deleted");
+        await harness.WaitAsync(() => monitor.PublishedCount >= 100, "the rows before the outage are published");
+        await harness.WaitAsync(async () => await harness.CountPendingAsync() == 0, "the rows before the outage are deleted");
 
         fixture.Kafka.SetAllBrokersDown();
         List<WrittenRow> during;
@@ -139,7 +139,7 @@ public sealed class CdcRelayFailureTests(ITestOutputHelper output, CdcKafkaFixtu
             fixture.Kafka.SetAllBrokersUp();
         }
 
-        await Eventually.TrueAsync(
+        await harness.WaitAsync(
             async () => await harness.CountPendingAsync() == 0,
             "the rows written during the outage are published once the brokers are back",
             LongWait);
@@ -159,7 +159,7 @@ public sealed class CdcRelayFailureTests(ITestOutputHelper output, CdcKafkaFixtu
         var poison = await harness.WriteAsync(1, keys: 2, text: new string('x', 50_000));
         await harness.WriteAsync(10, keys: 2);
 
-        await Eventually.TrueAsync(async () => await harness.CountPendingAsync() == 0, "every row left the table");
+        await harness.WaitAsync(async () => await harness.CountPendingAsync() == 0, "every row left the table");
         var records = harness.ReadTopic();
         Assert.DoesNotContain(records, r => r.Id == poison[0].Id);
         foreach (var r in records.OrderBy(r => r.Partition).ThenBy(r => r.Offset))

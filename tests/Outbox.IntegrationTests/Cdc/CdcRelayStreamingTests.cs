@@ -25,8 +25,8 @@ public sealed class CdcRelayStreamingTests(ITestOutputHelper output)
         {
             var rows = await harness.WriteAsync(2000, keys: 40, perTransaction: 10);
             total += rows.Count;
-            await Eventually.TrueAsync(() => monitor.PublishedCount >= total, $"round {round} is acknowledged");
-            await Eventually.TrueAsync(async () => await harness.CountPendingAsync() == 0, $"round {round}'s rows are deleted");
+            await harness.WaitAsync(() => monitor.PublishedCount >= total, $"round {round} is acknowledged");
+            await harness.WaitAsync(async () => await harness.CountPendingAsync() == 0, $"round {round}'s rows are deleted");
             await using (var vacuum = harness.DataSource.CreateCommand("VACUUM outbox.messages"))
             {
                 await vacuum.ExecuteNonQueryAsync();
@@ -75,7 +75,7 @@ public sealed class CdcRelayStreamingTests(ITestOutputHelper output)
         }
 
         var committed = await harness.WriteAsync(50, keys: 5);
-        await Eventually.TrueAsync(() => CdcHarness.MonitorOf(host).PublishedCount >= 50, "the committed rows are published");
+        await harness.WaitAsync(() => CdcHarness.MonitorOf(host).PublishedCount >= 50, "the committed rows are published");
 
         var records = harness.ReadTopic();
         Assert.Equal(50, records.Count);
@@ -105,7 +105,7 @@ public sealed class CdcRelayStreamingTests(ITestOutputHelper output)
         await ExecuteAsync(a, ta, "UPDATE aggregates SET version = version + 1 WHERE id = 'K'");
         var idB = await harness.Writer.EnqueueAsync(b, tb, new CdcTestEvent("K", 1, "B"));
         var bBlocked = ExecuteAsync(b, tb, "UPDATE aggregates SET version = version + 1 WHERE id = 'K'");
-        await Eventually.TrueAsync(async () => await IsWaitingOnLockAsync(harness.DataSource, b.ProcessID), "T_B waits on K's row lock");
+        await harness.WaitAsync(async () => await IsWaitingOnLockAsync(harness.DataSource, b.ProcessID), "T_B waits on K's row lock");
 
         // T_A writes its event and commits; then T_B gets the lock and commits.
         var idA = await harness.Writer.EnqueueAsync(a, ta, new CdcTestEvent("K", 0, "A"));
@@ -113,7 +113,7 @@ public sealed class CdcRelayStreamingTests(ITestOutputHelper output)
         await bBlocked;
         await tb.CommitAsync();
 
-        await Eventually.TrueAsync(() => CdcHarness.MonitorOf(host).PublishedCount >= 2, "both events are published");
+        await harness.WaitAsync(() => CdcHarness.MonitorOf(host).PublishedCount >= 2, "both events are published");
         var records = harness.ReadTopic();
         Assert.Equal([idA, idB], records.OrderBy(r => r.Offset).Select(r => r.Id).ToArray());
     }
@@ -125,7 +125,7 @@ public sealed class CdcRelayStreamingTests(ITestOutputHelper output)
         var host = await harness.StartRelayHostAsync("relay", o => o.ReplicationTimeout = TimeSpan.FromSeconds(2));
         await harness.WaitUntilStreamingAsync(host);
         await harness.WriteAsync(10, keys: 2);
-        await Eventually.TrueAsync(() => CdcHarness.MonitorOf(host).PublishedCount >= 10, "the rows are published");
+        await harness.WaitAsync(() => CdcHarness.MonitorOf(host).PublishedCount >= 10, "the rows are published");
 
         // Only other tables change from now on: the relay must still move the slot past that WAL.
         await using (var other = harness.DataSource.CreateCommand(
@@ -135,7 +135,7 @@ public sealed class CdcRelayStreamingTests(ITestOutputHelper output)
         }
 
         var target = await harness.CurrentLsnAsync();
-        await Eventually.TrueAsync(
+        await harness.WaitAsync(
             async () => (await harness.ReadSlotAsync()).Confirmed >= target,
             $"the slot's confirmed position passes {target}",
             TimeSpan.FromSeconds(180));
@@ -156,8 +156,8 @@ public sealed class CdcRelayStreamingTests(ITestOutputHelper output)
         await harness.WaitUntilStreamingAsync(host);
         var after = await harness.WriteAsync(300, keys: 6, perTransaction: 7);
 
-        await Eventually.TrueAsync(() => CdcHarness.MonitorOf(host).PublishedCount >= 600, "every row is published");
-        await Eventually.TrueAsync(async () => await harness.CountPendingAsync() == 0, "the table is empty");
+        await harness.WaitAsync(() => CdcHarness.MonitorOf(host).PublishedCount >= 600, "every row is published");
+        await harness.WaitAsync(async () => await harness.CountPendingAsync() == 0, "the table is empty");
         var records = harness.ReadTopic();
         Assert.Empty(harness.AssertAllInOrder(records));
         Assert.Equal(before.Concat(after).Select(r => r.Id).Order(), records.Select(r => r.Id).Order());

@@ -134,6 +134,16 @@ internal sealed class CdcProgress
         }
     }
 
+    /// <summary>Describes the counters, for diagnostics.</summary>
+    public override string ToString()
+    {
+        lock (_gate)
+        {
+            return $"decoded {_decoded}, acknowledged {_acknowledged}, in transaction {_inTransaction}, commits waiting {_commits.Count}, " +
+                   $"deletes pending {_pendingDeletes.Count}, confirmable {new NpgsqlTypes.NpgsqlLogSequenceNumber(_confirmable)}, confirmed {new NpgsqlTypes.NpgsqlLogSequenceNumber(_confirmed)}";
+        }
+    }
+
     /// <summary>Records that <paramref name="lsn"/> was sent to the server as confirmed.</summary>
     public void MarkConfirmed(ulong lsn)
     {

@@ -28,6 +28,7 @@ internal sealed class CdcRelayService : IHostedService, IAsyncDisposable
     private string? _connectionString;
     private Task? _loop;
     private int _consecutiveFailures;
+    private CdcStreamSession? _session;
 
     public CdcRelayService(IServiceProvider services, IOptions<CdcRelayOptions> options, CdcRelayMonitor monitor, TimeProvider timeProvider, ILogger<CdcRelayService> logger)
     {
@@ -37,6 +38,9 @@ internal sealed class CdcRelayService : IHostedService, IAsyncDisposable
         _timeProvider = timeProvider;
         _logger = logger;
     }
+
+    /// <summary>Gets the progress of the current (or last) replication session, for diagnostics.</summary>
+    internal CdcProgress? SessionProgress => Volatile.Read(ref _session)?.Progress;
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
@@ -257,6 +261,7 @@ internal sealed class CdcRelayService : IHostedService, IAsyncDisposable
             }
 
             using var session = new CdcStreamSession(replication, store, _publisher!, _acknowledger!, _options, _timeProvider, _logger);
+            Volatile.Write(ref _session, session);
             _monitor.Set(CdcRelayState.Streaming);
             Log.Streaming(_logger, store.Names.SlotName, store.Names.PublicationName);
             try

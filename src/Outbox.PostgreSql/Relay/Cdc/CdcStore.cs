@@ -75,8 +75,8 @@ internal sealed partial class CdcStore
             ON CONFLICT (id) DO NOTHING
             """;
         _readBacklogSql = $"SELECT {Columns} FROM {names.BacklogTable} ORDER BY commit_seq NULLS LAST, id LIMIT $1";
-        _deleteBacklogSql = $"DELETE FROM {names.BacklogTable} WHERE id = ANY($1)";
-        _deleteMessagesSql = $"DELETE FROM {names.Messages} WHERE id = ANY($1)";
+        _deleteBacklogSql = $"DELETE FROM {names.BacklogTable} WHERE id = ANY($1) RETURNING id";
+        _deleteMessagesSql = $"DELETE FROM {names.Messages} WHERE id = ANY($1) RETURNING id";
         _deadLetterSql = $"""
             INSERT INTO {names.Tables.DeadLetters}
                 (id, aggregatetype, aggregateid, type, payload, lane, commit_seq, created_at, traceparent, tracestate, attempts, last_error, dead_lettered_at)
@@ -370,8 +370,13 @@ internal sealed partial class CdcStore
     public Task DeleteBacklogAsync(IReadOnlyList<Guid> ids, CancellationToken cancellationToken) =>
         DeleteByIdsAsync(_deleteBacklogSql, ids, cancellationToken);
 
-    /// <summary>Deletes acknowledged rows from the outbox table (the table keeps only rows not yet acknowledged).</summary>
-    public Task DeleteMessagesAsync(IReadOnlyList<Guid> ids, CancellationToken cancellationToken) =>
+    /// <summary>
+    /// Deletes acknowledged rows from the outbox table (the table keeps only rows not yet acknowledged) and returns the
+    /// ids it did not find. A transaction is decoded as soon as its commit record is flushed, a moment before other
+    /// sessions see it: a row can be acknowledged before it is visible to the delete. (Rows deleted by an earlier
+    /// session, replayed since, are not found either.)
+    /// </summary>
+    public Task<List<Guid>> DeleteMessagesAsync(IReadOnlyList<Guid> ids, CancellationToken cancellationToken) =>
         DeleteByIdsAsync(_deleteMessagesSql, ids, cancellationToken);
 
     /// <summary>Keeps a row the broker kept rejecting, so the rows after it can go on; it can be replayed from there.</summary>
@@ -426,10 +431,11 @@ internal sealed partial class CdcStore
         }
     }
 
-    private async Task DeleteByIdsAsync(string sql, IReadOnlyList<Guid> ids, CancellationToken cancellationToken)
+    private async Task<List<Guid>> DeleteByIdsAsync(string sql, IReadOnlyList<Guid> ids, CancellationToken cancellationToken)
     {
         // Bounded statements: a large backlog of acknowledgements is deleted in slices.
         const int slice = 20_000;
+        var missing = new List<Guid>();
         for (var start = 0; start < ids.Count; start += slice)
         {
             var count = Math.Min(slice, ids.Count - start);
@@ -439,12 +445,27 @@ internal sealed partial class CdcStore
                 array[i] = ids[start + i];
             }
 
+            var deleted = new HashSet<Guid>(count);
             var command = _dataSource.CreateCommand(sql);
             await using (command.ConfigureAwait(false))
             {
                 command.Parameters.Add(new NpgsqlParameter<Guid[]> { TypedValue = array });
-                await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+                var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+                await using (reader.ConfigureAwait(false))
+                {
+                    while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+                    {
+                        deleted.Add(reader.GetGuid(0));
+                    }
+                }
+            }
+
+            if (deleted.Count < count)
+            {
+                missing.AddRange(array.Where(id => !deleted.Contains(id)));
             }
         }
+
+        return missing;
     }
 }

@@ -43,6 +43,8 @@ internal sealed class CdcStreamSession : IDisposable
     private readonly CancellationTokenSource _readerStop = new();
     private readonly CancellationTokenSource _abort = new();
     private readonly TaskCompletionSource _ending = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private static readonly TimeSpan DeleteRetryPeriod = TimeSpan.FromSeconds(30);
+    private readonly Dictionary<Guid, long> _notYetDeleted = [];
     private volatile bool _draining;
     private volatile bool _aborted;
     private ExceptionDispatchInfo? _failure;
@@ -152,11 +154,18 @@ internal sealed class CdcStreamSession : IDisposable
         // Read before taking the flush: see CdcProgress.TakeFlush.
         var lastReceived = (ulong)_connection.LastReceivedLsn;
         var (deletes, confirm) = _progress.TakeFlush(lastReceived);
+        var now = _timeProvider.GetTimestamp();
+        foreach (var id in _notYetDeleted.Keys)
+        {
+            deletes.Add(id);
+        }
+
         try
         {
             if (deletes.Count > 0)
             {
-                await _store.DeleteMessagesAsync(deletes, cancellationToken).ConfigureAwait(false);
+                var missing = await _store.DeleteMessagesAsync(deletes, cancellationToken).ConfigureAwait(false);
+                RememberNotYetDeleted(deletes, missing, now);
             }
 
             if (confirm > _progress.Confirmed)
@@ -172,6 +181,37 @@ internal sealed class CdcStreamSession : IDisposable
             // the next session replays them and deletes them then.
             _confirmsBlocked = true;
             throw;
+        }
+    }
+
+    /// <summary>
+    /// A transaction is decoded as soon as its commit record is flushed, a moment before other sessions see it, so a
+    /// row may be acknowledged before the delete can see it. Such rows are deleted again at the next flushes, for
+    /// <see cref="DeleteRetryPeriod"/>; rows that stay missing were deleted before (a replay), and are forgotten.
+    /// Their position is confirmed meanwhile: they are in Kafka, and a row left behind would only be published once
+    /// more if the slot were ever recreated.
+    /// </summary>
+    private void RememberNotYetDeleted(List<Guid> attempted, List<Guid> missing, long now)
+    {
+        var stillMissing = missing.Count == 0 ? null : missing.ToHashSet();
+        foreach (var id in attempted)
+        {
+            if (stillMissing is null || !stillMissing.Contains(id))
+            {
+                _notYetDeleted.Remove(id);
+            }
+        }
+
+        foreach (var id in missing)
+        {
+            if (!_notYetDeleted.TryGetValue(id, out var since))
+            {
+                _notYetDeleted[id] = now;
+            }
+            else if (_timeProvider.GetElapsedTime(since, now) > DeleteRetryPeriod)
+            {
+                _notYetDeleted.Remove(id);
+            }
         }
     }
 

@@ -19,10 +19,16 @@ public static class DebeziumOutboxBuilderExtensions
     /// <param name="builder">The outbox builder.</param>
     /// <param name="configure">Configures the options.</param>
     /// <returns>The builder, for chaining.</returns>
+    /// <exception cref="OutboxConfigurationException"><c>AddCdcRelay()</c> was called too: every event would be published twice.</exception>
     public static IOutboxBuilder UseDebezium(this IOutboxBuilder builder, Action<DebeziumOptions>? configure = null)
     {
         ArgumentNullException.ThrowIfNull(builder);
         var services = builder.Services;
+        if (services.Any(d => d.ServiceType == typeof(Outbox.PostgreSql.Cdc.CdcStore)))
+        {
+            throw new OutboxConfigurationException(DebeziumPublicationInitializer.BothRelaysMessage);
+        }
+
         var options = services.AddOptions<DebeziumOptions>().ValidateOnStart();
         if (configure is not null)
         {

@@ -17,12 +17,14 @@ internal sealed class DebeziumPublicationInitializer(
     IOptions<OutboxOptions> outboxOptions,
     ILogger<DebeziumPublicationInitializer> logger) : IHostedService
 {
+    public const string BothRelaysMessage =
+        "UseDebezium() and AddCdcRelay() are both registered: Debezium relays the outbox outside the process, so a CDC relay would publish every event twice. Choose one.";
+
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         if (services.GetServices<IHostedService>().Any(s => s is CdcRelayService))
         {
-            throw new OutboxConfigurationException(
-                "UseDebezium() and AddCdcRelay() are both registered: Debezium relays the outbox outside the process, so a CDC relay would publish every event twice. Choose one.");
+            throw new OutboxConfigurationException(BothRelaysMessage);
         }
 
         var debezium = options.Value;

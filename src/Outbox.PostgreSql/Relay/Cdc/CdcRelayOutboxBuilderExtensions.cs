@@ -22,10 +22,16 @@ public static class CdcRelayOutboxBuilderExtensions
     /// <param name="configure">Configures the relay: slot and publication names, batching, retries.</param>
     /// <returns>The builder, for chaining.</returns>
     /// <remarks>Resolve <see cref="CdcRelayMonitor"/> for the relay's state and the slot's health.</remarks>
+    /// <exception cref="OutboxConfigurationException"><c>UseDebezium()</c> was called too: every event would be published twice.</exception>
     public static IOutboxBuilder AddCdcRelay(this IOutboxBuilder builder, Action<CdcRelayOptions>? configure = null)
     {
         ArgumentNullException.ThrowIfNull(builder);
         var services = builder.Services;
+        if (services.Any(d => d.ImplementationType == typeof(Outbox.PostgreSql.Debezium.DebeziumOptionsValidator)))
+        {
+            throw new OutboxConfigurationException(Outbox.PostgreSql.Debezium.DebeziumPublicationInitializer.BothRelaysMessage);
+        }
+
         var options = services.AddOptions<CdcRelayOptions>().ValidateOnStart();
         if (configure is not null)
         {

@@ -32,6 +32,7 @@ public sealed class ChaosRun
     private readonly List<string> _infrastructureErrors = [];
     private KafkaServer? _kafka;
     private NpgsqlDataSource? _database;
+    private int _writerPausedSeconds;
 
     public ChaosRun(ChaosSettings settings, RelayKind relay, PostgresServer postgres, RunLog log)
     {
@@ -299,12 +300,23 @@ public sealed class ChaosRun
     /// <summary>The CDC relay whose connection streams the slot, by the application name its connections carry.</summary>
     private async Task<int?> FindActiveCdcRelayAsync(CancellationToken cancellationToken)
     {
-        await using var command = _database!.CreateCommand(
-            "SELECT a.application_name FROM pg_replication_slots s JOIN pg_stat_activity a ON a.pid = s.active_pid WHERE s.slot_name = $1");
-        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = CdcRelayRole.SlotName });
-        var name = await command.ExecuteScalarAsync(cancellationToken) as string;
-        var index = _relays.FindIndex(r => r.Name == name);
-        return index < 0 ? null : index + 1;
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                await using var command = _database!.CreateCommand(
+                    "SELECT a.application_name FROM pg_replication_slots s JOIN pg_stat_activity a ON a.pid = s.active_pid WHERE s.slot_name = $1");
+                command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = CdcRelayRole.SlotName });
+                var name = await command.ExecuteScalarAsync(cancellationToken) as string;
+                var index = _relays.FindIndex(r => r.Name == name);
+                return index < 0 ? null : index + 1;
+            }
+            catch (NpgsqlException) when (attempt < 20)
+            {
+                // This process's pooled connections die with a PostgreSQL restart too.
+                await Task.Delay(TimeSpan.FromMilliseconds(250), cancellationToken);
+            }
+        }
     }
 
     private async Task HealAsync()
@@ -324,7 +336,7 @@ public sealed class ChaosRun
         }
 
         await Task.WhenAll(Services.Select(p => p.WaitReadyAsync(ReadyTimeout)));
-        _log.Line($"{Name}: faults healed, every relay and consumer runs; quiet period (at most {_settings.QuietTimeout.TotalSeconds:0} s)");
+        _log.Line($"{Name}: faults healed, every relay and consumer runs; quiet period (at most {_settings.QuietTimeoutOf(_relay).TotalSeconds:0} s)");
     }
 
     private async Task<(bool Drained, TimeSpan Quiet)> WaitQuietAsync(CancellationToken cancellationToken)
@@ -340,9 +352,9 @@ public sealed class ChaosRun
                 return (true, clock.Elapsed);
             }
 
-            if (clock.Elapsed > _settings.QuietTimeout)
+            if (clock.Elapsed > _settings.QuietTimeoutOf(_relay))
             {
-                _log.Line($"{Name}: NOT drained and handled within {_settings.QuietTimeout.TotalSeconds:0} s: {(snapshot is { } last ? Describe(last) : "database unavailable")}");
+                _log.Line($"{Name}: NOT drained and handled within {_settings.QuietTimeoutOf(_relay).TotalSeconds:0} s: {(snapshot is { } last ? Describe(last) : "database unavailable")}");
                 return (false, clock.Elapsed);
             }
 
@@ -389,21 +401,62 @@ public sealed class ChaosRun
         }
     }
 
+    /// <summary>
+    /// Logs progress every 5 s and applies back-pressure every second: when the slowest consumer group is more than
+    /// <see cref="ChaosSettings.MaxLag"/> events behind the writers, they pause until it is within half of that. On a
+    /// busy machine the one-record-per-transaction group is slower than the writers; without this the backlog, and so
+    /// the quiet period, would grow with the length of the run.
+    /// </summary>
     private async Task ReportProgressAsync(CancellationToken cancellationToken)
     {
+        var paused = false;
+        var ticks = 0;
         while (!cancellationToken.IsCancellationRequested)
         {
             try
             {
-                await Task.Delay(TimeSpan.FromSeconds(5), cancellationToken);
+                await Task.Delay(TimeSpan.FromSeconds(1), cancellationToken);
             }
             catch (OperationCanceledException)
             {
-                return;
+                break;
             }
 
             var snapshot = await SnapshotAsync(CancellationToken.None);
-            _log.Line($"{Name}: {(snapshot is { } s ? Describe(s) : "database unavailable")}");
+            if (++ticks % 5 == 0)
+            {
+                _log.Line($"{Name}: {(snapshot is { } s ? Describe(s) : "database unavailable")}{(paused ? " (writers paused)" : "")}");
+            }
+
+            if (snapshot is null)
+            {
+                continue;
+            }
+
+            var handled = ConsumerRole.Groups.Min(g => snapshot.Effects.GetValueOrDefault(g));
+            var lag = snapshot.Committed - handled;
+            if (!paused && lag > _settings.MaxLag)
+            {
+                paused = true;
+                _log.Line($"{Name}: consumers are {lag} events behind: writers pause");
+                _writers.ForEach(w => w.Send(ParentWatch.PauseLine));
+            }
+            else if (paused && lag < _settings.MaxLag / 2)
+            {
+                paused = false;
+                _log.Line($"{Name}: consumers caught up to {lag} events behind: writers resume");
+                _writers.ForEach(w => w.Send(ParentWatch.ResumeLine));
+            }
+
+            if (paused)
+            {
+                _writerPausedSeconds++;
+            }
+        }
+
+        if (paused)
+        {
+            _writers.ForEach(w => w.Send(ParentWatch.ResumeLine));
         }
     }
 
@@ -516,6 +569,7 @@ public sealed class ChaosRun
             PlannedFaults = plan.Faults.Count,
             Quiet = quiet,
             Drained = drained,
+            WriterPausedSeconds = _writerPausedSeconds,
         };
     }
 

@@ -22,6 +22,9 @@ public sealed record ChaosSettings
 
     public int Keys { get; init; } = 200;
 
+    /// <summary>Gets how far the slowest consumer group may fall behind the writers before they pause (back-pressure).</summary>
+    public int MaxLag { get; init; } = 2000;
+
     public int Partitions { get; init; } = 12;
 
     public int PollingRelays { get; init; } = 3;
@@ -32,8 +35,13 @@ public sealed record ChaosSettings
 
     public int Brokers { get; init; } = 3;
 
-    /// <summary>Gets how long the run may take, after the faults end and the writers stop, to relay and handle everything.</summary>
-    public TimeSpan QuietTimeout { get; init; } = TimeSpan.FromSeconds(90);
+    /// <summary>Gets how long a run may take, after the faults end and the writers stop, to relay and handle everything.</summary>
+    /// <value>By default 90 s, or half the run's fault time when that is longer: on a busy machine the one-record-per-
+    /// transaction group falls behind the writers, and a long run leaves it more to catch up.</value>
+    public TimeSpan? QuietTimeout { get; init; }
+
+    public TimeSpan QuietTimeoutOf(RelayKind kind) =>
+        QuietTimeout ?? TimeSpan.FromSeconds(Math.Max(90, FaultTimeOf(kind).TotalSeconds / 2));
 
     public string? LogDirectory { get; init; }
 
@@ -87,6 +95,7 @@ public sealed record ChaosSettings
                 "--concurrency" => settings with { WriterConcurrency = Positive(args, ref i) },
                 "--delay-ms" => settings with { WriterDelayMilliseconds = NonNegative(args, ref i) },
                 "--keys" => settings with { Keys = Positive(args, ref i) },
+                "--max-lag" => settings with { MaxLag = Positive(args, ref i) },
                 "--quiet-seconds" => settings with { QuietTimeout = TimeSpan.FromSeconds(Positive(args, ref i)) },
                 "--log-dir" => settings with { LogDirectory = Value(args, ref i) },
                 "--kafka-debug" => settings with { KafkaDebug = Value(args, ref i) },

@@ -113,6 +113,34 @@ public sealed class ChildProcess : IDisposable
         return instance.Ready.Task.WaitAsync(timeout);
     }
 
+    /// <summary>Writes a command line to the role's standard input; ignored when it is not running.</summary>
+    public void Send(string line)
+    {
+        Instance? instance;
+        lock (_gate)
+        {
+            instance = _current;
+        }
+
+        if (instance is null || instance.Exited || instance.ExitExpected)
+        {
+            return;
+        }
+
+        try
+        {
+            lock (instance)
+            {
+                instance.Process.StandardInput.WriteLine(line);
+                instance.Process.StandardInput.Flush();
+            }
+        }
+        catch (Exception ex) when (ex is IOException or InvalidOperationException or ObjectDisposedException)
+        {
+            // It is exiting.
+        }
+    }
+
     /// <summary>SIGKILL, with every process the role started.</summary>
     public void Kill()
     {
@@ -156,7 +184,10 @@ public sealed class ChildProcess : IDisposable
         Write(instance, "--- stop");
         try
         {
-            instance.Process.StandardInput.Close();
+            lock (instance)
+            {
+                instance.Process.StandardInput.Close();
+            }
         }
         catch (IOException)
         {

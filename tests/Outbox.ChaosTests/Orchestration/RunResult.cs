@@ -44,6 +44,9 @@ public sealed record RunResult
 
     public bool Drained { get; init; }
 
+    /// <summary>Gets how long the writers were paused for the consumers to catch up (back-pressure), in seconds.</summary>
+    public int WriterPausedSeconds { get; init; }
+
     public IReadOnlyList<string> SequenceExamples { get; init; } = [];
 
     public int FaultCount => Faults.Values.Sum();
@@ -85,7 +88,7 @@ public sealed record RunResult
         $"missing_effects={Findings.MissingEffects} double_effects={Findings.DoubleEffects} sequence_violations={SequenceViolations} " +
         $"dead_letters={DeadLetterRows + DeadLetterRecords} pending={PendingRows} crashes={Crashes.Count} faults={FaultCount} " +
         $"({string.Join(" ", Faults.Where(p => p.Value > 0).Select(p => FaultNames.Of(p.Key) + "=" + p.Value.ToString(CultureInfo.InvariantCulture)))}) " +
-        $"failed_tx={FailedTransactions} uncertain_commits={UncertainCommits} quiet={Quiet.TotalSeconds:0.0}s");
+        $"failed_tx={FailedTransactions} uncertain_commits={UncertainCommits} writers_paused={WriterPausedSeconds}s quiet={Quiet.TotalSeconds:0.0}s");
 
     private static void Add(List<string> problems, bool condition, string problem)
     {

@@ -66,6 +66,13 @@ public static class WriterRole
         var failures = 0;
         while (!stop.IsCancellationRequested)
         {
+            if (ParentWatch.Paused)
+            {
+                // The consumers are far behind: let them catch up, so that the quiet period stays short on a busy machine.
+                await Task.Delay(TimeSpan.FromMilliseconds(100), CancellationToken.None);
+                continue;
+            }
+
             var plan = TransactionPlan.Next(random, context.Keys, context.HotKeys);
             var events = plan.Keys.SelectMany(k => Enumerable.Repeat(k.Key, k.Events)).ToList();
             try

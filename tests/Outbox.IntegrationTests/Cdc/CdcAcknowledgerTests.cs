@@ -52,6 +52,18 @@ public sealed class CdcAcknowledgerTests : IAsyncDisposable
         Assert.Equal(0, (await acknowledger.SettleAsync(row, [PublishResult.Failed("d")], CancellationToken.None)).Done);
     }
 
+    [Fact]
+    public async Task A_row_settled_again_after_a_replay_is_remembered_and_counted_once()
+    {
+        var acknowledger = Create(maxAttempts: 3);
+        var rows = Rows(2);
+        Assert.False(acknowledger.WasAcknowledged(rows[0].Id));
+        await acknowledger.SettleAsync(rows, [PublishResult.Acknowledged, PublishResult.Acknowledged], CancellationToken.None);
+        Assert.True(acknowledger.WasAcknowledged(rows[0].Id));
+        await acknowledger.SettleAsync(rows, [PublishResult.Acknowledged, PublishResult.Acknowledged], CancellationToken.None);
+        Assert.Equal(2, acknowledger.Published);
+    }
+
     public async ValueTask DisposeAsync() => await _dataSource.DisposeAsync();
 
     private CdcAcknowledger Create(int maxAttempts) => new(

@@ -34,9 +34,13 @@ internal sealed class CdcAcknowledger(CdcStore store, CdcRelayOptions options, T
             var result = results[done];
             if (result.Status == PublishStatus.Acknowledged)
             {
-                acknowledged++;
                 Forget(message.Id);
-                RememberAcknowledged(message.Id);
+                if (RememberAcknowledged(message.Id))
+                {
+                    // Counted once: a replayed row Kafka already had is settled again without being sent.
+                    acknowledged++;
+                }
+
                 continue;
             }
 
@@ -57,6 +61,9 @@ internal sealed class CdcAcknowledger(CdcStore store, CdcRelayOptions options, T
             await store.DeadLetterAsync(message, attempts, error, timeProvider.GetUtcNow(), cancellationToken).ConfigureAwait(false);
             Log.DeadLettered(logger, message.Id, attempts, error);
             Forget(message.Id);
+
+            // Done as well: a replay of its transaction does not try it again.
+            RememberAcknowledged(message.Id);
             error = null;
         }
 
@@ -73,13 +80,13 @@ internal sealed class CdcAcknowledger(CdcStore store, CdcRelayOptions options, T
         }
     }
 
-    private void RememberAcknowledged(Guid id)
+    private bool RememberAcknowledged(Guid id)
     {
         lock (_gate)
         {
             if (!_acknowledged.Add(id))
             {
-                return;
+                return false;
             }
 
             _acknowledgedOrder.Enqueue(id);
@@ -87,6 +94,8 @@ internal sealed class CdcAcknowledger(CdcStore store, CdcRelayOptions options, T
             {
                 _acknowledged.Remove(_acknowledgedOrder.Dequeue());
             }
+
+            return true;
         }
     }
 

@@ -59,7 +59,7 @@ public sealed class ChaosRun
             _log.Line($"{Name}:   {action}");
         }
 
-        var runLog = new RunLog(Path.Combine(_log.Directory, Name), TextWriter.Null);
+        var runLog = _log.ForRun(Name);
         try
         {
             await PrepareAsync(runLog, relayCount, cancellationToken);

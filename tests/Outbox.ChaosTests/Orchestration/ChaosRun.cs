@@ -241,6 +241,9 @@ public sealed class ChaosRun
             {
                 var clock = Stopwatch.StartNew();
                 await _postgres.RestartAsync(cancellationToken);
+
+                // The pool of this process's data source still holds connections the restart closed.
+                _database!.Clear();
                 Count(FaultKind.PostgresRestart);
                 note = $"took {clock.Elapsed.TotalSeconds:0.0} s";
                 break;
@@ -300,23 +303,17 @@ public sealed class ChaosRun
     /// <summary>The CDC relay whose connection streams the slot, by the application name its connections carry.</summary>
     private async Task<int?> FindActiveCdcRelayAsync(CancellationToken cancellationToken)
     {
-        for (var attempt = 1; ; attempt++)
-        {
-            try
+        var name = await QueryAsync(
+            async ct =>
             {
                 await using var command = _database!.CreateCommand(
                     "SELECT a.application_name FROM pg_replication_slots s JOIN pg_stat_activity a ON a.pid = s.active_pid WHERE s.slot_name = $1");
                 command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = CdcRelayRole.SlotName });
-                var name = await command.ExecuteScalarAsync(cancellationToken) as string;
-                var index = _relays.FindIndex(r => r.Name == name);
-                return index < 0 ? null : index + 1;
-            }
-            catch (NpgsqlException) when (attempt < 20)
-            {
-                // This process's pooled connections die with a PostgreSQL restart too.
-                await Task.Delay(TimeSpan.FromMilliseconds(250), cancellationToken);
-            }
-        }
+                return await command.ExecuteScalarAsync(ct) as string;
+            },
+            cancellationToken);
+        var index = _relays.FindIndex(r => r.Name == name);
+        return index < 0 ? null : index + 1;
     }
 
     private async Task HealAsync()
@@ -397,6 +394,11 @@ public sealed class ChaosRun
         }
         catch (NpgsqlException ex)
         {
+            if (OrchestratorQuery.IsServerUnavailable(ex))
+            {
+                _database!.Clear();
+            }
+
             _log.Line($"{Name}:   pending: unknown ({ex.Message})");
         }
     }
@@ -478,45 +480,31 @@ public sealed class ChaosRun
         }
         catch (Exception ex) when (ex is NpgsqlException or TimeoutException or InvalidOperationException)
         {
+            if (OrchestratorQuery.IsServerUnavailable(ex))
+            {
+                _database!.Clear();
+            }
+
             return null;
         }
     }
 
     private async Task<RunResult> CheckAsync(FaultPlan plan, bool drained, TimeSpan quiet, CancellationToken cancellationToken)
     {
-        var db = _database!;
-        var committed = new Dictionary<Guid, CommittedEvent>();
-        await using (var command = db.CreateCommand("SELECT chaos_id, aggregate_id, version, writer FROM chaos.committed"))
-        await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
-        {
-            while (await reader.ReadAsync(cancellationToken))
-            {
-                var row = new CommittedEvent(reader.GetGuid(0), reader.GetString(1), reader.GetInt64(2), reader.GetInt32(3));
-                committed.Add(row.ChaosId, row);
-            }
-        }
-
-        var effects = new List<EffectRow>();
-        await using (var command = db.CreateCommand("SELECT consumer_group, chaos_id, aggregate_id, version, count FROM chaos.effects"))
-        await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
-        {
-            while (await reader.ReadAsync(cancellationToken))
-            {
-                effects.Add(new EffectRow(reader.GetString(0), reader.GetGuid(1), reader.GetString(2), reader.GetInt64(3), reader.GetInt32(4)));
-            }
-        }
-
-        var sequenceExamples = new List<string>();
-        await using (var command = db.CreateCommand(
-            "SELECT consumer_group, aggregate_id, expected, got, partition, \"offset\" FROM chaos.sequence_violations ORDER BY id LIMIT 10"))
-        await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
-        {
-            while (await reader.ReadAsync(cancellationToken))
-            {
-                sequenceExamples.Add(Invariant(
-                    $"group {reader.GetString(0)}: key {reader.GetString(1)} expected v{reader.GetInt64(2)}, handled v{reader.GetInt64(3)} (partition {reader.GetInt32(4)} offset {reader.GetInt64(5)})"));
-            }
-        }
+        var committed = await ReadAsync(
+            "SELECT chaos_id, aggregate_id, version, writer FROM chaos.committed",
+            r => new CommittedEvent(r.GetGuid(0), r.GetString(1), r.GetInt64(2), r.GetInt32(3)),
+            cancellationToken);
+        var committedById = committed.ToDictionary(e => e.ChaosId);
+        var effects = await ReadAsync(
+            "SELECT consumer_group, chaos_id, aggregate_id, version, count FROM chaos.effects",
+            r => new EffectRow(r.GetString(0), r.GetGuid(1), r.GetString(2), r.GetInt64(3), r.GetInt32(4)),
+            cancellationToken);
+        var sequenceExamples = await ReadAsync(
+            "SELECT consumer_group, aggregate_id, expected, got, partition, \"offset\" FROM chaos.sequence_violations ORDER BY id LIMIT 10",
+            r => Invariant(
+                $"group {r.GetString(0)}: key {r.GetString(1)} expected v{r.GetInt64(2)}, handled v{r.GetInt64(3)} (partition {r.GetInt32(4)} offset {r.GetInt64(5)})"),
+            cancellationToken);
 
         var sequenceViolations = await ScalarAsync("SELECT count(*) FROM chaos.sequence_violations", cancellationToken);
         var deadLetterRows = await ScalarAsync("SELECT count(*) FROM outbox.dead_letters", cancellationToken);
@@ -536,7 +524,7 @@ public sealed class ChaosRun
         var bootstrap = _kafka!.BootstrapServers;
         var topic = await Task.Run(() => TopicReader.Read(bootstrap, ChaosEvent.Topic, TimeSpan.FromMinutes(2)), cancellationToken);
         var deadLetterRecords = await Task.Run(() => TopicReader.Count(bootstrap, ChaosEvent.Topic + ".dlq"), cancellationToken);
-        var findings = RunVerifier.Verify(committed, topic.Records, effects, ConsumerRole.Groups);
+        var findings = RunVerifier.Verify(committedById, topic.Records, effects, ConsumerRole.Groups);
         foreach (var example in findings.Examples.Concat(sequenceExamples))
         {
             _log.Line($"{Name}: example: {example}");
@@ -576,7 +564,7 @@ public sealed class ChaosRun
     /// <summary>What became of the outbox rows of lost events: still there, dead-lettered, or deleted (by whom, when, in which batch).</summary>
     private async Task LogLostAsync(IReadOnlyList<Guid> lost, CancellationToken cancellationToken)
     {
-        await using var command = _database!.CreateCommand(
+        const string Sql =
             """
             SELECT c.chaos_id::text || ' ' || c.aggregate_id || ' v' || c.version || ' writer ' || c.writer || ' outbox id ' || c.outbox_id
                    || ' written ' || to_char(c.written_at, 'HH24:MI:SS.MS')
@@ -592,20 +580,47 @@ public sealed class ChaosRun
             LEFT JOIN chaos.outbox_deletes d ON d.id = c.outbox_id
             WHERE c.chaos_id = ANY($1)
             ORDER BY c.aggregate_id, c.version
-            """);
-        command.Parameters.Add(new NpgsqlParameter<Guid[]> { TypedValue = [.. lost] });
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        while (await reader.ReadAsync(cancellationToken))
+            """;
+        var lines = await ReadAsync(Sql, r => r.GetString(0), cancellationToken, new NpgsqlParameter<Guid[]> { TypedValue = [.. lost] });
+        foreach (var line in lines)
         {
-            _log.Line($"{Name}: lost: {reader.GetString(0)}");
+            _log.Line($"{Name}: lost: {line}");
         }
     }
 
-    private async Task<long> ScalarAsync(string sql, CancellationToken cancellationToken)
-    {
-        await using var command = _database!.CreateCommand(sql);
-        return Convert.ToInt64(await command.ExecuteScalarAsync(cancellationToken), CultureInfo.InvariantCulture);
-    }
+    private Task<long> ScalarAsync(string sql, CancellationToken cancellationToken) =>
+        QueryAsync(
+            async ct =>
+            {
+                await using var command = _database!.CreateCommand(sql);
+                return Convert.ToInt64(await command.ExecuteScalarAsync(ct), CultureInfo.InvariantCulture);
+            },
+            cancellationToken);
+
+    /// <summary>Every row of a query, read again from the start when a PostgreSQL restart breaks the read.</summary>
+    private Task<List<T>> ReadAsync<T>(string sql, Func<NpgsqlDataReader, T> map, CancellationToken cancellationToken, params NpgsqlParameter[] parameters) =>
+        QueryAsync(
+            async ct =>
+            {
+                var rows = new List<T>();
+                await using var command = _database!.CreateCommand(sql);
+                foreach (var parameter in parameters)
+                {
+                    command.Parameters.Add(parameter.Clone());
+                }
+
+                await using var reader = await command.ExecuteReaderAsync(ct);
+                while (await reader.ReadAsync(ct))
+                {
+                    rows.Add(map(reader));
+                }
+
+                return rows;
+            },
+            cancellationToken);
+
+    private Task<T> QueryAsync<T>(Func<CancellationToken, Task<T>> query, CancellationToken cancellationToken) =>
+        OrchestratorQuery.RunAsync(_database!, query, message => _log.Line($"{Name}: {message}"), cancellationToken);
 
     private static string Invariant(FormattableString text) => FormattableString.Invariant(text);
 

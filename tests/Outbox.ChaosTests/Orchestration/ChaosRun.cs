@@ -240,7 +240,7 @@ public sealed class ChaosRun
             case FaultActionKind.PostgresRestart:
             {
                 var clock = Stopwatch.StartNew();
-                await _postgres.RestartAsync(cancellationToken);
+                await RestartPostgresAsync(cancellationToken);
 
                 // The pool of this process's data source still holds connections the restart closed.
                 _database!.Clear();
@@ -277,6 +277,27 @@ public sealed class ChaosRun
         }
 
         _log.Line($"{Name}: {action}{(note is null ? "" : " (" + note + ")")}");
+    }
+
+    /// <summary>
+    /// The restart fault, tried again when <c>pg_ctl</c> itself fails or times out (a start that outlasts its time-out on
+    /// a busy machine): a failed start stops what it left behind, so a second attempt starts clean. Three failures are
+    /// an infrastructure error of the run.
+    /// </summary>
+    private async Task RestartPostgresAsync(CancellationToken cancellationToken)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                await _postgres.RestartAsync(cancellationToken);
+                return;
+            }
+            catch (Exception ex) when (ex is (InvalidOperationException and not ObjectDisposedException) or TimeoutException && attempt < 3)
+            {
+                _log.Line($"{Name}: PostgreSQL restart attempt {attempt} failed, trying again: {ex.Message}");
+            }
+        }
     }
 
     private static string StartIfStopped(List<ChildProcess> processes, int target)

@@ -36,6 +36,14 @@ internal static class EnqueueTelemetry
         }
     }
 
+    public static void Written(List<(OutboxMessage Message, EntityFrameworkCore.WrittenEvent Source)> rows)
+    {
+        if (OutboxTelemetry.Enqueued.Enabled)
+        {
+            Written(rows.Select(r => r.Message));
+        }
+    }
+
     public static void Stop(Activity? activity, object? error)
     {
         if (activity is null)

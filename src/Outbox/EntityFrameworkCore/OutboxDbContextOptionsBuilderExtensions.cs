@@ -25,7 +25,7 @@ public static class OutboxDbContextOptionsBuilderExtensions
             ?? throw new InvalidOperationException("UseOutbox needs the outbox services: call services.AddOutbox(...) at startup.");
         var options = serviceProvider.GetRequiredService<IOptions<OutboxOptions>>().Value;
 
-        ((IDbContextOptionsBuilderInfrastructure)optionsBuilder).AddOrUpdateExtension(new OutboxDbContextOptionsExtension(options));
+        ((IDbContextOptionsBuilderInfrastructure)optionsBuilder).AddOrUpdateExtension(new OutboxDbContextOptionsExtension(options, interceptor.Registry));
         return optionsBuilder.AddInterceptors(interceptor, serviceProvider.GetRequiredService<OutboxTransactionInterceptor>());
     }
 }

@@ -6,16 +6,25 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 namespace Outbox.EntityFrameworkCore;
 
 /// <summary>Carries the outbox options into EF Core's internal services and swaps in the model customizer.</summary>
-internal sealed class OutboxDbContextOptionsExtension(OutboxOptions options) : IDbContextOptionsExtension
+internal sealed class OutboxDbContextOptionsExtension(OutboxOptions options, OutboxEventRegistry registry) : IDbContextOptionsExtension
 {
     private ExtensionInfo? _info;
 
     public OutboxOptions Options { get; } = options;
 
+    /// <summary>Gets the event mappings of the application that configured this context.</summary>
+    public OutboxEventRegistry Registry { get; } = registry;
+
     public DbContextOptionsExtensionInfo Info => _info ??= new ExtensionInfo(this);
 
-    public void ApplyServices(IServiceCollection services) =>
+    public void ApplyServices(IServiceCollection services)
+    {
         services.Replace(ServiceDescriptor.Singleton<IModelCustomizer, OutboxModelCustomizer>());
+
+        // One state per context instance; EF resets it when a pooled context goes back to its pool.
+        services.AddScoped<OutboxContextState>();
+        services.AddScoped<IResettableService>(sp => sp.GetRequiredService<OutboxContextState>());
+    }
 
     public void Validate(IDbContextOptions options)
     {

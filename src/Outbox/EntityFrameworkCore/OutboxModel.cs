@@ -1,4 +1,5 @@
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Metadata;
 
 namespace Outbox.EntityFrameworkCore;
 
@@ -31,6 +32,14 @@ internal static class OutboxModel
             e.Property(m => m.LastError).HasColumnName(OutboxColumns.LastError).HasColumnType("text");
             e.Property(m => m.NextAttemptAt).HasColumnName(OutboxColumns.NextAttemptAt).HasColumnType("timestamp with time zone");
             e.Property(m => m.PublishedAt).HasColumnName(OutboxColumns.PublishedAt).HasColumnType("timestamp with time zone");
+
+            // Written by the database (commit_seq, at commit) or by the relays later, never by an insert: leaving them out
+            // of EF's INSERT makes each outbox row four parameters lighter. They stay NULL, which is their value at insert.
+            foreach (var relayColumn in new[] { nameof(OutboxMessage.CommitSequence), nameof(OutboxMessage.LastError), nameof(OutboxMessage.NextAttemptAt), nameof(OutboxMessage.PublishedAt) })
+            {
+                e.Property(relayColumn).Metadata.SetBeforeSaveBehavior(PropertySaveBehavior.Ignore);
+            }
+
             e.HasIndex(m => new { m.Lane, m.CommitSequence })
                 .HasDatabaseName(OutboxColumns.LaneIndexName(table))
                 .HasFilter(OutboxColumns.PublishedAt + " IS NULL");

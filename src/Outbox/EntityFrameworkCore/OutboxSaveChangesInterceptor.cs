@@ -11,6 +11,8 @@ namespace Outbox.EntityFrameworkCore;
 /// </summary>
 internal sealed class OutboxSaveChangesInterceptor(OutboxMessageFactory factory) : SaveChangesInterceptor
 {
+    public OutboxEventRegistry Registry => factory.Registry;
+
     public override InterceptionResult<int> SavingChanges(DbContextEventData eventData, InterceptionResult<int> result)
     {
         AddPendingRows(eventData.Context);
@@ -60,12 +62,12 @@ internal sealed class OutboxSaveChangesInterceptor(OutboxMessageFactory factory)
             return;
         }
 
-        var state = OutboxContextStates.Get(context);
+        var state = OutboxContextState.For(context);
 
         // A retried SaveChanges (for example by an execution strategy) must not add the rows twice.
         DetachInFlight(context, state);
 
-        var pending = state.CollectUnwritten(context).ToList();
+        var pending = state.CollectUnwritten(context);
         if (pending.Count == 0)
         {
             return;
@@ -89,78 +91,65 @@ internal sealed class OutboxSaveChangesInterceptor(OutboxMessageFactory factory)
         var activity = EnqueueTelemetry.Start(context.GetType().Name, pending.Count);
 
         // Create every row first so that an unmapped or oversize event leaves the change tracker untouched.
-        var messages = new OutboxMessage[pending.Count];
+        var inFlight = state.InFlight;
+        inFlight.EnsureCapacity(pending.Count);
         try
         {
-            for (var i = 0; i < pending.Count; i++)
+            foreach (var source in pending)
             {
-                messages[i] = factory.Create(pending[i].Event);
+                inFlight.Add((factory.Create(source.Event), source));
             }
         }
         catch (Exception ex)
         {
+            inFlight.Clear();
             EnqueueTelemetry.Stop(activity, ex);
             throw;
         }
 
         state.EnqueueActivity = activity;
 
-        var set = context.Set<OutboxMessage>();
-        for (var i = 0; i < messages.Length; i++)
+        // Entry().State = Added attaches the row alone (DbSet.Add would walk it as a graph, for nothing).
+        foreach (var (message, _) in inFlight)
         {
-            set.Add(messages[i]);
-            state.InFlight.Add((messages[i], pending[i]));
+            context.Entry(message).State = EntityState.Added;
         }
     }
 
     private static void Saved(DbContext? context)
     {
-        var state = OutboxContextStates.Find(context);
+        var state = OutboxContextState.Find(context);
         if (context is null || state is null || state.InFlight.Count == 0)
         {
             return;
         }
 
-        var written = state.InFlight.Select(x => x.Source).ToList();
-        EnqueueTelemetry.Written(state.InFlight.Select(x => x.Message));
+        EnqueueTelemetry.Written(state.InFlight);
         EnqueueTelemetry.Stop(state.EnqueueActivity, null);
         state.EnqueueActivity = null;
-        DetachInFlight(context, state);
 
         if (context.Database.CurrentTransaction is not null)
         {
             // Committed or rolled back later: the transaction interceptor finishes the job.
-            state.MarkWritten(written);
+            state.MarkInFlightWritten();
         }
         else if (Transaction.Current is { } ambient)
         {
-            state.MarkWritten(written);
-            if (!state.SubscribedToAmbientTransaction)
-            {
-                state.SubscribedToAmbientTransaction = true;
-                ambient.TransactionCompleted += (_, e) =>
-                {
-                    if (e.Transaction?.TransactionInformation.Status == TransactionStatus.Committed)
-                    {
-                        state.CommitTransaction();
-                    }
-                    else
-                    {
-                        state.ResetTransaction();
-                    }
-                };
-            }
+            state.MarkInFlightWritten();
+            state.SubscribeTo(ambient);
         }
         else
         {
             // SaveChanges' own transaction has committed.
-            state.Commit(written);
+            state.CommitInFlight();
         }
+
+        DetachInFlight(context, state);
     }
 
     private static void Failed(DbContext? context)
     {
-        var state = OutboxContextStates.Find(context);
+        var state = OutboxContextState.Find(context);
         if (context is not null && state is not null)
         {
             // The rows were not written (or were rolled back): the events stay pending for a retry.

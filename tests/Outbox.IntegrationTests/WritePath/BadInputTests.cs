@@ -71,16 +71,38 @@ public sealed class BadInputTests(ShopFixture fixture) : IClassFixture<ShopFixtu
     }
 
     [Fact]
-    public async Task Context_without_UseOutbox_model_gets_a_clear_error()
+    public async Task Context_whose_model_lost_the_outbox_entity_gets_a_clear_error()
     {
-        var options = new DbContextOptionsBuilder<ShopDb>()
-            .UseNpgsql(fixture.ConnectionString)
-            .AddInterceptors(fixture.Services.GetRequiredService<Outbox.EntityFrameworkCore.OutboxSaveChangesInterceptor>())
-            .Options;
-        await using var db = new ShopDb(options);
+        // UseOutbox adds the entity through its model customizer; a customizer replaced after it drops the entity.
+        var builder = new DbContextOptionsBuilder<ShopDb>().UseNpgsql(fixture.ConnectionString);
+        builder.UseOutbox(fixture.Services);
+        builder.ReplaceService<Microsoft.EntityFrameworkCore.Infrastructure.IModelCustomizer, Microsoft.EntityFrameworkCore.Infrastructure.RelationalModelCustomizer>();
+        await using var db = new ShopDb(builder.Options);
         db.Outbox().Add(new AccountOpened(Guid.NewGuid(), "x"));
 
         var ex = await Assert.ThrowsAsync<OutboxException>(() => db.SaveChangesAsync());
         Assert.Contains("ApplyOutbox", ex.Message, StringComparison.Ordinal);
+        Assert.Equal(0, await fixture.ScalarAsync("SELECT count(*) FROM outbox.messages"));
+    }
+
+    [Fact]
+    public async Task Outbox_of_a_context_without_UseOutbox_is_a_clear_error()
+    {
+        await using var db = new ShopDb(new DbContextOptionsBuilder<ShopDb>().UseNpgsql(fixture.ConnectionString).Options);
+
+        var ex = Assert.Throws<OutboxException>(() => db.Outbox());
+        Assert.Contains("UseOutbox", ex.Message, StringComparison.Ordinal);
+        Assert.Contains(nameof(ShopDb), ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Adding_an_unmapped_event_to_the_outbox_fails_at_once_naming_the_type()
+    {
+        await using var db = fixture.NewContext();
+
+        var ex = Assert.Throws<UnmappedEventException>(() => db.Outbox().Add(new NotMapped(7)));
+
+        Assert.Contains(typeof(NotMapped).FullName!, ex.Message, StringComparison.Ordinal);
+        Assert.Empty(db.Outbox().Pending);
     }
 }

@@ -146,5 +146,17 @@ public class SaveChangesBenchmarks
         return await db.SaveChangesAsync();
     }
 
+    /// <summary>Diagnostic (profile only): the entities alone through an outbox-configured context, no events: the interceptors' fixed cost.</summary>
+    public async Task<int> EntitiesOnlyThroughOutboxContext()
+    {
+        await using var db = new BankDb(_outboxOptions);
+        for (var i = 0; i < Entities; i++)
+        {
+            db.Accounts.Add(NewAccount(i));
+        }
+
+        return await db.SaveChangesAsync();
+    }
+
     private static Account NewAccount(int i) => new() { Id = Guid.CreateVersion7(), Owner = "owner-" + i, Balance = 100m + i };
 }

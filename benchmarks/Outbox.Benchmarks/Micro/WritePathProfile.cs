@@ -24,6 +24,7 @@ internal static class WritePathProfile
                 ("outbox", bench.EntitiesWithOutboxEvents),
                 ("outbox without commit trigger", bench.EntitiesWithOutboxEventsNoCommitTrigger),
                 ("entities only", bench.EntitiesOnly),
+                ("entities only, outbox context", bench.EntitiesOnlyThroughOutboxContext),
             };
 
             // Warm up every shape, then measure them interleaved so machine noise hits all alike.

@@ -28,10 +28,16 @@ internal static class OutboxCli
         root.Options.Add(lanes);
         root.Options.Add(json);
 
-        var schemaCommand = new Command("schema", "Print the DDL that creates the outbox objects.");
+        var commitOrder = new Option<OutboxCommitOrder>("--commit-order")
+        {
+            Description = "Trigger (default): the commit-order trigger, needed by the polling relay, fine for every relay. " +
+                          "WriteAheadLog: no trigger, cheaper writes, for the CDC relay or Debezium only (they read commit order from the WAL)",
+            DefaultValueFactory = _ => OutboxCommitOrder.Trigger,
+        };
+        var schemaCommand = new Command("schema", "Print the DDL that creates the outbox objects.") { commitOrder };
         schemaCommand.SetAction(parse =>
         {
-            stdout.WriteLine(OutboxSchema.CreateScript(Options(parse)));
+            stdout.WriteLine(OutboxSchema.CreateScript(Options(parse), parse.GetValue(commitOrder)));
             return 0;
         });
         root.Subcommands.Add(schemaCommand);

@@ -32,6 +32,23 @@ public sealed class CliTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Schema_with_commit_order_from_the_wal_leaves_out_the_commit_trigger_only()
+    {
+        var (defaultExit, withTrigger, _) = await RunAsync("schema", "--table", "events");
+        var (exit, withoutTrigger, _) = await RunAsync("schema", "--table", "events", "--commit-order", "WriteAheadLog");
+        Assert.Equal(0, defaultExit);
+        Assert.Equal(0, exit);
+        Assert.Contains("CREATE CONSTRAINT TRIGGER \"events_commit_seq\"", withTrigger, StringComparison.Ordinal);
+        Assert.DoesNotContain("CREATE CONSTRAINT TRIGGER", withoutTrigger, StringComparison.Ordinal);
+        Assert.DoesNotContain("pg_notify", withoutTrigger, StringComparison.Ordinal);
+        foreach (var table in new[] { "\"outbox\".\"events\" (", "\"outbox\".\"events_cdc_slots\"", "\"outbox\".\"events_cdc_backlog\"", "\"outbox\".\"dead_letters\"" })
+        {
+            Assert.Contains(table, withoutTrigger, StringComparison.Ordinal);
+            Assert.Contains(table, withTrigger, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
     public async Task Debezium_config_prints_the_connector_for_the_given_names()
     {
         var (exit, output, _) = await RunAsync(

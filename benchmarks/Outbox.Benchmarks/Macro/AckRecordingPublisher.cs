@@ -26,7 +26,28 @@ internal sealed class AckRecordingPublisher(IOutboxPublisher inner, AckRecorder 
         return results;
     }
 
+    public async ValueTask<PublishHandOver> HandOverAsync(IReadOnlyList<OutboxMessage> messages, CancellationToken cancellationToken)
+    {
+        var started = Stopwatch.GetTimestamp();
+        var handOver = await inner.HandOverAsync(messages, cancellationToken);
+        return handOver with { Results = RecordAsync(handOver.Results, messages, started) };
+    }
+
     public ValueTask DisposeAsync() => inner.DisposeAsync();
+
+    private async Task<PublishResult[]> RecordAsync(Task<PublishResult[]> pending, IReadOnlyList<OutboxMessage> messages, long started)
+    {
+        var results = await pending;
+        var finished = Stopwatch.GetTimestamp();
+        var acknowledged = new bool[messages.Count];
+        for (var i = 0; i < results.Length; i++)
+        {
+            acknowledged[i] = results[i].Status == PublishStatus.Acknowledged;
+        }
+
+        recorder.Published(messages, acknowledged, started, finished);
+        return results;
+    }
 
     /// <summary>Replaces the registered <see cref="IOutboxPublisher"/> with this wrapper around it.</summary>
     public static void Decorate(IServiceCollection services, AckRecorder recorder)

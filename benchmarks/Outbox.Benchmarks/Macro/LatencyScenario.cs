@@ -34,7 +34,8 @@ internal static class LatencyScenario
         var connectionString = database.ConnectionString;
         var options = workload.CreateOptions();
         await using var dataSource = NpgsqlDataSource.Create(connectionString);
-        await OutboxSchema.EnsureCreatedAsync(dataSource, options, cancellationToken);
+        // The schema each relay's registration creates: CDC leaves out the commit-order trigger (commit order is in the WAL).
+        await OutboxSchema.EnsureCreatedAsync(dataSource, options, relay == RelayKind.Cdc ? OutboxCommitOrder.WriteAheadLog : OutboxCommitOrder.Trigger, cancellationToken);
         var topic = await infrastructure.CreateTopicAsync(workload.Topic(options), partitions, cancellationToken);
 
         // CDC's latency floor, measured right before in the same database: raw logical decoding of single-row commits.

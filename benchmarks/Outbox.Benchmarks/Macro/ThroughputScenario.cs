@@ -24,7 +24,8 @@ internal static class ThroughputScenario
         var connectionString = database.ConnectionString;
         var options = workload.CreateOptions();
         await using var dataSource = NpgsqlDataSource.Create(connectionString);
-        await OutboxSchema.EnsureCreatedAsync(dataSource, options, cancellationToken);
+        // The schema each relay's registration creates: CDC leaves out the commit-order trigger (commit order is in the WAL).
+        await OutboxSchema.EnsureCreatedAsync(dataSource, options, relay == RelayKind.Cdc ? OutboxCommitOrder.WriteAheadLog : OutboxCommitOrder.Trigger, cancellationToken);
         var topic = await infrastructure.CreateTopicAsync(workload.Topic(options), partitions, cancellationToken);
 
         BaselineResult baseline;

@@ -40,17 +40,24 @@ internal sealed class KafkaOutboxPublisher : IOutboxPublisher
 
     public async ValueTask<PublishResult[]> PublishAsync(IReadOnlyList<OutboxMessage> messages, CancellationToken cancellationToken)
     {
+        var handOver = await HandOverAsync(messages, cancellationToken).ConfigureAwait(false);
+        return await handOver.Results.ConfigureAwait(false);
+    }
+
+    public async ValueTask<PublishHandOver> HandOverAsync(IReadOnlyList<OutboxMessage> messages, CancellationToken cancellationToken)
+    {
         ArgumentNullException.ThrowIfNull(messages);
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
         var results = new PublishResult[messages.Count];
         if (results.Length == 0)
         {
-            return results;
+            return new PublishHandOver(false, Task.FromResult(results));
         }
 
         var generation = HealthyGeneration();
         var batch = new DeliveryBatch(results);
         generation.Track(batch);
+        var refused = false;
         try
         {
             for (var i = 0; i < messages.Count; i++)
@@ -59,6 +66,7 @@ internal sealed class KafkaOutboxPublisher : IOutboxPublisher
                 if (error is not null)
                 {
                     // Nothing may overtake a record that could not even be handed over.
+                    refused = true;
                     results[i] = PublishResult.Failed(error);
                     for (var j = i + 1; j < results.Length; j++)
                     {
@@ -70,13 +78,14 @@ internal sealed class KafkaOutboxPublisher : IOutboxPublisher
             }
 
             batch.Sealed();
-            await batch.Completion.WaitAsync(cancellationToken).ConfigureAwait(false);
-            return results;
         }
-        finally
+        catch
         {
             generation.Untrack(batch);
+            throw;
         }
+
+        return new PublishHandOver(refused, AwaitDeliveriesAsync(generation, batch, results, cancellationToken));
     }
 
     public async ValueTask DisposeAsync()
@@ -101,6 +110,19 @@ internal sealed class KafkaOutboxPublisher : IOutboxPublisher
 
         producer.Dispose();
         generation.FailOutstanding("The Kafka publisher was disposed before the broker acknowledged the record.");
+    }
+
+    private static async Task<PublishResult[]> AwaitDeliveriesAsync(ProducerGeneration generation, DeliveryBatch batch, PublishResult[] results, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await batch.Completion.WaitAsync(cancellationToken).ConfigureAwait(false);
+            return results;
+        }
+        finally
+        {
+            generation.Untrack(batch);
+        }
     }
 
     private async ValueTask<string?> ProduceAsync(

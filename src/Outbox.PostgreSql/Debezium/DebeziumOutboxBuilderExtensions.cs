@@ -42,6 +42,8 @@ public static class DebeziumOutboxBuilderExtensions
                 o.ConnectionString = sp.GetService<IOptions<PostgreSqlOutboxOptions>>()?.Value.ConnectionString;
             }
         });
+        // Debezium reads commit order from the WAL: the schema initializer leaves out the commit-order trigger.
+        services.Configure<OutboxSchemaRequirements>(r => r.CommitOrderFromWal = true);
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<DebeziumOptions>, DebeziumOptionsValidator>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<DebeziumOptions>, DebeziumOptionsRulesValidator>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, DebeziumPublicationInitializer>());

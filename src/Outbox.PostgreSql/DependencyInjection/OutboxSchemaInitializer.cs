@@ -1,18 +1,57 @@
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
+using Npgsql;
 
 namespace Outbox.PostgreSql;
 
-/// <summary>Creates the outbox schema at host start when <see cref="PostgreSqlOutboxOptions.EnsureSchemaOnStart"/> is set.</summary>
+/// <summary>
+/// At host start: creates the outbox schema when <see cref="PostgreSqlOutboxOptions.EnsureSchemaOnStart"/> is set, in
+/// the variant the registered relays need (without the commit-order trigger when only the CDC relay or Debezium is
+/// registered); then, when the polling relay is registered, checks that the schema gives it commit order, so a schema
+/// made for CDC fails the host with a message that names the fix instead of reordering events.
+/// </summary>
 internal sealed class OutboxSchemaInitializer(
+    IServiceProvider services,
     OutboxDataSource dataSource,
     IOptions<OutboxOptions> outboxOptions,
-    IOptions<PostgreSqlOutboxOptions> options) : IHostedService
+    IOptions<PostgreSqlOutboxOptions> options,
+    IOptions<OutboxSchemaRequirements> requirements,
+    ILogger<OutboxSchemaInitializer>? logger = null) : IHostedService
 {
-    public Task StartAsync(CancellationToken cancellationToken) =>
-        options.Value.EnsureSchemaOnStart
-            ? OutboxSchema.EnsureCreatedAsync(dataSource.DataSource, outboxOptions.Value, cancellationToken)
-            : Task.CompletedTask;
+    private readonly ILogger _logger = (ILogger?)logger ?? NullLogger.Instance;
+
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        var commitOrder = requirements.Value.CommitOrder;
+        if (options.Value.EnsureSchemaOnStart)
+        {
+            await OutboxSchema.EnsureCreatedAsync(dataSource.DataSource, outboxOptions.Value, commitOrder, cancellationToken).ConfigureAwait(false);
+            var names = new OutboxTableNames(outboxOptions.Value);
+            Log.SchemaEnsured(_logger, names.Messages, commitOrder);
+
+            // Never dropped here: another instance may still run a polling relay on this table (a rolling switch).
+            if (commitOrder == OutboxCommitOrder.WriteAheadLog
+                && await OutboxSchema.HasCommitTriggerAsync(dataSource.DataSource, outboxOptions.Value, cancellationToken).ConfigureAwait(false))
+            {
+                Log.CommitTriggerKept(_logger, names.CommitTriggerName, names.Messages, OutboxSchema.DropCommitTriggerStatement(outboxOptions.Value));
+            }
+        }
+
+        if (services.GetService<PostgreSqlPollingStore>() is { } polling)
+        {
+            try
+            {
+                await polling.CheckCommitOrderAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is TimeoutException || (ex is NpgsqlException and not PostgresException))
+            {
+                Log.CommitOrderCheckDeferred(_logger, ex);
+            }
+        }
+    }
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 }

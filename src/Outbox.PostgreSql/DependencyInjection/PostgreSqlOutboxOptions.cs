@@ -11,6 +11,10 @@ public sealed class PostgreSqlOutboxOptions
     public string ConnectionString { get; set; } = "";
 
     /// <summary>Gets or sets a value indicating whether the outbox schema is created (idempotently) when the host starts.</summary>
-    /// <value>The default is <see langword="false"/>: production schemas are usually managed by migrations or <see cref="OutboxSchema.CreateScript"/>.</value>
+    /// <value>The default is <see langword="false"/>: production schemas are usually managed by migrations or
+    /// <see cref="OutboxSchema.CreateScript(OutboxOptions, OutboxCommitOrder)"/>. When set, the schema is created without the
+    /// commit-order trigger if only <c>AddCdcRelay()</c> or <c>UseDebezium()</c> is registered (an existing trigger is
+    /// kept, and a warning names the statement that drops it); with <c>AddPollingRelay()</c> the trigger is created, and
+    /// rows written without it are numbered ahead of every later row.</value>
     public bool EnsureSchemaOnStart { get; set; }
 }

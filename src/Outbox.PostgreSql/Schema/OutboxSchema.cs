@@ -4,22 +4,43 @@ namespace Outbox.PostgreSql;
 
 /// <summary>
 /// The DDL of the outbox: the one source of truth for tables, sequence, trigger and indexes. Use
-/// <see cref="CreateScript"/> to manage DDL yourself (for example in an EF Core migration with
-/// <c>migrationBuilder.Sql(...)</c>), or <see cref="EnsureCreatedAsync"/> during development and tests.
+/// <see cref="CreateScript(OutboxOptions)"/> to manage DDL yourself (for example in an EF Core migration with
+/// <c>migrationBuilder.Sql(...)</c>), or <see cref="EnsureCreatedAsync(NpgsqlDataSource, OutboxOptions, CancellationToken)"/>
+/// during development and tests. With only the CDC relay or Debezium, <see cref="CreateScript(OutboxOptions, OutboxCommitOrder)"/>
+/// with <see cref="OutboxCommitOrder.WriteAheadLog"/> leaves out the commit-order trigger.
 /// </summary>
 public static class OutboxSchema
 {
     // Serializes concurrent EnsureCreatedAsync calls from several processes (an arbitrary, fixed key).
     private const long SchemaLockKey = 0x4F7574626F78; // "Outbox"
 
-    /// <summary>Gets the idempotent DDL script that creates every outbox object for the given options.</summary>
+    /// <summary>Gets the idempotent DDL script that creates every outbox object for the given options, with the
+    /// commit-order trigger (<see cref="OutboxCommitOrder.Trigger"/>: suits every relay).</summary>
     /// <param name="options">The outbox options (schema and table names, lane count).</param>
     /// <returns>A script of statements that can run more than once.</returns>
     /// <exception cref="OutboxConfigurationException">A schema or table name is not a plain identifier.</exception>
-    public static string CreateScript(OutboxOptions options)
+    public static string CreateScript(OutboxOptions options) => CreateScript(options, OutboxCommitOrder.Trigger);
+
+    /// <summary>Gets the idempotent DDL script that creates every outbox object for the given options.</summary>
+    /// <param name="options">The outbox options (schema and table names, lane count).</param>
+    /// <param name="commitOrder">
+    /// <see cref="OutboxCommitOrder.Trigger"/> for the polling relay (or any relay);
+    /// <see cref="OutboxCommitOrder.WriteAheadLog"/> for the CDC relay or Debezium only: no commit-order trigger, cheaper
+    /// writes. The <see cref="OutboxCommitOrder.WriteAheadLog"/> script never drops an existing trigger; the
+    /// <see cref="OutboxCommitOrder.Trigger"/> script creates a missing one and numbers the rows written without it.
+    /// </param>
+    /// <returns>A script of statements that can run more than once.</returns>
+    /// <exception cref="OutboxConfigurationException">A schema or table name is not a plain identifier.</exception>
+    public static string CreateScript(OutboxOptions options, OutboxCommitOrder commitOrder)
     {
         ArgumentNullException.ThrowIfNull(options);
         var n = new OutboxTableNames(options);
+        var commitTrigger = commitOrder switch
+        {
+            OutboxCommitOrder.Trigger => CommitTriggerScript(n),
+            OutboxCommitOrder.WriteAheadLog => "-- No commit-order trigger: the CDC relay and Debezium take commit order from the WAL.",
+            _ => throw new ArgumentOutOfRangeException(nameof(commitOrder), commitOrder, "Unknown commit order."),
+        };
         return $"""
             CREATE SCHEMA IF NOT EXISTS {n.QuotedSchema};
 
@@ -48,28 +69,7 @@ public static class OutboxSchema
             CREATE INDEX IF NOT EXISTS {SqlIdentifier.Quote(n.LaneIndexName)}
                 ON {n.Messages} (lane, commit_seq) WHERE published_at IS NULL;
 
-            -- A transaction that waits on an aggregate's row lock reaches its commit only after the holder committed,
-            -- so assigning the order at commit keeps per-key commit order (see docs/relay-polling.md).
-            CREATE OR REPLACE FUNCTION {n.CommitFunction}() RETURNS trigger LANGUAGE plpgsql AS $fn$
-            BEGIN
-                UPDATE {n.Messages} SET commit_seq = nextval('{n.CommitSequence}') WHERE id = NEW.id;
-                PERFORM pg_notify('{n.NotificationChannel}', NEW.lane::text);
-                RETURN NULL;
-            END
-            $fn$;
-
-            DO $do$
-            BEGIN
-                IF NOT EXISTS (
-                    SELECT 1 FROM pg_trigger
-                    WHERE tgname = '{n.CommitTriggerName}' AND tgrelid = '{n.Messages}'::regclass) THEN
-                    CREATE CONSTRAINT TRIGGER {SqlIdentifier.Quote(n.CommitTriggerName)}
-                        AFTER INSERT ON {n.Messages}
-                        DEFERRABLE INITIALLY DEFERRED
-                        FOR EACH ROW EXECUTE FUNCTION {n.CommitFunction}();
-                END IF;
-            END
-            $do$;
+            {commitTrigger}
 
             CREATE TABLE IF NOT EXISTS {n.Lanes} (
                 lane integer NOT NULL PRIMARY KEY,
@@ -122,8 +122,89 @@ public static class OutboxSchema
                 updated_at timestamp with time zone NOT NULL,
                 PRIMARY KEY (consumer_group, topic, partition)
             );
+
+            -- CDC relay: the slots it created (and whether their backlog was captured), and the rows that were in the
+            -- outbox table when a slot was created (the slot's stream does not have them).
+            CREATE TABLE IF NOT EXISTS {n.CdcSlots} (
+                slot_name text NOT NULL PRIMARY KEY,
+                state text NOT NULL,
+                updated_at timestamp with time zone NOT NULL DEFAULT now()
+            );
+
+            CREATE TABLE IF NOT EXISTS {n.CdcBacklog} (
+                id uuid NOT NULL PRIMARY KEY,
+                aggregatetype text NOT NULL,
+                aggregateid text NOT NULL,
+                type text NOT NULL,
+                payload jsonb NOT NULL,
+                lane integer NOT NULL,
+                commit_seq bigint NULL,
+                created_at timestamp with time zone NOT NULL,
+                traceparent text NULL,
+                tracestate text NULL,
+                attempts integer NOT NULL
+            );
             """;
     }
+
+    /// <summary>Returns whether the commit-order trigger exists on the outbox table.</summary>
+    internal static async Task<bool> HasCommitTriggerAsync(NpgsqlDataSource dataSource, OutboxOptions options, CancellationToken cancellationToken)
+    {
+        var n = new OutboxTableNames(options);
+        var command = dataSource.CreateCommand("SELECT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = to_regclass($1) AND tgname = $2)");
+        await using (command.ConfigureAwait(false))
+        {
+            command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = n.Messages });
+            command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = n.CommitTriggerName });
+            return (bool)(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
+        }
+    }
+
+    /// <summary>The statement that drops the commit-order trigger (for the log message that suggests it).</summary>
+    internal static string DropCommitTriggerStatement(OutboxOptions options)
+    {
+        var n = new OutboxTableNames(options);
+        return $"DROP TRIGGER IF EXISTS {SqlIdentifier.Quote(n.CommitTriggerName)} ON {n.Messages};";
+    }
+
+    private static string CommitTriggerScript(OutboxTableNames n) => $"""
+            -- A transaction that waits on an aggregate's row lock reaches its commit only after the holder committed,
+            -- so assigning the order at commit keeps per-key commit order (see docs/relay-polling.md).
+            CREATE OR REPLACE FUNCTION {n.CommitFunction}() RETURNS trigger LANGUAGE plpgsql AS $fn$
+            BEGIN
+                UPDATE {n.Messages} SET commit_seq = nextval('{n.CommitSequence}') WHERE id = NEW.id;
+                PERFORM pg_notify('{n.NotificationChannel}', NEW.lane::text);
+                RETURN NULL;
+            END
+            $fn$;
+
+            DO $do$
+            BEGIN
+                IF NOT EXISTS (
+                    SELECT 1 FROM pg_trigger
+                    WHERE tgname = '{n.CommitTriggerName}' AND tgrelid = '{n.Messages}'::regclass) THEN
+                    CREATE CONSTRAINT TRIGGER {SqlIdentifier.Quote(n.CommitTriggerName)}
+                        AFTER INSERT ON {n.Messages}
+                        DEFERRABLE INITIALLY DEFERRED
+                        FOR EACH ROW EXECUTE FUNCTION {n.CommitFunction}();
+                END IF;
+
+                -- Rows written while the trigger was missing (a schema made for the CDC relay or Debezium) have no
+                -- commit_seq. Creating the trigger waited for every transaction writing the table, so they committed
+                -- before any row the trigger numbers: number them below every numbered row, in write (id) order, so the
+                -- polling relay publishes them first. In the same statement as the trigger: nothing commits in between.
+                IF EXISTS (SELECT 1 FROM {n.Messages} WHERE commit_seq IS NULL AND published_at IS NULL) THEN
+                    WITH pending AS (
+                        SELECT id, row_number() OVER (ORDER BY id) AS n, count(*) OVER () AS total
+                        FROM {n.Messages} WHERE commit_seq IS NULL AND published_at IS NULL),
+                    low AS (
+                        SELECT coalesce((SELECT min(commit_seq) FROM {n.Messages}), nextval('{n.CommitSequence}')) AS v)
+                    UPDATE {n.Messages} m SET commit_seq = low.v - p.total - 1 + p.n
+                    FROM pending p, low WHERE m.id = p.id;
+                END IF;
+            END
+            $do$;
+            """;
 
     /// <summary>Creates every outbox object that does not exist yet; safe to run concurrently from several processes.</summary>
     /// <param name="dataSource">The database.</param>
@@ -131,10 +212,14 @@ public static class OutboxSchema
     /// <param name="cancellationToken">Cancels the operation.</param>
     /// <returns>A task that completes when the schema exists.</returns>
     /// <exception cref="OutboxConfigurationException">A schema or table name is not a plain identifier.</exception>
-    public static async Task EnsureCreatedAsync(NpgsqlDataSource dataSource, OutboxOptions options, CancellationToken cancellationToken = default)
+    public static Task EnsureCreatedAsync(NpgsqlDataSource dataSource, OutboxOptions options, CancellationToken cancellationToken = default) =>
+        EnsureCreatedAsync(dataSource, options, OutboxCommitOrder.Trigger, cancellationToken);
+
+    /// <summary>Creates every outbox object that does not exist yet, in the given variant (see <see cref="CreateScript(OutboxOptions, OutboxCommitOrder)"/>).</summary>
+    internal static async Task EnsureCreatedAsync(NpgsqlDataSource dataSource, OutboxOptions options, OutboxCommitOrder commitOrder, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(dataSource);
-        var script = CreateScript(options);
+        var script = CreateScript(options, commitOrder);
         var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
         {

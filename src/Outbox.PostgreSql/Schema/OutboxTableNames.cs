@@ -25,6 +25,11 @@ internal sealed class OutboxTableNames
         PrimaryKeyName = OutboxColumns.PrimaryKeyName(options.MessagesTable);
         LaneIndexName = OutboxColumns.LaneIndexName(options.MessagesTable);
         NotificationChannel = Schema + "." + options.MessagesTable;
+
+        // Derived names stay within PostgreSQL's 63 bytes: the table name is at most 63, so cut it before the suffix.
+        var stem = options.MessagesTable.Length > 50 ? options.MessagesTable[..50] : options.MessagesTable;
+        CdcBacklog = SqlIdentifier.Qualified(Schema, stem + "_cdc_backlog");
+        CdcSlots = SqlIdentifier.Qualified(Schema, stem + "_cdc_slots");
     }
 
     public string Schema { get; }
@@ -52,6 +57,12 @@ internal sealed class OutboxTableNames
     public string PrimaryKeyName { get; }
 
     public string LaneIndexName { get; }
+
+    /// <summary>The CDC relay's rows that were in the outbox table when its slot was created (the stream does not have them).</summary>
+    public string CdcBacklog { get; }
+
+    /// <summary>The CDC relay's record of the slots it created and whether their backlog was captured.</summary>
+    public string CdcSlots { get; }
 
     /// <summary>The <c>LISTEN</c>/<c>pg_notify</c> channel that wakes relays (a string value; quote it for LISTEN).</summary>
     public string NotificationChannel { get; }

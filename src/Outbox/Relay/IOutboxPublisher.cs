@@ -14,4 +14,17 @@ internal interface IOutboxPublisher : IAsyncDisposable
     /// batch is <see cref="PublishStatus.NotAttempted"/>, so nothing overtakes it.
     /// </summary>
     ValueTask<PublishResult[]> PublishAsync(IReadOnlyList<OutboxMessage> messages, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Hands the messages to the producer in the order given and completes once every one was handed over (or one was
+    /// refused); the deliveries complete later, in <see cref="PublishHandOver.Results"/>. The records of a call started
+    /// after this one completed queue behind these on every partition, so a caller may keep several calls awaiting their
+    /// results without reordering, provided it settles them in order and stops handing over after a refusal.
+    /// </summary>
+    /// <remarks>The default implementation waits for the results (no overlap between calls).</remarks>
+    async ValueTask<PublishHandOver> HandOverAsync(IReadOnlyList<OutboxMessage> messages, CancellationToken cancellationToken)
+    {
+        var results = await PublishAsync(messages, cancellationToken).ConfigureAwait(false);
+        return new PublishHandOver(Array.Exists(results, r => r.Status != PublishStatus.Acknowledged), Task.FromResult(results));
+    }
 }

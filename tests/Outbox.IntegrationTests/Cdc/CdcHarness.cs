@@ -71,13 +71,15 @@ internal sealed class CdcHarness : IAsyncDisposable
     }
 
     /// <summary>A harness on the CDC tests' server and the shared Kafka (or the given ones), after dropping slots earlier tests left behind.</summary>
-    public static async Task<CdcHarness> CreateAsync(ITestOutputHelper output, int partitions = 4, string? connectionString = null, KafkaServer? kafka = null)
+    /// <param name="commitOrder">The schema variant: by default the one AddCdcRelay() creates (no commit-order trigger).</param>
+    public static async Task<CdcHarness> CreateAsync(
+        ITestOutputHelper output, int partitions = 4, string? connectionString = null, KafkaServer? kafka = null, OutboxCommitOrder commitOrder = OutboxCommitOrder.WriteAheadLog)
     {
         connectionString ??= await CdcInfrastructure.CreateDatabaseAsync("cdc");
         kafka ??= await SharedInfrastructure.KafkaAsync();
         var harness = new CdcHarness(output, connectionString, kafka, partitions);
         await DropLeftoverSlotsAsync(harness.DataSource);
-        await OutboxSchema.EnsureCreatedAsync(harness.DataSource, harness.OutboxOptions);
+        await OutboxSchema.EnsureCreatedAsync(harness.DataSource, harness.OutboxOptions, commitOrder, CancellationToken.None);
         await kafka.CreateTopicAsync(harness.Topic, partitions);
         return harness;
     }

@@ -178,6 +178,46 @@ public sealed class CdcRelayFailureTests(ITestOutputHelper output, CdcKafkaFixtu
         output.WriteLine("dead-letter error: " + reader.GetString(1));
     }
 
+    [Fact]
+    public async Task A_row_the_producer_refuses_is_not_overtaken_by_later_batches_while_several_are_in_flight()
+    {
+        await using var harness = await CdcHarness.CreateAsync(output, partitions: 2, kafka: fixture.Kafka);
+
+        // Small batches, many in flight (the brokers answer slowly): a batch handed over after the refused row's batch
+        // would be acknowledged before the refused row's retry, then sent again after it (duplicates).
+        var host = await harness.StartRelayHostAsync(
+            "relay",
+            o =>
+            {
+                o.MaxAttempts = 2;
+                o.MaxBatchSize = 20;
+                o.MaxBatchesInFlight = 8;
+            },
+            k => k.Producer.MessageMaxBytes = 20_000);
+        await harness.WaitUntilStreamingAsync(host);
+        SetRtt(TimeSpan.FromMilliseconds(20));
+        List<WrittenRow> poison;
+        try
+        {
+            await harness.WriteAsync(400, keys: 4, perTransaction: 50);
+            poison = await harness.WriteAsync(1, keys: 4, text: new string('x', 50_000));
+            await harness.WriteAsync(400, keys: 4, perTransaction: 50);
+            await harness.WaitAsync(async () => await harness.CountPendingAsync() == 0, "every row left the table", LongWait);
+        }
+        finally
+        {
+            SetRtt(TimeSpan.Zero);
+        }
+
+        var records = harness.ReadTopic();
+        Assert.DoesNotContain(records, r => r.Id == poison[0].Id);
+        var duplicates = harness.AssertAllInOrder(records, excluded: poison);
+        Assert.Empty(duplicates);
+        await using var command = harness.DataSource.CreateCommand("SELECT attempts FROM outbox.dead_letters WHERE id = $1");
+        command.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = poison[0].Id });
+        Assert.Equal(2, (int?)await command.ExecuteScalarAsync());
+    }
+
     private static async Task TerminateSlotBackendAsync(CdcHarness harness)
     {
         await using var command = harness.DataSource.CreateCommand(

@@ -20,10 +20,8 @@ internal sealed partial class CdcNames
         Schema = Tables.Schema;
         MessagesTable = Tables.MessagesTableName;
 
-        // Derived names stay within PostgreSQL's 63 bytes: the table name is at most 63, so cut it before the suffix.
-        var stem = MessagesTable.Length > 50 ? MessagesTable[..50] : MessagesTable;
-        BacklogTable = SqlIdentifier.Qualified(Schema, stem + "_cdc_backlog");
-        SlotsTable = SqlIdentifier.Qualified(Schema, stem + "_cdc_slots");
+        BacklogTable = Tables.CdcBacklog;
+        SlotsTable = Tables.CdcSlots;
     }
 
     public OutboxTableNames Tables { get; }

@@ -22,11 +22,18 @@ public sealed class CdcRelayOptions
     public string PublicationName { get; set; } = "outbox";
 
     /// <summary>Gets or sets the most rows handed to the publisher in one call.</summary>
-    /// <value>The default is 5,000. One batch is in flight at a time (so a row the producer refuses is never overtaken
-    /// by a later one); while it is, the next batch collects every row decoded meanwhile, up to this size. A quiet
-    /// stream publishes each row at once.</value>
+    /// <value>The default is 5,000. While <see cref="MaxBatchesInFlight"/> calls await the broker, the next batch collects
+    /// every row decoded meanwhile, up to this size. A quiet stream publishes each row at once.</value>
     [Range(1, 100_000)]
     public int MaxBatchSize { get; set; } = 5000;
+
+    /// <summary>Gets or sets how many publish calls may await the broker's acknowledgements at once.</summary>
+    /// <value>The default is 4. Batches are handed to the producer one after the other, so records keep stream order on
+    /// every partition, and their results are settled in that order: the confirmed position only passes rows whose every
+    /// predecessor was acknowledged. After a row the producer refuses outright, no later batch is handed over until that
+    /// batch is settled. 1 publishes one batch at a time.</value>
+    [Range(1, 64)]
+    public int MaxBatchesInFlight { get; set; } = 4;
 
     /// <summary>Gets or sets how often acknowledged rows are deleted from the outbox table and the slot's confirmed
     /// position is sent to the server.</summary>

@@ -38,6 +38,8 @@ public static class CdcRelayOutboxBuilderExtensions
             options.Configure(configure);
         }
 
+        // Commit order comes from the WAL: the schema initializer leaves out the commit-order trigger (cheaper writes).
+        services.Configure<OutboxSchemaRequirements>(r => r.CommitOrderFromWal = true);
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<CdcRelayOptions>, CdcRelayOptionsValidator>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<CdcRelayOptions>, CdcRelayOptionsRulesValidator>());
         services.TryAddSingleton(TimeProvider.System);

@@ -229,7 +229,6 @@ internal sealed class CdcRelayService : IHostedService, IAsyncDisposable
         var slots = _slots!;
         var facts = await slots.CheckServerAsync(stoppingToken).ConfigureAwait(false);
         await EnsurePublicationAsync(stoppingToken).ConfigureAwait(false);
-        await store.EnsureTablesAsync(stoppingToken).ConfigureAwait(false);
 
         var slot = await store.ReadSlotAsync(stoppingToken).ConfigureAwait(false);
         slots.CheckSlot(slot, facts.Database);

@@ -1,6 +1,6 @@
 namespace Outbox.PostgreSql.Cdc;
 
-/// <summary>What the relay needs to know about the server before it starts: settings, privileges and the outbox table.</summary>
+/// <summary>What the relay needs to know about the server before it starts: settings, privileges, the outbox table and the relay's own tables.</summary>
 internal sealed record CdcServerFacts(
     string WalLevel,
     int MaxReplicationSlots,
@@ -8,4 +8,5 @@ internal sealed record CdcServerFacts(
     bool CanReplicate,
     string CurrentUser,
     string Database,
-    bool TableExists);
+    bool TableExists,
+    bool RelayTablesExist);

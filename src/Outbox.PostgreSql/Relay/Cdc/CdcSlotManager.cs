@@ -51,6 +51,14 @@ internal sealed class CdcSlotManager(CdcStore store, ILogger logger, string slot
                 "(OutboxSchema.CreateScript in a migration, or PostgreSqlOutboxOptions.EnsureSchemaOnStart).");
         }
 
+        if (!facts.RelayTablesExist)
+        {
+            throw new OutboxConfigurationException(
+                $"The CDC relay's tables {Names.SlotsTable} and {Names.BacklogTable} do not exist in database '{facts.Database}': the outbox schema " +
+                "predates them. Run the schema script again (it is idempotent): OutboxSchema.CreateScript / `dotnet outbox schema`, " +
+                "or PostgreSqlOutboxOptions.EnsureSchemaOnStart.");
+        }
+
         return facts;
     }
 

@@ -21,7 +21,6 @@ internal sealed partial class CdcStore
     private readonly CdcNames _names;
     private readonly string _publicationSql;
     private readonly string _createPublicationSql;
-    private readonly string _createTablesSql;
     private readonly string _slotStateSql;
     private readonly string _setSlotStateSql;
     private readonly string _captureBacklogSql;
@@ -41,26 +40,6 @@ internal sealed partial class CdcStore
             FROM pg_publication p WHERE p.pubname = $1
             """;
         _createPublicationSql = $"CREATE PUBLICATION {names.QuotedPublication} FOR TABLE {names.Messages} WITH (publish = 'insert')";
-        _createTablesSql = $"""
-            CREATE TABLE IF NOT EXISTS {names.SlotsTable} (
-                slot_name text NOT NULL PRIMARY KEY,
-                state text NOT NULL,
-                updated_at timestamp with time zone NOT NULL DEFAULT now()
-            );
-            CREATE TABLE IF NOT EXISTS {names.BacklogTable} (
-                id uuid NOT NULL PRIMARY KEY,
-                aggregatetype text NOT NULL,
-                aggregateid text NOT NULL,
-                type text NOT NULL,
-                payload jsonb NOT NULL,
-                lane integer NOT NULL,
-                commit_seq bigint NULL,
-                created_at timestamp with time zone NOT NULL,
-                traceparent text NULL,
-                tracestate text NULL,
-                attempts integer NOT NULL
-            );
-            """;
         _slotStateSql = $"SELECT state FROM {names.SlotsTable} WHERE slot_name = $1";
         _setSlotStateSql = $"""
             INSERT INTO {names.SlotsTable} (slot_name, state, updated_at) VALUES ($1, $2, now())
@@ -96,12 +75,15 @@ internal sealed partial class CdcStore
                    (SELECT r.rolreplication OR r.rolsuper FROM pg_roles r WHERE r.rolname = current_user),
                    current_user::text,
                    current_database()::text,
-                   to_regclass($1) IS NOT NULL
+                   to_regclass($1) IS NOT NULL,
+                   to_regclass($2) IS NOT NULL AND to_regclass($3) IS NOT NULL
             """;
         var command = _dataSource.CreateCommand(sql);
         await using (command.ConfigureAwait(false))
         {
             command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = _names.Messages });
+            command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = _names.SlotsTable });
+            command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = _names.BacklogTable });
             var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
             await using (reader.ConfigureAwait(false))
             {
@@ -113,7 +95,8 @@ internal sealed partial class CdcStore
                     !reader.IsDBNull(3) && reader.GetBoolean(3),
                     reader.GetString(4),
                     reader.GetString(5),
-                    reader.GetBoolean(6));
+                    reader.GetBoolean(6),
+                    reader.GetBoolean(7));
             }
         }
     }
@@ -153,8 +136,6 @@ internal sealed partial class CdcStore
             return false;
         }
     }
-
-    public Task EnsureTablesAsync(CancellationToken cancellationToken) => ExecuteAsync(_createTablesSql, cancellationToken);
 
     public async Task<CdcSlotStatus> ReadSlotAsync(CancellationToken cancellationToken)
     {

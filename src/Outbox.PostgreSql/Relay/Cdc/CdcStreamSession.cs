@@ -15,15 +15,17 @@ namespace Outbox.PostgreSql.Cdc;
 /// </summary>
 /// <remarks>
 /// <para>
-/// Three loops share a <see cref="CdcProgress"/>. The reader decodes rows into a bounded queue. The publisher takes
-/// whatever the queue holds (up to <see cref="CdcRelayOptions.MaxBatchSize"/>) as one batch, hands it to the
-/// publisher and settles its results before taking the next, so batches grow with the load while one is in flight,
-/// and a row that could not even be handed to the producer is never overtaken by a later batch. The flusher
-/// periodically deletes acknowledged rows and then confirms the position, in that order: a crash between the two only
-/// replays rows (their inserts are still in the WAL), and every confirmed row is gone from the table.
+/// Four loops share a <see cref="CdcProgress"/>. The reader decodes rows into a bounded queue. The publisher takes
+/// whatever the queue holds (up to <see cref="CdcRelayOptions.MaxBatchSize"/>) as one batch once fewer than
+/// <see cref="CdcRelayOptions.MaxBatchesInFlight"/> batches await the broker, and hands it to the producer; batches are
+/// handed over one after the other, so every partition gets its records in stream order. The settler takes the results
+/// of the batches in the order they were handed over, so acknowledgements form a prefix of the stream; after a row the
+/// producer refused outright, the publisher hands nothing over until that batch is settled, so no later row overtakes
+/// it. The flusher periodically deletes acknowledged rows and then confirms the position, in that order: a crash
+/// between the two only replays rows (their inserts are still in the WAL), and every confirmed row is gone from the table.
 /// </para>
 /// <para>
-/// Ending always drains while the stream is still open: the reader pauses, the batch in flight settles, the
+/// Ending always drains while the stream is still open: the reader pauses, the batches in flight settle, the
 /// acknowledged rows are deleted and their position confirmed (a status update can only be sent while streaming),
 /// and only then is the stream cancelled.
 /// </para>
@@ -40,6 +42,9 @@ internal sealed class CdcStreamSession : IDisposable
     private readonly CdcRowDecoder _decoder;
     private readonly CdcProgress _progress = new(0);
     private readonly Channel<OutboxMessage> _decoded;
+    private readonly Channel<InFlightBatch> _inFlight = Channel.CreateUnbounded<InFlightBatch>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+    private readonly SemaphoreSlim _slots;
+    private readonly CancellationTokenSource _publishStop = new();
     private readonly CancellationTokenSource _readerStop = new();
     private readonly CancellationTokenSource _abort = new();
     private readonly TaskCompletionSource _ending = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -69,6 +74,7 @@ internal sealed class CdcStreamSession : IDisposable
         _decoder = new CdcRowDecoder(store.Names.Schema, store.Names.MessagesTable);
 
         // Decoding runs ahead of publishing by at most two batches.
+        _slots = new SemaphoreSlim(options.MaxBatchesInFlight, options.MaxBatchesInFlight);
         _decoded = Channel.CreateBounded<OutboxMessage>(new BoundedChannelOptions(options.MaxBatchSize * 2)
         {
             SingleReader = true,
@@ -92,18 +98,21 @@ internal sealed class CdcStreamSession : IDisposable
         {
             var reader = Task.Run(ReadAsync, CancellationToken.None);
             var publisher = Task.Run(PublishAsync, CancellationToken.None);
+            var settler = Task.Run(SettleAsync, CancellationToken.None);
             var flusher = FlushLoopAsync(flushStop.Token);
 
-            await Task.WhenAny(_ending.Task, reader, publisher).ConfigureAwait(false);
+            await Task.WhenAny(_ending.Task, reader, publisher, settler).ConfigureAwait(false);
             if (stoppingToken.IsCancellationRequested)
             {
                 _abort.CancelAfter(_options.ShutdownTimeout);
             }
 
-            // Nothing new is decoded or published from now on; the batch in flight settles.
+            // Nothing new is decoded or handed over from now on; the batches in flight settle.
             _draining = true;
             _decoded.Writer.TryComplete();
+            await _publishStop.CancelAsync().ConfigureAwait(false);
             await Observe(publisher).ConfigureAwait(false);
+            await Observe(settler).ConfigureAwait(false);
             await flushStop.CancelAsync().ConfigureAwait(false);
             await Observe(flusher).ConfigureAwait(false);
             if (_aborted)
@@ -141,6 +150,8 @@ internal sealed class CdcStreamSession : IDisposable
     {
         _readerStop.Dispose();
         _abort.Dispose();
+        _publishStop.Dispose();
+        _slots.Dispose();
     }
 
     /// <summary>Deletes the acknowledged rows, then confirms the position that covers them (one flush iteration).</summary>
@@ -291,48 +302,118 @@ internal sealed class CdcStreamSession : IDisposable
         }
     }
 
+    /// <summary>Hands batches to the producer, one after the other, while fewer than <see cref="CdcRelayOptions.MaxBatchesInFlight"/> await results.</summary>
     private async Task PublishAsync()
     {
         var reader = _decoded.Reader;
-        var batch = new List<OutboxMessage>(Math.Min(_options.MaxBatchSize, 1024));
-        while (!_draining && await reader.WaitToReadAsync(CancellationToken.None).ConfigureAwait(false) && !_draining)
+        try
         {
-            // Everything decoded so far, up to a full batch: batches grow while the previous one is in flight.
-            while (batch.Count < _options.MaxBatchSize && reader.TryRead(out var row))
+            while (!_draining && await reader.WaitToReadAsync(CancellationToken.None).ConfigureAwait(false) && !_draining)
             {
-                batch.Add(row);
-            }
+                // The slot is released by the settler once the batch's results are settled.
+                await _slots.WaitAsync(_publishStop.Token).ConfigureAwait(false);
+                if (_draining)
+                {
+                    break;
+                }
 
-            PublishResult[] results;
+                // Everything decoded so far, up to a full batch: batches grow while earlier ones are in flight.
+                var batch = new List<OutboxMessage>(Math.Min(_options.MaxBatchSize, Math.Max(reader.Count, 16)));
+                while (batch.Count < _options.MaxBatchSize && reader.TryRead(out var row))
+                {
+                    batch.Add(row);
+                }
+
+                PublishHandOver handOver;
+                try
+                {
+                    handOver = await HandOverUnacknowledgedAsync(batch, _abort.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException) when (_abort.IsCancellationRequested)
+                {
+                    // Shutdown time limit: what is in flight is published again by the next relay.
+                    _aborted = true;
+                    return;
+                }
+
+                var entry = new InFlightBatch(batch, handOver.Results);
+                _inFlight.Writer.TryWrite(entry);
+                if (handOver.Refused)
+                {
+                    // Nothing may overtake a row the producer refused: wait until its batch is settled (the session
+                    // then ends, or the row was dead-lettered and the rows after it may go on).
+                    await entry.Settled.Task.WaitAsync(_publishStop.Token).ConfigureAwait(false);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (_publishStop.IsCancellationRequested)
+        {
+            // Ending.
+        }
+        finally
+        {
+            _inFlight.Writer.TryComplete();
+        }
+    }
+
+    /// <summary>Settles the batches' results in the order they were handed over, so acknowledgements form a prefix of the stream.</summary>
+    private async Task SettleAsync()
+    {
+        await foreach (var entry in _inFlight.Reader.ReadAllAsync(CancellationToken.None).ConfigureAwait(false))
+        {
             try
             {
-                results = await PublishUnacknowledgedAsync(batch, _abort.Token).ConfigureAwait(false);
+                PublishResult[] results;
+                try
+                {
+                    results = await entry.Results.WaitAsync(_abort.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException) when (_abort.IsCancellationRequested)
+                {
+                    // Shutdown time limit: what is in flight is published again by the next relay.
+                    _aborted = true;
+                    return;
+                }
+
+                int done;
+                string? error;
+                try
+                {
+                    (done, error) = await _acknowledger.SettleAsync(entry.Rows, results, _abort.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException) when (_abort.IsCancellationRequested)
+                {
+                    _aborted = true;
+                    return;
+                }
+                catch (Exception ex)
+                {
+                    // Failed before the publisher may go on (Fail stops it first).
+                    Fail(ex);
+                    return;
+                }
+
+                _progress.Acknowledge(entry.Rows, done);
+                if (done < entry.Rows.Count)
+                {
+                    Fail(new CdcPublishFailedException($"Publishing row {entry.Rows[done].Id} failed: {error}"));
+                    return;
+                }
             }
-            catch (OperationCanceledException) when (_abort.IsCancellationRequested)
+            finally
             {
-                // Shutdown time limit: what is in flight is published again by the next relay.
-                _aborted = true;
-                return;
+                entry.Settled.TrySetResult();
             }
 
-            var (done, error) = await _acknowledger.SettleAsync(batch, results, _abort.Token).ConfigureAwait(false);
-            _progress.Acknowledge(batch, done);
-            if (done < batch.Count)
-            {
-                Fail(new CdcPublishFailedException($"Publishing row {batch[done].Id} failed: {error}"));
-                return;
-            }
-
-            // The publisher is done with the list once its results are in.
-            batch.Clear();
+            _slots.Release();
         }
     }
 
     /// <summary>
-    /// Publishes the rows Kafka does not have yet; rows it acknowledged earlier in this process (replayed because the
+    /// Hands over the rows Kafka does not have yet; rows it acknowledged earlier in this process (replayed because the
     /// stream restarted inside their transaction) count as acknowledged without being sent again.
     /// </summary>
-    private async ValueTask<PublishResult[]> PublishUnacknowledgedAsync(List<OutboxMessage> batch, CancellationToken cancellationToken)
+    private async ValueTask<PublishHandOver> HandOverUnacknowledgedAsync(List<OutboxMessage> batch, CancellationToken cancellationToken)
     {
         List<OutboxMessage>? fresh = null;
         List<int>? positions = null;
@@ -355,21 +436,29 @@ internal sealed class CdcStreamSession : IDisposable
 
         if (fresh is null)
         {
-            return await _publisher.PublishAsync(batch, cancellationToken).ConfigureAwait(false);
+            return await _publisher.HandOverAsync(batch, cancellationToken).ConfigureAwait(false);
         }
 
         var results = new PublishResult[batch.Count];
         Array.Fill(results, PublishResult.Acknowledged);
-        if (fresh.Count > 0)
+        if (fresh.Count == 0)
         {
-            var sent = await _publisher.PublishAsync(fresh, cancellationToken).ConfigureAwait(false);
-            for (var j = 0; j < sent.Length; j++)
-            {
-                results[positions![j]] = sent[j];
-            }
+            return new PublishHandOver(false, Task.FromResult(results));
         }
 
-        return results;
+        var handOver = await _publisher.HandOverAsync(fresh, cancellationToken).ConfigureAwait(false);
+        return new PublishHandOver(handOver.Refused, MapAsync(handOver.Results, results, positions!));
+
+        static async Task<PublishResult[]> MapAsync(Task<PublishResult[]> sent, PublishResult[] results, List<int> positions)
+        {
+            var fresh = await sent.ConfigureAwait(false);
+            for (var j = 0; j < fresh.Length; j++)
+            {
+                results[positions[j]] = fresh[j];
+            }
+
+            return results;
+        }
     }
 
     private async Task FlushLoopAsync(CancellationToken cancellationToken)
@@ -403,6 +492,8 @@ internal sealed class CdcStreamSession : IDisposable
 
     private void Fail(Exception exception)
     {
+        // Stops the publisher before anything else happens: no later batch may be handed over after a failed one.
+        _draining = true;
         Interlocked.CompareExchange(ref _failure, ExceptionDispatchInfo.Capture(exception), null);
         _ending.TrySetResult();
     }

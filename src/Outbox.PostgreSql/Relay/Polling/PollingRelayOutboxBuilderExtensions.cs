@@ -30,6 +30,8 @@ public static class PollingRelayOutboxBuilderExtensions
             options.Configure(configure);
         }
 
+        // Per-key order needs the commit-order trigger: the schema initializer keeps it and checks it at host start.
+        services.Configure<OutboxSchemaRequirements>(r => r.PollingRelay = true);
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<PollingRelayOptions>, PollingRelayOptionsValidator>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<PollingRelayOptions>, PollingRelayOptionsRulesValidator>());
         services.TryAddSingleton(TimeProvider.System);

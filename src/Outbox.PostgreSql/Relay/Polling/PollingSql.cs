@@ -109,7 +109,25 @@ internal sealed class PollingSql
             """;
 
         CountPending = $"SELECT count(*) FROM {n.Messages} WHERE published_at IS NULL";
+
+        // The commit-order trigger (created by OutboxSchema with OutboxCommitOrder.Trigger): its state ('O' enabled,
+        // 'D' disabled, 'R'/'A' replica/always), or NULL when missing; and whether the table exists at all.
+        MessagesTable = n.Messages;
+        CommitTriggerName = n.CommitTriggerName;
+        CommitTriggerState = """
+            SELECT to_regclass($1) IS NOT NULL,
+                   (SELECT t.tgenabled::text FROM pg_trigger t WHERE t.tgrelid = to_regclass($1) AND t.tgname = $2)
+            """;
+        CountUnordered = $"SELECT count(*) FROM {n.Messages} WHERE commit_seq IS NULL AND published_at IS NULL";
     }
+
+    public string MessagesTable { get; }
+
+    public string CommitTriggerName { get; }
+
+    public string CommitTriggerState { get; }
+
+    public string CountUnordered { get; }
 
     public string Channel { get; }
 

@@ -22,6 +22,7 @@ internal sealed class PostgreSqlPollingStore : IPollingRelayStore
 
     public async Task<IReadOnlyList<int>> PrepareAsync(int laneCount, CancellationToken cancellationToken)
     {
+        await CheckCommitOrderAsync(cancellationToken).ConfigureAwait(false);
         var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
         {
@@ -291,6 +292,70 @@ internal sealed class PostgreSqlPollingStore : IPollingRelayStore
     }
 
     /// <summary>Counts the rows not yet published (deleted or marked): zero means the outbox is drained.</summary>
+    /// <summary>
+    /// Checks that the schema gives this relay commit order: the commit-order trigger exists and is enabled, and no
+    /// unpublished row lacks <c>commit_seq</c> (such rows could not be ordered, and would never be claimed). A missing
+    /// table is not checked here: the relay's other statements fail on it.
+    /// </summary>
+    /// <exception cref="OutboxConfigurationException">The schema was made for the CDC relay or Debezium, or the trigger is disabled.</exception>
+    public async Task CheckCommitOrderAsync(CancellationToken cancellationToken)
+    {
+        const string fix = "Create it with the default schema script (OutboxSchema.CreateScript(options), OutboxSchema.EnsureCreatedAsync, " +
+                           "or `dotnet outbox schema`), or set PostgreSqlOutboxOptions.EnsureSchemaOnStart = true; " +
+                           "that script also numbers the rows written without it, ahead of every later row.";
+        var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            string? state;
+            var command = new NpgsqlCommand(_sql.CommitTriggerState, connection);
+            await using (command.ConfigureAwait(false))
+            {
+                command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = _sql.MessagesTable });
+                command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = _sql.CommitTriggerName });
+                var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+                await using (reader.ConfigureAwait(false))
+                {
+                    await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+                    if (!reader.GetBoolean(0))
+                    {
+                        return;
+                    }
+
+                    state = reader.IsDBNull(1) ? null : reader.GetString(1);
+                }
+            }
+
+            if (state is null)
+            {
+                throw new OutboxConfigurationException(
+                    $"The polling relay needs the commit-order trigger \"{_sql.CommitTriggerName}\" on {_sql.MessagesTable}, and it is missing: " +
+                    "the schema was created for the CDC relay or Debezium (OutboxCommitOrder.WriteAheadLog), which read commit order from the WAL. " +
+                    "Without it the polling relay would publish events of one key out of order. " + fix);
+            }
+
+            if (state == "D")
+            {
+                throw new OutboxConfigurationException(
+                    $"The commit-order trigger \"{_sql.CommitTriggerName}\" on {_sql.MessagesTable} is disabled; the polling relay needs it to publish in commit order. " +
+                    $"Enable it: ALTER TABLE {_sql.MessagesTable} ENABLE TRIGGER {SqlIdentifier.Quote(_sql.CommitTriggerName)};");
+            }
+
+            var count = new NpgsqlCommand(_sql.CountUnordered, connection);
+            await using (count.ConfigureAwait(false))
+            {
+                var unordered = (long)(await count.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
+                if (unordered > 0)
+                {
+                    throw new OutboxConfigurationException(
+                        $"{unordered} unpublished row(s) of {_sql.MessagesTable} have no commit_seq: they were written while the commit-order trigger " +
+                        "was missing, and the polling relay cannot order them. Run the default schema script again (OutboxSchema.CreateScript(options), " +
+                        "OutboxSchema.EnsureCreatedAsync, `dotnet outbox schema`, or PostgreSqlOutboxOptions.EnsureSchemaOnStart = true): it numbers them " +
+                        "ahead of every later row.");
+                }
+            }
+        }
+    }
+
     public async Task<long> CountPendingAsync(CancellationToken cancellationToken = default)
     {
         var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);

@@ -22,7 +22,7 @@ internal static class WritePathProfile
             {
                 ("plain rows (baseline)", bench.EntitiesWithPlainEventRows),
                 ("outbox", bench.EntitiesWithOutboxEvents),
-                ("outbox without commit trigger", bench.EntitiesWithOutboxEventsNoCommitTrigger),
+                ("outbox, CDC/Debezium schema", bench.EntitiesWithOutboxEventsNoCommitTrigger),
                 ("entities only", bench.EntitiesOnly),
                 ("entities only, outbox context", bench.EntitiesOnlyThroughOutboxContext),
             };

@@ -46,8 +46,12 @@ internal sealed class OutboxSchemaInitializer(
             {
                 await polling.CheckCommitOrderAsync(cancellationToken).ConfigureAwait(false);
             }
-            catch (Exception ex) when (ex is TimeoutException || (ex is NpgsqlException and not PostgresException))
+            catch (Exception ex) when (ex is TimeoutException
+                                       || (ex is NpgsqlException and not PostgresException)
+                                       || ex is PostgresException { SqlState: PostgresErrorCodes.CannotConnectNow or PostgresErrorCodes.AdminShutdown or PostgresErrorCodes.CrashShutdown })
             {
+                // The server is unreachable or restarting (57P03 while it starts or stops, 57P01/57P02 when it closes the
+                // connection): the relay checks again before it takes a lane, so the host need not fail its start.
                 Log.CommitOrderCheckDeferred(_logger, ex);
             }
         }

@@ -63,8 +63,9 @@ public static class Program
                     var messages = options.GetInt("messages", 200_000);
                     var writers = options.GetInt("writers", relay == RelayKind.Polling ? 1 : 4);
                     var partitions = options.GetInt("partitions", 32);
+                    int? linger = options.GetString("linger-ms", "") is { Length: > 0 } l ? int.Parse(l, System.Globalization.CultureInfo.InvariantCulture) : null;
                     options.ThrowIfUnknown();
-                    Emit(await ThroughputScenario.RunAsync(infrastructure, relay, messages, writers, partitions, cancel.Token));
+                    Emit(await ThroughputScenario.RunAsync(infrastructure, relay, messages, writers, partitions, cancel.Token, linger));
                     break;
                 }
 
@@ -117,8 +118,8 @@ public static class Program
     private const string Usage = """
         usage: dotnet run -c Release --project benchmarks/Outbox.Benchmarks -- <command> [options]
           baselines   [--messages 200000] [--writers 4] [--drain-workers 1] [--partitions 32]
-          throughput  --relay polling|cdc [--messages 200000] [--writers 1 (polling) / 4 (cdc)] [--partitions 32]
-          latency     --relay polling|cdc [--rate 500] [--seconds 30] [--partitions 32] [--linger-ms <override the producer's 5 ms>]
+          throughput  --relay polling|cdc [--messages 200000] [--writers 1 (polling) / 4 (cdc)] [--partitions 32] [--linger-ms <override the producer's default>]
+          latency     --relay polling|cdc [--rate 500] [--seconds 30] [--partitions 32] [--linger-ms <override the producer's default>]
           inbox       [--messages 100000] [--batch 1] [--partitions 16]
           profile-write-path [--entities 100] [--iterations 200]   (time and allocations of the SaveChanges shapes, by type)
           report      [--messages 200000] [--writers 4] [--rate 500] [--seconds 30] [--partitions 32] [--inbox-messages 100000]

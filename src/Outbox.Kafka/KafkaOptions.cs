@@ -18,7 +18,8 @@ public sealed class KafkaOptions
     /// <summary>Gets or sets the producer settings passed through to librdkafka (any <c>ProducerConfig</c> property or raw key).</summary>
     /// <value>
     /// Empty by default. Settings given here override the library's defaults: <c>acks=all</c>,
-    /// <c>enable.idempotence=true</c>, <c>linger.ms=5</c>, <c>partitioner=murmur2_random</c> (the Java client's
+    /// <c>enable.idempotence=true</c>, <c>linger.ms=5</c> (1 with <c>AddCdcRelay()</c>, whose batches are formed before
+    /// they reach the producer: see docs/relay-cdc.md), <c>partitioner=murmur2_random</c> (the Java client's
     /// partitioner, so keys land on the same partitions as with Debezium). <c>acks</c> must stay <c>all</c> and
     /// <c>enable.idempotence</c> must stay <see langword="true"/>: per-key order depends on them.
     /// </value>

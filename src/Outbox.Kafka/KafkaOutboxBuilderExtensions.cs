@@ -30,7 +30,8 @@ public static class KafkaOutboxBuilderExtensions
         services.TryAddSingleton<IOutboxPublisher>(sp => new KafkaOutboxPublisher(
             sp.GetRequiredService<IOptions<KafkaOptions>>().Value,
             sp.GetRequiredService<IOptions<OutboxOptions>>().Value,
-            sp.GetService<ILogger<KafkaOutboxPublisher>>() ?? NullLogger<KafkaOutboxPublisher>.Instance));
+            sp.GetService<ILogger<KafkaOutboxPublisher>>() ?? NullLogger<KafkaOutboxPublisher>.Instance,
+            sp.GetService<IOptions<PublisherDefaults>>()?.Value));
         return builder;
     }
 }

@@ -21,7 +21,7 @@ internal sealed class LatencyResult(RelayKind relay, int rate, int seconds, doub
     /// <summary>For CDC: commit to arrival in a raw pgoutput decoder, in milliseconds, sorted (empty for polling).</summary>
     public double[] BaselineLatenciesMs { get; init; } = [];
 
-    /// <summary>The producer's linger.ms when the run overrode the library's default (5 ms).</summary>
+    /// <summary>The producer's linger.ms when the run overrode the library's default (5 ms; 1 ms with the CDC relay).</summary>
     public int? LingerMs { get; init; }
 
     public static double Percentile(double[] sorted, double p) =>

@@ -15,7 +15,7 @@ namespace Outbox.Benchmarks.Macro;
 /// </summary>
 internal static class ThroughputScenario
 {
-    public static async Task<ThroughputResult> RunAsync(BenchInfrastructure infrastructure, RelayKind relay, int messages, int writers, int partitions, CancellationToken cancellationToken)
+    public static async Task<ThroughputResult> RunAsync(BenchInfrastructure infrastructure, RelayKind relay, int messages, int writers, int partitions, CancellationToken cancellationToken, int? lingerMs = null)
     {
         var workload = new Workload(Workload.NewRunId(), messages);
         var name = relay.ToString().ToLowerInvariant();
@@ -40,7 +40,7 @@ internal static class ThroughputScenario
         Progress.Line(Fmt.Inv($"baseline {baseline.Name}: {Fmt.Rate(baseline.PerSecond)} rows/s ({baseline.Seconds:0.00}s)"));
 
         var recorder = new AckRecorder();
-        using var host = RelayHost.Build(relay, connectionString, infrastructure.BootstrapServers, workload, recorder);
+        using var host = RelayHost.Build(relay, connectionString, infrastructure.BootstrapServers, workload, recorder, lingerMs);
         var writer = host.Services.GetRequiredService<OutboxWriter>();
         var events = Enumerable.Range(0, writers)
             .Select(w => workload.IndexesOf(w, writers).Select(i => (object)workload.Event(i)).Chunk(Baselines.TransactionRows).ToList())

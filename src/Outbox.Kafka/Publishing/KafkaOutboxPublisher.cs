@@ -22,11 +22,11 @@ internal sealed class KafkaOutboxPublisher : IOutboxPublisher
     private int _generations;
     private int _disposed;
 
-    public KafkaOutboxPublisher(KafkaOptions kafkaOptions, OutboxOptions outboxOptions, ILogger<KafkaOutboxPublisher> logger)
+    public KafkaOutboxPublisher(KafkaOptions kafkaOptions, OutboxOptions outboxOptions, ILogger<KafkaOutboxPublisher> logger, PublisherDefaults? defaults = null)
     {
         ArgumentNullException.ThrowIfNull(kafkaOptions);
         ArgumentNullException.ThrowIfNull(outboxOptions);
-        _config = ProducerConfigFactory.Create(kafkaOptions);
+        _config = ProducerConfigFactory.Create(kafkaOptions, defaults?.LingerMs ?? ProducerConfigFactory.DefaultLingerMs);
         _records = new KafkaRecordFactory(outboxOptions);
         _flushTimeout = kafkaOptions.FlushTimeout;
         _logger = logger;

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
 using Npgsql;
 using Outbox.IntegrationTests.Infrastructure;
 using Outbox.PostgreSql;
@@ -12,6 +13,24 @@ namespace Outbox.IntegrationTests.Cdc;
 [Collection(CdcCollection.Name)]
 public sealed class CdcRelayConfigurationTests(ITestOutputHelper output)
 {
+    [Fact]
+    public async Task The_cdc_relay_asks_the_producer_for_a_1_ms_linger_unless_the_application_sets_one()
+    {
+        await using var harness = await CdcHarness.CreateAsync(output);
+        using var host = harness.BuildRelayHost("relay");
+        Assert.Equal(1, host.Services.GetRequiredService<IOptions<Outbox.Relay.PublisherDefaults>>().Value.LingerMs);
+        var config = Outbox.Kafka.Publishing.ProducerConfigFactory.Create(
+            host.Services.GetRequiredService<IOptions<Outbox.Kafka.KafkaOptions>>().Value,
+            host.Services.GetRequiredService<IOptions<Outbox.Relay.PublisherDefaults>>().Value.LingerMs ?? 5);
+        Assert.Equal(1, config.LingerMs);
+
+        using var tuned = harness.BuildRelayHost("tuned", kafka: k => k.Producer.LingerMs = 7);
+        config = Outbox.Kafka.Publishing.ProducerConfigFactory.Create(
+            tuned.Services.GetRequiredService<IOptions<Outbox.Kafka.KafkaOptions>>().Value,
+            tuned.Services.GetRequiredService<IOptions<Outbox.Relay.PublisherDefaults>>().Value.LingerMs ?? 5);
+        Assert.Equal(7, config.LingerMs);
+    }
+
     [Fact]
     public async Task A_server_with_wal_level_replica_fails_the_host_start_naming_the_setting()
     {

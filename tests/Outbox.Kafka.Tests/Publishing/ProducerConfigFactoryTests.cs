@@ -44,4 +44,14 @@ public sealed class ProducerConfigFactoryTests
         Assert.Equal("2000000", config.Get("message.max.bytes"));
         Assert.True(config.EnableIdempotence);
     }
+
+    [Fact]
+    public void A_relay_may_ask_for_another_default_linger_and_the_application_setting_still_wins()
+    {
+        Assert.Equal(1, ProducerConfigFactory.Create(new KafkaOptions { BootstrapServers = "b:9092" }, defaultLingerMs: 1).LingerMs);
+
+        var options = new KafkaOptions { BootstrapServers = "b:9092" };
+        options.Producer.LingerMs = 20;
+        Assert.Equal(20, ProducerConfigFactory.Create(options, defaultLingerMs: 1).LingerMs);
+    }
 }

@@ -16,10 +16,10 @@ namespace Outbox.ChaosTests.Findings;
 /// <c>Local_QueueFull</c>; the publisher waits and hands the record over again. It must still complete the batch.
 /// </summary>
 /// <remarks>
-/// Fails as of this commit (docs/reliability.md, "Findings"): <c>DeliveryBatch.Unexpect</c> marks the record's slot as
-/// settled, so the delivery report of the second, successful hand-over is ignored and the batch's pending count never
-/// reaches zero. <c>PublishAsync</c> then waits forever: the lane stops (its lease keeps being renewed, so no other
-/// relay takes it over) until the process restarts, and the rows already in Kafka are published again then.
+/// Failed before commit af26efc (docs/reliability.md, "Findings"): <c>DeliveryBatch.Unexpect</c> marked the record's slot as
+/// settled, so the delivery report of the second, successful hand-over was ignored and the batch's pending count never
+/// reached zero. <c>PublishAsync</c> then waited forever: the lane stopped (its lease kept being renewed, so no other
+/// relay took it over) until the process restarted, and the rows already in Kafka were published again then.
 /// </remarks>
 [Collection(BadInputCollection.Name)]
 public sealed class ProducerQueueFullTests(BadInputFixture fixture, ITestOutputHelper output)

@@ -64,8 +64,15 @@ public static class Program
                     var writers = options.GetInt("writers", relay == RelayKind.Polling ? 1 : 4);
                     var partitions = options.GetInt("partitions", 32);
                     int? linger = options.GetString("linger-ms", "") is { Length: > 0 } l ? int.Parse(l, System.Globalization.CultureInfo.InvariantCulture) : null;
+                    var mode = options.GetString("mode", "live");
+                    int? inFlight = options.GetString("batches-in-flight", "") is { Length: > 0 } f ? int.Parse(f, System.Globalization.CultureInfo.InvariantCulture) : null;
+                    if (mode is not ("live" or "catch-up") || (mode == "catch-up" && relay != RelayKind.Cdc))
+                    {
+                        throw new ArgumentException($"--mode must be live or catch-up (catch-up with --relay cdc only), not '{mode}'.");
+                    }
+
                     options.ThrowIfUnknown();
-                    Emit(await ThroughputScenario.RunAsync(infrastructure, relay, messages, writers, partitions, cancel.Token, linger));
+                    Emit(await ThroughputScenario.RunAsync(infrastructure, relay, messages, writers, partitions, cancel.Token, linger, mode == "catch-up", inFlight));
                     break;
                 }
 
@@ -119,6 +126,7 @@ public static class Program
         usage: dotnet run -c Release --project benchmarks/Outbox.Benchmarks -- <command> [options]
           baselines   [--messages 200000] [--writers 4] [--drain-workers 1] [--partitions 32]
           throughput  --relay polling|cdc [--messages 200000] [--writers 1 (polling) / 4 (cdc)] [--partitions 32] [--linger-ms <override the producer's default>]
+                      [--mode live|catch-up (cdc: events written while the relay is stopped, then drained)] [--batches-in-flight <cdc: override 4>]
           latency     --relay polling|cdc [--rate 500] [--seconds 30] [--partitions 32] [--linger-ms <override the producer's default>]
           inbox       [--messages 100000] [--batch 1] [--partitions 16]
           profile-write-path [--entities 100] [--iterations 200]   (time and allocations of the SaveChanges shapes, by type)

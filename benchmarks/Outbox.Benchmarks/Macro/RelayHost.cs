@@ -11,7 +11,7 @@ namespace Outbox.Benchmarks.Macro;
 /// </summary>
 internal static class RelayHost
 {
-    public static IHost Build(RelayKind relay, string connectionString, string bootstrapServers, Workload workload, AckRecorder recorder, int? lingerMs = null)
+    public static IHost Build(RelayKind relay, string connectionString, string bootstrapServers, Workload workload, AckRecorder recorder, int? lingerMs = null, int? batchesInFlight = null)
     {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         builder.Logging.AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace).SetMinimumLevel(LogLevel.Warning);
@@ -34,7 +34,16 @@ internal static class RelayHost
         _ = relay switch
         {
             RelayKind.Polling => outbox.AddPollingRelay(),
-            RelayKind.Cdc => outbox.AddCdcRelay(o => o.SlotName = SlotName(workload)),
+            RelayKind.Cdc => outbox.AddCdcRelay(o =>
+            {
+                o.SlotName = SlotName(workload);
+
+                // Only when asked (--batches-in-flight): the library's default is 4.
+                if (batchesInFlight is { } inFlight)
+                {
+                    o.MaxBatchesInFlight = inFlight;
+                }
+            }),
             _ => throw new ArgumentOutOfRangeException(nameof(relay), relay, null),
         };
         AckRecordingPublisher.Decorate(builder.Services, recorder);

@@ -15,7 +15,7 @@ namespace Outbox.Benchmarks.Macro;
 /// </summary>
 internal static class ThroughputScenario
 {
-    public static async Task<ThroughputResult> RunAsync(BenchInfrastructure infrastructure, RelayKind relay, int messages, int writers, int partitions, CancellationToken cancellationToken, int? lingerMs = null)
+    public static async Task<ThroughputResult> RunAsync(BenchInfrastructure infrastructure, RelayKind relay, int messages, int writers, int partitions, CancellationToken cancellationToken, int? lingerMs = null, bool catchUp = false, int? batchesInFlight = null)
     {
         var workload = new Workload(Workload.NewRunId(), messages);
         var name = relay.ToString().ToLowerInvariant();
@@ -40,11 +40,26 @@ internal static class ThroughputScenario
         Progress.Line(Fmt.Inv($"baseline {baseline.Name}: {Fmt.Rate(baseline.PerSecond)} rows/s ({baseline.Seconds:0.00}s)"));
 
         var recorder = new AckRecorder();
-        using var host = RelayHost.Build(relay, connectionString, infrastructure.BootstrapServers, workload, recorder, lingerMs);
+        using var host = RelayHost.Build(relay, connectionString, infrastructure.BootstrapServers, workload, recorder, lingerMs, batchesInFlight);
         var writer = host.Services.GetRequiredService<OutboxWriter>();
         var events = Enumerable.Range(0, writers)
             .Select(w => workload.IndexesOf(w, writers).Select(i => (object)workload.Event(i)).Chunk(Baselines.TransactionRows).ToList())
             .ToArray();
+
+        if (relay == RelayKind.Cdc && catchUp)
+        {
+            // The relay's own ceiling, without writers competing for the cores: its slot exists (a relay streamed and
+            // stopped), every event is written (not timed), then a relay starts and drains the slot.
+            Progress.Line("catch-up: creating the slot, then writing every event while no relay runs (not timed)");
+            using (var setup = RelayHost.Build(relay, connectionString, infrastructure.BootstrapServers, workload, new AckRecorder(), lingerMs))
+            {
+                await setup.StartAsync(cancellationToken);
+                await RelayHost.WaitUntilStreamingAsync(connectionString, workload, TimeSpan.FromSeconds(60), cancellationToken);
+                await setup.StopAsync(cancellationToken);
+            }
+
+            await Task.WhenAll(events.Select(part => WriteAsync(dataSource, writer, part, null, cancellationToken)));
+        }
 
         if (relay == RelayKind.Polling)
         {
@@ -63,7 +78,7 @@ internal static class ThroughputScenario
         CpuSnapshot cpuStart;
         await using (Progress.Every(TimeSpan.FromSeconds(1), () => Fmt.Inv($"throughput/{name}: {recorder.Count:N0}/{messages:N0} acknowledged, {Interlocked.Read(ref written):N0} written")))
         {
-            if (relay == RelayKind.Polling)
+            if (relay == RelayKind.Polling || catchUp)
             {
                 cpuStart = CpuSnapshot.Take(postmaster);
                 started = Stopwatch.GetTimestamp();
@@ -95,6 +110,16 @@ internal static class ThroughputScenario
             DbCommands = commands,
             Acks = recorder,
         };
+        if (catchUp)
+        {
+            result.Notes.Add(Fmt.Inv($"catch-up: {messages:N0} events waiting in the slot when the relay started; the baseline is live decoding with writers"));
+        }
+
+        if (batchesInFlight is { } inFlight)
+        {
+            result.Notes.Add(Fmt.Inv($"CdcRelayOptions.MaxBatchesInFlight = {inFlight} (default 4); linger.ms {(lingerMs is { } l ? l.ToString(System.Globalization.CultureInfo.InvariantCulture) : "default")}"));
+        }
+
         result.Notes.Add(cpu.Describe());
         if (writersDone != 0)
         {

@@ -291,7 +291,6 @@ internal sealed class PostgreSqlPollingStore : IPollingRelayStore
         }
     }
 
-    /// <summary>Counts the rows not yet published (deleted or marked): zero means the outbox is drained.</summary>
     /// <summary>
     /// Checks that the schema gives this relay commit order: the commit-order trigger exists and is enabled, and no
     /// unpublished row lacks <c>commit_seq</c> (such rows could not be ordered, and would never be claimed). A missing
@@ -356,6 +355,7 @@ internal sealed class PostgreSqlPollingStore : IPollingRelayStore
         }
     }
 
+    /// <summary>Counts the rows not yet published (deleted or marked): zero means the outbox is drained.</summary>
     public async Task<long> CountPendingAsync(CancellationToken cancellationToken = default)
     {
         var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);

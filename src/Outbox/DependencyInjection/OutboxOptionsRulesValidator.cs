@@ -27,6 +27,20 @@ internal sealed class OutboxOptionsRulesValidator : IValidateOptions<OutboxOptio
             failures.Add($"OutboxOptions.TopicTemplate '{options.TopicTemplate}' must be a Kafka topic name (letters, digits, '.', '_', '-') with an optional {OutboxOptions.AggregateTypePlaceholder} placeholder.");
         }
 
+        else
+        {
+            // The template is valid; each mapped aggregate type must also make a topic a broker accepts (length).
+            foreach (var aggregateType in options.Mappings.Select(m => m.AggregateType).Distinct(StringComparer.Ordinal))
+            {
+                var topic = options.GetTopic(aggregateType);
+                if (!TopicNames.IsValidTopicPart(topic))
+                {
+                    failures.Add(
+                        $"OutboxOptions.TopicTemplate '{options.TopicTemplate}' makes the topic '{topic}' ({topic.Length} characters) of aggregate type '{aggregateType}'; Kafka topic names have at most {TopicNames.MaxLength}. Use a shorter aggregate type or template.");
+                }
+            }
+        }
+
         try
         {
             _ = new OutboxEventRegistry(options.Mappings);

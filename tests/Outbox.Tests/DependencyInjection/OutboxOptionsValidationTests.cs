@@ -75,6 +75,23 @@ public sealed class OutboxOptionsValidationTests
     }
 
     [Fact]
+    public void Aggregate_type_whose_topic_is_too_long_for_Kafka_fails_at_start_naming_it()
+    {
+        // 249 characters pass the mapping's own check, but "outbox.event." makes the topic 262 long.
+        var aggregateType = new string('a', 249);
+        var result = Validate(new OutboxOptions().MapEvent<E1>(aggregateType, e => e.K));
+
+        Assert.True(result.Failed);
+        Assert.Contains("262 characters", result.FailureMessage, StringComparison.Ordinal);
+        Assert.Contains(aggregateType, result.FailureMessage, StringComparison.Ordinal);
+        Assert.Contains("TopicTemplate", result.FailureMessage, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Aggregate_type_whose_topic_just_fits_is_accepted() =>
+        Assert.True(Validate(new OutboxOptions().MapEvent<E1>(new string('a', 249 - "outbox.event.".Length), e => e.K)).Succeeded);
+
+    [Fact]
     public void Topic_template_replaces_the_aggregate_type() =>
         Assert.Equal("outbox.event.movie", new OutboxOptions().GetTopic("movie"));
 }

@@ -40,6 +40,38 @@ public static class RoleHost
         logging.AddFilter("Microsoft.EntityFrameworkCore", LogLevel.None);
     }
 
+    /// <summary>
+    /// Runs a relay role: the outbox on PostgreSQL and Kafka with the chaos settings (<c>--cs</c>, <c>--bootstrap</c>,
+    /// <c>--name</c>, optional <c>--parent</c> and <c>--kafka-debug</c>), and the relay that <paramref name="addRelay"/> adds.
+    /// </summary>
+    public static async Task<int> RunRelayAsync(RoleArguments args, Func<IOutboxBuilder, string, IOutboxBuilder> addRelay)
+    {
+        ArgumentNullException.ThrowIfNull(args);
+        ArgumentNullException.ThrowIfNull(addRelay);
+        var name = args.Required("name");
+        var stop = ParentWatch.Start(args.OptionalInt("parent"));
+        var builder = CreateBuilder();
+        var debug = args.Optional("kafka-debug");
+        if (debug is not null)
+        {
+            builder.Logging.AddFilter("Outbox.Kafka.Publishing", LogLevel.Debug);
+        }
+
+        var outbox = builder.Services.AddOutbox(Model.ChaosEvent.Map)
+            .UsePostgreSql(ConnectionStrings.WithApplicationName(args.Required("cs"), name))
+            .UseKafka(k =>
+            {
+                ChaosKafka.Configure(k, args.Required("bootstrap"));
+                if (debug is not null)
+                {
+                    k.Producer.Debug = debug;
+                }
+            });
+        addRelay(outbox, name);
+        using var host = builder.Build();
+        return await RunAsync(host, stop);
+    }
+
     public static async Task<int> RunAsync(IHost host, CancellationToken stop)
     {
         ArgumentNullException.ThrowIfNull(host);

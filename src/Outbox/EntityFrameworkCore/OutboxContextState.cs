@@ -37,12 +37,9 @@ internal sealed class OutboxContextState : IOutbox, IResettableService
 
     /// <summary>Gets the state of a context configured with <c>UseOutbox</c>.</summary>
     /// <exception cref="OutboxException">The context was not configured with <c>UseOutbox</c>.</exception>
-    public static OutboxContextState For(DbContext context)
-    {
-        var state = (OutboxContextState?)((IInfrastructure<IServiceProvider>)context).Instance.GetService(typeof(OutboxContextState));
-        return state ?? throw new OutboxException(
+    public static OutboxContextState For(DbContext context) =>
+        Find(context) ?? throw new OutboxException(
             $"{context.GetType().Name} is not configured for the outbox: call optionsBuilder.UseOutbox(serviceProvider) where the context is configured.");
-    }
 
     /// <summary>Gets the state of a context if it was configured with <c>UseOutbox</c>.</summary>
     public static OutboxContextState? Find(DbContext? context) =>

@@ -42,7 +42,7 @@ internal sealed class DebeziumPublicationInitializer(
                     Log.WalLevelNotLogical(logger, facts.WalLevel);
                 }
 
-                await new CdcSlotManager(store, logger, "DebeziumOptions.SlotName", "DebeziumOptions.PublicationName")
+                await new CdcSlotManager(store, logger, slotOption: "DebeziumOptions.SlotName", publicationOption: "DebeziumOptions.PublicationName")
                     .EnsurePublicationAsync(cancellationToken).ConfigureAwait(false);
             }
             catch (Exception ex) when (ex is NpgsqlException or TimeoutException)

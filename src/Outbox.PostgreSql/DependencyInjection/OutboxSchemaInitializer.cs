@@ -28,7 +28,7 @@ internal sealed class OutboxSchemaInitializer(
         var commitOrder = requirements.Value.CommitOrder;
         if (options.Value.EnsureSchemaOnStart)
         {
-            await OutboxSchema.EnsureCreatedAsync(dataSource.DataSource, outboxOptions.Value, commitOrder, cancellationToken).ConfigureAwait(false);
+            await OutboxSchema.EnsureCreatedAsync(dataSource.DataSource, outboxOptions.Value, commitOrder, options.Value.UnknownCommitOrder, cancellationToken).ConfigureAwait(false);
             var names = new OutboxTableNames(outboxOptions.Value);
             Log.SchemaEnsured(_logger, names.Messages, commitOrder);
 

@@ -17,4 +17,13 @@ public sealed class PostgreSqlOutboxOptions
     /// kept, and a warning names the statement that drops it); with <c>AddPollingRelay()</c> the trigger is created, and
     /// rows written without it are numbered ahead of every later row.</value>
     public bool EnsureSchemaOnStart { get; set; }
+
+    /// <summary>
+    /// Gets or sets what happens to rows written without the commit-order trigger whose commit order PostgreSQL did not
+    /// record (<c>track_commit_timestamp</c> off) when they are published from the table: by the CDC relay when it
+    /// creates a slot, or numbered for the polling relay by <see cref="EnsureSchemaOnStart"/>.
+    /// </summary>
+    /// <value>The default is <see cref="OutboxUnknownCommitOrder.Refuse"/>: the CDC relay or the host start fails with a
+    /// message that names the keys, rather than guess an order.</value>
+    public OutboxUnknownCommitOrder UnknownCommitOrder { get; set; }
 }

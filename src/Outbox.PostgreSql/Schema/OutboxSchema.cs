@@ -179,6 +179,10 @@ public static class OutboxSchema
             $fn$;
 
             DO $do$
+            DECLARE
+                unknown_keys integer;
+                example_type text;
+                example_id text;
             BEGIN
                 IF NOT EXISTS (
                     SELECT 1 FROM pg_trigger
@@ -191,12 +195,23 @@ public static class OutboxSchema
 
                 -- Rows written while the trigger was missing (a schema made for the CDC relay or Debezium) have no
                 -- commit_seq. Creating the trigger waited for every transaction writing the table, so they committed
-                -- before any row the trigger numbers: number them below every numbered row, in write (id) order, so the
+                -- before any row the trigger numbers: number them below every numbered row, in commit order, so the
                 -- polling relay publishes them first. In the same statement as the trigger: nothing commits in between.
+                -- Commit order comes from commit timestamps (track_commit_timestamp); where PostgreSQL did not record
+                -- it and one key has rows of several transactions, refuse unless write order was accepted.
                 IF EXISTS (SELECT 1 FROM {n.Messages} WHERE commit_seq IS NULL AND published_at IS NULL) THEN
+                    IF coalesce(current_setting('{UnnumberedRowOrder.SettingName}', true), '') <> '{UnnumberedRowOrder.WriteOrderValue}' THEN
+                        SELECT u.* INTO unknown_keys, example_type, example_id FROM (
+                            {UnnumberedRowOrder.UnknownOrderKeys(n.Messages, "m.published_at IS NULL")}) u;
+                        IF unknown_keys > 0 THEN
+                            RAISE EXCEPTION USING ERRCODE = '{UnknownCommitOrderSqlState}',
+                                MESSAGE = format('{UnknownOrderScriptMessage(n)}', unknown_keys, example_type, example_id);
+                        END IF;
+                    END IF;
+
                     WITH pending AS (
-                        SELECT id, row_number() OVER (ORDER BY id) AS n, count(*) OVER () AS total
-                        FROM {n.Messages} WHERE commit_seq IS NULL AND published_at IS NULL),
+                        SELECT m.id, row_number() OVER (ORDER BY {UnnumberedRowOrder.OrderBy("m")}) AS n, count(*) OVER () AS total
+                        FROM {n.Messages} m WHERE m.commit_seq IS NULL AND m.published_at IS NULL),
                     low AS (
                         SELECT coalesce((SELECT min(commit_seq) FROM {n.Messages}), nextval('{n.CommitSequence}')) AS v)
                     UPDATE {n.Messages} m SET commit_seq = low.v - p.total - 1 + p.n
@@ -206,6 +221,16 @@ public static class OutboxSchema
             $do$;
             """;
 
+    /// <summary>The SQLSTATE the script raises when rows written without the trigger have an unknown commit order.</summary>
+    internal const string UnknownCommitOrderSqlState = "OB001";
+
+    // The refusal as a format() string literal: placeholders for the count and the example key, quotes doubled.
+    private static string UnknownOrderScriptMessage(OutboxTableNames n) =>
+        UnnumberedRowOrder.UnknownOrderMessage(
+                n.Messages, "%s", "%s", "%s", "in the order the polling relay needs",
+                "If the CDC relay wrote them, it can still publish them in WAL order: switch after it drained the table. ")
+            .Replace("'", "''", StringComparison.Ordinal);
+
     /// <summary>Creates every outbox object that does not exist yet; safe to run concurrently from several processes.</summary>
     /// <param name="dataSource">The database.</param>
     /// <param name="options">The outbox options.</param>
@@ -213,10 +238,17 @@ public static class OutboxSchema
     /// <returns>A task that completes when the schema exists.</returns>
     /// <exception cref="OutboxConfigurationException">A schema or table name is not a plain identifier.</exception>
     public static Task EnsureCreatedAsync(NpgsqlDataSource dataSource, OutboxOptions options, CancellationToken cancellationToken = default) =>
-        EnsureCreatedAsync(dataSource, options, OutboxCommitOrder.Trigger, cancellationToken);
+        EnsureCreatedAsync(dataSource, options, OutboxCommitOrder.Trigger, OutboxUnknownCommitOrder.Refuse, cancellationToken);
 
     /// <summary>Creates every outbox object that does not exist yet, in the given variant (see <see cref="CreateScript(OutboxOptions, OutboxCommitOrder)"/>).</summary>
-    internal static async Task EnsureCreatedAsync(NpgsqlDataSource dataSource, OutboxOptions options, OutboxCommitOrder commitOrder, CancellationToken cancellationToken)
+    internal static Task EnsureCreatedAsync(NpgsqlDataSource dataSource, OutboxOptions options, OutboxCommitOrder commitOrder, CancellationToken cancellationToken) =>
+        EnsureCreatedAsync(dataSource, options, commitOrder, OutboxUnknownCommitOrder.Refuse, cancellationToken);
+
+    /// <summary>Creates every outbox object that does not exist yet, in the given variant, with a policy for rows of unknown commit order.</summary>
+    /// <exception cref="OutboxConfigurationException">Rows written without the commit-order trigger have an unknown commit
+    /// order and <paramref name="unknownOrder"/> is <see cref="OutboxUnknownCommitOrder.Refuse"/>.</exception>
+    internal static async Task EnsureCreatedAsync(
+        NpgsqlDataSource dataSource, OutboxOptions options, OutboxCommitOrder commitOrder, OutboxUnknownCommitOrder unknownOrder, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(dataSource);
         var script = CreateScript(options, commitOrder);
@@ -233,10 +265,26 @@ public static class OutboxSchema
                     await lockCommand.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
                 }
 
+                if (unknownOrder == OutboxUnknownCommitOrder.WriteOrder)
+                {
+                    var accept = new NpgsqlCommand($"SET LOCAL {UnnumberedRowOrder.SettingName} = '{UnnumberedRowOrder.WriteOrderValue}'", connection, transaction);
+                    await using (accept.ConfigureAwait(false))
+                    {
+                        await accept.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+                    }
+                }
+
                 var command = new NpgsqlCommand(script, connection, transaction);
                 await using (command.ConfigureAwait(false))
                 {
-                    await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+                    try
+                    {
+                        await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+                    }
+                    catch (PostgresException ex) when (ex.SqlState == UnknownCommitOrderSqlState)
+                    {
+                        throw new OutboxConfigurationException(ex.MessageText);
+                    }
                 }
 
                 await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);

@@ -66,6 +66,8 @@ internal sealed class LocalPostgresCluster : IAsyncDisposable
         ["full_page_writes"] = "off",
         // Kept on deliberately: with it off, logical decoding sees WAL only after the WAL writer flushes it.
         ["synchronous_commit"] = "on",
+        // Commit order of rows written without the commit-order trigger (CDC backlog, switch to polling): docs/relay-cdc.md.
+        ["track_commit_timestamp"] = "on",
     };
 
     /// <summary>

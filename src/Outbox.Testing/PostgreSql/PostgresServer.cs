@@ -19,7 +19,7 @@ namespace Outbox.Testing;
 /// port), which starts in about a second.
 /// </para>
 /// <para>
-/// Every kind has <c>wal_level=logical</c> except an <see cref="PostgresServerKind.Environment"/> server, which is used
+/// Every kind has <c>wal_level=logical</c> and <c>track_commit_timestamp=on</c> except an <see cref="PostgresServerKind.Environment"/> server, which is used
 /// as it is configured. Use <see cref="CreateDatabaseAsync"/> to give each test class a database of its own, so that
 /// classes can run in parallel against one server.
 /// </para>
@@ -40,6 +40,7 @@ public sealed class PostgresServer : IAsyncDisposable
             ["fsync"] = "off",
             ["full_page_writes"] = "off",
             ["synchronous_commit"] = "on",
+            ["track_commit_timestamp"] = "on",
         };
 
     private readonly string _adminConnectionString;

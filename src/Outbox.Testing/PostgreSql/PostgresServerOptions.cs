@@ -10,7 +10,7 @@ public sealed class PostgresServerOptions
     /// Gets server settings (<c>postgresql.conf</c> names and values, such as <c>max_slot_wal_keep_size</c> =
     /// <c>64MB</c>) applied before the server starts. They override the defaults (<c>wal_level=logical</c>,
     /// <c>max_replication_slots=10</c>, <c>max_wal_senders=10</c>, <c>fsync=off</c>, <c>full_page_writes=off</c>,
-    /// <c>max_wal_size=4GB</c>, <c>max_connections=300</c>, and for a local cluster <c>shared_buffers=256MB</c>).
+    /// <c>max_wal_size=4GB</c>, <c>max_connections=300</c>, <c>track_commit_timestamp=on</c>, and for a local cluster <c>shared_buffers=256MB</c>).
     /// </summary>
     /// <value>Empty by default. Applied to <see cref="PostgresServerKind.LocalCluster"/> (in <c>postgresql.conf</c>)
     /// and <see cref="PostgresServerKind.Container"/> (as <c>-c</c> arguments); an

@@ -100,7 +100,8 @@ internal sealed class CdcHarness : IAsyncDisposable
     }
 
     /// <summary>Builds (without starting) a relay host configured like an application.</summary>
-    public IHost BuildRelayHost(string name, Action<CdcRelayOptions>? configure = null, Action<KafkaOptions>? kafka = null, string? connectionString = null)
+    public IHost BuildRelayHost(
+        string name, Action<CdcRelayOptions>? configure = null, Action<KafkaOptions>? kafka = null, string? connectionString = null, Action<PostgreSqlOutboxOptions>? postgreSql = null)
     {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         builder.Logging.ClearProviders();
@@ -108,7 +109,7 @@ internal sealed class CdcHarness : IAsyncDisposable
         builder.Logging.AddProvider(new CdcTestLoggerProvider(Output, name));
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(30));
         builder.Services.AddOutbox(ConfigureOutbox)
-            .UsePostgreSql(connectionString ?? ConnectionString)
+            .UsePostgreSql(connectionString ?? ConnectionString, postgreSql)
             .UseKafka(k =>
             {
                 k.BootstrapServers = Kafka.BootstrapServers;
@@ -129,9 +130,10 @@ internal sealed class CdcHarness : IAsyncDisposable
         return host;
     }
 
-    public async Task<IHost> StartRelayHostAsync(string name, Action<CdcRelayOptions>? configure = null, Action<KafkaOptions>? kafka = null)
+    public async Task<IHost> StartRelayHostAsync(
+        string name, Action<CdcRelayOptions>? configure = null, Action<KafkaOptions>? kafka = null, Action<PostgreSqlOutboxOptions>? postgreSql = null)
     {
-        var host = BuildRelayHost(name, configure, kafka);
+        var host = BuildRelayHost(name, configure, kafka, postgreSql: postgreSql);
         await host.StartAsync();
         return host;
     }

@@ -93,4 +93,48 @@ public sealed class LeaseTakeoverTests(ITestOutputHelper output)
         Assert.Equal(2, await harness.ScalarAsync("SELECT count(*) FROM outbox.messages WHERE published_at IS NULL"));
         Assert.Equal(1, await harness.ScalarAsync("SELECT count(*) FROM outbox.messages WHERE attempts = 1 AND last_error LIKE '%SizeTooLarge%'"));
     }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_relay_paused_between_its_claim_and_the_producer_never_publishes_that_stale_batch(bool heartbeatAfterWaking)
+    {
+        await using var harness = await RelayHarness.CreateAsync(output, laneCount: 1);
+        var written = await harness.WriteManyAsync(40, keys: 4);
+
+        // The zombie reads its batch, then freezes before handing it to the producer.
+        PausingStore? pausing = null;
+        var zombie = harness.CreateEngine("zombie", harness.CreatePublisher(), wrapStore: inner => pausing = new PausingStore(inner));
+        await zombie.PrepareAsync(CancellationToken.None);
+        await zombie.RunLeaseCycleAsync(CancellationToken.None);
+        var lease = Assert.Single(zombie.Scheduler.Leases());
+        var paused = zombie.DrainOnceAsync(lease, CancellationToken.None);
+        await pausing!.Paused;
+
+        // Its lease expires; a successor takes the lane over, publishes the batch and newer events of the same keys.
+        await Eventually.TrueAsync(async () => await harness.ScalarAsync("SELECT count(*) FROM outbox.lanes WHERE lane = 0 AND lease_expires_at <= now()") == 1, "the zombie's lease expires");
+        var successor = harness.CreateEngine("successor", harness.CreatePublisher());
+        await successor.RunLeaseCycleAsync(CancellationToken.None);
+        var successorLease = Assert.Single(successor.Scheduler.Leases());
+        Assert.Equal(DrainOutcomeKind.Idle, (await successor.DrainOnceAsync(successorLease, CancellationToken.None)).Kind);
+        await harness.WriteManyAsync(20, keys: 4, written: written);
+        Assert.Equal(DrainOutcomeKind.Idle, (await successor.DrainOnceAsync(successorLease, CancellationToken.None)).Kind);
+
+        if (heartbeatAfterWaking)
+        {
+            // The zombie's heartbeat runs first on waking: its clock is fresh again, but the lane is gone.
+            await zombie.RunLeaseCycleAsync(CancellationToken.None);
+        }
+
+        pausing.Resume();
+        var outcome = await paused;
+        Assert.NotEqual(DrainOutcomeKind.Idle, outcome.Kind);
+        Assert.NotEqual(DrainOutcomeKind.More, outcome.Kind);
+        Assert.Equal(0, zombie.Published);
+
+        // Every event exactly once and in order: the stale batch never reached Kafka.
+        var records = harness.ReadTopic(60);
+        Assert.Equal(0, harness.AssertAllInOrder(records, written));
+        Assert.Equal(60, records.Count);
+    }
 }

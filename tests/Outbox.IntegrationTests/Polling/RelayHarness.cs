@@ -123,7 +123,8 @@ internal sealed class RelayHarness : IAsyncDisposable
     public static PollingRelay RelayOf(IHost host) => host.Services.GetRequiredService<PollingRelay>();
 
     /// <summary>A bare relay engine whose iterations the test calls itself (no heartbeat unless the test runs one).</summary>
-    public PollingRelay CreateEngine(string instanceId, IOutboxPublisher publisher, Action<PollingRelayOptions>? configure = null, bool retainPublished = false)
+    public PollingRelay CreateEngine(
+        string instanceId, IOutboxPublisher publisher, Action<PollingRelayOptions>? configure = null, bool retainPublished = false, Func<IPollingRelayStore, IPollingRelayStore>? wrapStore = null)
     {
         var options = new PollingRelayOptions
         {
@@ -133,7 +134,8 @@ internal sealed class RelayHarness : IAsyncDisposable
             RetainPublishedFor = retainPublished ? TimeSpan.FromHours(1) : null,
         };
         configure?.Invoke(options);
-        var store = new PostgreSqlPollingStore(DataSource, OutboxOptions, options.RetainPublishedFor is not null);
+        IPollingRelayStore store = new PostgreSqlPollingStore(DataSource, OutboxOptions, options.RetainPublishedFor is not null);
+        store = wrapStore?.Invoke(store) ?? store;
         return new PollingRelay(store, publisher, options, OutboxOptions, TimeProvider.System, new RelayTestLoggerFactory(Output, instanceId).CreateLogger<PollingRelay>());
     }
 

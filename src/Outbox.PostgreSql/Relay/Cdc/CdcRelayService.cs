@@ -196,7 +196,8 @@ internal sealed class CdcRelayService : IHostedService, IAsyncDisposable
 
         _publisher = _services.GetService<IOutboxPublisher>()
                      ?? throw new OutboxConfigurationException("AddCdcRelay() needs a broker: call UseKafka(...) on the outbox builder.");
-        _connectionString = _services.GetService<IOptions<PostgreSqlOutboxOptions>>()?.Value.ConnectionString;
+        var postgreSql = _services.GetService<IOptions<PostgreSqlOutboxOptions>>()?.Value;
+        _connectionString = postgreSql?.ConnectionString;
         if (string.IsNullOrWhiteSpace(_connectionString))
         {
             throw new OutboxConfigurationException("AddCdcRelay() needs the PostgreSQL store: call UsePostgreSql(connectionString) on the outbox builder.");
@@ -204,7 +205,7 @@ internal sealed class CdcRelayService : IHostedService, IAsyncDisposable
 
         _store = _services.GetRequiredService<CdcStore>();
         _acknowledger = _services.GetRequiredService<CdcAcknowledger>();
-        _slots = new CdcSlotManager(_store, _logger);
+        _slots = new CdcSlotManager(_store, _logger, postgreSql!.UnknownCommitOrder);
     }
 
     private async Task EnsurePublicationAsync(CancellationToken cancellationToken)

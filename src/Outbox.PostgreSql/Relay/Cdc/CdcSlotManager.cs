@@ -8,7 +8,12 @@ namespace Outbox.PostgreSql.Cdc;
 /// between the two would make decoding fail), never inside an application transaction, and the slot is created with an
 /// exported snapshot in which the rows it cannot stream are moved to the backlog table, so none is skipped.
 /// </summary>
-internal sealed class CdcSlotManager(CdcStore store, ILogger logger, string slotOption = "CdcRelayOptions.SlotName", string publicationOption = "CdcRelayOptions.PublicationName")
+internal sealed class CdcSlotManager(
+    CdcStore store,
+    ILogger logger,
+    OutboxUnknownCommitOrder unknownCommitOrder = OutboxUnknownCommitOrder.Refuse,
+    string slotOption = "CdcRelayOptions.SlotName",
+    string publicationOption = "CdcRelayOptions.PublicationName")
 {
     private CdcNames Names => store.Names;
 
@@ -144,11 +149,29 @@ internal sealed class CdcSlotManager(CdcStore store, ILogger logger, string slot
             await connection.DropReplicationSlot(Names.SlotName, wait: false, cancellationToken).ConfigureAwait(false);
         }
 
+        // Rows whose commit order is unknown refuse before a slot is made (checked again in its snapshot).
+        var acceptWriteOrder = unknownCommitOrder == OutboxUnknownCommitOrder.WriteOrder;
+        if (!acceptWriteOrder)
+        {
+            await store.CheckCommitOrderKnownAsync(cancellationToken).ConfigureAwait(false);
+        }
+
         await store.SetSlotStateAsync(CdcSlotState.Creating, cancellationToken).ConfigureAwait(false);
         var created = await connection.CreatePgOutputReplicationSlot(
             Names.SlotName, temporarySlot: false, slotSnapshotInitMode: LogicalSlotSnapshotInitMode.Export, cancellationToken: cancellationToken).ConfigureAwait(false);
-        var moved = await store.CaptureBacklogAsync(
-            created.SnapshotName ?? throw new OutboxException("CREATE_REPLICATION_SLOT returned no snapshot."), cancellationToken).ConfigureAwait(false);
+        int moved;
+        try
+        {
+            moved = await store.CaptureBacklogAsync(
+                created.SnapshotName ?? throw new OutboxException("CREATE_REPLICATION_SLOT returned no snapshot."), acceptWriteOrder, cancellationToken).ConfigureAwait(false);
+        }
+        catch (OutboxConfigurationException)
+        {
+            // Nothing was captured or streamed: drop the slot rather than let it pin WAL until the fix.
+            await connection.DropReplicationSlot(Names.SlotName, wait: false, cancellationToken).ConfigureAwait(false);
+            throw;
+        }
+
         Log.SlotCreated(logger, Names.SlotName, created.ConsistentPoint.ToString(), moved);
     }
 

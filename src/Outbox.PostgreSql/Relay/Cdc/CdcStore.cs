@@ -24,6 +24,7 @@ internal sealed partial class CdcStore
     private readonly string _slotStateSql;
     private readonly string _setSlotStateSql;
     private readonly string _captureBacklogSql;
+    private readonly string _unknownOrderSql;
     private readonly string _readBacklogSql;
     private readonly string _deleteBacklogSql;
     private readonly string _deleteMessagesSql;
@@ -47,12 +48,21 @@ internal sealed partial class CdcStore
             """;
 
         // Runs in the slot's exported snapshot: exactly the rows committed before the slot's start move, and the
-        // stream delivers every row committed after it.
+        // stream delivers every row committed after it. Rows written without the commit-order trigger get commit_seq
+        // values above every numbered row, in commit order (UnnumberedRowOrder), so the backlog is read in commit order.
         _captureBacklogSql = $"""
-            WITH moved AS (DELETE FROM {names.Messages} RETURNING {Columns})
-            INSERT INTO {names.BacklogTable} ({Columns}) SELECT {Columns} FROM moved
+            WITH moved AS (
+                DELETE FROM {names.Messages} AS m RETURNING {Columns}, {UnnumberedRowOrder.CommitTime("m")} AS committed_at),
+            base AS (
+                SELECT greatest(coalesce((SELECT max(commit_seq) FROM moved), 0), coalesce((SELECT max(commit_seq) FROM {names.BacklogTable}), 0)) AS v)
+            INSERT INTO {names.BacklogTable} ({Columns})
+            SELECT id, aggregatetype, aggregateid, type, payload, lane,
+                   coalesce(commit_seq, base.v + row_number() OVER (PARTITION BY commit_seq IS NULL ORDER BY committed_at NULLS FIRST, id)),
+                   created_at, traceparent, tracestate, attempts
+            FROM moved, base
             ON CONFLICT (id) DO NOTHING
             """;
+        _unknownOrderSql = UnnumberedRowOrder.UnknownOrderKeys(names.Messages, "true");
         _readBacklogSql = $"SELECT {Columns} FROM {names.BacklogTable} ORDER BY commit_seq NULLS LAST, id LIMIT $1";
         _deleteBacklogSql = $"DELETE FROM {names.BacklogTable} WHERE id = ANY($1) RETURNING id";
         _deleteMessagesSql = $"DELETE FROM {names.Messages} WHERE id = ANY($1) RETURNING id";
@@ -274,11 +284,30 @@ internal sealed partial class CdcStore
     }
 
     /// <summary>
-    /// In the snapshot the slot exported when it was created, moves the rows that snapshot sees (committed before the
-    /// slot's start, so not in the stream) to the backlog table, and records the slot as ready, atomically.
+    /// Throws when rows in the outbox table have an unknown commit order (written without the commit-order trigger,
+    /// while <c>track_commit_timestamp</c> was off, one key by several transactions): a cheap check before a slot is
+    /// created, repeated in the slot's snapshot by <see cref="CaptureBacklogAsync"/>.
     /// </summary>
+    /// <exception cref="OutboxConfigurationException">Such rows exist; the message names a key and the fixes.</exception>
+    public async Task CheckCommitOrderKnownAsync(CancellationToken cancellationToken)
+    {
+        var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            await CheckCommitOrderKnownAsync(connection, null, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// In the snapshot the slot exported when it was created, moves the rows that snapshot sees (committed before the
+    /// slot's start, so not in the stream) to the backlog table in commit order, and records the slot as ready, atomically.
+    /// </summary>
+    /// <param name="snapshotName">The snapshot CREATE_REPLICATION_SLOT exported.</param>
+    /// <param name="acceptWriteOrder">Whether rows of unknown commit order may move in write order (else they refuse).</param>
+    /// <param name="cancellationToken">Cancels the operation.</param>
     /// <returns>How many rows were moved.</returns>
-    public async Task<int> CaptureBacklogAsync(string snapshotName, CancellationToken cancellationToken)
+    /// <exception cref="OutboxConfigurationException">Rows of unknown commit order and <paramref name="acceptWriteOrder"/> is off.</exception>
+    public async Task<int> CaptureBacklogAsync(string snapshotName, bool acceptWriteOrder, CancellationToken cancellationToken)
     {
         // SET TRANSACTION SNAPSHOT takes a literal, not a parameter: accept only what the server hands out.
         if (!SnapshotNamePattern().IsMatch(snapshotName))
@@ -293,6 +322,11 @@ internal sealed partial class CdcStore
             await using (transaction.ConfigureAwait(false))
             {
                 await ExecuteAsync(connection, transaction, $"SET TRANSACTION SNAPSHOT '{snapshotName}'", cancellationToken).ConfigureAwait(false);
+                if (!acceptWriteOrder)
+                {
+                    await CheckCommitOrderKnownAsync(connection, transaction, cancellationToken).ConfigureAwait(false);
+                }
+
                 int moved;
                 var command = new NpgsqlCommand(_captureBacklogSql, connection, transaction);
                 await using (command.ConfigureAwait(false))
@@ -310,6 +344,30 @@ internal sealed partial class CdcStore
 
                 await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
                 return moved;
+            }
+        }
+    }
+
+    private async Task CheckCommitOrderKnownAsync(NpgsqlConnection connection, NpgsqlTransaction? transaction, CancellationToken cancellationToken)
+    {
+        var command = new NpgsqlCommand(_unknownOrderSql, connection, transaction);
+        await using (command.ConfigureAwait(false))
+        {
+            var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            await using (reader.ConfigureAwait(false))
+            {
+                await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+                var keys = reader.GetInt32(0);
+                if (keys > 0)
+                {
+                    throw new OutboxConfigurationException(UnnumberedRowOrder.UnknownOrderMessage(
+                        _names.Messages,
+                        keys.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                        reader.GetString(1),
+                        reader.GetString(2),
+                        $"in the backlog of the new replication slot '{_names.SlotName}'",
+                        string.Empty));
+                }
             }
         }
     }

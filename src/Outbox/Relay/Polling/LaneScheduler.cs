@@ -54,6 +54,15 @@ internal sealed class LaneScheduler(TimeProvider timeProvider)
         }
     }
 
+    /// <summary>Returns whether this exact lease (lane and epoch) is still held.</summary>
+    public bool Holds(LaneLease lease)
+    {
+        lock (_gate)
+        {
+            return _slots.TryGetValue(lease.Lane, out var slot) && slot.Lease == lease;
+        }
+    }
+
     /// <summary>Adds (or replaces, after a re-acquisition) a lease and queues the lane: rows may be waiting.</summary>
     public void Add(LaneLease lease)
     {

@@ -38,6 +38,9 @@ internal static partial class Log
     [LoggerMessage(1012, LogLevel.Warning, "The polling relay's {Loop} loop failed; it continues after {Delay}")]
     public static partial void LoopFailed(ILogger logger, string loop, TimeSpan delay, Exception exception);
 
+    [LoggerMessage(1014, LogLevel.Warning, "Lane {Lane}: the lease (epoch {Epoch}) may have been taken over while this instance was paused after reading a batch; the batch was not published (its rows are another instance's now)")]
+    public static partial void StaleBatchDropped(ILogger logger, int lane, long epoch);
+
     [LoggerMessage(1013, LogLevel.Debug, "Deleted {Count} published rows older than the retention period")]
     public static partial void CleanedUp(ILogger logger, long count);
 }

@@ -108,13 +108,16 @@ internal sealed class PollingRelay
             throw;
         }
 
-        _leaseClock.Renewed(sentAt);
         var held = renewal.Held.Select(l => l.Lane).ToHashSet();
         var lost = mine.Where(l => !renewal.Held.Contains(l)).Select(l => l.Lane).ToList();
         foreach (var lane in lost)
         {
             Scheduler.Remove(lane);
         }
+
+        // Only now: a drain that checks the clock and its lease before publishing must never see a fresh clock together
+        // with a lane this renewal just found lost.
+        _leaseClock.Renewed(sentAt);
 
         if (lost.Count > 0)
         {
@@ -213,6 +216,15 @@ internal sealed class PollingRelay
         if (batch.HeadRetryIn > TimeSpan.Zero)
         {
             return DrainOutcome.RetryLater(batch.HeadRetryIn);
+        }
+
+        // The claim may be long past (a GC pause, a SIGSTOP, a starved machine): if the lease may have expired meanwhile,
+        // another instance may already have published newer events of these keys, and sending this batch now would put
+        // stale copies behind them. Both checks are local: no round trip on the live path.
+        if (!_leaseClock.IsValid || !Scheduler.Holds(lease))
+        {
+            Log.StaleBatchDropped(_logger, lease.Lane, lease.Epoch);
+            return _leaseClock.IsValid ? DrainOutcome.LeaseLost : DrainOutcome.RetryLater(_options.HeartbeatInterval);
         }
 
         var results = await _publisher.PublishAsync(messages, cancellationToken).ConfigureAwait(false);

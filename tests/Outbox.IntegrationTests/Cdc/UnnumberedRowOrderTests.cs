@@ -201,6 +201,28 @@ public sealed class UnnumberedRowOrderTests(ITestOutputHelper output)
         }
     }
 
+    [Fact]
+    public async Task Switching_to_polling_refuses_while_the_cdc_relays_backlog_still_holds_rows()
+    {
+        await using var harness = await CdcHarness.CreateAsync(output);
+        await harness.WriteAsync(3, keys: 1);
+
+        // What a CDC relay stopped between capturing its backlog and publishing it leaves behind.
+        await using (var capture = harness.DataSource.CreateCommand("""
+            WITH moved AS (DELETE FROM outbox.messages RETURNING id, aggregatetype, aggregateid, type, payload, lane, commit_seq, created_at, traceparent, tracestate, attempts)
+            INSERT INTO outbox.messages_cdc_backlog SELECT * FROM moved
+            """))
+        {
+            Assert.Equal(3, await capture.ExecuteNonQueryAsync());
+        }
+
+        using var host = BuildPollingHost(harness, harness.ConnectionString);
+        var error = await Assert.ThrowsAsync<OutboxConfigurationException>(() => host.StartAsync());
+        output.WriteLine(error.Message);
+        Assert.Contains("3 row(s) in \"outbox\".\"messages_cdc_backlog\"", error.Message, StringComparison.Ordinal);
+        Assert.Contains("AddCdcRelay()", error.Message, StringComparison.Ordinal);
+    }
+
     /// <summary>
     /// Runs the T_A/T_B interleaving once per key on <paramref name="keys"/> keys, each with an aggregate row of its own.
     /// Returns each key with the ids of A (committed first, written second) and B.

@@ -9,4 +9,5 @@ internal sealed record CdcServerFacts(
     string CurrentUser,
     string Database,
     bool TableExists,
-    bool RelayTablesExist);
+    bool RelayTablesExist,
+    bool TrackCommitTimestamp);

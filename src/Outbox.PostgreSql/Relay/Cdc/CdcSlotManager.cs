@@ -15,6 +15,8 @@ internal sealed class CdcSlotManager(
     string slotOption = "CdcRelayOptions.SlotName",
     string publicationOption = "CdcRelayOptions.PublicationName")
 {
+    private bool _warnedCommitTimestamps;
+
     private CdcNames Names => store.Names;
 
     /// <summary>Checks settings, privileges and the outbox table.</summary>
@@ -62,6 +64,12 @@ internal sealed class CdcSlotManager(
                 $"The CDC relay's tables {Names.SlotsTable} and {Names.BacklogTable} do not exist in database '{facts.Database}': the outbox schema " +
                 "predates them. Run the schema script again (it is idempotent): OutboxSchema.CreateScript / `dotnet outbox schema`, " +
                 "or PostgreSqlOutboxOptions.EnsureSchemaOnStart.");
+        }
+
+        if (!facts.TrackCommitTimestamp && !_warnedCommitTimestamps)
+        {
+            _warnedCommitTimestamps = true;
+            Log.CommitTimestampsOff(logger);
         }
 
         return facts;

@@ -86,7 +86,8 @@ internal sealed partial class CdcStore
                    current_user::text,
                    current_database()::text,
                    to_regclass($1) IS NOT NULL,
-                   to_regclass($2) IS NOT NULL AND to_regclass($3) IS NOT NULL
+                   to_regclass($2) IS NOT NULL AND to_regclass($3) IS NOT NULL,
+                   current_setting('track_commit_timestamp')::boolean
             """;
         var command = _dataSource.CreateCommand(sql);
         await using (command.ConfigureAwait(false))
@@ -106,7 +107,8 @@ internal sealed partial class CdcStore
                     reader.GetString(4),
                     reader.GetString(5),
                     reader.GetBoolean(6),
-                    reader.GetBoolean(7));
+                    reader.GetBoolean(7),
+                    reader.GetBoolean(8));
             }
         }
     }

@@ -55,4 +55,7 @@ internal static partial class Log
 
     [LoggerMessage(5017, LogLevel.Warning, "Replication slot {SlotName} is {WalStatus}: the WAL it needs will be removed at the next checkpoint unless the relay catches up (lag {LagBytes} bytes)")]
     public static partial void SlotAtRisk(ILogger logger, string slotName, string walStatus, long? lagBytes);
+
+    [LoggerMessage(5030, LogLevel.Warning, "track_commit_timestamp is off: rows written without the commit-order trigger that must be published from the table (a new slot's backlog, a switch to polling) have an unknown commit order when one key has rows of several transactions, and are then refused (PostgreSqlOutboxOptions.UnknownCommitOrder). Set track_commit_timestamp = on (it needs a restart); see docs/relay-cdc.md")]
+    public static partial void CommitTimestampsOff(ILogger logger);
 }

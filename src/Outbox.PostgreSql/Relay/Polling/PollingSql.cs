@@ -119,7 +119,14 @@ internal sealed class PollingSql
                    (SELECT t.tgenabled::text FROM pg_trigger t WHERE t.tgrelid = to_regclass($1) AND t.tgname = $2)
             """;
         CountUnordered = $"SELECT count(*) FROM {n.Messages} WHERE commit_seq IS NULL AND published_at IS NULL";
+        CdcBacklogTable = n.CdcBacklog;
+        CountCdcBacklog = $"SELECT count(*) FROM {n.CdcBacklog}";
     }
+
+    /// <summary>The CDC relay's backlog table (rows that predate its slot): the polling relay never reads it.</summary>
+    public string CdcBacklogTable { get; }
+
+    public string CountCdcBacklog { get; }
 
     public string MessagesTable { get; }
 

@@ -352,6 +352,31 @@ internal sealed class PostgreSqlPollingStore : IPollingRelayStore
                         "ahead of every later row.");
                 }
             }
+
+            // Rows the CDC relay moved to its backlog when it created a slot and had not published yet: the polling relay
+            // does not read that table, so starting would strand them (and publish later events of their keys first).
+            var backlogExists = new NpgsqlCommand("SELECT to_regclass($1) IS NOT NULL", connection);
+            await using (backlogExists.ConfigureAwait(false))
+            {
+                backlogExists.Parameters.Add(new NpgsqlParameter<string> { TypedValue = _sql.CdcBacklogTable });
+                if (!(bool)(await backlogExists.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!)
+                {
+                    return;
+                }
+            }
+
+            var backlog = new NpgsqlCommand(_sql.CountCdcBacklog, connection);
+            await using (backlog.ConfigureAwait(false))
+            {
+                var waiting = (long)(await backlog.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
+                if (waiting > 0)
+                {
+                    throw new OutboxConfigurationException(
+                        $"{waiting} row(s) in {_sql.CdcBacklogTable} were captured by the CDC relay when it created its replication slot and are not " +
+                        "published yet; the polling relay does not read that table, and publishing newer rows first would reorder their keys. " +
+                        "Run the CDC relay (AddCdcRelay()) until that table is empty, then switch to the polling relay (see docs/relay-cdc.md, Switching relays).");
+                }
+            }
         }
     }
 

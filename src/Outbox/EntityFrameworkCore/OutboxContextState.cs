@@ -5,9 +5,10 @@ namespace Outbox.EntityFrameworkCore;
 
 /// <summary>
 /// Per-DbContext bookkeeping of the interceptor: explicitly added events, the rows added by the running SaveChanges,
-/// and the events written by an uncommitted transaction (so a second SaveChanges in it does not write them again and
-/// a rollback makes them pending again). A scoped service of the context's internal service provider, so a pooled
-/// context starts every lease clean (<see cref="IResettableService"/>).
+/// and the events written by an uncommitted transaction with their row ids (so a second SaveChanges in it does not write
+/// them again, a rollback makes them pending again, and after a rollback to a savepoint or a transaction that ended
+/// unseen the database says which rows still exist). A scoped service of the context's internal service provider, so a
+/// pooled context starts every lease clean (<see cref="IResettableService"/>).
 /// </summary>
 internal sealed class OutboxContextState : IOutbox, IResettableService
 {
@@ -17,7 +18,20 @@ internal sealed class OutboxContextState : IOutbox, IResettableService
     // Replaced (not cleared) when a pooled context is reset inside an ambient transaction: the old list then belongs to
     // that transaction's completion handler.
     private List<WrittenEvent> _writtenInTransaction = [];
-    private readonly List<int> _savepoints = [];
+
+    // The EF Core transaction that wrote those rows (null: none, or an ambient transaction), by EF's transaction id: Npgsql
+    // reuses one DbTransaction object for the successive transactions of a connection. A different current transaction at
+    // the next SaveChanges or commit means it ended without EF seeing it (committed or rolled back on the DbTransaction
+    // directly, disposed without commit).
+    private Guid? _writtenBy;
+
+    // A rollback to a savepoint (or a failed transaction operation) happened after rows were written: which of them still
+    // exist is asked from the database before they are trusted again.
+    private bool _mustVerify;
+
+    // Events whose transaction ended unseen and whose rows were gone when checked: the transaction may have committed
+    // and a relay deleted the rows already, so the rewrite keeps the id and a consumer's inbox drops it as a duplicate.
+    private readonly Dictionary<object, Guid> _retryIds = new(ReferenceEqualityComparer.Instance);
 
     // Events collected by the running SaveChanges (reused between calls).
     private readonly List<WrittenEvent> _unwritten = [];
@@ -93,11 +107,119 @@ internal sealed class OutboxContextState : IOutbox, IResettableService
     }
 
     /// <summary>Records that the in-flight rows were written by a transaction that has not committed yet.</summary>
-    public void MarkInFlightWritten()
+    /// <param name="transaction">The EF Core transaction that wrote them; <see langword="null"/> for an ambient transaction.</param>
+    public void MarkInFlightWritten(Guid? transaction)
     {
-        foreach (var (_, source) in InFlight)
+        if (transaction is not null)
         {
-            _writtenInTransaction.Add(source);
+            _writtenBy = transaction;
+        }
+
+        foreach (var (message, source) in InFlight)
+        {
+            _writtenInTransaction.Add(source with { RowId = message.Id });
+        }
+    }
+
+    /// <summary>The id to give the row of an event again, if it was written by a transaction whose outcome was not seen.</summary>
+    public bool TryGetRetryId(object evt, out Guid id)
+    {
+        id = default;
+        return _retryIds.Count > 0 && _retryIds.TryGetValue(evt, out id);
+    }
+
+    /// <summary>Whether a commit, rollback or failure of <paramref name="transaction"/> concerns the written rows.</summary>
+    public bool WrittenBy(Guid transaction) => _writtenBy is null || _writtenBy == transaction;
+
+    /// <summary>
+    /// Checks the written rows against the database when the context lost track of them: after a rollback to a savepoint
+    /// (rows written since are gone: their events become pending again) or when <paramref name="current"/> is not the
+    /// transaction that wrote them (it ended without EF seeing it: rows that exist were committed, their events leave their
+    /// sources; the others become pending again). Costs nothing otherwise.
+    /// </summary>
+    public void VerifyWrittenRows(DbContext context, Guid? current)
+    {
+        if (VerificationDue(current))
+        {
+            ApplyVerification(_writtenInTransaction.Count == 0 ? [] : WrittenRowCheck.Existing(context, WrittenIds()), current);
+        }
+    }
+
+    /// <inheritdoc cref="VerifyWrittenRows"/>
+    public async ValueTask VerifyWrittenRowsAsync(DbContext context, Guid? current, CancellationToken cancellationToken)
+    {
+        if (VerificationDue(current))
+        {
+            var existing = _writtenInTransaction.Count == 0
+                ? []
+                : await WrittenRowCheck.ExistingAsync(context, WrittenIds(), cancellationToken).ConfigureAwait(false);
+            ApplyVerification(existing, current);
+        }
+    }
+
+    /// <summary>A rollback to a savepoint: rows written since it are gone, which ones is asked at the next SaveChanges or commit.</summary>
+    public void RolledBackToSavepoint()
+    {
+        if (_writtenBy is not null)
+        {
+            _mustVerify = true;
+        }
+    }
+
+    /// <summary>A commit, rollback or savepoint operation failed: the written rows are checked before they are trusted again.</summary>
+    public void TransactionFailed()
+    {
+        if (_writtenBy is not null)
+        {
+            _mustVerify = true;
+        }
+        else
+        {
+            ResetTransaction();
+        }
+    }
+
+    private bool VerificationDue(Guid? current) =>
+        _writtenBy is not null && (_mustVerify || current != _writtenBy);
+
+    private Guid[] WrittenIds()
+    {
+        var ids = new Guid[_writtenInTransaction.Count];
+        for (var i = 0; i < ids.Length; i++)
+        {
+            ids[i] = _writtenInTransaction[i].RowId;
+        }
+
+        return ids;
+    }
+
+    private void ApplyVerification(HashSet<Guid> existing, Guid? current)
+    {
+        var ended = current != _writtenBy;
+        var kept = new List<WrittenEvent>(_writtenInTransaction.Count);
+        foreach (var written in _writtenInTransaction)
+        {
+            if (existing.Contains(written.RowId))
+            {
+                kept.Add(written);
+            }
+            else if (ended)
+            {
+                _retryIds[written.Event] = written.RowId;
+            }
+        }
+
+        if (ended)
+        {
+            // Rows of an ended transaction that exist were committed.
+            Commit(kept, removeExplicit: true);
+            ResetTransaction();
+        }
+        else
+        {
+            _writtenInTransaction.Clear();
+            _writtenInTransaction.AddRange(kept);
+            _mustVerify = false;
         }
     }
 
@@ -158,32 +280,9 @@ internal sealed class OutboxContextState : IOutbox, IResettableService
     public void ResetTransaction()
     {
         _writtenInTransaction.Clear();
-        _savepoints.Clear();
+        _writtenBy = null;
+        _mustVerify = false;
         SubscribedToAmbientTransaction = false;
-    }
-
-    // EF's interceptors do not pass savepoint names, so savepoints are tracked as a stack: EF's own SaveChanges
-    // savepoint and nested savepoints work; rolling back past a newer savepoint to an older one is not tracked.
-    public void CreatedSavepoint() => _savepoints.Add(_writtenInTransaction.Count);
-
-    public void ReleasedSavepoint()
-    {
-        if (_savepoints.Count > 0)
-        {
-            _savepoints.RemoveAt(_savepoints.Count - 1);
-        }
-    }
-
-    public void RolledBackToSavepoint()
-    {
-        if (_savepoints.Count == 0)
-        {
-            return;
-        }
-
-        // The savepoint survives a ROLLBACK TO; what was written after it is gone.
-        var count = _savepoints[^1];
-        _writtenInTransaction.RemoveRange(count, _writtenInTransaction.Count - count);
     }
 
     /// <summary>
@@ -194,6 +293,7 @@ internal sealed class OutboxContextState : IOutbox, IResettableService
     {
         _explicit.Clear();
         _unwritten.Clear();
+        _retryIds.Clear();
         InFlight.Clear();
         EnqueueActivity = null;
         if (SubscribedToAmbientTransaction)
@@ -221,6 +321,14 @@ internal sealed class OutboxContextState : IOutbox, IResettableService
             while (end < committed.Count && ReferenceEquals(committed[end].Owner, owner))
             {
                 end++;
+            }
+
+            if (_retryIds.Count > 0)
+            {
+                for (var i = start; i < end; i++)
+                {
+                    _retryIds.Remove(committed[i].Event);
+                }
             }
 
             if (owner is null)

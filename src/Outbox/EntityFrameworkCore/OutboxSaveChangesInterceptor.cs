@@ -15,15 +15,28 @@ internal sealed class OutboxSaveChangesInterceptor(OutboxMessageFactory factory)
 
     public override InterceptionResult<int> SavingChanges(DbContextEventData eventData, InterceptionResult<int> result)
     {
-        AddPendingRows(eventData.Context);
+        if (eventData.Context is { } context)
+        {
+            // Before collecting: events whose rows a savepoint rollback (or an unseen rollback) removed are written again.
+            OutboxContextState.For(context).VerifyWrittenRows(context, context.Database.CurrentTransaction?.TransactionId);
+            AddPendingRows(context);
+        }
+
         return result;
     }
 
-    public override ValueTask<InterceptionResult<int>> SavingChangesAsync(
+    public override async ValueTask<InterceptionResult<int>> SavingChangesAsync(
         DbContextEventData eventData, InterceptionResult<int> result, CancellationToken cancellationToken = default)
     {
-        AddPendingRows(eventData.Context);
-        return ValueTask.FromResult(result);
+        if (eventData.Context is { } context)
+        {
+            await OutboxContextState.For(context)
+                .VerifyWrittenRowsAsync(context, context.Database.CurrentTransaction?.TransactionId, cancellationToken)
+                .ConfigureAwait(false);
+            AddPendingRows(context);
+        }
+
+        return result;
     }
 
     public override int SavedChanges(SaveChangesCompletedEventData eventData, int result)
@@ -55,13 +68,8 @@ internal sealed class OutboxSaveChangesInterceptor(OutboxMessageFactory factory)
         return Task.CompletedTask;
     }
 
-    private void AddPendingRows(DbContext? context)
+    private void AddPendingRows(DbContext context)
     {
-        if (context is null)
-        {
-            return;
-        }
-
         var state = OutboxContextState.For(context);
 
         // A retried SaveChanges (for example by an execution strategy) must not add the rows twice.
@@ -97,7 +105,13 @@ internal sealed class OutboxSaveChangesInterceptor(OutboxMessageFactory factory)
         {
             foreach (var source in pending)
             {
-                inFlight.Add((factory.Create(source.Event), source));
+                var message = factory.Create(source.Event);
+                if (state.TryGetRetryId(source.Event, out var id))
+                {
+                    message.Id = id;
+                }
+
+                inFlight.Add((message, source));
             }
         }
         catch (Exception ex)
@@ -128,14 +142,14 @@ internal sealed class OutboxSaveChangesInterceptor(OutboxMessageFactory factory)
         EnqueueTelemetry.Stop(state.EnqueueActivity, null);
         state.EnqueueActivity = null;
 
-        if (context.Database.CurrentTransaction is not null)
+        if (context.Database.CurrentTransaction is { } transaction)
         {
             // Committed or rolled back later: the transaction interceptor finishes the job.
-            state.MarkInFlightWritten();
+            state.MarkInFlightWritten(transaction.TransactionId);
         }
         else if (Transaction.Current is { } ambient)
         {
-            state.MarkInFlightWritten();
+            state.MarkInFlightWritten(null);
             state.SubscribeTo(ambient);
         }
         else

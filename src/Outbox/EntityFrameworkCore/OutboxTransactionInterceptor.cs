@@ -1,44 +1,61 @@
 using System.Data.Common;
+using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Diagnostics;
 
 namespace Outbox.EntityFrameworkCore;
 
-/// <summary>Clears events from their entities when the transaction that wrote them commits; makes them pending again on rollback.</summary>
+/// <summary>
+/// Clears events from their entities when the transaction that wrote them commits; makes them pending again on rollback.
+/// After a rollback to a savepoint, the rows still there are asked from the database before the commit (EF Core does not
+/// report savepoint names, so which rows a rollback removed is not known otherwise).
+/// </summary>
 internal sealed class OutboxTransactionInterceptor : DbTransactionInterceptor
 {
+    public override InterceptionResult TransactionCommitting(DbTransaction transaction, TransactionEventData eventData, InterceptionResult result)
+    {
+        if (eventData.Context is { } context)
+        {
+            OutboxContextState.Find(context)?.VerifyWrittenRows(context, eventData.TransactionId);
+        }
+
+        return result;
+    }
+
+    public override async ValueTask<InterceptionResult> TransactionCommittingAsync(
+        DbTransaction transaction, TransactionEventData eventData, InterceptionResult result, CancellationToken cancellationToken = default)
+    {
+        if (eventData.Context is { } context && OutboxContextState.Find(context) is { } state)
+        {
+            await state.VerifyWrittenRowsAsync(context, eventData.TransactionId, cancellationToken).ConfigureAwait(false);
+        }
+
+        return result;
+    }
+
     public override void TransactionCommitted(DbTransaction transaction, TransactionEndEventData eventData) =>
-        OutboxContextState.Find(eventData.Context)?.CommitTransaction();
+        Committed(eventData.Context, eventData.TransactionId);
 
     public override Task TransactionCommittedAsync(DbTransaction transaction, TransactionEndEventData eventData, CancellationToken cancellationToken = default)
     {
-        OutboxContextState.Find(eventData.Context)?.CommitTransaction();
+        Committed(eventData.Context, eventData.TransactionId);
         return Task.CompletedTask;
     }
 
     public override void TransactionRolledBack(DbTransaction transaction, TransactionEndEventData eventData) =>
-        OutboxContextState.Find(eventData.Context)?.ResetTransaction();
+        RolledBack(eventData.Context, eventData.TransactionId);
 
     public override Task TransactionRolledBackAsync(DbTransaction transaction, TransactionEndEventData eventData, CancellationToken cancellationToken = default)
     {
-        OutboxContextState.Find(eventData.Context)?.ResetTransaction();
+        RolledBack(eventData.Context, eventData.TransactionId);
         return Task.CompletedTask;
     }
 
     public override void TransactionFailed(DbTransaction transaction, TransactionErrorEventData eventData) =>
-        OutboxContextState.Find(eventData.Context)?.ResetTransaction();
+        Failed(eventData.Context, eventData.TransactionId);
 
     public override Task TransactionFailedAsync(DbTransaction transaction, TransactionErrorEventData eventData, CancellationToken cancellationToken = default)
     {
-        OutboxContextState.Find(eventData.Context)?.ResetTransaction();
-        return Task.CompletedTask;
-    }
-
-    public override void CreatedSavepoint(DbTransaction transaction, TransactionEventData eventData) =>
-        OutboxContextState.Find(eventData.Context)?.CreatedSavepoint();
-
-    public override Task CreatedSavepointAsync(DbTransaction transaction, TransactionEventData eventData, CancellationToken cancellationToken = default)
-    {
-        OutboxContextState.Find(eventData.Context)?.CreatedSavepoint();
+        Failed(eventData.Context, eventData.TransactionId);
         return Task.CompletedTask;
     }
 
@@ -51,12 +68,29 @@ internal sealed class OutboxTransactionInterceptor : DbTransactionInterceptor
         return Task.CompletedTask;
     }
 
-    public override void ReleasedSavepoint(DbTransaction transaction, TransactionEventData eventData) =>
-        OutboxContextState.Find(eventData.Context)?.ReleasedSavepoint();
-
-    public override Task ReleasedSavepointAsync(DbTransaction transaction, TransactionEventData eventData, CancellationToken cancellationToken = default)
+    private static void Committed(DbContext? context, Guid transaction)
     {
-        OutboxContextState.Find(eventData.Context)?.ReleasedSavepoint();
-        return Task.CompletedTask;
+        if (OutboxContextState.Find(context) is { } state && state.WrittenBy(transaction))
+        {
+            state.CommitTransaction();
+        }
+    }
+
+    private static void RolledBack(DbContext? context, Guid transaction)
+    {
+        // A rollback of another transaction (the writer ended unseen) leaves the rows to the check at the next contact.
+        if (OutboxContextState.Find(context) is { } state && state.WrittenBy(transaction))
+        {
+            state.ResetTransaction();
+        }
+    }
+
+    private static void Failed(DbContext? context, Guid transaction)
+    {
+        // A failed commit may have committed: the rows are checked before they are trusted (or written again).
+        if (OutboxContextState.Find(context) is { } state && state.WrittenBy(transaction))
+        {
+            state.TransactionFailed();
+        }
     }
 }

@@ -1,4 +1,7 @@
 namespace Outbox.EntityFrameworkCore;
 
-/// <summary>An event and the entity that raised it (<see langword="null"/> for events added through <see cref="IOutbox"/>).</summary>
-internal readonly record struct WrittenEvent(object Event, IHasDomainEvents? Owner);
+/// <summary>
+/// An event and the entity that raised it (<see langword="null"/> for events added through <see cref="IOutbox"/>), and,
+/// once written, the id of its outbox row.
+/// </summary>
+internal readonly record struct WrittenEvent(object Event, IHasDomainEvents? Owner, Guid RowId = default);

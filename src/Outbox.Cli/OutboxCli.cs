@@ -121,6 +121,13 @@ internal static class OutboxCli
         };
         debezium.SetAction(parse =>
         {
+            if (string.IsNullOrWhiteSpace(parse.GetValue(connection) ?? Environment.GetEnvironmentVariable(ConnectionVariable)))
+            {
+                stderr.WriteLine($"No database: pass --connection \"Host=...;Database=...\" or set {ConnectionVariable} (the connector's " +
+                                 "database.* settings come from it; pass --database-hostname/--database-port when Kafka Connect reaches it by another address).");
+                return 2;
+            }
+
             try
             {
                 var options = new DebeziumOptions
@@ -145,6 +152,18 @@ internal static class OutboxCli
         root.Subcommands.Add(debezium);
 
         var parseResult = root.Parse(args);
+        if (parseResult.Errors.Count > 0)
+        {
+            // A usage error: exit 2 (System.CommandLine's own default is 1, which scripts cannot tell from a failure).
+            foreach (var error in parseResult.Errors)
+            {
+                stderr.WriteLine(error.Message);
+            }
+
+            stderr.WriteLine("Run 'dotnet outbox --help' (or 'dotnet outbox <command> --help') for usage.");
+            return 2;
+        }
+
         return await parseResult.InvokeAsync(new InvocationConfiguration { Output = stdout, Error = stderr }, cancellationToken);
 
         OutboxOptions Options(ParseResult parse)
@@ -173,6 +192,16 @@ internal static class OutboxCli
                 var options = Options(parse);
                 await using var dataSource = NpgsqlDataSource.Create(cs);
                 return await action(new OutboxAdministration(dataSource, options, TimeProvider.System));
+            }
+            catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.UndefinedTable)
+            {
+                var options = Options(parse);
+                stderr.WriteLine(
+                    $"error: no outbox schema here: database '{new NpgsqlConnectionStringBuilder(cs).Database}' has no {ex.MessageText.Replace("relation ", "table ", StringComparison.Ordinal)} " +
+                    $"(schema '{options.Schema}', table '{options.MessagesTable}'). Create it with `dotnet outbox schema{(options.Schema != "outbox" ? " --schema " + options.Schema : "")}" +
+                    $"{(options.MessagesTable != "messages" ? " --table " + options.MessagesTable : "")} | psql \"<connection>\"`, OutboxSchema.CreateScript in a migration, " +
+                    "or PostgreSqlOutboxOptions.EnsureSchemaOnStart; or pass the --schema/--table your application uses.");
+                return 1;
             }
             catch (Exception ex) when (ex is NpgsqlException or OutboxConfigurationException or ArgumentException or InvalidOperationException)
             {

@@ -185,6 +185,47 @@ public sealed class CliTests : IAsyncLifetime
         Assert.Contains("No dead letter", missingError, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("no-such-command")]
+    [InlineData("status", "--no-such-option")]
+    [InlineData("dead-letters", "show", "not-a-guid")]
+    public async Task Usage_errors_exit_2_and_point_to_help(params string[] args)
+    {
+        var (exit, _, error) = await RunAsync(args);
+        Assert.Equal(2, exit);
+        Assert.Contains("--help", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Debezium_config_without_a_connection_names_the_flag_and_the_variable()
+    {
+        var saved = Environment.GetEnvironmentVariable(OutboxCli.ConnectionVariable);
+        Environment.SetEnvironmentVariable(OutboxCli.ConnectionVariable, null);
+        try
+        {
+            var (exit, _, error) = await RunAsync("debezium-config");
+            Assert.Equal(2, exit);
+            Assert.Contains("--connection", error, StringComparison.Ordinal);
+            Assert.Contains(OutboxCli.ConnectionVariable, error, StringComparison.Ordinal);
+            Assert.DoesNotContain("DebeziumOptions", error, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable(OutboxCli.ConnectionVariable, saved);
+        }
+    }
+
+    [Fact]
+    public async Task Status_against_a_database_without_the_outbox_schema_says_how_to_create_it()
+    {
+        var empty = await (await Server.Value).CreateDatabaseAsync("cli_empty");
+        var (exit, _, error) = await RunAsync("status", "--connection", empty);
+        Assert.Equal(1, exit);
+        Assert.Contains("no outbox schema here", error, StringComparison.Ordinal);
+        Assert.Contains("dotnet outbox schema", error, StringComparison.Ordinal);
+        Assert.DoesNotContain("42P01", error, StringComparison.Ordinal);
+    }
+
     private async Task InsertDeadLetterAsync(Guid id, long commitSequence)
     {
         await using var cmd = _dataSource.CreateCommand("""

@@ -40,6 +40,14 @@ public sealed record SampleSettings(bool Demo, string Relay, int Users, int Watc
             }
         }
 
+        if (demo && relay == "debezium")
+        {
+            // Refused before anything starts: the demo waits for events that only an in-process relay would publish.
+            throw new ArgumentException(
+                "The demo needs a relay in this process: use --relay polling or --relay cdc. With --relay debezium, run the app " +
+                "without 'demo': it writes the outbox rows and prints the Kafka Connect configuration for Debezium.");
+        }
+
         return new SampleSettings(demo, relay, users, watches, concurrency, rest.ToArray());
 
         string Value(ref int i) => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value.");

@@ -26,4 +26,12 @@ public sealed class DemoTests
         var ex = Assert.Throws<ArgumentException>(() => SampleSettings.Parse(["demo", "--relay", "carrier-pigeon"]));
         Assert.Contains("--relay must be one of polling, cdc, debezium", ex.Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void Settings_refuse_the_demo_with_debezium_before_anything_starts()
+    {
+        var ex = Assert.Throws<ArgumentException>(() => SampleSettings.Parse(["demo", "--relay", "debezium"]));
+        Assert.Contains("The demo needs a relay in this process", ex.Message, StringComparison.Ordinal);
+        Assert.Equal("debezium", SampleSettings.Parse(["--relay", "debezium"]).Relay);
+    }
 }

@@ -14,8 +14,10 @@ public static class Demo
 {
     public static readonly TimeSpan Deadline = TimeSpan.FromMinutes(3);
 
-    public static async Task<int> RunAsync(SampleSettings settings, SampleInfrastructure infrastructure, TextWriter stdout, TextWriter progress, CancellationToken cancellationToken = default)
+    public static async Task<int> RunAsync(
+        SampleSettings settings, SampleInfrastructure infrastructure, TextWriter stdout, TextWriter progress, StartupProgress? startup = null, CancellationToken cancellationToken = default)
     {
+        startup ??= StartupProgress.None;
         if (settings.Relay == "debezium")
         {
             progress.WriteLine("The demo needs a relay in this process: use --relay polling or --relay cdc.");
@@ -23,8 +25,10 @@ public static class Demo
         }
 
         await using var app = MovieWatchApp.Build(settings, infrastructure);
-        await MovieWatchApp.PrepareDatabaseAsync(app, settings.Users);
+        await MovieWatchApp.PrepareDatabaseAsync(app, settings.Users, startup);
+        startup.Step("Starting the relay and the two consumers...");
         await app.StartAsync(cancellationToken);
+        startup.Step($"Running {settings.Watches} watches from {settings.Users} users...");
         try
         {
             return await RunWatchesAsync(app, settings, infrastructure, stdout, progress, cancellationToken);

@@ -64,10 +64,12 @@ public static class MovieWatchApp
     }
 
     /// <summary>Creates the app's tables, the outbox schema and the seed data. Runs before the host starts the relay and consumers.</summary>
-    public static async Task PrepareDatabaseAsync(WebApplication app, int users)
+    public static async Task PrepareDatabaseAsync(WebApplication app, int users, StartupProgress? progress = null)
     {
+        progress ??= StartupProgress.None;
         await using var scope = app.Services.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<MovieWatchDb>();
+        progress.Step("Creating the app's tables (EF Core) and the outbox schema...");
         await db.Database.EnsureCreatedAsync();
         var options = scope.ServiceProvider.GetRequiredService<Microsoft.Extensions.Options.IOptions<OutboxOptions>>().Value;
         await using (var dataSource = Npgsql.NpgsqlDataSource.Create(db.Database.GetConnectionString()!))
@@ -75,6 +77,7 @@ public static class MovieWatchApp
             await OutboxSchema.EnsureCreatedAsync(dataSource, options);
         }
 
+        progress.Step($"Seeding movies and {users} users...");
         await Seed.EnsureSeededAsync(db, users);
     }
 

@@ -19,22 +19,25 @@ var configuration = new ConfigurationBuilder()
     .AddCommandLine(settings.HostArgs)
     .Build();
 
+var progress = new StartupProgress(Console.Error);
+progress.Step($"MovieWatch {(settings.Demo ? "demo" : "app")} starting (relay: {settings.Relay}).");
 await using var infrastructure = await SampleInfrastructure.StartAsync(configuration, Console.Error);
-Console.Error.WriteLine(infrastructure.Description);
+progress.Step(infrastructure.Description);
 
 if (settings.Demo)
 {
-    return await Demo.RunAsync(settings, infrastructure, Console.Out, Console.Error);
+    return await Demo.RunAsync(settings, infrastructure, Console.Out, Console.Error, progress);
 }
 
 await using var app = MovieWatchApp.Build(settings, infrastructure);
-await MovieWatchApp.PrepareDatabaseAsync(app, settings.Users);
+await MovieWatchApp.PrepareDatabaseAsync(app, settings.Users, progress);
 if (settings.Relay == "debezium")
 {
     Console.WriteLine("Relay mode debezium: this process only writes. Kafka Connect configuration for Debezium:");
     Console.WriteLine(MovieWatchApp.DebeziumConfig(app));
 }
 
+progress.Step("Starting the web app, the relay and the two consumers...");
 await app.StartAsync();
 foreach (var url in app.Urls)
 {

@@ -27,16 +27,18 @@ public sealed class SampleInfrastructure : IAsyncDisposable
             var cs = configuration.GetConnectionString("MovieWatch");
             if (string.IsNullOrWhiteSpace(cs))
             {
-                log.WriteLine("No ConnectionStrings:MovieWatch: starting a throwaway PostgreSQL...");
-                infrastructure._postgres = await PostgresServer.StartAsync();
+                var progress = new StartupProgress(log);
+                progress.Step("No ConnectionStrings:MovieWatch: starting a throwaway PostgreSQL (initdb and start: a few seconds, longer on a busy machine)...");
+                infrastructure._postgres = await PostgresServer.StartAsync(new PostgresServerOptions { Log = progress.Step });
                 cs = await infrastructure._postgres.CreateDatabaseAsync("moviewatch");
             }
 
             var bootstrap = configuration["Kafka:BootstrapServers"];
             if (string.IsNullOrWhiteSpace(bootstrap))
             {
-                log.WriteLine("No Kafka:BootstrapServers: starting an embedded Kafka...");
-                infrastructure._kafka = await KafkaServer.StartAsync(new KafkaServerOptions { Brokers = 1 });
+                var progress = new StartupProgress(log);
+                progress.Step("No Kafka:BootstrapServers: starting an embedded Kafka...");
+                infrastructure._kafka = await KafkaServer.StartAsync(new KafkaServerOptions { Brokers = 1, Log = progress.Step });
                 await infrastructure._kafka.CreateTopicAsync(Topic, 6);
                 bootstrap = infrastructure._kafka.BootstrapServers;
             }

@@ -226,6 +226,47 @@ public sealed class CliTests : IAsyncLifetime
         Assert.DoesNotContain("42P01", error, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Replay_puts_dead_letters_of_the_CDC_relay_back_in_the_order_they_were_dead_lettered()
+    {
+        // The CDC relay dead-letters rows in stream (commit) order and records no commit sequence; their enqueue times
+        // (created_at) can be in the opposite order (a transaction that enqueued first and committed last).
+        var first = Guid.NewGuid();
+        var second = Guid.NewGuid();
+        var third = Guid.NewGuid();
+        await InsertCdcDeadLetterAsync(first, createdSecondsAgo: 1, deadLetteredSecondsAgo: 30);
+        await InsertCdcDeadLetterAsync(second, createdSecondsAgo: 2, deadLetteredSecondsAgo: 20);
+        await InsertCdcDeadLetterAsync(third, createdSecondsAgo: 3, deadLetteredSecondsAgo: 10);
+
+        var (exit, output, _) = await RunAsync("dead-letters", "replay", "--all", "--yes", "--connection", _connectionString);
+        Assert.Equal(0, exit);
+        Assert.Contains("replay: 3 dead letter(s).", output, StringComparison.Ordinal);
+
+        var ids = new List<Guid>();
+        await using (var cmd = _dataSource.CreateCommand("SELECT id FROM outbox.messages ORDER BY commit_seq"))
+        await using (var reader = await cmd.ExecuteReaderAsync())
+        {
+            while (await reader.ReadAsync())
+            {
+                ids.Add(reader.GetGuid(0));
+            }
+        }
+
+        Assert.Equal([first, second, third], ids);
+    }
+
+    private async Task InsertCdcDeadLetterAsync(Guid id, int createdSecondsAgo, int deadLetteredSecondsAgo)
+    {
+        await using var cmd = _dataSource.CreateCommand("""
+            INSERT INTO outbox.dead_letters (id, aggregatetype, aggregateid, type, payload, lane, commit_seq, created_at, attempts, last_error, dead_lettered_at)
+            VALUES ($1, 'movie', 'u1', 'MovieStarted', '{"n": 1}', 3, NULL, now() - make_interval(secs => $2), 10, 'Local_MsgTimedOut', now() - make_interval(secs => $3))
+            """);
+        cmd.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = id });
+        cmd.Parameters.Add(new NpgsqlParameter<double> { TypedValue = createdSecondsAgo });
+        cmd.Parameters.Add(new NpgsqlParameter<double> { TypedValue = deadLetteredSecondsAgo });
+        await cmd.ExecuteNonQueryAsync();
+    }
+
     private async Task InsertDeadLetterAsync(Guid id, long commitSequence)
     {
         await using var cmd = _dataSource.CreateCommand("""

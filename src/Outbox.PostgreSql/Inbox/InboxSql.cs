@@ -15,11 +15,15 @@ internal sealed class InboxSql
             RETURNING message_id
             """;
 
+        // Only ever forward: a member that lost the partition may commit (or start) a transaction for records it had
+        // fetched after the new owner stored a later offset; its smaller offset must not win. The row is locked either
+        // way, so the two transactions serialize and the comparison sees the other's committed offset.
         UpsertOffset = $"""
-            INSERT INTO {names.InboxOffsets} (consumer_group, topic, partition, next_offset, updated_at)
+            INSERT INTO {names.InboxOffsets} AS stored (consumer_group, topic, partition, next_offset, updated_at)
             VALUES ($1, $2, $3, $4, $5)
             ON CONFLICT (consumer_group, topic, partition)
             DO UPDATE SET next_offset = EXCLUDED.next_offset, updated_at = EXCLUDED.updated_at
+            WHERE stored.next_offset <= EXCLUDED.next_offset
             """;
 
         SelectOffsets = $"""
@@ -37,7 +41,7 @@ internal sealed class InboxSql
     /// <summary>$1 group, $2 topic, $3 partition, $4 handled_at, $5 ids (text[]), $6 offsets (bigint[]).</summary>
     public string InsertMessages { get; }
 
-    /// <summary>$1 group, $2 topic, $3 partition, $4 next offset, $5 updated_at.</summary>
+    /// <summary>$1 group, $2 topic, $3 partition, $4 next offset, $5 updated_at; never moves a stored offset back.</summary>
     public string UpsertOffset { get; }
 
     /// <summary>$1 group, $2 topics (text[]).</summary>

@@ -106,19 +106,25 @@ internal sealed class OutboxAdministration(NpgsqlDataSource dataSource, OutboxOp
     }
 
     /// <summary>
-    /// Moves dead letters back into the outbox in their original order (by their original commit sequence), with their
-    /// original ids and fresh attempt counters, in one transaction. <paramref name="ids"/> <see langword="null"/> replays all.
+    /// Moves dead letters back into the outbox in their original order, with their original ids and fresh attempt
+    /// counters, in one transaction. <paramref name="ids"/> <see langword="null"/> replays all.
     /// </summary>
+    /// <remarks>
+    /// The original order is the original commit sequence for rows the polling relay dead-lettered; the CDC relay's
+    /// dead letters have none and follow, in the order they were dead-lettered, which is the stream's (commit) order.
+    /// Each relay publishes the replayed rows as rows committed now: after everything committed before, with the same
+    /// ids (the CDC relay tells them from the rows it dead-lettered by their transaction).
+    /// </remarks>
     public Task<int> ReplayDeadLettersAsync(IReadOnlyCollection<Guid>? ids, CancellationToken cancellationToken = default) =>
         InTransactionAsync(
             $"""
             WITH moved AS (
                 DELETE FROM {_names.DeadLetters} WHERE ($1::uuid[] IS NULL OR id = ANY($1))
-                RETURNING id, aggregatetype, aggregateid, type, payload, lane, commit_seq, created_at, traceparent, tracestate
+                RETURNING id, aggregatetype, aggregateid, type, payload, lane, commit_seq, created_at, traceparent, tracestate, dead_lettered_at
             )
             INSERT INTO {_names.Messages} (id, aggregatetype, aggregateid, type, payload, lane, created_at, traceparent, tracestate, attempts)
             SELECT id, aggregatetype, aggregateid, type, payload, lane, created_at, traceparent, tracestate, 0
-            FROM moved ORDER BY commit_seq NULLS LAST, created_at, id
+            FROM moved ORDER BY commit_seq NULLS LAST, dead_lettered_at, created_at, id
             """,
             ids,
             cancellationToken);

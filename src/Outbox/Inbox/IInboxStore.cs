@@ -10,12 +10,16 @@ internal interface IInboxStore
 {
     /// <summary>
     /// In the context's current transaction: inserts an inbox row per entry unless the group already has one with the
-    /// same message id, and sets the partition's next offset to <see cref="InboxPosition.NextOffset"/>.
+    /// same message id, and sets the partition's next offset to <see cref="InboxPosition.NextOffset"/> unless a larger
+    /// one is stored (a stored offset never moves back: see <see cref="SaveOffsetAsync"/>).
     /// </summary>
     /// <returns>The message ids that were inserted now, i.e. not handled before.</returns>
     Task<IReadOnlySet<string>> AddAsync(DbContext context, InboxPosition position, IReadOnlyList<InboxEntry> entries, DateTimeOffset now, CancellationToken cancellationToken);
 
-    /// <summary>Sets the partition's next offset (in the context's current transaction, or on its own).</summary>
+    /// <summary>
+    /// Sets the partition's next offset (in the context's current transaction, or on its own), unless a larger one is
+    /// stored: a member that lost the partition and commits late must not move the new owner's position back.
+    /// </summary>
     Task SaveOffsetAsync(DbContext context, InboxPosition position, DateTimeOffset now, CancellationToken cancellationToken);
 
     /// <summary>

@@ -57,11 +57,39 @@ public sealed class CdcAcknowledgerTests : IAsyncDisposable
     {
         var acknowledger = Create(maxAttempts: 3);
         var rows = Rows(2);
-        Assert.False(acknowledger.WasAcknowledged(rows[0].Id));
+        Assert.False(acknowledger.WasAcknowledged(rows[0]));
         await acknowledger.SettleAsync(rows, [PublishResult.Acknowledged, PublishResult.Acknowledged], CancellationToken.None);
-        Assert.True(acknowledger.WasAcknowledged(rows[0].Id));
+        Assert.True(acknowledger.WasAcknowledged(rows[0]));
         await acknowledger.SettleAsync(rows, [PublishResult.Acknowledged, PublishResult.Acknowledged], CancellationToken.None);
         Assert.Equal(2, acknowledger.Published);
+    }
+
+    [Fact]
+    public async Task The_same_id_inserted_again_by_a_later_transaction_is_not_taken_for_a_replay()
+    {
+        var acknowledger = Create(maxAttempts: 3);
+        var first = Rows(1, commitLsn: 0x1000);
+        await acknowledger.SettleAsync(first, [PublishResult.Acknowledged], CancellationToken.None);
+
+        // A replayed dead letter: same id, a later transaction. A backlog row (position 0) is not a stream row either.
+        var again = new CdcRow(first[0].Message, 0x2000);
+        Assert.True(acknowledger.WasAcknowledged(first[0]));
+        Assert.False(acknowledger.WasAcknowledged(again));
+        Assert.False(acknowledger.WasAcknowledged(first[0] with { CommitLsn = CdcRow.Backlog }));
+        await acknowledger.SettleAsync([again], [PublishResult.Acknowledged], CancellationToken.None);
+        Assert.Equal(2, acknowledger.Published);
+    }
+
+    [Fact]
+    public async Task Failures_are_counted_per_insert_not_per_id()
+    {
+        var acknowledger = Create(maxAttempts: 2);
+        var first = Rows(1, commitLsn: 0x1000);
+        var again = new CdcRow(first[0].Message, 0x2000);
+
+        // One failure each: with MaxAttempts = 2 a shared count would dead-letter the second (and touch the database).
+        Assert.Equal(0, (await acknowledger.SettleAsync(first, [PublishResult.Failed("a")], CancellationToken.None)).Done);
+        Assert.Equal(0, (await acknowledger.SettleAsync([again], [PublishResult.Failed("b")], CancellationToken.None)).Done);
     }
 
     public async ValueTask DisposeAsync() => await _dataSource.DisposeAsync();
@@ -72,5 +100,6 @@ public sealed class CdcAcknowledgerTests : IAsyncDisposable
         new FakeTimeProvider(),
         NullLogger.Instance);
 
-    private static List<OutboxMessage> Rows(int count) => Enumerable.Range(0, count).Select(_ => new OutboxMessage { Id = Guid.NewGuid() }).ToList();
+    private static List<CdcRow> Rows(int count, ulong commitLsn = 0x1000) =>
+        Enumerable.Range(0, count).Select(_ => new CdcRow(new OutboxMessage { Id = Guid.NewGuid() }, commitLsn)).ToList();
 }

@@ -304,7 +304,8 @@ internal sealed class CdcRelayService : IHostedService, IAsyncDisposable
             }
 
             var results = await _publisher!.PublishAsync(rows, cancellationToken).ConfigureAwait(false);
-            var (done, error) = await _acknowledger!.SettleAsync(rows, results, cancellationToken).ConfigureAwait(false);
+            // Backlog rows predate the slot: none of them is ever in the stream, so none is taken for a stream row.
+            var (done, error) = await _acknowledger!.SettleAsync(rows.ConvertAll(static r => new CdcRow(r, CdcRow.Backlog)), results, cancellationToken).ConfigureAwait(false);
             if (done > 0)
             {
                 await store.DeleteBacklogAsync(rows.Take(done).Select(r => r.Id).ToList(), cancellationToken).ConfigureAwait(false);

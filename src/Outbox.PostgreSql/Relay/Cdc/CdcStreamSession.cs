@@ -41,7 +41,7 @@ internal sealed class CdcStreamSession : IDisposable
     private readonly ILogger _logger;
     private readonly CdcRowDecoder _decoder;
     private readonly CdcProgress _progress = new(0);
-    private readonly Channel<OutboxMessage> _decoded;
+    private readonly Channel<CdcRow> _decoded;
     private readonly Channel<InFlightBatch> _inFlight = Channel.CreateUnbounded<InFlightBatch>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
     private readonly SemaphoreSlim _slots;
     private readonly CancellationTokenSource _publishStop = new();
@@ -75,7 +75,7 @@ internal sealed class CdcStreamSession : IDisposable
 
         // Decoding runs ahead of publishing by at most two batches.
         _slots = new SemaphoreSlim(options.MaxBatchesInFlight, options.MaxBatchesInFlight);
-        _decoded = Channel.CreateBounded<OutboxMessage>(new BoundedChannelOptions(options.MaxBatchSize * 2)
+        _decoded = Channel.CreateBounded<CdcRow>(new BoundedChannelOptions(options.MaxBatchSize * 2)
         {
             SingleReader = true,
             SingleWriter = true,
@@ -247,6 +247,10 @@ internal sealed class CdcStreamSession : IDisposable
             var options = new PgOutputReplicationOptions(_store.Names.PublicationName, PgOutputProtocolVersion.V1, binary: true);
             var token = _readerStop.Token;
             var writer = _decoded.Writer;
+
+            // Each row carries its transaction's commit position: with its id, it tells a replay of this transaction
+            // (after a restart of the stream) from a later insert of the same id (a replayed dead letter).
+            ulong transaction = 0;
             await foreach (var message in _connection.StartReplication(slot, options, token).ConfigureAwait(false))
             {
                 if (_draining)
@@ -258,18 +262,20 @@ internal sealed class CdcStreamSession : IDisposable
 
                 switch (message)
                 {
-                    case BeginMessage:
+                    case BeginMessage begin:
+                        transaction = (ulong)begin.TransactionFinalLsn;
                         _progress.Begin();
                         break;
                     case RelationMessage relation:
                         _decoder.OnRelation(relation);
                         break;
                     case InsertMessage insert:
-                        var row = await _decoder.DecodeAsync(insert, token).ConfigureAwait(false);
-                        if (row is not null)
+                        var decoded = await _decoder.DecodeAsync(insert, token).ConfigureAwait(false);
+                        if (decoded is not null)
                         {
                             // Counted before it is queued: the publisher acknowledges only what was counted.
                             _progress.RowDecoded();
+                            var row = new CdcRow(decoded, transaction);
                             if (!writer.TryWrite(row))
                             {
                                 await writer.WriteAsync(row, token).ConfigureAwait(false);
@@ -318,16 +324,17 @@ internal sealed class CdcStreamSession : IDisposable
                 }
 
                 // Everything decoded so far, up to a full batch: batches grow while earlier ones are in flight.
-                var batch = new List<OutboxMessage>(Math.Min(_options.MaxBatchSize, Math.Max(reader.Count, 16)));
+                var batch = new List<CdcRow>(Math.Min(_options.MaxBatchSize, Math.Max(reader.Count, 16)));
                 while (batch.Count < _options.MaxBatchSize && reader.TryRead(out var row))
                 {
                     batch.Add(row);
                 }
 
+                var messages = batch.ConvertAll(static r => r.Message);
                 PublishHandOver handOver;
                 try
                 {
-                    handOver = await HandOverUnacknowledgedAsync(batch, _abort.Token).ConfigureAwait(false);
+                    handOver = await HandOverUnacknowledgedAsync(batch, messages, _abort.Token).ConfigureAwait(false);
                 }
                 catch (OperationCanceledException) when (_abort.IsCancellationRequested)
                 {
@@ -336,7 +343,7 @@ internal sealed class CdcStreamSession : IDisposable
                     return;
                 }
 
-                var entry = new InFlightBatch(batch, handOver.Results);
+                var entry = new InFlightBatch(batch, messages, handOver.Results);
                 _inFlight.Writer.TryWrite(entry);
                 if (handOver.Refused)
                 {
@@ -393,10 +400,10 @@ internal sealed class CdcStreamSession : IDisposable
                     return;
                 }
 
-                _progress.Acknowledge(entry.Rows, done);
+                _progress.Acknowledge(entry.Messages, done);
                 if (done < entry.Rows.Count)
                 {
-                    Fail(new CdcPublishFailedException($"Publishing row {entry.Rows[done].Id} failed: {error}"));
+                    Fail(new CdcPublishFailedException($"Publishing row {entry.Messages[done].Id} failed: {error}"));
                     return;
                 }
             }
@@ -411,32 +418,34 @@ internal sealed class CdcStreamSession : IDisposable
 
     /// <summary>
     /// Hands over the rows Kafka does not have yet; rows it acknowledged earlier in this process (replayed because the
-    /// stream restarted inside their transaction) count as acknowledged without being sent again.
+    /// stream restarted inside their transaction) count as acknowledged without being sent again. A row is recognized
+    /// by its id and its transaction's commit position: the same id inserted again by a later transaction (a replayed
+    /// dead letter) is a new row and is sent.
     /// </summary>
-    private async ValueTask<PublishHandOver> HandOverUnacknowledgedAsync(List<OutboxMessage> batch, CancellationToken cancellationToken)
+    private async ValueTask<PublishHandOver> HandOverUnacknowledgedAsync(List<CdcRow> batch, List<OutboxMessage> messages, CancellationToken cancellationToken)
     {
         List<OutboxMessage>? fresh = null;
         List<int>? positions = null;
         for (var i = 0; i < batch.Count; i++)
         {
-            if (_acknowledger.WasAcknowledged(batch[i].Id))
+            if (_acknowledger.WasAcknowledged(batch[i]))
             {
                 if (fresh is null)
                 {
-                    fresh = batch.GetRange(0, i);
+                    fresh = messages.GetRange(0, i);
                     positions = Enumerable.Range(0, i).ToList();
                 }
             }
             else if (fresh is not null)
             {
-                fresh.Add(batch[i]);
+                fresh.Add(messages[i]);
                 positions!.Add(i);
             }
         }
 
         if (fresh is null)
         {
-            return await _publisher.HandOverAsync(batch, cancellationToken).ConfigureAwait(false);
+            return await _publisher.HandOverAsync(messages, cancellationToken).ConfigureAwait(false);
         }
 
         var results = new PublishResult[batch.Count];

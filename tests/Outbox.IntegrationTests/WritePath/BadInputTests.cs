@@ -143,6 +143,19 @@ public sealed class BadInputTests(ShopFixture fixture) : IClassFixture<ShopFixtu
         Assert.Equal(text, System.Text.Json.JsonSerializer.Deserialize<BigEvent>(row.Payload, WebJson)!.Blob);
     }
 
+    [Theory]
+    [InlineData("aggregate id", "22021")]
+    [InlineData("payload", "22P05")]
+    public async Task A_NUL_character_is_refused_by_PostgreSQL_and_nothing_is_written(string where, string sqlState)
+    {
+        var evt = where == "payload" ? new BigEvent("key", "a\0b") : new BigEvent("key\0", "text");
+
+        var ex = await Assert.ThrowsAsync<Npgsql.PostgresException>(() => WriteAsync("EnqueueAsync", evt));
+
+        Assert.Equal(sqlState, ex.SqlState);
+        Assert.Equal(0, await fixture.ScalarAsync("SELECT count(*) FROM outbox.messages"));
+    }
+
     private async Task WriteAsync(string path, params BigEvent[] events)
     {
         switch (path)

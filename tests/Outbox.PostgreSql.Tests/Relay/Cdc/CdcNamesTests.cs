@@ -37,4 +37,14 @@ public sealed class CdcNamesTests
         var error = Assert.Throws<OutboxConfigurationException>(() => new CdcNames(new OutboxOptions(), "Bad", "pub", "DebeziumOptions.SlotName"));
         Assert.Contains("DebeziumOptions.SlotName", error.Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void Slot_and_publication_names_with_a_trailing_newline_are_refused()
+    {
+        // The patterns ended in '$', which also matches before a final newline.
+        Assert.False(CdcNames.IsValidSlotName("outbox_cdc\n"));
+        Assert.True(CdcNames.IsValidSlotName("outbox_cdc"));
+        var error = Assert.Throws<OutboxConfigurationException>(() => new CdcNames(new OutboxOptions(), "slot", "pub\n"));
+        Assert.Contains("CdcRelayOptions.PublicationName", error.Message, StringComparison.Ordinal);
+    }
 }

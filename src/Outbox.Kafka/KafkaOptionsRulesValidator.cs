@@ -27,6 +27,19 @@ internal sealed class KafkaOptionsRulesValidator : IValidateOptions<KafkaOptions
             }
         }
 
+        Check(options.BootstrapServers, "KafkaOptions.BootstrapServers");
+        Check(options.Producer?.BootstrapServers, "KafkaOptions.Producer.BootstrapServers");
+        Check(options.Consumer?.BootstrapServers, "KafkaOptions.Consumer.BootstrapServers");
+
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+
+        void Check(string? servers, string option)
+        {
+            // Blank means "not set here" (the other settings may name the brokers; the check above wants one of them).
+            if (!string.IsNullOrWhiteSpace(servers) && BootstrapServerList.Problem(servers) is { } problem)
+            {
+                failures.Add($"{option} '{servers}' is not a broker list librdkafka can use: {problem}. Expected host:port[,host:port...], for example broker1:9092,broker2:9092.");
+            }
+        }
     }
 }

@@ -71,7 +71,7 @@ public sealed class OutboxOptions
     /// <param name="aggregateId">Selects the aggregate id (the Kafka key and the unit of ordering) of an event.</param>
     /// <param name="typeName">The type name stored in the <c>type</c> column; the default is the CLR type's name.</param>
     /// <returns>These options, for chaining.</returns>
-    /// <exception cref="ArgumentException">The aggregate type or type name is empty or has characters a topic cannot hold.</exception>
+    /// <exception cref="ArgumentException">The aggregate type or type name is empty, the aggregate type has characters a topic cannot hold, or the type name is not valid UTF-16.</exception>
     public OutboxOptions MapEvent<TEvent>(string aggregateType, Func<TEvent, string> aggregateId, string? typeName = null)
         where TEvent : class
     {
@@ -86,6 +86,13 @@ public sealed class OutboxOptions
 
         typeName ??= typeof(TEvent).Name;
         ArgumentException.ThrowIfNullOrWhiteSpace(typeName, nameof(typeName));
+        if (Utf16Text.IndexOfInvalid(typeName) is var invalid and >= 0)
+        {
+            throw new ArgumentException(
+                $"Type name of event '{typeof(TEvent).FullName}' is not valid UTF-16 ({Utf16Text.Describe(typeName, invalid)}): as a Kafka header it would become U+FFFD.",
+                nameof(typeName));
+        }
+
         _mappings.Add(new EventMapping(typeof(TEvent), aggregateType, typeName, e => aggregateId((TEvent)e)));
         return this;
     }

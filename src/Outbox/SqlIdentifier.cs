@@ -1,3 +1,4 @@
+using System.Text;
 using System.Text.RegularExpressions;
 
 namespace Outbox;
@@ -5,11 +6,18 @@ namespace Outbox;
 /// <summary>Validation and quoting of SQL identifiers that come from configuration.</summary>
 internal static partial class SqlIdentifier
 {
-    /// <summary>Letters, digits and underscores, starting with a letter or underscore, at most 63 bytes (PostgreSQL's NAMEDATALEN - 1).</summary>
-    [GeneratedRegex("^[A-Za-z_][A-Za-z0-9_]{0,62}$", RegexOptions.CultureInvariant)]
+    /// <summary>PostgreSQL's longest name in bytes (NAMEDATALEN - 1); it silently cuts longer identifiers.</summary>
+    public const int MaxBytes = 63;
+
+    /// <summary>Letters, digits and underscores, starting with a letter or underscore, at most 63 ASCII characters
+    /// (so 63 bytes). <c>\z</c>, not <c>$</c>: <c>$</c> also matches before a final newline.</summary>
+    [GeneratedRegex(@"\A[A-Za-z_][A-Za-z0-9_]{0,62}\z", RegexOptions.CultureInvariant)]
     private static partial Regex ValidPattern();
 
     public static bool IsValid(string? name) => name is not null && ValidPattern().IsMatch(name);
+
+    /// <summary>The length of a name as PostgreSQL counts it: UTF-8 bytes.</summary>
+    public static int ByteCount(string name) => Encoding.UTF8.GetByteCount(name);
 
     /// <summary>Throws when the name is not a plain identifier; the message names the option it came from.</summary>
     public static string Validate(string? name, string optionName)

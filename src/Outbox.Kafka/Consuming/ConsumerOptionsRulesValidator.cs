@@ -1,9 +1,14 @@
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
+using Outbox.Inbox;
 
 namespace Outbox.Kafka.Consuming;
 
-/// <summary>Rules of <see cref="ConsumerOptions"/> that data annotations cannot say.</summary>
-internal sealed class ConsumerOptionsRulesValidator : IValidateOptions<ConsumerOptions>
+/// <summary>
+/// Rules of <see cref="ConsumerOptions"/> that data annotations cannot say: retry delays, and the dead-letter topic of
+/// every topic the group reads (the template applied to the topic of each subscribed event) must be a topic Kafka accepts.
+/// </summary>
+internal sealed class ConsumerOptionsRulesValidator(IServiceProvider? services = null) : IValidateOptions<ConsumerOptions>
 {
     public ValidateOptionsResult Validate(string? name, ConsumerOptions options)
     {
@@ -21,7 +26,47 @@ internal sealed class ConsumerOptionsRulesValidator : IValidateOptions<ConsumerO
         {
             failures.Add($"ConsumerOptions.DeadLetterTopicTemplate '{template}' must contain {ConsumerOptions.TopicPlaceholder} and otherwise only letters, digits, '.', '_' and '-'{group}.");
         }
+        else
+        {
+            foreach (var (topic, deadLetterTopic) in DeadLetterTopics(name, template))
+            {
+                if (!TopicNames.IsValidTopicName(deadLetterTopic))
+                {
+                    failures.Add(
+                        $"ConsumerOptions.DeadLetterTopicTemplate '{template}' makes the dead-letter topic '{deadLetterTopic}' ({deadLetterTopic.Length} characters) " +
+                        $"of topic '{topic}'{group}, which Kafka refuses: {TopicNames.Rule}. Use a shorter template (or shorter topics: OutboxOptions.TopicTemplate, aggregate types).");
+                }
+            }
+        }
 
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+
+    /// <summary>The topics the group reads and their dead-letter topics; none when the outbox options are invalid (their own validator says why).</summary>
+    private List<(string Topic, string DeadLetterTopic)> DeadLetterTopics(string? group, string template)
+    {
+        if (services is null || group is null)
+        {
+            return [];
+        }
+
+        OutboxOptions outbox;
+        try
+        {
+            outbox = services.GetRequiredService<IOptions<OutboxOptions>>().Value;
+        }
+        catch (OptionsValidationException)
+        {
+            return [];
+        }
+
+        var subscriptions = services.GetService<IOptionsMonitor<InboxSubscriptions>>()?.Get(group).Items ?? [];
+        return subscriptions
+            .Select(s => outbox.Mappings.FirstOrDefault(m => m.EventType == s.EventType))
+            .OfType<EventMapping>()
+            .Select(m => outbox.GetTopic(m.AggregateType))
+            .Distinct(StringComparer.Ordinal)
+            .Select(topic => (Topic: topic, DeadLetterTopic: template.Replace(ConsumerOptions.TopicPlaceholder, topic, StringComparison.Ordinal)))
+            .ToList();
     }
 }

@@ -72,9 +72,9 @@ public static class DebeziumConnectorConfig
         {
             database = new NpgsqlConnectionStringBuilder(debeziumOptions.ConnectionString);
         }
-        catch (ArgumentException ex)
+        catch (ArgumentException)
         {
-            throw new OutboxConfigurationException($"DebeziumOptions.ConnectionString is not a valid Npgsql connection string: {ex.Message}");
+            throw new OutboxConfigurationException(ConnectionStringCheck.Problem(debeziumOptions.ConnectionString, "DebeziumOptions.ConnectionString")!);
         }
 
         var password = debeziumOptions.DatabasePassword ?? database.Password;

@@ -34,9 +34,9 @@ internal sealed class DebeziumOptionsRulesValidator : IValidateOptions<DebeziumO
                     failures.Add("DebeziumOptions.ConnectionString must name the Database and the Username the connector connects with.");
                 }
             }
-            catch (ArgumentException ex)
+            catch (ArgumentException)
             {
-                failures.Add($"DebeziumOptions.ConnectionString is not a valid Npgsql connection string: {ex.Message}");
+                failures.Add(ConnectionStringCheck.Problem(options.ConnectionString, "DebeziumOptions.ConnectionString")!);
             }
         }
 

@@ -6,7 +6,8 @@ namespace Outbox.PostgreSql;
 /// <summary>The outbox's own <see cref="NpgsqlDataSource"/>, built lazily from <see cref="PostgreSqlOutboxOptions"/>.</summary>
 internal sealed class OutboxDataSource(IOptions<PostgreSqlOutboxOptions> options) : IAsyncDisposable, IDisposable
 {
-    private readonly Lazy<NpgsqlDataSource> _dataSource = new(() => NpgsqlDataSource.Create(options.Value.ConnectionString));
+    private readonly Lazy<NpgsqlDataSource> _dataSource = new(() => NpgsqlDataSource.Create(
+        ConnectionStringCheck.Validate(options.Value.ConnectionString, PostgreSqlOutboxOptionsRulesValidator.ConnectionStringOption)));
 
     public NpgsqlDataSource DataSource => _dataSource.Value;
 

@@ -27,6 +27,7 @@ public static class PostgreSqlOutboxBuilderExtensions
             })
             .ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<PostgreSqlOutboxOptions>, PostgreSqlOutboxOptionsValidator>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<PostgreSqlOutboxOptions>, PostgreSqlOutboxOptionsRulesValidator>());
         services.TryAddSingleton<OutboxDataSource>();
         services.TryAddSingleton(sp => new OutboxWriter(sp.GetRequiredService<OutboxMessageFactory>()));
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, OutboxSchemaInitializer>());

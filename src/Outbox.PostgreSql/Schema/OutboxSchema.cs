@@ -81,7 +81,7 @@ public static class OutboxSchema
             INSERT INTO {n.Lanes} (lane) SELECT generate_series(0, {options.LaneCount - 1}) ON CONFLICT (lane) DO NOTHING;
 
             -- Live polling-relay instances: each one's even share of lanes is LaneCount / live instances.
-            CREATE TABLE IF NOT EXISTS {SqlIdentifier.Qualified(n.Schema, PollingTableNames.InstancesTableName(options))} (
+            CREATE TABLE IF NOT EXISTS {n.Instances} (
                 instance_id text NOT NULL PRIMARY KEY,
                 expires_at timestamp with time zone NOT NULL
             );
@@ -112,7 +112,7 @@ public static class OutboxSchema
                 PRIMARY KEY (consumer_group, message_id)
             );
 
-            CREATE INDEX IF NOT EXISTS {SqlIdentifier.Quote("ix_" + options.InboxTable + "_handled_at")} ON {n.Inbox} (handled_at);
+            CREATE INDEX IF NOT EXISTS {SqlIdentifier.Quote(n.InboxHandledAtIndexName)} ON {n.Inbox} (handled_at);
 
             CREATE TABLE IF NOT EXISTS {n.InboxOffsets} (
                 consumer_group text NOT NULL,

@@ -1,6 +1,7 @@
 namespace Outbox.PostgreSql;
 
-/// <summary>Validated, quoted names of every outbox object in the database: the one place SQL identifiers come from.</summary>
+/// <summary>Validated, quoted names of every outbox object in the database: the one place SQL identifiers come from.
+/// Every derived name fits PostgreSQL's 63 bytes (<see cref="DerivedObjectNames"/>), or the constructor throws.</summary>
 internal sealed class OutboxTableNames
 {
     public OutboxTableNames(OutboxOptions options)
@@ -12,6 +13,10 @@ internal sealed class OutboxTableNames
         SqlIdentifier.Validate(options.DeadLettersTable, "OutboxOptions.DeadLettersTable");
         SqlIdentifier.Validate(options.InboxTable, "OutboxOptions.InboxTable");
         SqlIdentifier.Validate(options.InboxOffsetsTable, "OutboxOptions.InboxOffsetsTable");
+        if (DerivedObjectNames.Problems(options) is [_, ..] problems)
+        {
+            throw new OutboxConfigurationException(string.Join(" ", problems));
+        }
 
         QuotedSchema = SqlIdentifier.Quote(Schema);
         Messages = SqlIdentifier.Qualified(Schema, options.MessagesTable);
@@ -19,17 +24,16 @@ internal sealed class OutboxTableNames
         DeadLetters = SqlIdentifier.Qualified(Schema, options.DeadLettersTable);
         Inbox = SqlIdentifier.Qualified(Schema, options.InboxTable);
         InboxOffsets = SqlIdentifier.Qualified(Schema, options.InboxOffsetsTable);
-        CommitSequence = SqlIdentifier.Qualified(Schema, options.MessagesTable + "_commit_seq");
-        CommitFunction = SqlIdentifier.Qualified(Schema, options.MessagesTable + "_on_commit");
-        CommitTriggerName = options.MessagesTable + "_commit_seq";
-        PrimaryKeyName = OutboxColumns.PrimaryKeyName(options.MessagesTable);
-        LaneIndexName = OutboxColumns.LaneIndexName(options.MessagesTable);
-        NotificationChannel = Schema + "." + options.MessagesTable;
-
-        // Derived names stay within PostgreSQL's 63 bytes: the table name is at most 63, so cut it before the suffix.
-        var stem = options.MessagesTable.Length > 50 ? options.MessagesTable[..50] : options.MessagesTable;
-        CdcBacklog = SqlIdentifier.Qualified(Schema, stem + "_cdc_backlog");
-        CdcSlots = SqlIdentifier.Qualified(Schema, stem + "_cdc_slots");
+        CommitSequence = SqlIdentifier.Qualified(Schema, DerivedObjectNames.CommitSequence(options.MessagesTable));
+        CommitFunction = SqlIdentifier.Qualified(Schema, DerivedObjectNames.CommitFunction(options.MessagesTable));
+        CommitTriggerName = DerivedObjectNames.CommitTrigger(options.MessagesTable);
+        PrimaryKeyName = DerivedObjectNames.PrimaryKey(options.MessagesTable);
+        LaneIndexName = DerivedObjectNames.LaneIndex(options.MessagesTable);
+        InboxHandledAtIndexName = DerivedObjectNames.InboxHandledAtIndex(options.InboxTable);
+        Instances = SqlIdentifier.Qualified(Schema, DerivedObjectNames.Instances(options.LanesTable));
+        NotificationChannel = DerivedObjectNames.NotificationChannel(Schema, options.MessagesTable);
+        CdcBacklog = SqlIdentifier.Qualified(Schema, DerivedObjectNames.CdcBacklog(options.MessagesTable));
+        CdcSlots = SqlIdentifier.Qualified(Schema, DerivedObjectNames.CdcSlots(options.MessagesTable));
     }
 
     public string Schema { get; }
@@ -57,6 +61,12 @@ internal sealed class OutboxTableNames
     public string PrimaryKeyName { get; }
 
     public string LaneIndexName { get; }
+
+    /// <summary>The index of the inbox table on <c>handled_at</c> (unquoted).</summary>
+    public string InboxHandledAtIndexName { get; }
+
+    /// <summary>The polling relay's table of live instances, qualified and quoted.</summary>
+    public string Instances { get; }
 
     /// <summary>The CDC relay's rows that were in the outbox table when its slot was created (the stream does not have them).</summary>
     public string CdcBacklog { get; }

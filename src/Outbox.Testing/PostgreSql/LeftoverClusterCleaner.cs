@@ -169,6 +169,6 @@ internal static partial class LeftoverClusterCleaner
         }
     }
 
-    [GeneratedRegex("^outbox-pg-(?<pid>[0-9]+)-[0-9a-f]+$", RegexOptions.CultureInvariant)]
+    [GeneratedRegex(@"\Aoutbox-pg-(?<pid>[0-9]+)-[0-9a-f]+\z", RegexOptions.CultureInvariant)]
     private static partial Regex ClusterDirectoryName();
 }

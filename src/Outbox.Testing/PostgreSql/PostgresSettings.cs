@@ -23,6 +23,6 @@ internal static partial class PostgresSettings
         return $"{name} = '{quoted}'";
     }
 
-    [GeneratedRegex("^[A-Za-z_][A-Za-z0-9_.]*$", RegexOptions.CultureInvariant)]
+    [GeneratedRegex(@"\A[A-Za-z_][A-Za-z0-9_.]*\z", RegexOptions.CultureInvariant)]
     private static partial Regex SettingName();
 }

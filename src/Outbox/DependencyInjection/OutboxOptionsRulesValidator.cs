@@ -15,6 +15,11 @@ internal sealed class OutboxOptionsRulesValidator : IValidateOptions<OutboxOptio
         Check(options.InboxTable, nameof(OutboxOptions.InboxTable));
         Check(options.InboxOffsetsTable, nameof(OutboxOptions.InboxOffsetsTable));
 
+        if (failures.Count == 0)
+        {
+            failures.AddRange(DerivedObjectNames.Problems(options));
+        }
+
         var tables = new[] { options.MessagesTable, options.LanesTable, options.DeadLettersTable, options.InboxTable, options.InboxOffsetsTable };
         if (tables.Distinct(StringComparer.Ordinal).Count() != tables.Length)
         {
@@ -29,14 +34,14 @@ internal sealed class OutboxOptionsRulesValidator : IValidateOptions<OutboxOptio
 
         else
         {
-            // The template is valid; each mapped aggregate type must also make a topic a broker accepts (length).
+            // The template is valid; each mapped aggregate type must also make a topic a broker accepts (length, "." and "..").
             foreach (var aggregateType in options.Mappings.Select(m => m.AggregateType).Distinct(StringComparer.Ordinal))
             {
                 var topic = options.GetTopic(aggregateType);
-                if (!TopicNames.IsValidTopicPart(topic))
+                if (!TopicNames.IsValidTopicName(topic))
                 {
                     failures.Add(
-                        $"OutboxOptions.TopicTemplate '{options.TopicTemplate}' makes the topic '{topic}' ({topic.Length} characters) of aggregate type '{aggregateType}'; Kafka topic names have at most {TopicNames.MaxLength}. Use a shorter aggregate type or template.");
+                        $"OutboxOptions.TopicTemplate '{options.TopicTemplate}' makes the topic '{topic}' ({topic.Length} characters) of aggregate type '{aggregateType}', which Kafka refuses: {TopicNames.Rule}. Use another aggregate type or template.");
                 }
             }
         }

@@ -13,6 +13,10 @@ internal static class OutboxModel
     {
         var schema = SqlIdentifier.Validate(options.Schema, nameof(OutboxOptions.Schema));
         var table = SqlIdentifier.Validate(options.MessagesTable, nameof(OutboxOptions.MessagesTable));
+        if (DerivedObjectNames.Problems(options) is [_, ..] problems)
+        {
+            throw new OutboxConfigurationException(string.Join(" ", problems));
+        }
 
         modelBuilder.Entity<OutboxMessage>(e =>
         {

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text;
+using System.Text.Encodings.Web;
 using System.Text.Json;
 
 namespace Outbox;
@@ -11,6 +12,7 @@ internal sealed class OutboxMessageFactory
     private readonly OutboxOptions _options;
     private readonly TimeProvider _timeProvider;
     private readonly MonotonicUuidV7 _ids;
+    private JsonSerializerOptions? _detectingOptions;
 
     public OutboxMessageFactory(OutboxEventRegistry registry, OutboxOptions options, TimeProvider timeProvider)
     {
@@ -29,7 +31,22 @@ internal sealed class OutboxMessageFactory
         ArgumentNullException.ThrowIfNull(evt);
         var type = evt.GetType();
         var mapping = _registry.GetMapping(type);
+        var aggregateId = mapping.GetAggregateId(evt);
+        if (Utf16Text.IndexOfInvalid(aggregateId) is var invalid and >= 0)
+        {
+            throw new OutboxException(
+                $"The aggregate id of event '{type.FullName}' is not valid UTF-16 ({Utf16Text.Describe(aggregateId, invalid)}): as a Kafka key it would become U+FFFD. The event was not written.");
+        }
+
         var payload = JsonSerializer.Serialize(evt, type, _options.JsonSerializerOptions);
+
+        // System.Text.Json writes a lone surrogate as U+FFFD without a signal: the published event would differ from
+        // the one written. Only a payload that holds U+FFFD can be such a case; serializing it again with an encoder
+        // that throws on invalid UTF-16 tells a replaced surrogate from a real U+FFFD. One vectorized scan otherwise.
+        if (Utf16Text.MayHoldReplacement(payload))
+        {
+            RefuseInvalidUtf16(evt, type);
+        }
 
         // Cheap upper bound first: a UTF-16 char is at most 3 UTF-8 bytes.
         if (payload.Length * 3L > _options.MaxPayloadBytes)
@@ -41,7 +58,6 @@ internal sealed class OutboxMessageFactory
             }
         }
 
-        var aggregateId = mapping.GetAggregateId(evt);
         var activity = Activity.Current;
         string? traceParent = null;
         string? traceState = null;
@@ -63,5 +79,29 @@ internal sealed class OutboxMessageFactory
             TraceParent = traceParent,
             TraceState = traceState,
         };
+    }
+
+    private void RefuseInvalidUtf16(object evt, Type type)
+    {
+        var options = _detectingOptions;
+        if (options is null)
+        {
+            options = new JsonSerializerOptions(_options.JsonSerializerOptions)
+            {
+                Encoder = new InvalidUtf16DetectingEncoder(_options.JsonSerializerOptions.Encoder ?? JavaScriptEncoder.Default),
+            };
+            _detectingOptions = options;
+        }
+
+        try
+        {
+            _ = JsonSerializer.Serialize(evt, type, options);
+        }
+        catch (InvalidUtf16Exception ex)
+        {
+            throw new OutboxException(
+                $"Event '{type.FullName}' holds text that is not valid UTF-16 ({ex.Message}): serialized, it would become U+FFFD and the published event would differ from the one written. The event was not written.",
+                ex);
+        }
     }
 }

@@ -22,6 +22,9 @@ public sealed class InvalidConfigurationTests(ITestOutputHelper output)
     // Nothing is contacted: validation fails first.
     private const string Database = "Host=127.0.0.1;Port=1;Database=none;Username=none";
     private const string Brokers = "127.0.0.1:1";
+    private const string Password = "hunter2-secret";
+
+    private sealed record DotDotEvent(string Key);
 
     public static TheoryData<string, string> Cases() => new()
     {
@@ -57,6 +60,10 @@ public sealed class InvalidConfigurationTests(ITestOutputHelper output)
         { "consumer DeadLetterTopicTemplate = without {topic}", "DeadLetterTopicTemplate" },
         { "kafka BootstrapServers = empty", "BootstrapServers" },
         { "kafka BootstrapServers = blank", "BootstrapServers" },
+        { "kafka BootstrapServers = not a broker list;;;", "BootstrapServers" },
+        { "kafka BootstrapServers = localhost:notaport", "BootstrapServers" },
+        { "kafka BootstrapServers = http://broker:9092", "BootstrapServers" },
+        { "kafka BootstrapServers = ,,,", "BootstrapServers" },
         { "kafka FlushTimeout = -1 s", "FlushTimeout" },
         { "kafka Producer.EnableIdempotence = false", "EnableIdempotence" },
         { "kafka Producer.Acks = Leader", "Acks" },
@@ -66,7 +73,15 @@ public sealed class InvalidConfigurationTests(ITestOutputHelper output)
         { "outbox LaneCount = -1", "LaneCount" },
         { "outbox MaxPayloadBytes = -1", "MaxPayloadBytes" },
         { "outbox TopicTemplate = hostile", "TopicTemplate" },
+        { "outbox MessagesTable = 63 characters", "MessagesTable" },
+        { "outbox MessagesTable = 53 characters", "MessagesTable" },
+        { "outbox Schema + MessagesTable = 64 bytes", "Schema and OutboxOptions.MessagesTable" },
+        { "outbox Schema = trailing newline", "Schema" },
+        { "outbox TopicTemplate = {aggregatetype} with aggregate type ..", "TopicTemplate" },
+        { "consumer DeadLetterTopicTemplate = {topic}.dlq of a 249-character topic", "DeadLetterTopicTemplate" },
         { "postgres ConnectionString = empty", "ConnectionString" },
+        { "postgres ConnectionString = bad port", "ConnectionString" },
+        { "postgres ConnectionString = unparsable", "ConnectionString" },
     };
 
     [Theory]
@@ -78,6 +93,7 @@ public sealed class InvalidConfigurationTests(ITestOutputHelper output)
         output.WriteLine($"{setting}: {error.GetType().Name}: {error.Message}");
         Assert.True(error is OptionsValidationException or OutboxConfigurationException, $"unexpected {error.GetType().Name}: {error}");
         Assert.Contains(named, error.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain(Password, error.ToString(), StringComparison.Ordinal);
     }
 
     private static IHost Build(string setting)
@@ -90,12 +106,23 @@ public sealed class InvalidConfigurationTests(ITestOutputHelper output)
             .AddOutbox(o =>
             {
                 ChaosEvent.Map(o);
+                if (setting.EndsWith("249-character topic", StringComparison.Ordinal))
+                {
+                    o.TopicTemplate = new string('t', 249 - ChaosEvent.AggregateType.Length) + OutboxOptions.AggregateTypePlaceholder;
+                }
+
                 if (area == "outbox")
                 {
                     Apply(o, assignment);
                 }
             })
-            .UsePostgreSql(area == "postgres" ? "" : Database)
+            .UsePostgreSql(assignment switch
+            {
+                "ConnectionString = empty" => "",
+                "ConnectionString = bad port" => $"Host=127.0.0.1;Port=notaport;Username=app;Password={Password}",
+                "ConnectionString = unparsable" => $"Host=127.0.0.1;Username=app;Password={Password};garbage",
+                _ => Database,
+            })
             .UseKafka(k =>
             {
                 k.BootstrapServers = Brokers;
@@ -156,6 +183,10 @@ public sealed class InvalidConfigurationTests(ITestOutputHelper output)
             case (ConsumerOptions o, "DeadLetterTopicTemplate = without {topic}"): o.DeadLetterTopicTemplate = "all-dead-letters"; break;
             case (KafkaOptions o, "BootstrapServers = empty"): o.BootstrapServers = ""; break;
             case (KafkaOptions o, "BootstrapServers = blank"): o.BootstrapServers = "  \t "; break;
+            case (KafkaOptions o, "BootstrapServers = not a broker list;;;"): o.BootstrapServers = "not a broker list;;;"; break;
+            case (KafkaOptions o, "BootstrapServers = localhost:notaport"): o.BootstrapServers = "localhost:notaport"; break;
+            case (KafkaOptions o, "BootstrapServers = http://broker:9092"): o.BootstrapServers = "http://broker:9092"; break;
+            case (KafkaOptions o, "BootstrapServers = ,,,"): o.BootstrapServers = ",,,"; break;
             case (KafkaOptions o, "FlushTimeout = -1 s"): o.FlushTimeout = minus1; break;
             case (KafkaOptions o, "Producer.EnableIdempotence = false"): o.Producer.EnableIdempotence = false; break;
             case (KafkaOptions o, "Producer.Acks = Leader"): o.Producer.Acks = Confluent.Kafka.Acks.Leader; break;
@@ -165,6 +196,15 @@ public sealed class InvalidConfigurationTests(ITestOutputHelper output)
             case (OutboxOptions o, "LaneCount = -1"): o.LaneCount = -1; break;
             case (OutboxOptions o, "MaxPayloadBytes = -1"): o.MaxPayloadBytes = -1; break;
             case (OutboxOptions o, "TopicTemplate = hostile"): o.TopicTemplate = "../{aggregatetype} evil"; break;
+            case (OutboxOptions o, "MessagesTable = 63 characters"): o.MessagesTable = new string('m', 63); break;
+            case (OutboxOptions o, "MessagesTable = 53 characters"): o.MessagesTable = new string('m', 53); break;
+            case (OutboxOptions o, "Schema + MessagesTable = 64 bytes"): o.Schema = new string('s', 30); o.MessagesTable = new string('m', 33); break;
+            case (OutboxOptions o, "Schema = trailing newline"): o.Schema = "outbox\n"; break;
+            case (OutboxOptions o, "TopicTemplate = {aggregatetype} with aggregate type .."):
+                o.TopicTemplate = OutboxOptions.AggregateTypePlaceholder;
+                o.MapEvent<DotDotEvent>("..", e => e.Key);
+                break;
+            case (ConsumerOptions o, "DeadLetterTopicTemplate = {topic}.dlq of a 249-character topic"): o.DeadLetterTopicTemplate = "{topic}.dlq"; break;
             default: throw new ArgumentException($"no case for {options.GetType().Name}: {assignment}");
         }
     }

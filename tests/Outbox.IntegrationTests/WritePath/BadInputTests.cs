@@ -1,11 +1,14 @@
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
+using Outbox.PostgreSql;
 
 namespace Outbox.IntegrationTests.WritePath;
 
 public sealed class BadInputTests(ShopFixture fixture) : IClassFixture<ShopFixture>, IAsyncLifetime
 {
+    private static readonly System.Text.Json.JsonSerializerOptions WebJson = new(System.Text.Json.JsonSerializerDefaults.Web);
+
     public Task InitializeAsync() => fixture.ResetAsync();
 
     public Task DisposeAsync() => Task.CompletedTask;
@@ -104,5 +107,109 @@ public sealed class BadInputTests(ShopFixture fixture) : IClassFixture<ShopFixtu
 
         Assert.Contains(typeof(NotMapped).FullName!, ex.Message, StringComparison.Ordinal);
         Assert.Empty(db.Outbox().Pending);
+    }
+
+    [Theory]
+    [InlineData("Outbox().Add", "payload")]
+    [InlineData("IHasDomainEvents", "payload")]
+    [InlineData("EnqueueAsync", "payload")]
+    [InlineData("EnqueueBatchAsync", "payload")]
+    [InlineData("Outbox().Add", "aggregate id")]
+    [InlineData("IHasDomainEvents", "aggregate id")]
+    [InlineData("EnqueueAsync", "aggregate id")]
+    [InlineData("EnqueueBatchAsync", "aggregate id")]
+    public async Task A_lone_surrogate_is_refused_on_every_write_path_and_nothing_is_written(string path, string where)
+    {
+        // Serialized, "\uD800" became U+FFFD: the published event differed from the one written, without a signal.
+        var bad = where == "payload" ? new BigEvent("key", "text \uD800 more") : new BigEvent("key\uDC00", "text");
+        var good = new BigEvent("key", "fine \uD83D\uDE00");
+
+        var ex = await Assert.ThrowsAsync<OutboxException>(() => WriteAsync(path, good, bad));
+
+        Assert.Contains("not valid UTF-16", ex.Message, StringComparison.Ordinal);
+        Assert.Contains(where == "payload" ? typeof(BigEvent).FullName! : "aggregate id", ex.Message, StringComparison.Ordinal);
+        Assert.Equal(0, await fixture.ScalarAsync("SELECT count(*) FROM outbox.messages"));
+        Assert.Equal(0, await fixture.ScalarAsync("SELECT count(*) FROM accounts"));
+    }
+
+    [Fact]
+    public async Task Valid_surrogate_pairs_and_a_real_replacement_character_are_written_unchanged()
+    {
+        var text = "emoji \uD83D\uDE00 and a real \uFFFD";
+        await WriteAsync("EnqueueAsync", new BigEvent("k\uD83D\uDE00", text));
+
+        var row = Assert.Single(await fixture.ReadOutboxAsync());
+        Assert.Equal("k\uD83D\uDE00", row.AggregateId);
+        Assert.Equal(text, System.Text.Json.JsonSerializer.Deserialize<BigEvent>(row.Payload, WebJson)!.Blob);
+    }
+
+    [Theory]
+    [InlineData("aggregate id", "22021")]
+    [InlineData("payload", "22P05")]
+    public async Task A_NUL_character_is_refused_by_PostgreSQL_and_nothing_is_written(string where, string sqlState)
+    {
+        var evt = where == "payload" ? new BigEvent("key", "a\0b") : new BigEvent("key\0", "text");
+
+        var ex = await Assert.ThrowsAsync<Npgsql.PostgresException>(() => WriteAsync("EnqueueAsync", evt));
+
+        Assert.Equal(sqlState, ex.SqlState);
+        Assert.Equal(0, await fixture.ScalarAsync("SELECT count(*) FROM outbox.messages"));
+    }
+
+    private async Task WriteAsync(string path, params BigEvent[] events)
+    {
+        switch (path)
+        {
+            case "Outbox().Add":
+            {
+                await using var db = fixture.NewContext();
+                db.Accounts.Add(new Account { Id = Guid.NewGuid(), Name = "a" });
+                foreach (var e in events)
+                {
+                    db.Outbox().Add(e);
+                }
+
+                await db.SaveChangesAsync();
+                break;
+            }
+
+            case "IHasDomainEvents":
+            {
+                await using var db = fixture.NewContext();
+                var account = new Account { Id = Guid.NewGuid(), Name = "a" };
+                foreach (var e in events)
+                {
+                    account.Raise(e);
+                }
+
+                db.Accounts.Add(account);
+                await db.SaveChangesAsync();
+                break;
+            }
+
+            case "EnqueueAsync":
+            {
+                var writer = fixture.Services.GetRequiredService<OutboxWriter>();
+                await using var connection = await fixture.DataSource.OpenConnectionAsync();
+                await using var tx = await connection.BeginTransactionAsync();
+                foreach (var e in events)
+                {
+                    await writer.EnqueueAsync(connection, tx, e);
+                }
+
+                await tx.CommitAsync();
+                break;
+            }
+
+            default:
+            {
+                var writer = fixture.Services.GetRequiredService<OutboxWriter>();
+                await using var connection = await fixture.DataSource.OpenConnectionAsync();
+                await using var tx = await connection.BeginTransactionAsync();
+                await writer.EnqueueBatchAsync(connection, tx, events);
+                await tx.CommitAsync();
+                break;
+            }
+        }
     }
 }

@@ -10,6 +10,13 @@ public sealed partial class OutboxMessageFactoryTests
 
     public sealed record Unmapped(int X);
 
+    private static readonly JsonSerializerOptions WebJson = new(JsonSerializerDefaults.Web);
+
+    public sealed record Rich(string Key, string Title, char Initial, Dictionary<string, string> Tags, string[] Lines);
+
+    [JsonSerializable(typeof(Rich))]
+    private sealed partial class RichJsonContext : JsonSerializerContext;
+
     [JsonSerializable(typeof(Started))]
     private sealed partial class StartedJsonContext : JsonSerializerContext;
 
@@ -74,4 +81,98 @@ public sealed partial class OutboxMessageFactoryTests
         var ex = Assert.Throws<OutboxException>(() => factory.Create(new Started(1, "x")));
         Assert.Contains(typeof(Started).FullName!, ex.Message, StringComparison.Ordinal);
     }
+
+    private static OutboxMessageFactory CreateRich(Action<OutboxOptions>? configure = null)
+    {
+        var options = new OutboxOptions().MapEvent<Rich>("rich", e => e.Key);
+        configure?.Invoke(options);
+        return new OutboxMessageFactory(new OutboxEventRegistry(options.Mappings), options, TimeProvider.System);
+    }
+
+    private static Rich RichWith(string key = "k", string title = "t", char initial = 'a', string tagKey = "t", string tagValue = "v", string line = "l") =>
+        new(key, title, initial, new Dictionary<string, string> { [tagKey] = tagValue }, [line]);
+
+    public static TheoryData<string> LoneSurrogates() => new()
+    {
+        "property",
+        "char",
+        "dictionary key",
+        "dictionary value",
+        "array element",
+        "low surrogate alone",
+        "high surrogate at the end",
+    };
+
+    [Theory]
+    [MemberData(nameof(LoneSurrogates))]
+    public void A_lone_surrogate_anywhere_in_the_event_is_refused_naming_the_type(string where)
+    {
+        var evt = where switch
+        {
+            "property" => RichWith(title: "x\uD800y"),
+            "char" => RichWith(initial: '\uDC00'),
+            "dictionary key" => RichWith(tagKey: "\uD83D"),
+            "dictionary value" => RichWith(tagValue: "a\uDE00"),
+            "array element" => RichWith(line: "\uD800\uD800"),
+            "low surrogate alone" => RichWith(line: "\uDFFFx"),
+            _ => RichWith(line: "text\uDBFF"),
+        };
+
+        foreach (var factory in new[]
+                 {
+                     CreateRich(),
+                     CreateRich(o => o.JsonSerializerOptions = new JsonSerializerOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }),
+                     CreateRich(o => o.JsonSerializerOptions = new JsonSerializerOptions { TypeInfoResolver = RichJsonContext.Default }),
+                 })
+        {
+            var ex = Assert.Throws<OutboxException>(() => factory.Create(evt));
+            Assert.Contains(typeof(Rich).FullName!, ex.Message, StringComparison.Ordinal);
+            Assert.Contains("not valid UTF-16", ex.Message, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public void Valid_surrogate_pairs_and_a_real_replacement_character_are_kept()
+    {
+        foreach (var factory in new[]
+                 {
+                     CreateRich(),
+                     CreateRich(o => o.JsonSerializerOptions = new JsonSerializerOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }),
+                 })
+        {
+            var evt = RichWith(line: "emoji \uD83D\uDE00, replacement \uFFFD, escaped text \\uFFFD", tagKey: "\uFFFD");
+            var message = factory.Create(evt);
+
+            var back = JsonSerializer.Deserialize<Rich>(message.Payload, WebJson)!;
+            Assert.Equal(evt.Lines[0], back.Lines[0]);
+            Assert.Equal("\uFFFD", back.Tags.Keys.Single());
+        }
+    }
+
+    [Fact]
+    public void An_aggregate_id_that_is_not_valid_UTF16_is_refused()
+    {
+        var ex = Assert.Throws<OutboxException>(() => CreateRich().Create(RichWith(key: "key\uD800")));
+
+        Assert.Contains("aggregate id", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("U+D800", ex.Message, StringComparison.Ordinal);
+    }
+
+    // Built in code: attribute arguments are stored as UTF-8, which would replace the lone surrogates.
+    public static TheoryData<string, int> Utf16Cases() => new()
+    {
+        { "", -1 },
+        { "plain ascii", -1 },
+        { "\uD83D\uDE00\uD83D\uDE00", -1 },
+        { "a\uD800", 1 },
+        { "\uDC00a", 0 },
+        { "\uD83D\uDE00\uDE00", 2 },
+        { "\uD800\uD83D\uDE00", 0 },
+        { new string('x', 1000) + "\uD800", 1000 },
+    };
+
+    [Theory]
+    [MemberData(nameof(Utf16Cases), DisableDiscoveryEnumeration = true)] // not serialized at discovery (which would replace the surrogates too)
+    public void Utf16Text_finds_the_first_lone_surrogate(string text, int expected) =>
+        Assert.Equal(expected, Utf16Text.IndexOfInvalid(text));
 }

@@ -50,6 +50,6 @@ internal sealed partial class CdcNames
     /// <summary>PostgreSQL accepts lower-case letters, digits and underscores in slot names, at most NAMEDATALEN - 1 bytes.</summary>
     public static bool IsValidSlotName(string? name) => name is not null && SlotNamePattern().IsMatch(name);
 
-    [GeneratedRegex("^[a-z0-9_]{1,63}$", RegexOptions.CultureInvariant)]
+    [GeneratedRegex(@"\A[a-z0-9_]{1,63}\z", RegexOptions.CultureInvariant)]
     private static partial Regex SlotNamePattern();
 }

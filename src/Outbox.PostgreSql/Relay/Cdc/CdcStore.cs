@@ -460,7 +460,7 @@ internal sealed partial class CdcStore
         }
     }
 
-    [GeneratedRegex("^[0-9A-Fa-f-]{1,64}$", RegexOptions.CultureInvariant)]
+    [GeneratedRegex(@"\A[0-9A-Fa-f-]{1,64}\z", RegexOptions.CultureInvariant)]
     private static partial Regex SnapshotNamePattern();
 
     private async Task ExecuteAsync(string sql, CancellationToken cancellationToken)

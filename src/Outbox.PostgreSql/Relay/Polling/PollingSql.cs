@@ -12,7 +12,7 @@ internal sealed class PollingSql
     public PollingSql(OutboxOptions options, bool retainPublished)
     {
         var n = new OutboxTableNames(options);
-        var instances = SqlIdentifier.Qualified(n.Schema, PollingTableNames.InstancesTableName(options));
+        var instances = n.Instances;
         Channel = n.NotificationChannel;
         Listen = $"LISTEN {SqlIdentifier.Quote(n.NotificationChannel)}";
 

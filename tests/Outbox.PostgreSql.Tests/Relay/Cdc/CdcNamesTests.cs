@@ -19,8 +19,13 @@ public sealed class CdcNamesTests
     [Fact]
     public void Derived_names_stay_within_postgresql_identifier_length()
     {
+        // A 63-character table name is refused (issue 14, item 7): other names derived from it (the lane index, the
+        // commit trigger) would not fit. The longest accepted one derives CDC names that fit.
         var table = "t" + new string('x', 62);
-        var names = new CdcNames(new OutboxOptions { MessagesTable = table }, "slot", "pub");
+        var error = Assert.Throws<OutboxConfigurationException>(() => new CdcNames(new OutboxOptions { MessagesTable = table }, "slot", "pub"));
+        Assert.Contains("OutboxOptions.MessagesTable", error.Message, StringComparison.Ordinal);
+
+        var names = new CdcNames(new OutboxOptions { MessagesTable = "t" + new string('x', 43) }, "slot", "pub");
         var backlog = names.BacklogTable.Split('.')[1].Trim('"');
         Assert.True(backlog.Length <= 63, backlog);
         Assert.EndsWith("_cdc_backlog", backlog, StringComparison.Ordinal);
@@ -31,5 +36,15 @@ public sealed class CdcNamesTests
     {
         var error = Assert.Throws<OutboxConfigurationException>(() => new CdcNames(new OutboxOptions(), "Bad", "pub", "DebeziumOptions.SlotName"));
         Assert.Contains("DebeziumOptions.SlotName", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Slot_and_publication_names_with_a_trailing_newline_are_refused()
+    {
+        // The patterns ended in '$', which also matches before a final newline.
+        Assert.False(CdcNames.IsValidSlotName("outbox_cdc\n"));
+        Assert.True(CdcNames.IsValidSlotName("outbox_cdc"));
+        var error = Assert.Throws<OutboxConfigurationException>(() => new CdcNames(new OutboxOptions(), "slot", "pub\n"));
+        Assert.Contains("CdcRelayOptions.PublicationName", error.Message, StringComparison.Ordinal);
     }
 }

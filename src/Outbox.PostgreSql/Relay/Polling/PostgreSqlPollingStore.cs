@@ -355,7 +355,8 @@ internal sealed class PostgreSqlPollingStore : IPollingRelayStore
 
             // Rows the CDC relay moved to its backlog when it created a slot and had not published yet: the polling relay
             // does not read that table, so starting would strand them (and publish later events of their keys first).
-            var backlogExists = new NpgsqlCommand("SELECT to_regclass($1) IS NOT NULL", connection);
+            // Only where the relay's role may read it: a polling-only deployment need not grant anything on the CDC tables.
+            var backlogExists = new NpgsqlCommand("SELECT to_regclass($1) IS NOT NULL AND has_table_privilege(to_regclass($1), 'SELECT')", connection);
             await using (backlogExists.ConfigureAwait(false))
             {
                 backlogExists.Parameters.Add(new NpgsqlParameter<string> { TypedValue = _sql.CdcBacklogTable });

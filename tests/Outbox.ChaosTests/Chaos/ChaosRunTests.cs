@@ -40,6 +40,6 @@ public sealed partial class ChaosRunTests(ITestOutputHelper output)
         Assert.True(exitCode == 0, $"the chaos run found problems (exit code {exitCode}):\n{stdout}");
     }
 
-    [GeneratedRegex(@"^chaos: seed=(?<seed>\d+) events=(?<events>\d+) lost=(?<lost>\d+) duplicates_in_kafka=\d+ order_violations=(?<order>\d+) double_effects=(?<double>\d+) faults=(?<faults>\d+)$")]
+    [GeneratedRegex(@"^chaos: seed=(?<seed>\d+) events=(?<events>\d+) lost=(?<lost>\d+) duplicates_in_kafka=\d+ stale_resends=\d+ order_violations=(?<order>\d+) double_effects=(?<double>\d+) faults=(?<faults>\d+)$")]
     private static partial Regex SummaryPattern();
 }

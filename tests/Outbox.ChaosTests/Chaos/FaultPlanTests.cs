@@ -1,4 +1,5 @@
 using Outbox.ChaosTests.Orchestration;
+using Outbox.ChaosTests.Roles;
 
 namespace Outbox.ChaosTests.Chaos;
 
@@ -26,7 +27,36 @@ public sealed class FaultPlanTests
         for (var seed = 1; seed <= 200; seed++)
         {
             var plan = FaultPlan.Create(seed, relay, TimeSpan.FromSeconds(seconds), 3, 2, 3);
-            Assert.Equal(Enum.GetValues<FaultKind>().Order(), plan.Faults.Select(f => f.Kind).Distinct().Order());
+            Assert.Equal(FaultPlan.KindsOf(relay).Order(), plan.Faults.Select(f => f.Kind).Distinct().Order());
+        }
+    }
+
+    [Fact]
+    public void Every_kind_applies_to_polling_runs_and_every_kind_but_the_pause_to_CDC_runs()
+    {
+        Assert.Equal(Enum.GetValues<FaultKind>(), FaultPlan.KindsOf(RelayKind.Polling));
+        Assert.Equal(Enum.GetValues<FaultKind>().Where(k => k != FaultKind.PauseRelay), FaultPlan.KindsOf(RelayKind.Cdc));
+        Assert.Empty(FaultPlan.Create(7, RelayKind.Cdc, TimeSpan.FromSeconds(60), 3, 2, 3, [FaultKind.PauseRelay]).Faults);
+    }
+
+    [Fact]
+    public void A_pause_outlasts_the_lease_and_one_relay_at_most_is_paused_at_a_time()
+    {
+        for (var seed = 1; seed <= 200; seed++)
+        {
+            var plan = FaultPlan.Create(seed, RelayKind.Polling, TimeSpan.FromMinutes(10), 3, 2, 3);
+            var pauses = plan.Faults.Where(f => f.Kind == FaultKind.PauseRelay).ToList();
+            Assert.NotEmpty(pauses);
+            TimeSpan? previousEnd = null;
+            foreach (var pause in pauses)
+            {
+                Assert.Equal([FaultActionKind.PauseRelay, FaultActionKind.ResumeRelay], pause.Actions.Select(a => a.Kind));
+                Assert.Equal(pause.Actions[0].Target, pause.Actions[1].Target);
+                Assert.InRange(pause.Actions[0].Target, 1, 3);
+                Assert.True(pause.Actions[1].At - pause.Actions[0].At >= RelayRole.LeaseDuration + FaultPlan.PauseBeyondLease - TimeSpan.FromSeconds(0.01), $"seed {seed}: fault {pause.Number} is shorter than the lease");
+                Assert.True(previousEnd is null || pause.At > previousEnd, $"seed {seed}: fault {pause.Number} pauses a relay while another is paused");
+                previousEnd = pause.Actions[1].At;
+            }
         }
     }
 
@@ -53,6 +83,8 @@ public sealed class FaultPlanTests
                 {
                     FaultActionKind.KillRelay => ("relay" + action.Target, true),
                     FaultActionKind.StartRelay => ("relay" + action.Target, false),
+                    FaultActionKind.PauseRelay => ("relay" + action.Target, true),
+                    FaultActionKind.ResumeRelay => ("relay" + action.Target, false),
                     FaultActionKind.KillConsumer => ("consumer" + action.Target, true),
                     FaultActionKind.StartConsumer => ("consumer" + action.Target, false),
                     FaultActionKind.BrokersDown => ("brokers", true),

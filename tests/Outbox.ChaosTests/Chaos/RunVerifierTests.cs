@@ -25,6 +25,36 @@ public sealed class RunVerifierTests
     }
 
     [Fact]
+    public void A_stale_batch_behind_newer_events_of_its_key_is_counted_as_stale_re_sends()
+    {
+        // A zombie relay wakes after the new owner published v1..v3 and sends its claimed v1, v2 again.
+        var (committed, events) = Committed(("a", 3), ("b", 1));
+        var records = Records(events[0], events[1], events[2], events[3], events[0], events[1], events[3]);
+
+        var findings = RunVerifier.Verify(committed, records, Effects(events), Groups);
+
+        Assert.Equal(3, findings.DuplicatesInKafka);
+        Assert.Equal(2, findings.StaleResends);
+        Assert.Equal(0, findings.Lost + findings.Phantoms + findings.OrderViolations + findings.Mismatches);
+        Assert.Equal(["key a v1 again at partition 0 offset 3, after v3", "key a v2 again at partition 0 offset 4, after v3"], findings.StaleResendExamples);
+        Assert.Empty(findings.Examples);
+    }
+
+    [Fact]
+    public void Only_copies_behind_a_later_version_are_stale()
+    {
+        // v1 v1: a plain repeat; v2 v3 v2 v3 v4: a re-sent batch, whose first copy (v2 after v3) steps back, the second not.
+        var (committed, events) = Committed(("a", 4));
+        var records = Records(events[0], events[0], events[1], events[2], events[1], events[2], events[3]);
+
+        var findings = RunVerifier.Verify(committed, records, Effects(events), Groups);
+
+        Assert.Equal(3, findings.DuplicatesInKafka);
+        Assert.Equal(1, findings.StaleResends);
+        Assert.Equal(0, findings.OrderViolations);
+    }
+
+    [Fact]
     public void A_missing_event_is_lost()
     {
         var (committed, events) = Committed(("a", 3));

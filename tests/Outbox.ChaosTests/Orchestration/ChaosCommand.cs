@@ -6,7 +6,7 @@ namespace Outbox.ChaosTests.Orchestration;
 /// <summary>
 /// The <c>chaos</c> command: a private PostgreSQL cluster, then one run per relay kind, each with an embedded Kafka
 /// cluster of its own in this process (the children connect to it over 127.0.0.1). Prints a line per run, then the
-/// summary <c>chaos: seed=S events=N lost=0 duplicates_in_kafka=D order_violations=0 double_effects=0 faults=F</c>, and
+/// summary <c>chaos: seed=S events=N lost=0 duplicates_in_kafka=D stale_resends=R order_violations=0 double_effects=0 faults=F</c>, and
 /// returns 1 when any promise was broken (0 when none, 2 when the run could not start, 3 when it was aborted).
 /// </summary>
 public static class ChaosCommand
@@ -66,7 +66,7 @@ public static class ChaosCommand
 
         var summary = string.Create(CultureInfo.InvariantCulture,
             $"chaos: seed={settings.Seed} events={results.Sum(r => r.Findings.Committed)} lost={results.Sum(r => r.Findings.Lost)} " +
-            $"duplicates_in_kafka={results.Sum(r => r.Findings.DuplicatesInKafka)} order_violations={results.Sum(r => r.Findings.OrderViolations)} " +
+            $"duplicates_in_kafka={results.Sum(r => r.Findings.DuplicatesInKafka)} stale_resends={results.Sum(r => r.Findings.StaleResends)} order_violations={results.Sum(r => r.Findings.OrderViolations)} " +
             $"double_effects={results.Sum(r => r.Findings.DoubleEffects)} faults={results.Sum(r => r.FaultCount)}");
         await stdout.WriteLineAsync(summary);
         log.Line(summary + (results.All(r => r.Problems.Count == 0) ? " (passed)" : " (FAILED: see above)"));

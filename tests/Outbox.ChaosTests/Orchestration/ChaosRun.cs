@@ -217,6 +217,19 @@ public sealed class ChaosRun
                 break;
             }
 
+            case FaultActionKind.PauseRelay:
+                if (!_relays[action.Target - 1].Pause())
+                {
+                    note = "skipped: not running";
+                    break;
+                }
+
+                Count(FaultKind.PauseRelay);
+                note = _relays[action.Target - 1].Name;
+                break;
+            case FaultActionKind.ResumeRelay:
+                note = _relays[action.Target - 1].Resume() ? _relays[action.Target - 1].Name : "skipped: not paused";
+                break;
             case FaultActionKind.KillConsumer:
                 if (!_consumers[action.Target - 1].IsRunning)
                 {
@@ -347,6 +360,12 @@ public sealed class ChaosRun
         }
 
         kafka.ClearRequestErrors(KafkaApiKey.Produce);
+        foreach (var process in Services.Where(p => p.IsPaused))
+        {
+            _log.Line($"{Name}: {process.Name} is paused after the faults: resuming it");
+            process.Resume();
+        }
+
         foreach (var process in Services.Where(p => !p.IsRunning))
         {
             _log.Line($"{Name}: {process.Name} is not running after the faults: starting it");
@@ -549,6 +568,11 @@ public sealed class ChaosRun
         foreach (var example in findings.Examples.Concat(sequenceExamples))
         {
             _log.Line($"{Name}: example: {example}");
+        }
+
+        foreach (var stale in findings.StaleResendExamples.Take(5))
+        {
+            _log.Line($"{Name}: stale re-send: {stale}");
         }
 
         if (findings.LostSample.Count > 0)

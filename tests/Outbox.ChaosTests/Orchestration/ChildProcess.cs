@@ -166,6 +166,26 @@ public sealed class ChildProcess : IDisposable
         }
     }
 
+    /// <summary>Gets a value indicating whether the running instance is stopped by <see cref="Pause"/>.</summary>
+    public bool IsPaused
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _current is { Exited: false, Paused: true };
+            }
+        }
+    }
+
+    /// <summary>SIGSTOP: the process stays, with its connections and whatever it was doing, until <see cref="Resume"/>.</summary>
+    /// <returns>Whether it was running and is now stopped.</returns>
+    public bool Pause() => Signal("STOP", paused: true);
+
+    /// <summary>SIGCONT after <see cref="Pause"/>; does nothing when it is not paused.</summary>
+    /// <returns>Whether it was paused and now runs again.</returns>
+    public bool Resume() => Signal("CONT", paused: false);
+
     /// <summary>Closes standard input (the role stops gracefully) and waits; kills it when it takes longer than <paramref name="timeout"/>.</summary>
     public async Task StopAsync(TimeSpan timeout)
     {
@@ -181,6 +201,8 @@ public sealed class ChildProcess : IDisposable
             instance.ExitExpected = true;
         }
 
+        // A stopped process would not read its closed input: wake it first.
+        Resume();
         Write(instance, "--- stop");
         try
         {
@@ -219,6 +241,36 @@ public sealed class ChildProcess : IDisposable
             _outputClosed = true;
             _output.Dispose();
         }
+    }
+
+    private bool Signal(string signal, bool paused)
+    {
+        Instance? instance;
+        lock (_gate)
+        {
+            instance = _current;
+            if (instance is null || instance.Exited || instance.Paused == paused)
+            {
+                return false;
+            }
+
+            instance.Paused = paused;
+        }
+
+        Write(instance, "--- SIG" + signal);
+        using var kill = Process.Start(new ProcessStartInfo("kill", ["-" + signal, instance.Process.Id.ToString(CultureInfo.InvariantCulture)]) { UseShellExecute = false })!;
+        if (!kill.WaitForExit(TimeSpan.FromSeconds(30)) || kill.ExitCode != 0)
+        {
+            // Gone meanwhile (its exit is recorded as such), or kill failed: either way it is not paused.
+            lock (_gate)
+            {
+                instance.Paused = false;
+            }
+
+            return false;
+        }
+
+        return true;
     }
 
     private void OnOutput(Instance instance, string? line, bool isError)
@@ -297,5 +349,7 @@ public sealed class ChildProcess : IDisposable
         public bool ExitExpected { get; set; }
 
         public bool Exited { get; set; }
+
+        public bool Paused { get; set; }
     }
 }

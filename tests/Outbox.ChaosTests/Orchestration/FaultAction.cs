@@ -12,7 +12,7 @@ public sealed record FaultAction(TimeSpan At, FaultActionKind Kind, int Fault, i
 {
     /// <summary>Gets a value indicating whether this step starts a fault (rather than ending one).</summary>
     public bool StartsFault => Kind is FaultActionKind.KillRelay or FaultActionKind.KillConsumer or FaultActionKind.BrokersDown
-        or FaultActionKind.PostgresRestart or FaultActionKind.ProduceErrors or FaultActionKind.SetRtt;
+        or FaultActionKind.PostgresRestart or FaultActionKind.ProduceErrors or FaultActionKind.SetRtt or FaultActionKind.PauseRelay;
 
     public override string ToString()
     {

@@ -14,4 +14,6 @@ public enum FaultActionKind
     SetRtt,
     ClearRtt,
     StopWriters,
+    PauseRelay,
+    ResumeRelay,
 }

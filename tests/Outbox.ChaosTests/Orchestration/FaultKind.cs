@@ -20,4 +20,10 @@ public enum FaultKind
 
     /// <summary>Added round-trip time on one or all brokers for a few seconds.</summary>
     NetworkDelay,
+
+    /// <summary>
+    /// SIGSTOP a polling relay process for longer than its lease (another relay takes its lanes over), then SIGCONT: a
+    /// zombie that wakes up with a batch it claimed before the pause. Polling runs only.
+    /// </summary>
+    PauseRelay,
 }

@@ -11,6 +11,7 @@ public static class FaultNames
         FaultKind.PostgresRestart => "postgres-restart",
         FaultKind.ProduceErrors => "produce-errors",
         FaultKind.NetworkDelay => "network-delay",
+        FaultKind.PauseRelay => "pause-relay",
         _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, null),
     };
 }

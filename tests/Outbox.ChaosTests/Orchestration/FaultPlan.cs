@@ -5,8 +5,10 @@ namespace Outbox.ChaosTests.Orchestration;
 /// <summary>
 /// The faults of one run, a pure function of the seed: the same seed gives the same faults, targets, times and
 /// durations. Every kind occurs at least once (the first faults are the kinds in a seeded order); then kinds are drawn
-/// by weight, one fault every 1.5 to 4 seconds. A process is not killed again within 2 s of its restart, brokers are
-/// not taken down while down, and delays do not overlap, so every recovery step undoes exactly its own fault.
+/// by weight, one fault every 1.5 to 4 seconds. A process is not killed or paused again within 2 s of its restart or
+/// resumption, one relay at most is paused at a time, brokers are not taken down while down, and delays do not overlap,
+/// so every recovery step undoes exactly its own fault. Pauses are planned in polling runs only (see
+/// <see cref="KindsOf"/>).
 /// </summary>
 public sealed class FaultPlan
 {
@@ -28,7 +30,11 @@ public sealed class FaultPlan
         (FaultKind.PostgresRestart, 10),
         (FaultKind.ProduceErrors, 20),
         (FaultKind.NetworkDelay, 15),
+        (FaultKind.PauseRelay, 10),
     ];
+
+    /// <summary>Gets how much longer than the relay's lease a pause lasts, at least, so that another relay takes its lanes over.</summary>
+    public static readonly TimeSpan PauseBeyondLease = TimeSpan.FromSeconds(1.5);
 
     private FaultPlan(int seed, RelayKind relay, TimeSpan duration, IReadOnlyList<Fault> faults)
     {
@@ -52,7 +58,7 @@ public sealed class FaultPlan
 
     public static FaultPlan Create(int seed, RelayKind relay, TimeSpan duration, int relays, int consumers, int brokers, IReadOnlyCollection<FaultKind>? kinds = null)
     {
-        var allowed = kinds ?? Enum.GetValues<FaultKind>();
+        var allowed = KindsOf(relay).Where(k => kinds is null || kinds.Contains(k)).ToList();
         var random = new Random(seed);
         var state = new PlanState(relays, consumers);
         var faults = new List<Fault>();
@@ -66,7 +72,7 @@ public sealed class FaultPlan
 
         var end = duration.TotalSeconds - 1;
         var t = 2.0;
-        while (t < end)
+        while (t < end && allowed.Count > 0)
         {
             for (var attempt = 0; attempt < 20; attempt++)
             {
@@ -92,6 +98,14 @@ public sealed class FaultPlan
 
         return new FaultPlan(seed, relay, duration, faults);
     }
+
+    /// <summary>
+    /// The fault kinds a run of <paramref name="relay"/> can get. CDC runs get no <see cref="FaultKind.PauseRelay"/>: a
+    /// paused CDC relay keeps its walsender, and so the slot, active until <c>wal_sender_timeout</c> (60 s by default),
+    /// so no standby could take over within a pause; that fault would need a shorter timeout on the test cluster.
+    /// </summary>
+    public static IReadOnlyList<FaultKind> KindsOf(RelayKind relay) =>
+        relay == RelayKind.Cdc ? Enum.GetValues<FaultKind>().Where(k => k != FaultKind.PauseRelay).ToList() : Enum.GetValues<FaultKind>();
 
     private static FaultKind Pick(Random random, IReadOnlyCollection<FaultKind> allowed)
     {
@@ -143,6 +157,23 @@ public sealed class FaultPlan
                 return kind == FaultKind.KillRelay
                     ? [new(S(t), FaultActionKind.KillRelay, fault, target), new(S(t + down), FaultActionKind.StartRelay, fault, target)]
                     : [new(S(t), FaultActionKind.KillConsumer, fault, target), new(S(t + down), FaultActionKind.StartConsumer, fault, target)];
+            }
+
+            case FaultKind.PauseRelay:
+            {
+                // Longer than the lease, so that another relay takes the lanes over while this one sleeps with whatever
+                // it had claimed; one at a time, so that another relay is there to take them.
+                var candidates = Enumerable.Range(1, state.RelayUpAt.Length).Where(i => state.RelayUpAt[i - 1] <= t).ToList();
+                if (candidates.Count == 0 || state.PauseFreeAt > t)
+                {
+                    return null;
+                }
+
+                var target = candidates[random.Next(candidates.Count)];
+                var paused = (Roles.RelayRole.LeaseDuration + PauseBeyondLease).TotalSeconds + (random.NextDouble() * 3.5);
+                state.RelayUpAt[target - 1] = t + paused + 2;
+                state.PauseFreeAt = t + paused + 0.5;
+                return [new(S(t), FaultActionKind.PauseRelay, fault, target), new(S(t + paused), FaultActionKind.ResumeRelay, fault, target)];
             }
 
             case FaultKind.BrokersDown:
@@ -211,5 +242,7 @@ public sealed class FaultPlan
         public double PostgresFreeAt { get; set; }
 
         public double RttFreeAt { get; set; }
+
+        public double PauseFreeAt { get; set; }
     }
 }

@@ -16,6 +16,13 @@ public sealed record RunFindings
     /// <summary>Gets records of an event that was already in Kafka (at least once allows them).</summary>
     public long DuplicatesInKafka { get; init; }
 
+    /// <summary>
+    /// Gets the duplicates that arrive after a later event of the same key (a consumer without an inbox sees the key's
+    /// state go backwards): a zombie relay's stale batch behind the new owner's newer events, and also a new owner's
+    /// re-send of a batch the previous owner had published but not yet removed.
+    /// </summary>
+    public long StaleResends { get; init; }
+
     /// <summary>Gets first occurrences whose version is not above the key's previous first occurrence.</summary>
     public long OrderViolations { get; init; }
 
@@ -36,6 +43,9 @@ public sealed record RunFindings
 
     /// <summary>Gets up to 20 of the lost events.</summary>
     public IReadOnlyList<Guid> LostSample { get; init; } = [];
+
+    /// <summary>Gets up to 20 of the stale re-sends (at least once allows them: they are not problems).</summary>
+    public IReadOnlyList<string> StaleResendExamples { get; init; } = [];
 
     /// <summary>Gets up to 20 examples of the problems above.</summary>
     public IReadOnlyList<string> Examples { get; init; } = [];

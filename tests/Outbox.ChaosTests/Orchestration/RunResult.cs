@@ -84,7 +84,7 @@ public sealed record RunResult
     public string Line() => string.Create(
         CultureInfo.InvariantCulture,
         $"chaos[{Relay.ToString().ToLowerInvariant()}]: seed={Seed} events={Findings.Committed} rolled_back={RolledBackEvents} kafka_records={Findings.KafkaRecords} " +
-        $"lost={Findings.Lost} phantoms={Findings.Phantoms} duplicates_in_kafka={Findings.DuplicatesInKafka} order_violations={Findings.OrderViolations} " +
+        $"lost={Findings.Lost} phantoms={Findings.Phantoms} duplicates_in_kafka={Findings.DuplicatesInKafka} stale_resends={Findings.StaleResends} order_violations={Findings.OrderViolations} " +
         $"missing_effects={Findings.MissingEffects} double_effects={Findings.DoubleEffects} sequence_violations={SequenceViolations} " +
         $"dead_letters={DeadLetterRows + DeadLetterRecords} pending={PendingRows} crashes={Crashes.Count} faults={FaultCount} " +
         $"({string.Join(" ", Faults.Where(p => p.Value > 0).Select(p => FaultNames.Of(p.Key) + "=" + p.Value.ToString(CultureInfo.InvariantCulture)))}) " +

@@ -7,7 +7,9 @@ namespace Outbox.ChaosTests.Orchestration;
 /// <summary>
 /// The end-of-run checks, pure so that their own tests can feed them broken histories: every committed event is in
 /// Kafka and nothing else is; per key, the first occurrences of the events come in commit (version) order; every
-/// consumer group has exactly one effect of every committed event and none of anything else.
+/// consumer group has exactly one effect of every committed event and none of anything else. Among the duplicates it
+/// counts the stale re-sends: copies that arrive after a later event of the same key, where a consumer without an inbox
+/// would see the key's state go backwards.
 /// </summary>
 public static class RunVerifier
 {
@@ -33,10 +35,11 @@ public static class RunVerifier
             }
         }
 
+        var staleExamples = new List<string>();
         var firstHeaderIds = new Dictionary<Guid, string>();
         var lastVersions = new Dictionary<string, long>(StringComparer.Ordinal);
         var keyPartitions = new Dictionary<string, int>(StringComparer.Ordinal);
-        long phantoms = 0, duplicates = 0, orderViolations = 0, unreadable = 0, mismatches = 0;
+        long phantoms = 0, duplicates = 0, staleResends = 0, orderViolations = 0, unreadable = 0, mismatches = 0;
 
         // Records come sorted by partition and offset; a key lives in one partition, so this is each key's order.
         foreach (var record in records)
@@ -77,6 +80,19 @@ public static class RunVerifier
             if (firstHeaderIds.TryGetValue(evt.ChaosId, out var firstId))
             {
                 duplicates++;
+
+                // A later version of the key is already in the topic: the copy puts an older state behind a newer one.
+                // (Every version of a key first appears in order, so the highest first occurrence is the highest record.)
+                var newest = lastVersions.GetValueOrDefault(evt.Key);
+                if (evt.Version < newest)
+                {
+                    staleResends++;
+                    if (staleExamples.Count < MaxExamples)
+                    {
+                        staleExamples.Add($"key {evt.Key} v{evt.Version} again at {where}, after v{newest}");
+                    }
+                }
+
                 if (firstId != record.Id)
                 {
                     // The same event under two outbox ids: the inbox could not tell them apart.
@@ -156,6 +172,8 @@ public static class RunVerifier
             Lost = lost,
             Phantoms = phantoms,
             DuplicatesInKafka = duplicates,
+            StaleResends = staleResends,
+            StaleResendExamples = staleExamples,
             OrderViolations = orderViolations,
             Unreadable = unreadable,
             Mismatches = mismatches,

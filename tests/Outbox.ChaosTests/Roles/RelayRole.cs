@@ -6,11 +6,14 @@ namespace Outbox.ChaosTests.Roles;
 /// </summary>
 public static class RelayRole
 {
+    /// <summary>The lease of every polling relay role (the pause fault outlasts it).</summary>
+    public static readonly TimeSpan LeaseDuration = TimeSpan.FromSeconds(4);
+
     public static Task<int> RunAsync(RoleArguments args) =>
         RoleHost.RunRelayAsync(args, (outbox, name) => outbox.AddPollingRelay(o =>
         {
             o.InstanceId = name + "-" + Environment.ProcessId;
-            o.LeaseDuration = TimeSpan.FromSeconds(4);
+            o.LeaseDuration = LeaseDuration;
             o.HeartbeatInterval = TimeSpan.FromSeconds(1);
             o.PollInterval = TimeSpan.FromMilliseconds(250);
             o.RetryBaseDelay = TimeSpan.FromMilliseconds(200);

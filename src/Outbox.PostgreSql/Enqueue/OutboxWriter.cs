@@ -31,10 +31,13 @@ public sealed class OutboxWriter
     /// <returns>The event id.</returns>
     /// <exception cref="UnmappedEventException">The event's type is not mapped.</exception>
     /// <exception cref="PayloadTooLargeException">The payload is over <see cref="OutboxOptions.MaxPayloadBytes"/>.</exception>
+    /// <exception cref="ArgumentException"><paramref name="transaction"/> belongs to another connection or has already
+    /// ended (committed or rolled back); nothing was written.</exception>
     public async Task<Guid> EnqueueAsync(NpgsqlConnection connection, NpgsqlTransaction? transaction, object evt, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(connection);
         ArgumentNullException.ThrowIfNull(evt);
+        CheckTransaction(connection, transaction);
         using var activity = EnqueueTelemetry.Start(nameof(OutboxWriter), 1);
         var message = _factory.Create(evt);
         var command = new NpgsqlCommand(_insertSql, connection, transaction);
@@ -61,10 +64,13 @@ public sealed class OutboxWriter
     /// <returns>The event ids, in the order of <paramref name="events"/>.</returns>
     /// <exception cref="UnmappedEventException">An event's type is not mapped; nothing was written.</exception>
     /// <exception cref="PayloadTooLargeException">A payload is over the limit; nothing was written.</exception>
+    /// <exception cref="ArgumentException"><paramref name="transaction"/> belongs to another connection or has already
+    /// ended (committed or rolled back); nothing was written.</exception>
     public async Task<IReadOnlyList<Guid>> EnqueueBatchAsync(NpgsqlConnection connection, NpgsqlTransaction? transaction, IEnumerable<object> events, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(connection);
         ArgumentNullException.ThrowIfNull(events);
+        CheckTransaction(connection, transaction);
 
         // Build every row before writing so that a bad event leaves the database untouched.
         var list = events as IReadOnlyCollection<object> ?? [.. events];
@@ -75,7 +81,8 @@ public sealed class OutboxWriter
             return [];
         }
 
-        _ = transaction; // COPY runs in the connection's current transaction.
+        // COPY has no transaction of its own: it runs in the connection's current one, which CheckTransaction made sure
+        // is the given transaction.
         var importer = await connection.BeginBinaryImportAsync(_copySql, cancellationToken).ConfigureAwait(false);
         await using (importer.ConfigureAwait(false))
         {
@@ -100,6 +107,50 @@ public sealed class OutboxWriter
         EnqueueTelemetry.Written(messages);
 
         return messages.ConvertAll(m => m.Id);
+    }
+
+    // The rows must commit with the business change: a transaction of another connection, or one that has ended, would
+    // make them commit on their own (COPY in particular runs in whatever transaction the connection has).
+    private static void CheckTransaction(NpgsqlConnection connection, NpgsqlTransaction? transaction)
+    {
+        if (transaction is null)
+        {
+            return;
+        }
+
+        if (HasCompleted(transaction))
+        {
+            throw new ArgumentException(
+                "The transaction has already been committed or rolled back: the events would not commit with your changes. " +
+                "Pass the open transaction of the business change.", nameof(transaction));
+        }
+
+        if (!ReferenceEquals(transaction.Connection, connection))
+        {
+            throw new ArgumentException(
+                "The transaction belongs to another connection than the one given: the events would not commit with your changes. " +
+                "Pass the connection the transaction was begun on.", nameof(transaction));
+        }
+    }
+
+    private static bool HasCompleted(NpgsqlTransaction transaction)
+    {
+        if (transaction.Connection is null)
+        {
+            return true;
+        }
+
+        try
+        {
+            // Npgsql keeps Connection on a completed transaction (it reuses the object for the connection's next one);
+            // its IsolationLevel getter throws once the transaction has completed.
+            _ = transaction.IsolationLevel;
+            return false;
+        }
+        catch (InvalidOperationException)
+        {
+            return true;
+        }
     }
 
     private static Task WriteNullableTextAsync(NpgsqlBinaryImporter importer, string? value, CancellationToken cancellationToken) =>

@@ -1,0 +1,43 @@
+using Npgsql;
+using Xunit.Abstractions;
+
+namespace Outbox.IntegrationTests.Cdc;
+
+/// <summary>docs/operations.md, "Uninstalling": the documented statements leave no slot, publication or outbox object.</summary>
+[Collection(CdcCollection.Name)]
+public sealed class UninstallTests(ITestOutputHelper output)
+{
+    [Fact]
+    public async Task The_documented_statements_remove_the_slot_the_publication_and_every_outbox_object()
+    {
+        await using var harness = await CdcHarness.CreateAsync(output);
+        var host = await harness.StartRelayHostAsync("relay");
+        await harness.WaitUntilStreamingAsync(host);
+        await harness.WriteAsync(5, keys: 1);
+        await harness.WaitAsync(() => CdcHarness.MonitorOf(host).PublishedCount >= 5, "the rows are published");
+        await host.StopAsync();
+        await harness.WaitAsync(async () => !(await harness.ReadSlotAsync()).Active, "the stopped relay's slot is inactive");
+
+        await ExecuteAsync(harness.DataSource, $"SELECT pg_drop_replication_slot('{harness.SlotName}')");
+        await ExecuteAsync(harness.DataSource, "DROP PUBLICATION IF EXISTS outbox");
+        await ExecuteAsync(harness.DataSource, "DROP SCHEMA outbox CASCADE");
+
+        Assert.False((await harness.ReadSlotAsync()).Exists);
+        Assert.Equal(0L, await ScalarAsync(harness.DataSource, "SELECT count(*) FROM pg_publication"));
+        Assert.Equal(0L, await ScalarAsync(harness.DataSource, "SELECT count(*) FROM pg_namespace WHERE nspname = 'outbox'"));
+        Assert.Equal(0L, await ScalarAsync(harness.DataSource, "SELECT count(*) FROM pg_proc WHERE proname LIKE 'messages%'"));
+        Assert.Equal(0L, await ScalarAsync(harness.DataSource, "SELECT count(*) FROM pg_class WHERE relname LIKE 'messages%' OR relname LIKE 'inbox%' OR relname LIKE 'lanes%' OR relname = 'dead_letters'"));
+    }
+
+    private static async Task ExecuteAsync(NpgsqlDataSource dataSource, string sql)
+    {
+        await using var command = dataSource.CreateCommand(sql);
+        await command.ExecuteNonQueryAsync();
+    }
+
+    private static async Task<long> ScalarAsync(NpgsqlDataSource dataSource, string sql)
+    {
+        await using var command = dataSource.CreateCommand(sql);
+        return (long)(await command.ExecuteScalarAsync())!;
+    }
+}

@@ -151,6 +151,73 @@ internal static class OutboxCli
         });
         root.Subcommands.Add(debezium);
 
+        var dropSlot = new Option<string>("--slot") { Description = "Replication slot to drop", DefaultValueFactory = _ => "outbox_cdc" };
+        var dropPublication = new Option<string>("--publication") { Description = "Publication to drop", DefaultValueFactory = _ => "outbox" };
+        var dropYes = new Option<bool>("--yes") { Description = "Confirm: the relay then starts from a new slot" };
+        var dropReplication = new Command(
+            "drop-replication",
+            "Drop a CDC relay's (or Debezium's) replication slot and publication, e.g. when uninstalling: an abandoned slot keeps WAL forever. Stop the relay first.")
+        {
+            dropSlot, dropPublication, dropYes,
+        };
+        dropReplication.SetAction((parse, ct) =>
+        {
+            if (!parse.GetValue(dropYes))
+            {
+                stderr.WriteLine("'drop-replication' drops the slot for good (a relay started later makes a new one and publishes the table's rows from it): add --yes to confirm.");
+                return Task.FromResult(2);
+            }
+
+            return WithDatabaseAsync(parse, async (dataSource, options) =>
+            {
+                var names = new Outbox.PostgreSql.Cdc.CdcNames(options, parse.GetValue(dropSlot)!, parse.GetValue(dropPublication)!, "--slot", "--publication");
+                await using (var slotCommand = dataSource.CreateCommand(
+                    "SELECT active, active_pid FROM pg_replication_slots WHERE slot_name = $1 AND database = current_database()"))
+                {
+                    slotCommand.Parameters.Add(new NpgsqlParameter<string> { TypedValue = names.SlotName });
+                    await using var reader = await slotCommand.ExecuteReaderAsync(ct);
+                    if (!await reader.ReadAsync(ct))
+                    {
+                        stdout.WriteLine($"No replication slot '{names.SlotName}' in this database.");
+                    }
+                    else if (reader.GetBoolean(0))
+                    {
+                        stderr.WriteLine($"error: replication slot '{names.SlotName}' is in use by server process {(reader.IsDBNull(1) ? "?" : reader.GetInt32(1))} (a running relay or Debezium connector): stop it first.");
+                        return 1;
+                    }
+                }
+
+                await using (var drop = dataSource.CreateCommand(
+                    "SELECT count(pg_drop_replication_slot(slot_name)) FROM pg_replication_slots WHERE slot_name = $1 AND database = current_database()"))
+                {
+                    drop.Parameters.Add(new NpgsqlParameter<string> { TypedValue = names.SlotName });
+                    if ((long)(await drop.ExecuteScalarAsync(ct))! > 0)
+                    {
+                        stdout.WriteLine($"Dropped replication slot '{names.SlotName}'.");
+                    }
+                }
+
+                await using (var publicationExists = dataSource.CreateCommand("SELECT EXISTS (SELECT 1 FROM pg_publication WHERE pubname = $1)"))
+                {
+                    publicationExists.Parameters.Add(new NpgsqlParameter<string> { TypedValue = names.PublicationName });
+                    if (!(bool)(await publicationExists.ExecuteScalarAsync(ct))!)
+                    {
+                        stdout.WriteLine($"No publication '{names.PublicationName}' in this database.");
+                        return 0;
+                    }
+                }
+
+                await using (var dropPublicationCommand = dataSource.CreateCommand($"DROP PUBLICATION IF EXISTS {names.QuotedPublication}"))
+                {
+                    await dropPublicationCommand.ExecuteNonQueryAsync(ct);
+                }
+
+                stdout.WriteLine($"Dropped publication '{names.PublicationName}'.");
+                return 0;
+            });
+        });
+        root.Subcommands.Add(dropReplication);
+
         var parseResult = root.Parse(args);
         if (parseResult.Errors.Count > 0)
         {
@@ -178,7 +245,10 @@ internal static class OutboxCli
             return options;
         }
 
-        async Task<int> WithAdministrationAsync(ParseResult parse, Func<OutboxAdministration, Task<int>> action)
+        Task<int> WithAdministrationAsync(ParseResult parse, Func<OutboxAdministration, Task<int>> action) =>
+            WithDatabaseAsync(parse, (dataSource, options) => action(new OutboxAdministration(dataSource, options, TimeProvider.System)));
+
+        async Task<int> WithDatabaseAsync(ParseResult parse, Func<NpgsqlDataSource, OutboxOptions, Task<int>> action)
         {
             var cs = parse.GetValue(connection) ?? Environment.GetEnvironmentVariable(ConnectionVariable);
             if (string.IsNullOrWhiteSpace(cs))
@@ -191,7 +261,7 @@ internal static class OutboxCli
             {
                 var options = Options(parse);
                 await using var dataSource = NpgsqlDataSource.Create(cs);
-                return await action(new OutboxAdministration(dataSource, options, TimeProvider.System));
+                return await action(dataSource, options);
             }
             catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.UndefinedTable)
             {

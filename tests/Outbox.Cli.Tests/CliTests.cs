@@ -168,7 +168,7 @@ public sealed class CliTests : IAsyncLifetime
         }
 
         Assert.Equal([first, second, third], ids);
-        Assert.Equal(0L, await ScalarAsync("SELECT count(*) FROM outbox.dead_letters"));
+        Assert.Equal(0L, (long)(await ScalarAsync("SELECT count(*) FROM outbox.dead_letters"))!);
 
         var purgeMe = Guid.NewGuid();
         await InsertDeadLetterAsync(purgeMe, 40);
@@ -178,7 +178,7 @@ public sealed class CliTests : IAsyncLifetime
         var (purgeExit, purge, _) = await RunAsync("dead-letters", "purge", purgeMe.ToString(), "--yes", "--connection", _connectionString);
         Assert.Equal(0, purgeExit);
         Assert.Contains("purge: 1 dead letter(s).", purge, StringComparison.Ordinal);
-        Assert.Equal(0L, await ScalarAsync("SELECT count(*) FROM outbox.dead_letters"));
+        Assert.Equal(0L, (long)(await ScalarAsync("SELECT count(*) FROM outbox.dead_letters"))!);
 
         var (missingExit, _, missingError) = await RunAsync("dead-letters", "show", Guid.NewGuid().ToString(), "--connection", _connectionString);
         Assert.Equal(1, missingExit);
@@ -253,6 +253,34 @@ public sealed class CliTests : IAsyncLifetime
         }
 
         Assert.Equal([first, second, third], ids);
+    }
+
+    [Fact]
+    public async Task Drop_replication_removes_the_slot_and_the_publication_and_asks_for_confirmation()
+    {
+        var slot = "cli_drop_" + Guid.NewGuid().ToString("N")[..12];
+        await ExecuteAsync($"SELECT pg_create_logical_replication_slot('{slot}', 'pgoutput')");
+        await ExecuteAsync("CREATE PUBLICATION cli_pub FOR TABLE outbox.messages WITH (publish = 'insert')");
+
+        var (unconfirmed, _, unconfirmedError) = await RunAsync("drop-replication", "--slot", slot, "--publication", "cli_pub", "--connection", _connectionString);
+        Assert.Equal(2, unconfirmed);
+        Assert.Contains("--yes", unconfirmedError, StringComparison.Ordinal);
+        Assert.Equal(1L, (long)(await ScalarAsync($"SELECT count(*) FROM pg_replication_slots WHERE slot_name = '{slot}'"))!);
+
+        var (exit, output, _) = await RunAsync("drop-replication", "--slot", slot, "--publication", "cli_pub", "--yes", "--connection", _connectionString);
+        Assert.Equal(0, exit);
+        Assert.Contains($"Dropped replication slot '{slot}'", output, StringComparison.Ordinal);
+        Assert.Contains("Dropped publication 'cli_pub'", output, StringComparison.Ordinal);
+        Assert.Equal(0L, (long)(await ScalarAsync($"SELECT count(*) FROM pg_replication_slots WHERE slot_name = '{slot}'"))!);
+        Assert.Equal(0L, (long)(await ScalarAsync("SELECT count(*) FROM pg_publication WHERE pubname = 'cli_pub'"))!);
+
+        var (again, againOutput, _) = await RunAsync("drop-replication", "--slot", slot, "--publication", "cli_pub", "--yes", "--connection", _connectionString);
+        Assert.Equal(0, again);
+        Assert.Contains("No replication slot", againOutput, StringComparison.Ordinal);
+
+        var (invalid, _, invalidError) = await RunAsync("drop-replication", "--slot", "Bad-Name", "--yes", "--connection", _connectionString);
+        Assert.Equal(1, invalid);
+        Assert.Contains("--slot", invalidError, StringComparison.Ordinal);
     }
 
     private async Task InsertCdcDeadLetterAsync(Guid id, int createdSecondsAgo, int deadLetteredSecondsAgo)

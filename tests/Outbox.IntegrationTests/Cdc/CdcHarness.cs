@@ -261,6 +261,14 @@ internal sealed class CdcHarness : IAsyncDisposable
         return (true, reader.GetBoolean(0), reader.IsDBNull(1) ? null : reader.GetFieldValue<NpgsqlLogSequenceNumber>(1), reader.IsDBNull(2) ? null : reader.GetString(2));
     }
 
+    /// <summary>Whether the server process <paramref name="pid"/> waits on a lock (a transaction blocked on a row lock).</summary>
+    public async Task<bool> IsWaitingOnLockAsync(int pid)
+    {
+        await using var command = DataSource.CreateCommand("SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = $1");
+        command.Parameters.Add(new NpgsqlParameter<int> { TypedValue = pid });
+        return await command.ExecuteScalarAsync() is true;
+    }
+
     public async Task<NpgsqlLogSequenceNumber> CurrentLsnAsync()
     {
         await using var command = DataSource.CreateCommand("SELECT pg_current_wal_lsn()");

@@ -105,7 +105,7 @@ public sealed class CdcRelayStreamingTests(ITestOutputHelper output)
         await ExecuteAsync(a, ta, "UPDATE aggregates SET version = version + 1 WHERE id = 'K'");
         var idB = await harness.Writer.EnqueueAsync(b, tb, new CdcTestEvent("K", 1, "B"));
         var bBlocked = ExecuteAsync(b, tb, "UPDATE aggregates SET version = version + 1 WHERE id = 'K'");
-        await harness.WaitAsync(async () => await IsWaitingOnLockAsync(harness.DataSource, b.ProcessID), "T_B waits on K's row lock");
+        await harness.WaitAsync(() => harness.IsWaitingOnLockAsync(b.ProcessID), "T_B waits on K's row lock");
 
         // T_A writes its event and commits; then T_B gets the lock and commits.
         var idA = await harness.Writer.EnqueueAsync(a, ta, new CdcTestEvent("K", 0, "A"));
@@ -169,12 +169,5 @@ public sealed class CdcRelayStreamingTests(ITestOutputHelper output)
     {
         await using var command = new NpgsqlCommand(sql, connection, transaction);
         await command.ExecuteNonQueryAsync();
-    }
-
-    private static async Task<bool> IsWaitingOnLockAsync(NpgsqlDataSource dataSource, int pid)
-    {
-        await using var command = dataSource.CreateCommand("SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = $1");
-        command.Parameters.Add(new NpgsqlParameter<int> { TypedValue = pid });
-        return await command.ExecuteScalarAsync() is true;
     }
 }

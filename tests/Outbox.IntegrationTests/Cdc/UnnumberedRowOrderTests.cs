@@ -254,7 +254,7 @@ public sealed class UnnumberedRowOrderTests(ITestOutputHelper output)
             await LockAsync(a, ta, key);
             var idB = await harness.Writer.EnqueueAsync(b, tb, new CdcTestEvent(key, 1, "B"));
             var bBlocked = LockAsync(b, tb, key);
-            await Eventually.TrueAsync(() => IsWaitingOnLockAsync(harness.DataSource, b.ProcessID), "T_B waits on K's row lock");
+            await Eventually.TrueAsync(() => harness.IsWaitingOnLockAsync(b.ProcessID), "T_B waits on K's row lock");
 
             // T_A writes its event and commits; then T_B gets the lock and commits.
             var idA = await harness.Writer.EnqueueAsync(a, ta, new CdcTestEvent(key, 0, "A"));
@@ -315,12 +315,5 @@ public sealed class UnnumberedRowOrderTests(ITestOutputHelper output)
         await using var command = new NpgsqlCommand("UPDATE aggregates SET version = version + 1 WHERE id = $1", connection, transaction);
         command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = key });
         await command.ExecuteNonQueryAsync();
-    }
-
-    private static async Task<bool> IsWaitingOnLockAsync(NpgsqlDataSource dataSource, int pid)
-    {
-        await using var command = dataSource.CreateCommand("SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = $1");
-        command.Parameters.Add(new NpgsqlParameter<int> { TypedValue = pid });
-        return await command.ExecuteScalarAsync() is true;
     }
 }

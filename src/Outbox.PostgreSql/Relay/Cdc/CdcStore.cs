@@ -52,12 +52,12 @@ internal sealed partial class CdcStore
         // values above every numbered row, in commit order (UnnumberedRowOrder), so the backlog is read in commit order.
         _captureBacklogSql = $"""
             WITH moved AS (
-                DELETE FROM {names.Messages} AS m RETURNING {Columns}, {UnnumberedRowOrder.CommitTime("m")} AS committed_at),
+                DELETE FROM {names.Messages} RETURNING {Columns}, xmin),
             base AS (
                 SELECT greatest(coalesce((SELECT max(commit_seq) FROM moved), 0), coalesce((SELECT max(commit_seq) FROM {names.BacklogTable}), 0)) AS v)
             INSERT INTO {names.BacklogTable} ({Columns})
             SELECT id, aggregatetype, aggregateid, type, payload, lane,
-                   coalesce(commit_seq, base.v + row_number() OVER (PARTITION BY commit_seq IS NULL ORDER BY committed_at NULLS FIRST, id)),
+                   coalesce(commit_seq, base.v + row_number() OVER (PARTITION BY commit_seq IS NULL ORDER BY {UnnumberedRowOrder.OrderBy("moved")})),
                    created_at, traceparent, tracestate, attempts
             FROM moved, base
             ON CONFLICT (id) DO NOTHING

@@ -31,6 +31,9 @@ internal static class DerivedObjectNames
 
     public static string CdcBacklog(string messagesTable) => CdcStem(messagesTable) + "_cdc_backlog";
 
+    /// <summary>The relays' parked keys: a key whose event failed, held back with every later event of it.</summary>
+    public static string ParkedKeys(string messagesTable) => messagesTable + "_parked";
+
     public static string CdcSlots(string messagesTable) => CdcStem(messagesTable) + "_cdc_slots";
 
     /// <summary>
@@ -50,7 +53,8 @@ internal static class DerivedObjectNames
             (CommitFunction(table), "the commit-order trigger function"),
             (PrimaryKey(table), "the outbox table's primary key"),
             (CdcBacklog(table), "the CDC relay's backlog table"),
-            (CdcSlots(table), "the CDC relay's slots table"));
+            (CdcSlots(table), "the CDC relay's slots table"),
+            (ParkedKeys(table), "the relays' parked-keys table"));
         Check(nameof(OutboxOptions.LanesTable), options.LanesTable, (Instances(options.LanesTable), "the polling relay's instances table"));
         Check(nameof(OutboxOptions.InboxTable), options.InboxTable, (InboxHandledAtIndex(options.InboxTable), "the inbox table's handled_at index"));
 

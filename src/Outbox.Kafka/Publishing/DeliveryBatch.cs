@@ -31,7 +31,7 @@ internal sealed class DeliveryBatch
         Interlocked.Increment(ref _pending);
         _produced = index + 1;
         return report => Settle(index, report.Error is { IsError: true } error
-            ? PublishResult.Failed(Describe(error))
+            ? PublishResult.Failed(Describe(error), KafkaErrorClassifier.Classify(error))
             : PublishResult.Acknowledged);
     }
 
@@ -61,7 +61,7 @@ internal sealed class DeliveryBatch
     {
         for (var i = 0; i < Volatile.Read(ref _produced); i++)
         {
-            Settle(i, PublishResult.Failed(error));
+            Settle(i, KafkaErrorClassifier.ProducerGone(error));
         }
     }
 

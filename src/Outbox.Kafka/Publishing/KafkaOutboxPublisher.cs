@@ -26,13 +26,32 @@ internal sealed class KafkaOutboxPublisher : IOutboxPublisher
     {
         ArgumentNullException.ThrowIfNull(kafkaOptions);
         ArgumentNullException.ThrowIfNull(outboxOptions);
-        _config = ProducerConfigFactory.Create(kafkaOptions, defaults?.LingerMs ?? ProducerConfigFactory.DefaultLingerMs);
+        _config = ProducerConfigFactory.Create(kafkaOptions, defaults?.LingerMs ?? ProducerConfigFactory.DefaultLingerMs, outboxOptions.MaxPayloadBytes);
+        CheckPayloadFits(_config, outboxOptions.MaxPayloadBytes);
         _records = new KafkaRecordFactory(outboxOptions);
         _flushTimeout = kafkaOptions.FlushTimeout;
         _logger = logger;
 
         // Built now, so that a bad producer setting fails when the host starts, not at the first event.
         _current = CreateGeneration();
+    }
+
+    /// <summary>
+    /// Refuses to start when the producer's <c>message.max.bytes</c> (set by the application) is below what the write path
+    /// accepts: such events would be written, then refused by the producer and parked.
+    /// </summary>
+    internal static void CheckPayloadFits(ProducerConfig config, int maxPayloadBytes)
+    {
+        var limit = config.MessageMaxBytes ?? ProducerConfigFactory.LibrdkafkaMessageMaxBytes;
+        var needed = (long)maxPayloadBytes + ProducerConfigFactory.RecordOverheadBytes;
+        if (limit < needed)
+        {
+            throw new OutboxConfigurationException(
+                $"KafkaOptions.Producer.MessageMaxBytes (message.max.bytes) is {limit} bytes, but OutboxOptions.MaxPayloadBytes accepts payloads of " +
+                $"{maxPayloadBytes} bytes, and a record also carries its key and headers ({ProducerConfigFactory.RecordOverheadBytes} bytes are reserved for them): " +
+                $"events the write path accepts would be refused by the producer. Raise MessageMaxBytes to at least {needed}, or lower MaxPayloadBytes to at most " +
+                $"{limit - ProducerConfigFactory.RecordOverheadBytes}. (Leave MessageMaxBytes unset and the relay sizes it from MaxPayloadBytes.)");
+        }
     }
 
     /// <summary>Gets how many producers were created so far (1 + the fatal-error replacements).</summary>
@@ -62,12 +81,12 @@ internal sealed class KafkaOutboxPublisher : IOutboxPublisher
         {
             for (var i = 0; i < messages.Count; i++)
             {
-                var error = await ProduceAsync(generation.Producer, batch, i, messages[i], cancellationToken).ConfigureAwait(false);
-                if (error is not null)
+                var failure = await ProduceAsync(generation.Producer, batch, i, messages[i], cancellationToken).ConfigureAwait(false);
+                if (failure is { } error)
                 {
                     // Nothing may overtake a record that could not even be handed over.
                     refused = true;
-                    results[i] = PublishResult.Failed(error);
+                    results[i] = error;
                     for (var j = i + 1; j < results.Length; j++)
                     {
                         results[j] = PublishResult.NotAttempted;
@@ -125,7 +144,7 @@ internal sealed class KafkaOutboxPublisher : IOutboxPublisher
         }
     }
 
-    private async ValueTask<string?> ProduceAsync(
+    private async ValueTask<PublishResult?> ProduceAsync(
         IProducer<byte[], byte[]> producer, DeliveryBatch batch, int index, OutboxMessage message, CancellationToken cancellationToken)
     {
         var record = KafkaRecordFactory.CreateMessage(message);
@@ -150,13 +169,13 @@ internal sealed class KafkaOutboxPublisher : IOutboxPublisher
             {
                 batch.Unexpect(index);
                 PublishTelemetry.Failed(activity, topic, DeliveryBatch.Describe(ex.Error));
-                return DeliveryBatch.Describe(ex.Error);
+                return PublishResult.Failed(DeliveryBatch.Describe(ex.Error), KafkaErrorClassifier.Classify(ex.Error));
             }
             catch (ObjectDisposedException)
             {
                 batch.Unexpect(index);
                 PublishTelemetry.Failed(activity, topic, "The Kafka producer was disposed.");
-                return "The Kafka producer was disposed (fatal error or shutdown).";
+                return KafkaErrorClassifier.ProducerGone("The Kafka producer was disposed (fatal error or shutdown).");
             }
         }
     }

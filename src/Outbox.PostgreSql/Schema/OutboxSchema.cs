@@ -102,6 +102,23 @@ public static class OutboxSchema
                 dead_lettered_at timestamp with time zone NOT NULL
             );
 
+            -- Keys the relays hold back: the event that failed (message_id) and every later event of its aggregate wait in
+            -- the outbox table, in order, while other keys flow. Retrying until retry_at, or parked until an operator
+            -- replays or discards it; released_at_lsn marks a release (the CDC relay publishes the key again from there).
+            CREATE TABLE IF NOT EXISTS {n.ParkedKeys} (
+                aggregatetype text NOT NULL,
+                aggregateid text NOT NULL,
+                lane integer NOT NULL,
+                message_id uuid NOT NULL,
+                attempts integer NOT NULL,
+                last_error text NULL,
+                retry_at timestamp with time zone NULL,
+                parked_at timestamp with time zone NULL,
+                released_at_lsn pg_lsn NULL,
+                updated_at timestamp with time zone NOT NULL,
+                PRIMARY KEY (aggregatetype, aggregateid)
+            );
+
             CREATE TABLE IF NOT EXISTS {n.Inbox} (
                 consumer_group text NOT NULL,
                 message_id text NOT NULL,

@@ -34,7 +34,11 @@ internal sealed class OutboxTableNames
         NotificationChannel = DerivedObjectNames.NotificationChannel(Schema, options.MessagesTable);
         CdcBacklog = SqlIdentifier.Qualified(Schema, DerivedObjectNames.CdcBacklog(options.MessagesTable));
         CdcSlots = SqlIdentifier.Qualified(Schema, DerivedObjectNames.CdcSlots(options.MessagesTable));
+        ParkedKeys = SqlIdentifier.Qualified(Schema, DerivedObjectNames.ParkedKeys(options.MessagesTable));
     }
+
+    /// <summary>The relays' parked keys (a failed event's key: it and every later event of it wait), qualified and quoted.</summary>
+    public string ParkedKeys { get; }
 
     public string Schema { get; }
 

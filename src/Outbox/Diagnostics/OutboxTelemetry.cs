@@ -27,13 +27,14 @@ internal static class OutboxTelemetry
         "outbox.relay.published", "{message}", "Outbox rows acknowledged by the broker and removed (or marked published) by the relay.");
 
     public static readonly Counter<long> Failed = RelayMeter.CreateCounter<long>(
-        "outbox.relay.failed", "{message}", "Failed publish attempts of a row (the row is retried with backoff).");
+        "outbox.relay.failed", "{message}",
+        "Failed publish attempts of a row; error.type is transient (the broker or the network: retried, not counted against the row), record or permanent.");
 
-    public static readonly Counter<long> RelayDeadLettered = RelayMeter.CreateCounter<long>(
-        "outbox.relay.dead_lettered", "{message}", "Outbox rows moved to the dead-letter table after the last attempt.");
+    public static readonly Counter<long> RelayParked = RelayMeter.CreateCounter<long>(
+        "outbox.relay.parked", "{key}", "Keys parked by the relay: an event failed for good, and it and every later event of its key wait for an operator.");
 
     public static readonly Histogram<double> BatchDuration = RelayMeter.CreateHistogram(
-        "outbox.relay.batch.duration", "s", "Time to claim, publish and complete one batch of one lane.",
+        "outbox.relay.batch.duration", "s", "Time to publish and settle one batch (polling: claim, publish and complete one batch of one lane).",
         advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] });
 
     public static readonly Counter<long> Handled = InboxMeter.CreateCounter<long>(

@@ -3,7 +3,15 @@ using System.Diagnostics.Metrics;
 
 namespace Outbox.Relay;
 
-/// <summary>The polling relay's instruments: counts per destination, batch duration, lanes owned per running instance.</summary>
+/// <summary>Which relay a measurement comes from (the <c>outbox.relay.type</c> tag).</summary>
+internal enum RelayKind
+{
+    Polling,
+    Cdc,
+}
+
+/// <summary>The relays' instruments (both relays record the same ones): counts per destination, failures, parked keys,
+/// batch duration, lanes owned per running polling instance.</summary>
 internal static class RelayTelemetry
 {
     private static readonly ConcurrentDictionary<PollingRelay, byte> s_running = new();
@@ -22,37 +30,54 @@ internal static class RelayTelemetry
 
     public static void Stopped(PollingRelay relay) => s_running.TryRemove(relay, out _);
 
-    public static void Batch(IReadOnlyList<OutboxMessage> messages, int acknowledged, bool failed, bool deadLettered, OutboxOptions options, TimeSpan elapsed)
+    public static void BatchDuration(RelayKind relay, TimeSpan elapsed) =>
+        OutboxTelemetry.BatchDuration.Record(elapsed.TotalSeconds, Tag(relay));
+
+    /// <summary>Counts a settled batch: the rows done per destination, the failures by kind, the keys parked.</summary>
+    public static void Settled(
+        RelayKind relay, IReadOnlyList<OutboxMessage> messages, BatchSettlement settlement, IReadOnlyList<KeyFailureOutcome> outcomes, OutboxOptions options)
     {
-        var polling = new KeyValuePair<string, object?>(MessagingAttributes.Relay, "polling");
-        OutboxTelemetry.BatchDuration.Record(elapsed.TotalSeconds, polling);
+        ArgumentNullException.ThrowIfNull(messages);
+        ArgumentNullException.ThrowIfNull(settlement);
+        ArgumentNullException.ThrowIfNull(outcomes);
+        var tag = Tag(relay);
         if (OutboxTelemetry.Published.Enabled)
         {
-            // Rows of a lane usually share a few aggregate types: count runs of the same topic.
+            // Rows of a batch usually share a few aggregate types: count runs of the same topic.
+            var done = settlement.Done;
             var i = 0;
-            while (i < acknowledged)
+            while (i < done.Count)
             {
-                var type = messages[i].AggregateType;
+                var type = messages[done[i]].AggregateType;
                 var start = i;
-                while (i < acknowledged && string.Equals(messages[i].AggregateType, type, StringComparison.Ordinal))
+                while (i < done.Count && string.Equals(messages[done[i]].AggregateType, type, StringComparison.Ordinal))
                 {
                     i++;
                 }
 
-                OutboxTelemetry.Published.Add(i - start, polling, Destination(options, type));
+                OutboxTelemetry.Published.Add(i - start, tag, Destination(options, type));
             }
         }
 
-        if (failed && acknowledged < messages.Count)
+        if (settlement.TransientRows > 0)
         {
-            var head = Destination(options, messages[acknowledged].AggregateType);
-            OutboxTelemetry.Failed.Add(1, polling, head);
-            if (deadLettered)
+            OutboxTelemetry.Failed.Add(settlement.TransientRows, tag, new KeyValuePair<string, object?>(MessagingAttributes.ErrorType, "transient"));
+        }
+
+        for (var i = 0; i < settlement.Failures.Count; i++)
+        {
+            var failure = settlement.Failures[i];
+            var destination = Destination(options, failure.Message.AggregateType);
+            OutboxTelemetry.Failed.Add(1, tag, destination, new KeyValuePair<string, object?>(MessagingAttributes.ErrorType, failure.Permanent ? "permanent" : "record"));
+            if (i < outcomes.Count && outcomes[i].Parked)
             {
-                OutboxTelemetry.RelayDeadLettered.Add(1, polling, head);
+                OutboxTelemetry.RelayParked.Add(1, tag, destination);
             }
         }
     }
+
+    private static KeyValuePair<string, object?> Tag(RelayKind relay) =>
+        new(MessagingAttributes.Relay, relay == RelayKind.Polling ? "polling" : "cdc");
 
     private static KeyValuePair<string, object?> Destination(OutboxOptions options, string aggregateType) =>
         new(MessagingAttributes.DestinationName, s_topics.GetOrAdd((options.TopicTemplate, aggregateType), static (k, o) => o.GetTopic(k.Type), options));

@@ -9,6 +9,8 @@ internal sealed class PollingSql
     private const string MessageColumns =
         "id, aggregatetype, aggregateid, type, payload, lane, commit_seq, created_at, traceparent, tracestate";
 
+    private static string Prefixed(string alias) => string.Join(", ", MessageColumns.Split(", ").Select(c => alias + "." + c));
+
     public PollingSql(OutboxOptions options, bool retainPublished)
     {
         var n = new OutboxTableNames(options);
@@ -59,13 +61,17 @@ internal sealed class PollingSql
             WHERE l.lane = h.lane AND l.epoch = h.epoch AND l.owner = $1
             """;
 
-        // Only the lease owner reads a lane, so no row locks are needed; commit_seq is the commit order.
+        // Only the lease owner reads a lane, so no row locks are needed; commit_seq is the commit order. Events of held
+        // keys (parked, or retrying later) wait in place; the last column is the failed attempts of a key's retried event.
+        var parking = new ParkingSql(options);
+        Parking = parking;
         Claim = $"""
-            SELECT {MessageColumns}, attempts, last_error,
-                   CASE WHEN next_attempt_at > now() THEN extract(epoch FROM next_attempt_at - now())::float8 ELSE 0 END
-            FROM {n.Messages}
-            WHERE lane = $1 AND commit_seq IS NOT NULL AND published_at IS NULL
-            ORDER BY commit_seq
+            SELECT {Prefixed("m")}, CASE WHEN p.message_id = m.id THEN p.attempts ELSE 0 END
+            FROM {n.Messages} m
+            LEFT JOIN {n.ParkedKeys} p ON p.aggregatetype = m.aggregatetype AND p.aggregateid = m.aggregateid
+            WHERE m.lane = $1 AND m.commit_seq IS NOT NULL AND m.published_at IS NULL
+              AND (p.aggregatetype IS NULL OR p.released_at_lsn IS NOT NULL OR (p.parked_at IS NULL AND p.retry_at <= now()))
+            ORDER BY m.commit_seq
             LIMIT $2
             """;
 
@@ -77,22 +83,13 @@ internal sealed class PollingSql
         CompleteAcknowledged = retainPublished
             ? $"UPDATE {n.Messages} SET published_at = now() WHERE id = ANY($4) AND published_at IS NULL AND {fenced}"
             : $"DELETE FROM {n.Messages} WHERE id = ANY($4) AND {fenced}";
-        RecordFailure = $"""
-            UPDATE {n.Messages} SET attempts = $5, last_error = $6, next_attempt_at = now() + $7
-            WHERE id = $4 AND {fenced}
-            """;
-        DeadLetter = $"""
-            WITH moved AS (
-                DELETE FROM {n.Messages} WHERE id = $4 AND {fenced}
-                RETURNING {MessageColumns})
-            INSERT INTO {n.DeadLetters} ({MessageColumns}, attempts, last_error, dead_lettered_at)
-            SELECT {MessageColumns}, $5, $6, now() FROM moved
-            ON CONFLICT (id) DO NOTHING
-            """;
+        Fail = parking.FailGuarded($"EXISTS (SELECT 1 FROM {n.Lanes} WHERE lane = $10 AND owner = $11 AND epoch = $12 AND lease_expires_at > now())");
+        Forget = parking.Forget;
 
         FindReadyLanes = $"""
             SELECT h.lane FROM unnest($1::integer[]) AS h(lane)
-            WHERE EXISTS (SELECT 1 FROM {n.Messages} m WHERE m.lane = h.lane AND m.commit_seq IS NOT NULL AND m.published_at IS NULL)
+            WHERE EXISTS (SELECT 1 FROM {n.Messages} m WHERE m.lane = h.lane AND m.commit_seq IS NOT NULL AND m.published_at IS NULL
+                          AND {parking.NotHeld("m")})
             """;
 
         // Ids are UUIDv7 (time-ordered): a row published before the cutoff was created before it, so its id is below
@@ -164,9 +161,12 @@ internal sealed class PollingSql
 
     public string CompleteAcknowledged { get; }
 
-    public string RecordFailure { get; }
+    /// <summary>Records a key's failure (<see cref="ParkingSql.Fail"/>), fenced by the lease: $10 lane, $11 owner, $12 epoch.</summary>
+    public string Fail { get; }
 
-    public string DeadLetter { get; }
+    public string Forget { get; }
+
+    public ParkingSql Parking { get; }
 
     public string FindReadyLanes { get; }
 

@@ -142,7 +142,6 @@ internal sealed class PostgreSqlPollingStore : IPollingRelayStore
                 await using (reader.ConfigureAwait(false))
                 {
                     var messages = new List<OutboxMessage>(Math.Min(batchSize, 1024));
-                    var headRetryIn = TimeSpan.Zero;
                     while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
                     {
                         messages.Add(new OutboxMessage
@@ -158,27 +157,28 @@ internal sealed class PostgreSqlPollingStore : IPollingRelayStore
                             TraceParent = reader.IsDBNull(8) ? null : reader.GetString(8),
                             TraceState = reader.IsDBNull(9) ? null : reader.GetString(9),
                             Attempts = reader.GetInt32(10),
-                            LastError = reader.IsDBNull(11) ? null : reader.GetString(11),
                         });
-                        if (messages.Count == 1)
-                        {
-                            headRetryIn = TimeSpan.FromSeconds(reader.GetDouble(12));
-                        }
                     }
 
-                    return messages.Count == 0 ? LaneBatch.Empty : new LaneBatch(messages, headRetryIn);
+                    return messages.Count == 0 ? LaneBatch.Empty : new LaneBatch(messages);
                 }
             }
         }
     }
 
-    public async Task<bool> CompleteAsync(
-        string instanceId, LaneLease lease, IReadOnlyList<Guid> acknowledged, RecordFailure? failure, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<KeyFailureOutcome>?> CompleteAsync(
+        string instanceId,
+        LaneLease lease,
+        IReadOnlyList<Guid> acknowledged,
+        IReadOnlyList<Guid> retried,
+        IReadOnlyList<KeyFailure> failures,
+        KeyRetryPolicy policy,
+        CancellationToken cancellationToken)
     {
         var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
         {
-            // One batch is one implicit transaction: the acknowledged rows and the failure commit together or not at all.
+            // One batch is one implicit transaction: the acknowledged rows and the failures commit together or not at all.
             var batch = new NpgsqlBatch(connection);
             await using (batch.ConfigureAwait(false))
             {
@@ -190,17 +190,20 @@ internal sealed class PostgreSqlPollingStore : IPollingRelayStore
                     batch.BatchCommands.Add(complete);
                 }
 
-                if (failure is not null)
+                if (retried.Count > 0)
                 {
-                    var record = Fenced(failure.DeadLetter ? _sql.DeadLetter : _sql.RecordFailure, instanceId, lease);
-                    record.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = failure.Id });
-                    record.Parameters.Add(new NpgsqlParameter<int> { TypedValue = failure.Attempts });
-                    record.Parameters.Add(new NpgsqlParameter<string> { TypedValue = failure.Error });
-                    if (!failure.DeadLetter)
-                    {
-                        record.Parameters.Add(new NpgsqlParameter<TimeSpan> { TypedValue = failure.RetryDelay });
-                    }
+                    var forget = new NpgsqlBatchCommand(_sql.Forget);
+                    forget.Parameters.Add(new NpgsqlParameter<Guid[]> { TypedValue = retried as Guid[] ?? retried.ToArray() });
+                    batch.BatchCommands.Add(forget);
+                }
 
+                foreach (var failure in failures)
+                {
+                    var record = new NpgsqlBatchCommand(_sql.Fail);
+                    ParkingStore.AddFailParameters(record, failure, policy);
+                    record.Parameters.Add(new NpgsqlParameter<int> { TypedValue = lease.Lane });
+                    record.Parameters.Add(new NpgsqlParameter<string> { TypedValue = instanceId });
+                    record.Parameters.Add(new NpgsqlParameter<long> { TypedValue = lease.Epoch });
                     batch.BatchCommands.Add(record);
                 }
 
@@ -208,12 +211,17 @@ internal sealed class PostgreSqlPollingStore : IPollingRelayStore
                 await using (reader.ConfigureAwait(false))
                 {
                     var held = await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+                    var outcomes = new List<KeyFailureOutcome>(failures.Count);
                     while (await reader.NextResultAsync(cancellationToken).ConfigureAwait(false))
                     {
-                        // Drain the remaining results so that errors of later statements surface here.
+                        // The delete returns nothing; each failure returns its outcome (nothing when fenced).
+                        if (reader.FieldCount == 3 && await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+                        {
+                            outcomes.Add(ParkingStore.ReadOutcome(reader));
+                        }
                     }
 
-                    return held;
+                    return held && outcomes.Count == failures.Count ? outcomes : null;
                 }
             }
         }

@@ -21,15 +21,24 @@ internal interface IPollingRelayStore
     /// <summary>Removes this instance from the live instances (graceful shutdown).</summary>
     Task LeaveAsync(string instanceId, CancellationToken cancellationToken);
 
-    /// <summary>Reads the next rows of a lane in commit order.</summary>
+    /// <summary>Reads the next rows of a lane in commit order, leaving out the rows of held keys (parked, or retrying later).</summary>
     Task<LaneBatch> ClaimAsync(int lane, int batchSize, CancellationToken cancellationToken);
 
     /// <summary>
     /// In one transaction, and only while <paramref name="lease"/> still holds: deletes (or marks published) the
-    /// acknowledged rows, and records the failure of the row the lane stopped at (retry bookkeeping or dead letter).
+    /// acknowledged rows, forgets the failures of <paramref name="retried"/> (rows that failed before and are published
+    /// now), and records each key failure (its key retries later or is parked, per <paramref name="policy"/>).
     /// </summary>
-    /// <returns><see langword="false"/> when the lease no longer holds; then nothing changed.</returns>
-    Task<bool> CompleteAsync(string instanceId, LaneLease lease, IReadOnlyList<Guid> acknowledged, RecordFailure? failure, CancellationToken cancellationToken);
+    /// <returns><see langword="null"/> when the lease no longer holds (then nothing changed); else the outcome of each
+    /// failure, in the order given.</returns>
+    Task<IReadOnlyList<KeyFailureOutcome>?> CompleteAsync(
+        string instanceId,
+        LaneLease lease,
+        IReadOnlyList<Guid> acknowledged,
+        IReadOnlyList<Guid> retried,
+        IReadOnlyList<KeyFailure> failures,
+        KeyRetryPolicy policy,
+        CancellationToken cancellationToken);
 
     /// <summary>Returns the lanes among <paramref name="lanes"/> that hold rows to publish.</summary>
     Task<IReadOnlyList<int>> FindReadyLanesAsync(IReadOnlyCollection<int> lanes, CancellationToken cancellationToken);

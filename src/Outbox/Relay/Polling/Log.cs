@@ -20,12 +20,6 @@ internal static partial class Log
     [LoggerMessage(1005, LogLevel.Warning, "Polling relay {InstanceId} lost the leases of lanes {Lanes}")]
     public static partial void LeasesLost(ILogger logger, string instanceId, string lanes);
 
-    [LoggerMessage(1007, LogLevel.Warning, "Publishing row {Id} of lane {Lane} failed (attempt {Attempts} of {MaxAttempts}); the lane retries in {Delay}: {Error}")]
-    public static partial void PublishFailed(ILogger logger, Guid id, int lane, int attempts, int maxAttempts, TimeSpan delay, string error);
-
-    [LoggerMessage(1008, LogLevel.Error, "Row {Id} of lane {Lane} moved to the dead-letter table after {Attempts} failed attempts: {Error}")]
-    public static partial void DeadLettered(ILogger logger, Guid id, int lane, int attempts, string error);
-
     [LoggerMessage(1009, LogLevel.Warning, "Draining lane {Lane} failed; retrying in {Delay}")]
     public static partial void DrainFailed(ILogger logger, int lane, TimeSpan delay, Exception exception);
 

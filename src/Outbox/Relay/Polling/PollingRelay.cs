@@ -20,9 +20,10 @@ internal sealed class PollingRelay
     private readonly OutboxOptions _outboxOptions;
     private readonly TimeProvider _timeProvider;
     private long _published;
-    private long _deadLettered;
     private long _claims;
     private long _failedAttempts;
+    private long _parked;
+    private int _transientStreak;
 
     public PollingRelay(
         IPollingRelayStore store,
@@ -60,13 +61,13 @@ internal sealed class PollingRelay
     /// <summary>Gets the rows this instance published and removed (or marked) so far.</summary>
     public long Published => Interlocked.Read(ref _published);
 
-    /// <summary>Gets the rows this instance moved to the dead-letter table so far.</summary>
-    public long DeadLettered => Interlocked.Read(ref _deadLettered);
+    /// <summary>Gets how many keys this instance parked so far (an event failed for good: it and every later event of its key wait).</summary>
+    public long Parked => Interlocked.Read(ref _parked);
 
     /// <summary>Gets how many claim queries this instance ran (a tight loop shows here first).</summary>
     public long Claims => Interlocked.Read(ref _claims);
 
-    /// <summary>Gets how many publish attempts of single rows failed.</summary>
+    /// <summary>Gets how many publish attempts of single rows failed in a way that counts against the record.</summary>
     public long FailedAttempts => Interlocked.Read(ref _failedAttempts);
 
     /// <summary>Creates the lane rows and warns about rows in lanes nobody drains.</summary>
@@ -213,11 +214,6 @@ internal sealed class PollingRelay
             return DrainOutcome.Idle();
         }
 
-        if (batch.HeadRetryIn > TimeSpan.Zero)
-        {
-            return DrainOutcome.RetryLater(batch.HeadRetryIn);
-        }
-
         // The claim may be long past (a GC pause, a SIGSTOP, a starved machine): if the lease may have expired meanwhile,
         // another instance may already have published newer events of these keys, and sending this batch now would put
         // stale copies behind them. Both checks are local: no round trip on the live path.
@@ -228,55 +224,65 @@ internal sealed class PollingRelay
         }
 
         var results = await _publisher.PublishAsync(messages, cancellationToken).ConfigureAwait(false);
-        var acknowledged = 0;
-        while (acknowledged < messages.Count && results[acknowledged].Status == PublishStatus.Acknowledged)
+
+        // Per key: a row that failed holds back its key (it and every later row of the key wait, in order); every other
+        // key's acknowledged rows are done.
+        var settlement = BatchSettlement.Settle(messages, results);
+        var done = settlement.Done;
+        var ids = new Guid[done.Count];
+        List<Guid>? retried = null;
+        for (var i = 0; i < done.Count; i++)
         {
-            acknowledged++;
+            var message = messages[done[i]];
+            ids[i] = message.Id;
+            if (message.Attempts > 0)
+            {
+                (retried ??= []).Add(message.Id);
+            }
         }
 
-        RecordFailure? failure = null;
-        if (acknowledged < messages.Count)
-        {
-            // The lane stops here: later rows, even if acknowledged, are sent again after this one (order first).
-            var head = messages[acknowledged];
-            var result = results[acknowledged];
-            var attempts = head.Attempts + 1;
-            var error = result.Error ?? (result.Status == PublishStatus.NotAttempted ? "The record was not attempted." : "The record failed.");
-            var deadLetter = attempts >= _options.MaxAttempts;
-            var delay = deadLetter ? TimeSpan.Zero : RetryBackoff.Compute(attempts, _options.RetryBaseDelay, _options.RetryMaxDelay, _jitter());
-            failure = new RecordFailure(head.Id, attempts, error, delay, deadLetter);
-            Interlocked.Increment(ref _failedAttempts);
-        }
-
-        var ids = new Guid[acknowledged];
-        for (var i = 0; i < acknowledged; i++)
-        {
-            ids[i] = messages[i].Id;
-        }
-
-        if (!await _store.CompleteAsync(InstanceId, lease, ids, failure, cancellationToken).ConfigureAwait(false))
+        var policy = new KeyRetryPolicy(_options.MaxAttempts, _options.RetryBaseDelay, _options.RetryMaxDelay);
+        var outcomes = await _store.CompleteAsync(InstanceId, lease, ids, (IReadOnlyList<Guid>?)retried ?? [], settlement.Failures, policy, cancellationToken).ConfigureAwait(false);
+        if (outcomes is null)
         {
             Log.CompletionFenced(_logger, lease.Lane, lease.Epoch);
             return DrainOutcome.LeaseLost;
         }
 
-        Interlocked.Add(ref _published, acknowledged);
-        RelayTelemetry.Batch(messages, acknowledged, failure is not null, failure?.DeadLetter == true, _outboxOptions, _timeProvider.GetElapsedTime(startedAt));
-        if (failure is null)
+        Interlocked.Add(ref _published, ids.Length);
+        SettlementReport.Settled(RelayKind.Polling, messages, settlement, outcomes, _outboxOptions, _logger);
+        RelayTelemetry.BatchDuration(RelayKind.Polling, _timeProvider.GetElapsedTime(startedAt));
+        for (var i = 0; i < outcomes.Count; i++)
         {
-            return messages.Count >= _options.BatchSize ? DrainOutcome.More(acknowledged) : DrainOutcome.Idle(acknowledged);
+            Interlocked.Increment(ref _failedAttempts);
+            if (outcomes[i].Parked)
+            {
+                Interlocked.Increment(ref _parked);
+            }
         }
 
-        if (failure.DeadLetter)
+        if (settlement.TransientError is { } transient)
         {
-            Interlocked.Increment(ref _deadLettered);
-            Log.DeadLettered(_logger, failure.Id, lease.Lane, failure.Attempts, failure.Error);
-            return DrainOutcome.More(acknowledged);
+            // The broker or the network, not the records: the lane waits and tries again, nothing is counted.
+            var streak = Interlocked.Increment(ref _transientStreak);
+            var delay = RetryBackoff.Compute(Math.Min(streak, 30), _options.RetryBaseDelay, TransientRetryMaxDelay(_options), _jitter());
+            SettlementLog.TransientFailure(_logger, "polling", settlement.TransientRows, delay, transient);
+            return DrainOutcome.RetryLater(delay, ids.Length);
         }
 
-        Log.PublishFailed(_logger, failure.Id, lease.Lane, failure.Attempts, _options.MaxAttempts, failure.RetryDelay, failure.Error);
-        return DrainOutcome.RetryLater(failure.RetryDelay, acknowledged);
+        Interlocked.Exchange(ref _transientStreak, 0);
+        if (settlement.Failures.Count > 0)
+        {
+            // The failed keys wait (the claim leaves them out now); the lane goes on with every other key at once.
+            return DrainOutcome.More(ids.Length);
+        }
+
+        return messages.Count >= _options.BatchSize ? DrainOutcome.More(ids.Length) : DrainOutcome.Idle(ids.Length);
     }
+
+    /// <summary>The longest wait between retries of a transient failure (the broker down): never longer than 30 seconds.</summary>
+    internal static TimeSpan TransientRetryMaxDelay(PollingRelayOptions options) =>
+        options.RetryMaxDelay < TimeSpan.FromSeconds(30) ? options.RetryMaxDelay : TimeSpan.FromSeconds(30);
 
     /// <summary>Gives every held lane back and leaves the live instances (graceful shutdown).</summary>
     public async Task ReleaseAllAsync(CancellationToken cancellationToken)

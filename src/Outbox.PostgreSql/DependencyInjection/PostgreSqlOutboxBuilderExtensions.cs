@@ -33,6 +33,7 @@ public static class PostgreSqlOutboxBuilderExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, OutboxSchemaInitializer>());
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<OutboxBacklogMonitor>();
+        services.TryAddSingleton(sp => new OutboxParking(sp.GetRequiredService<OutboxDataSource>().DataSource, sp.GetRequiredService<IOptions<OutboxOptions>>().Value));
         services.TryAddSingleton<CdcSlotLagGauge>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IOutboxHealthProbe, BacklogHealthProbe>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IOutboxHealthProbe, CdcHealthProbe>());

@@ -51,18 +51,48 @@ public sealed class KafkaOutboxPublisherTests
         var kafka = await SharedInfrastructure.KafkaAsync();
         var prefix = "pub-" + Guid.NewGuid().ToString("N")[..12];
         await kafka.CreateTopicAsync(prefix + ".movie", Partitions);
-        await using var publisher = CreatePublisher(kafka, prefix);
+        // The relay's limits are lower than the writer's were: the producer refuses the large payload.
+        await using var publisher = CreatePublisher(kafka, prefix, k => k.Producer.MessageMaxBytes = 20_480, maxPayloadBytes: 4096);
 
         var results = await publisher.PublishAsync(
-            [Message("a", "{\"n\":1}"), Message("a", "{\"pad\":\"" + new string('x', 1_010_000) + "\"}"), Message("a", "{\"n\":3}")],
+            [Message("a", "{\"n\":1}"), Message("a", "{\"pad\":\"" + new string('x', 50_000) + "\"}"), Message("a", "{\"n\":3}")],
             CancellationToken.None);
 
         Assert.Equal(PublishStatus.Acknowledged, results[0].Status);
         Assert.Equal(PublishStatus.Failed, results[1].Status);
         Assert.Contains("SizeTooLarge", results[1].Error, StringComparison.Ordinal);
+        Assert.Equal(PublishFailureKind.Permanent, results[1].Kind);
         Assert.Equal(PublishStatus.NotAttempted, results[2].Status);
         var records = Read(kafka, prefix + ".movie", 1);
         Assert.Equal("{\"n\":1}", Encoding.UTF8.GetString(Assert.Single(records).Message.Value));
+    }
+
+    [Fact]
+    public async Task The_producer_takes_every_payload_the_write_path_accepts_by_default()
+    {
+        // librdkafka's own message.max.bytes (1,000,000) is below OutboxOptions.MaxPayloadBytes (1 MiB): unless the
+        // application sets it, the producer is sized from MaxPayloadBytes.
+        var kafka = await SharedInfrastructure.KafkaAsync();
+        var prefix = "pub-" + Guid.NewGuid().ToString("N")[..12];
+        await kafka.CreateTopicAsync(prefix + ".movie", Partitions);
+        await using var publisher = CreatePublisher(kafka, prefix);
+
+        var results = await publisher.PublishAsync([Message("a", "{\"pad\":\"" + new string('x', 1_000_100) + "\"}")], CancellationToken.None);
+
+        Assert.Equal(PublishStatus.Acknowledged, Assert.Single(results).Status);
+    }
+
+    [Fact]
+    public async Task A_producer_message_max_bytes_below_MaxPayloadBytes_is_refused_at_start_naming_both_settings()
+    {
+        var kafka = await SharedInfrastructure.KafkaAsync();
+        var error = Assert.Throws<OutboxConfigurationException>(() => CreatePublisher(kafka, "pub", k => k.Producer.MessageMaxBytes = 1_000_000));
+        Assert.Contains("MessageMaxBytes", error.Message, StringComparison.Ordinal);
+        Assert.Contains("MaxPayloadBytes", error.Message, StringComparison.Ordinal);
+        Assert.Contains("1064960", error.Message, StringComparison.Ordinal);
+
+        // Room for MaxPayloadBytes plus the key and headers is enough.
+        await using var fits = CreatePublisher(kafka, "pub", k => k.Producer.MessageMaxBytes = 20_480, maxPayloadBytes: 4096);
     }
 
     [Fact]
@@ -114,11 +144,17 @@ public sealed class KafkaOutboxPublisherTests
         kafka.SetAllBrokersUp();
     }
 
-    private static KafkaOutboxPublisher CreatePublisher(KafkaServer kafka, string prefix, Action<KafkaOptions>? configure = null)
+    private static KafkaOutboxPublisher CreatePublisher(KafkaServer kafka, string prefix, Action<KafkaOptions>? configure = null, int? maxPayloadBytes = null)
     {
         var options = new KafkaOptions { BootstrapServers = kafka.BootstrapServers };
         configure?.Invoke(options);
-        return new KafkaOutboxPublisher(options, new OutboxOptions { TopicTemplate = prefix + ".{aggregatetype}" }, NullLogger<KafkaOutboxPublisher>.Instance);
+        var outbox = new OutboxOptions { TopicTemplate = prefix + ".{aggregatetype}" };
+        if (maxPayloadBytes is { } max)
+        {
+            outbox.MaxPayloadBytes = max;
+        }
+
+        return new KafkaOutboxPublisher(options, outbox, NullLogger<KafkaOutboxPublisher>.Instance);
     }
 
     private static OutboxMessage Message(string key, string payload) => new()

@@ -59,10 +59,10 @@ public sealed class LeaseTakeoverTests(ITestOutputHelper output)
         }
 
         // Row 60 is over the producer's message.max.bytes: the zombie's batch also carries a failure to record.
-        await harness.WriteAsync(new RelayTestEvent("poison", 0, new string('x', 1_010_000)));
+        await harness.WriteAsync(new RelayTestEvent("poison", 0, new string('x', 50_000)));
         await harness.WriteAsync(new RelayTestEvent("after", 0));
 
-        var publisher = new GatedPublisher(harness.CreatePublisher());
+        var publisher = new GatedPublisher(harness.CreatePublisher(RelayHarness.SmallProducer, RelayHarness.SmallPayloads));
         var zombie = harness.CreateEngine("zombie", publisher, retainPublished: retainPublished);
         await zombie.PrepareAsync(CancellationToken.None);
         await zombie.RunLeaseCycleAsync(CancellationToken.None);
@@ -72,26 +72,32 @@ public sealed class LeaseTakeoverTests(ITestOutputHelper output)
 
         // Its lease expires (no heartbeat) and another instance takes the lane with the next epoch.
         await Eventually.TrueAsync(async () => await harness.ScalarAsync("SELECT count(*) FROM outbox.lanes WHERE lane = 0 AND lease_expires_at <= now()") == 1, "the zombie's lease expires");
-        var successor = harness.CreateEngine("successor", harness.CreatePublisher(), retainPublished: retainPublished);
+        var successor = harness.CreateEngine("successor", harness.CreatePublisher(RelayHarness.SmallProducer, RelayHarness.SmallPayloads), retainPublished: retainPublished);
         await successor.RunLeaseCycleAsync(CancellationToken.None);
         Assert.Equal(new LaneLease(0, lease.Epoch + 1), Assert.Single(successor.Scheduler.Leases()));
 
         publisher.Open();
         Assert.Equal(DrainOutcomeKind.LeaseLost, (await paused).Kind);
         Assert.Equal(61, await harness.ScalarAsync("SELECT count(*) FROM outbox.messages WHERE published_at IS NULL"));
-        Assert.Equal(0, await harness.ScalarAsync("SELECT count(*) FROM outbox.messages WHERE attempts > 0 OR last_error IS NOT NULL"));
+        Assert.Equal(0, await harness.ScalarAsync("SELECT count(*) FROM outbox.messages_parked"));
         Assert.Equal(0, zombie.Published);
 
         // Its next heartbeat finds the lease gone; the lane is not its own any more.
         await zombie.RunLeaseCycleAsync(CancellationToken.None);
         Assert.Equal(0, zombie.Scheduler.Count);
 
-        // The successor publishes everything up to the poison row and records that failure.
-        var outcome = await successor.DrainOnceAsync(Assert.Single(successor.Scheduler.Leases()), CancellationToken.None);
-        Assert.Equal(DrainOutcomeKind.RetryLater, outcome.Kind);
+        // The successor publishes everything before the poison row and parks the poison row's key (the producer can
+        // never take it); the row after it, of another key, was not handed over behind the refusal: the next drain sends it.
+        var successorLease = Assert.Single(successor.Scheduler.Leases());
+        var outcome = await successor.DrainOnceAsync(successorLease, CancellationToken.None);
+        Assert.Equal(DrainOutcomeKind.More, outcome.Kind);
         Assert.Equal(59, successor.Published);
         Assert.Equal(2, await harness.ScalarAsync("SELECT count(*) FROM outbox.messages WHERE published_at IS NULL"));
-        Assert.Equal(1, await harness.ScalarAsync("SELECT count(*) FROM outbox.messages WHERE attempts = 1 AND last_error LIKE '%SizeTooLarge%'"));
+        Assert.Equal(DrainOutcomeKind.Idle, (await successor.DrainOnceAsync(successorLease, CancellationToken.None)).Kind);
+        Assert.Equal(60, successor.Published);
+        Assert.Equal(1, await harness.ScalarAsync("SELECT count(*) FROM outbox.messages WHERE published_at IS NULL AND aggregateid = 'poison'"));
+        Assert.Equal(1, await harness.ScalarAsync(
+            "SELECT count(*) FROM outbox.messages_parked WHERE aggregateid = 'poison' AND attempts = 1 AND parked_at IS NOT NULL AND last_error LIKE '%SizeTooLarge%'"));
     }
 
     [Theory]

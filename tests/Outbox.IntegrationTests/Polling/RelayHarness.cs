@@ -91,15 +91,26 @@ internal sealed class RelayHarness : IAsyncDisposable
 
     public int LaneOf(string key) => LaneHash.Compute(key, LaneCount);
 
+    /// <summary>The relay's limits in poison tests: the producer refuses payloads over 20,480 bytes that the writer (1 MiB) accepted.</summary>
+    public static void SmallProducer(KafkaOptions options) => options.Producer.MessageMaxBytes = 20_480;
+
+    /// <summary>The outbox limit that goes with <see cref="SmallProducer"/> (the relay refuses to start otherwise).</summary>
+    public static void SmallPayloads(OutboxOptions options) => options.MaxPayloadBytes = 4096;
+
     /// <summary>Starts a relay host configured like an application.</summary>
-    public async Task<IHost> StartRelayHostAsync(string name, Action<PollingRelayOptions>? configure = null, Action<KafkaOptions>? kafka = null)
+    public async Task<IHost> StartRelayHostAsync(
+        string name, Action<PollingRelayOptions>? configure = null, Action<KafkaOptions>? kafka = null, Action<OutboxOptions>? outbox = null)
     {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         builder.Logging.ClearProviders();
         builder.Logging.SetMinimumLevel(LogLevel.Information);
         builder.Logging.AddProvider(new RelayTestLoggerProvider(Output, name));
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(30));
-        builder.Services.AddOutbox(ConfigureOutbox)
+        builder.Services.AddOutbox(o =>
+            {
+                ConfigureOutbox(o);
+                outbox?.Invoke(o);
+            })
             .UsePostgreSql(ConnectionString)
             .UseKafka(k =>
             {
@@ -139,11 +150,13 @@ internal sealed class RelayHarness : IAsyncDisposable
         return new PollingRelay(store, publisher, options, OutboxOptions, TimeProvider.System, new RelayTestLoggerFactory(Output, instanceId).CreateLogger<PollingRelay>());
     }
 
-    public KafkaOutboxPublisher CreatePublisher(Action<KafkaOptions>? configure = null)
+    public KafkaOutboxPublisher CreatePublisher(Action<KafkaOptions>? configure = null, Action<OutboxOptions>? outbox = null)
     {
         var options = new KafkaOptions { BootstrapServers = Kafka.BootstrapServers };
         configure?.Invoke(options);
-        var publisher = new KafkaOutboxPublisher(options, OutboxOptions, NullLogger<KafkaOutboxPublisher>.Instance);
+        var outboxOptions = OutboxOptions;
+        outbox?.Invoke(outboxOptions);
+        var publisher = new KafkaOutboxPublisher(options, outboxOptions, NullLogger<KafkaOutboxPublisher>.Instance);
         _disposables.Add(publisher);
         return publisher;
     }

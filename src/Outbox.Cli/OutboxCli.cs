@@ -21,7 +21,7 @@ internal static class OutboxCli
         var lanes = new Option<int>("--lanes") { Description = "Lane count", DefaultValueFactory = _ => 64, Recursive = true };
         var json = new Option<bool>("--json") { Description = "Machine-readable output", Recursive = true };
 
-        var root = new RootCommand("Outbox operations: schema, status, dead letters, Debezium connector config.");
+        var root = new RootCommand("Outbox operations: schema, status, parked keys, dead letters, Debezium connector config.");
         root.Options.Add(connection);
         root.Options.Add(schema);
         root.Options.Add(table);
@@ -108,6 +108,69 @@ internal static class OutboxCli
         deadLetters.Subcommands.Add(replay);
         deadLetters.Subcommands.Add(purge);
         root.Subcommands.Add(deadLetters);
+
+        var parked = new Command("parked", "List, show, replay or discard keys a relay parked (an event failed for good: it and every later event of its key wait).");
+        var parkedLimit = new Option<int>("--limit") { Description = "Most keys shown", DefaultValueFactory = _ => 100 };
+        var retrying = new Option<bool>("--retrying") { Description = "Also list keys waiting for an automatic retry" };
+        var parkedList = new Command("list", "List parked keys, the longest parked first.") { parkedLimit, retrying };
+        parkedList.SetAction((parse, ct) => WithDatabaseAsync(parse, async (dataSource, options) =>
+        {
+            var keys = await new OutboxParking(dataSource, options).ListAsync(Math.Max(1, parse.GetValue(parkedLimit)), parse.GetValue(retrying), ct);
+            if (parse.GetValue(json))
+            {
+                stdout.WriteLine(JsonSerializer.Serialize(keys, Json));
+            }
+            else
+            {
+                TableWriter.Write(
+                    stdout,
+                    ["aggregate type", "aggregate id", "state", "since", "attempts", "waiting", "failed event", "error"],
+                    keys.Select(k => new[]
+                    {
+                        k.AggregateType, k.AggregateId, k.State == ParkedKeyState.Parked ? "parked" : "retrying",
+                        (k.ParkedAt ?? k.UpdatedAt).ToString("u", CultureInfo.InvariantCulture), k.Attempts.ToString(CultureInfo.InvariantCulture),
+                        k.WaitingEvents.ToString(CultureInfo.InvariantCulture), k.MessageId.ToString(), Shorten(k.LastError, 60),
+                    }));
+                stdout.WriteLine($"{keys.Count} key(s) shown.");
+            }
+
+            return 0;
+        }));
+        var aggregateType = new Argument<string>("aggregate-type") { Description = "The key's aggregate type" };
+        var aggregateId = new Argument<string>("aggregate-id") { Description = "The key's aggregate id" };
+        var parkedShow = new Command("show", "Show a held key with its failed event's error.") { aggregateType, aggregateId };
+        parkedShow.SetAction((parse, ct) => WithDatabaseAsync(parse, async (dataSource, options) =>
+        {
+            var key = await new OutboxParking(dataSource, options).GetAsync(parse.GetValue(aggregateType)!, parse.GetValue(aggregateId)!, ct);
+            if (key is null)
+            {
+                stderr.WriteLine($"Key {parse.GetValue(aggregateType)}/{parse.GetValue(aggregateId)} is not held.");
+                return 1;
+            }
+
+            stdout.WriteLine(JsonSerializer.Serialize(key, Json));
+            return 0;
+        }));
+        var parkedReplay = new Command("replay", "Publish a held key's waiting events again, in their order, the failed one first (fix the cause first).") { aggregateType, aggregateId };
+        parkedReplay.SetAction((parse, ct) => ReleaseAsync(parse, "replayed", (parking, type, id) => parking.ReplayAsync(type, id, ct)));
+        var discardYes = new Option<bool>("--yes") { Description = "Confirm: the failed event is not published (it stays in the dead-letter table)" };
+        var parkedDiscard = new Command(
+            "discard", "Move a held key's failed event to the dead-letter table and publish the key's later events, in order.") { aggregateType, aggregateId, discardYes };
+        parkedDiscard.SetAction((parse, ct) =>
+        {
+            if (!parse.GetValue(discardYes))
+            {
+                stderr.WriteLine("'parked discard' skips the failed event (it moves to the dead-letter table, from where it can still be replayed): add --yes to confirm.");
+                return Task.FromResult(2);
+            }
+
+            return ReleaseAsync(parse, "discarded the failed event of", (parking, type, id) => parking.DiscardAsync(type, id, ct));
+        });
+        parked.Subcommands.Add(parkedList);
+        parked.Subcommands.Add(parkedShow);
+        parked.Subcommands.Add(parkedReplay);
+        parked.Subcommands.Add(parkedDiscard);
+        root.Subcommands.Add(parked);
 
         var connectorName = new Option<string>("--connector-name") { Description = "Kafka Connect connector name", DefaultValueFactory = _ => "outbox" };
         var slot = new Option<string>("--slot") { Description = "Replication slot Debezium uses", DefaultValueFactory = _ => "outbox_debezium" };
@@ -279,6 +342,21 @@ internal static class OutboxCli
                 return 1;
             }
         }
+
+        Task<int> ReleaseAsync(ParseResult parse, string verb, Func<OutboxParking, string, string, Task<bool>> release) =>
+            WithDatabaseAsync(parse, async (dataSource, options) =>
+            {
+                var type = parse.GetValue(aggregateType)!;
+                var id = parse.GetValue(aggregateId)!;
+                if (!await release(new OutboxParking(dataSource, options), type, id))
+                {
+                    stderr.WriteLine($"Key {type}/{id} is not held (see 'dotnet outbox parked list --retrying').");
+                    return 1;
+                }
+
+                stdout.WriteLine($"{char.ToUpperInvariant(verb[0])}{verb[1..]} key {type}/{id}: its waiting events are published in order.");
+                return 0;
+            });
 
         Task<int> ChangeAsync(ParseResult parse, string verb, bool requireConfirmation, Func<OutboxAdministration, IReadOnlyCollection<Guid>?, Task<int>> change)
         {

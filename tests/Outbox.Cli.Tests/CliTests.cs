@@ -283,6 +283,92 @@ public sealed class CliTests : IAsyncLifetime
         Assert.Contains("--slot", invalidError, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Parked_list_show_replay_in_order_and_discard_with_confirmation()
+    {
+        var k1 = new[] { Guid.CreateVersion7(), Guid.CreateVersion7(), Guid.CreateVersion7() };
+        var k2 = new[] { Guid.CreateVersion7(), Guid.CreateVersion7() };
+        for (var i = 0; i < k1.Length; i++)
+        {
+            await InsertMessageAsync(k1[i], "k1", i);
+        }
+
+        for (var i = 0; i < k2.Length; i++)
+        {
+            await InsertMessageAsync(k2[i], "k2", i);
+        }
+
+        await ParkAsync("k1", k1[0]);
+        await ParkAsync("k2", k2[0]);
+
+        var (listExit, list, _) = await RunAsync("parked", "list", "--connection", _connectionString);
+        Assert.Equal(0, listExit);
+        Assert.Contains("k1", list, StringComparison.Ordinal);
+        Assert.Contains("parked", list, StringComparison.Ordinal);
+        Assert.Contains("Local_MsgSizeTooLarge", list, StringComparison.Ordinal);
+        Assert.Contains("2 key(s) shown.", list, StringComparison.Ordinal);
+
+        var (showExit, show, _) = await RunAsync("parked", "show", "movie", "k1", "--connection", _connectionString);
+        Assert.Equal(0, showExit);
+        Assert.Contains(k1[0].ToString(), show, StringComparison.Ordinal);
+        Assert.Contains("\"waitingEvents\": 3", show, StringComparison.Ordinal);
+
+        var (replayExit, replay, _) = await RunAsync("parked", "replay", "movie", "k1", "--connection", _connectionString);
+        Assert.Equal(0, replayExit);
+        Assert.Contains("movie/k1", replay, StringComparison.Ordinal);
+
+        // The key's events are in the table again, in their order, with fresh commit order numbers and attempts.
+        var order = new List<Guid>();
+        await using (var cmd = _dataSource.CreateCommand("SELECT id FROM outbox.messages WHERE aggregateid = 'k1' ORDER BY commit_seq"))
+        await using (var reader = await cmd.ExecuteReaderAsync())
+        {
+            while (await reader.ReadAsync())
+            {
+                order.Add(reader.GetGuid(0));
+            }
+        }
+
+        Assert.Equal(k1, order);
+        var (again, _, againError) = await RunAsync("parked", "replay", "movie", "k1", "--connection", _connectionString);
+        Assert.Equal(1, again);
+        Assert.Contains("not held", againError, StringComparison.Ordinal);
+
+        var (unconfirmed, _, unconfirmedError) = await RunAsync("parked", "discard", "movie", "k2", "--connection", _connectionString);
+        Assert.Equal(2, unconfirmed);
+        Assert.Contains("--yes", unconfirmedError, StringComparison.Ordinal);
+        var (discardExit, _, _) = await RunAsync("parked", "discard", "movie", "k2", "--yes", "--connection", _connectionString);
+        Assert.Equal(0, discardExit);
+        Assert.Equal(1L, await ScalarAsync($"SELECT count(*) FROM outbox.dead_letters WHERE id = '{k2[0]}' AND last_error LIKE 'Discarded by an operator%'"));
+        Assert.Equal(1L, await ScalarAsync("SELECT count(*) FROM outbox.messages WHERE aggregateid = 'k2'"));
+
+        var (emptyExit, empty, _) = await RunAsync("parked", "list", "--retrying", "--json", "--connection", _connectionString);
+        Assert.Equal(0, emptyExit);
+        Assert.Equal("[]", empty.Trim());
+    }
+
+    private async Task InsertMessageAsync(Guid id, string key, int seq)
+    {
+        await using var cmd = _dataSource.CreateCommand("""
+            INSERT INTO outbox.messages (id, aggregatetype, aggregateid, type, payload, lane, created_at, attempts)
+            VALUES ($1, 'movie', $2, 'MovieStarted', jsonb_build_object('n', $3), 3, now(), 0)
+            """);
+        cmd.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = id });
+        cmd.Parameters.Add(new NpgsqlParameter<string> { TypedValue = key });
+        cmd.Parameters.Add(new NpgsqlParameter<int> { TypedValue = seq });
+        await cmd.ExecuteNonQueryAsync();
+    }
+
+    private async Task ParkAsync(string key, Guid head)
+    {
+        await using var cmd = _dataSource.CreateCommand("""
+            INSERT INTO outbox.messages_parked (aggregatetype, aggregateid, lane, message_id, attempts, last_error, parked_at, updated_at)
+            VALUES ('movie', $1, 3, $2, 1, 'MsgSizeTooLarge: Local_MsgSizeTooLarge', now(), now())
+            """);
+        cmd.Parameters.Add(new NpgsqlParameter<string> { TypedValue = key });
+        cmd.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = head });
+        await cmd.ExecuteNonQueryAsync();
+    }
+
     private async Task InsertCdcDeadLetterAsync(Guid id, int createdSecondsAgo, int deadLetteredSecondsAgo)
     {
         await using var cmd = _dataSource.CreateCommand("""

@@ -36,6 +36,7 @@ public static class PostgreSqlOutboxBuilderExtensions
         services.TryAddSingleton(sp => new OutboxParking(sp.GetRequiredService<OutboxDataSource>().DataSource, sp.GetRequiredService<IOptions<OutboxOptions>>().Value));
         services.TryAddSingleton<CdcSlotLagGauge>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IOutboxHealthProbe, BacklogHealthProbe>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IOutboxHealthProbe, ParkingHealthProbe>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IOutboxHealthProbe, CdcHealthProbe>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, MonitoringActivator>());
         services.AddPostgreSqlInboxStore();

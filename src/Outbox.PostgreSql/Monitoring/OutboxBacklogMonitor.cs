@@ -33,7 +33,11 @@ internal sealed class OutboxBacklogMonitor : IDisposable
         _meter.CreateObservableGauge("outbox.messages.pending", ObservePending, "{message}",
             "Outbox rows not yet published: exact up to 10,000, the planner's live-row estimate above.");
         _meter.CreateObservableGauge("outbox.messages.oldest_pending.age", ObserveAge, "s",
-            "Age of the oldest pending outbox row (the oldest lane head); 0 when none is pending.");
+            "Age of the oldest pending outbox row (the oldest lane head, events of held keys left out); 0 when none is pending.");
+        _meter.CreateObservableGauge("outbox.relay.parked_keys", ObserveParked, "{key}",
+            "Keys a relay parked: an event failed for good, and it and every later event of its key wait for an operator (dotnet outbox parked).");
+        _meter.CreateObservableGauge("outbox.relay.parked_keys.oldest_age", ObserveParkedAge, "s",
+            "How long the longest-held key has been held (parked or retrying); 0 when none is.");
     }
 
     public BacklogSnapshot? Last => Volatile.Read(ref _last);
@@ -62,7 +66,10 @@ internal sealed class OutboxBacklogMonitor : IDisposable
                         estimated,
                         oldest,
                         reader.GetString(3),
-                        _timeProvider.GetUtcNow());
+                        _timeProvider.GetUtcNow(),
+                        reader.GetInt64(4),
+                        reader.IsDBNull(5) ? null : reader.GetFieldValue<DateTimeOffset>(5),
+                        reader.GetInt64(6));
                     Volatile.Write(ref _last, snapshot);
                     return snapshot;
                 }
@@ -82,6 +89,18 @@ internal sealed class OutboxBacklogMonitor : IDisposable
     {
         var last = Current();
         return last is null ? [] : [new Measurement<double>(last.OldestAge(_timeProvider.GetUtcNow()).TotalSeconds, Tags(last))];
+    }
+
+    private IEnumerable<Measurement<long>> ObserveParked()
+    {
+        var last = Current();
+        return last is null ? [] : [new Measurement<long>(last.ParkedKeys, Tags(last))];
+    }
+
+    private IEnumerable<Measurement<double>> ObserveParkedAge()
+    {
+        var last = Current();
+        return last is null ? [] : [new Measurement<double>(last.OldestParkedAge(_timeProvider.GetUtcNow()).TotalSeconds, Tags(last))];
     }
 
     private BacklogSnapshot? Current()

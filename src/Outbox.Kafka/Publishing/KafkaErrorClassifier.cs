@@ -21,7 +21,7 @@ internal static class KafkaErrorClassifier
         // The record itself: too large for the producer or the broker, an invalid topic name, a topic this client may
         // not write, a record the broker refuses as malformed.
         ErrorCode.MsgSizeTooLarge or ErrorCode.RecordListTooLarge or ErrorCode.InvalidMsgSize
-            or ErrorCode.InvalidMsg or ErrorCode.InvalidRecord or ErrorCode.TopicException or ErrorCode.Local_UnknownTopic
+            or ErrorCode.InvalidRecord or ErrorCode.TopicException or ErrorCode.Local_UnknownTopic
             or ErrorCode.TopicAuthorizationFailed or ErrorCode.Local_InvalidArg or ErrorCode.InvalidRequiredAcks
             or ErrorCode.PolicyViolation => PublishFailureKind.Permanent,
 

@@ -54,4 +54,14 @@ public sealed class ProducerConfigFactoryTests
         options.Producer.LingerMs = 20;
         Assert.Equal(20, ProducerConfigFactory.Create(options, defaultLingerMs: 1).LingerMs);
     }
+
+    [Fact]
+    public void The_producer_is_sized_for_the_largest_payload_the_outbox_accepts_unless_the_application_says_otherwise()
+    {
+        Assert.Equal(1_048_576 + ProducerConfigFactory.RecordOverheadBytes, ProducerConfigFactory.Create(new KafkaOptions { BootstrapServers = "b:9092" }, maxPayloadBytes: 1_048_576).MessageMaxBytes);
+        Assert.Equal(1_000_000, ProducerConfigFactory.Create(new KafkaOptions { BootstrapServers = "b:9092" }, maxPayloadBytes: 1000).MessageMaxBytes);
+        var options = new KafkaOptions { BootstrapServers = "b:9092" };
+        options.Producer.MessageMaxBytes = 5_000_000;
+        Assert.Equal(5_000_000, ProducerConfigFactory.Create(options, maxPayloadBytes: 1_048_576).MessageMaxBytes);
+    }
 }

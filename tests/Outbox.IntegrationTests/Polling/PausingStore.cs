@@ -17,9 +17,9 @@ internal sealed class PausingStore(IPollingRelayStore inner) : IPollingRelayStor
 
     public void Resume() => _gate.TrySetResult();
 
-    public async Task<LaneBatch> ClaimAsync(int lane, int batchSize, CancellationToken cancellationToken)
+    public async Task<LaneBatch> ClaimAsync(int lane, int batchSize, long maxBytes, CancellationToken cancellationToken)
     {
-        var batch = await inner.ClaimAsync(lane, batchSize, cancellationToken);
+        var batch = await inner.ClaimAsync(lane, batchSize, maxBytes, cancellationToken);
         if (Interlocked.Increment(ref _claims) == 1)
         {
             _paused.TrySetResult();

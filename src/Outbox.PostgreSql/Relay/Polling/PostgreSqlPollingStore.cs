@@ -128,7 +128,7 @@ internal sealed class PostgreSqlPollingStore : IPollingRelayStore
         }
     }
 
-    public async Task<LaneBatch> ClaimAsync(int lane, int batchSize, CancellationToken cancellationToken)
+    public async Task<LaneBatch> ClaimAsync(int lane, int batchSize, long maxBytes, CancellationToken cancellationToken)
     {
         var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
@@ -138,12 +138,15 @@ internal sealed class PostgreSqlPollingStore : IPollingRelayStore
             {
                 command.Parameters.Add(new NpgsqlParameter<int> { TypedValue = lane });
                 command.Parameters.Add(new NpgsqlParameter<int> { TypedValue = batchSize });
+                command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = maxBytes });
                 var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
                 await using (reader.ConfigureAwait(false))
                 {
                     var messages = new List<OutboxMessage>(Math.Min(batchSize, 1024));
+                    long candidates = 0;
                     while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
                     {
+                        candidates = reader.GetInt64(11);
                         messages.Add(new OutboxMessage
                         {
                             Id = reader.GetGuid(0),
@@ -160,7 +163,7 @@ internal sealed class PostgreSqlPollingStore : IPollingRelayStore
                         });
                     }
 
-                    return messages.Count == 0 ? LaneBatch.Empty : new LaneBatch(messages);
+                    return messages.Count == 0 ? LaneBatch.Empty : new LaneBatch(messages, candidates > messages.Count);
                 }
             }
         }

@@ -22,7 +22,12 @@ internal interface IPollingRelayStore
     Task LeaveAsync(string instanceId, CancellationToken cancellationToken);
 
     /// <summary>Reads the next rows of a lane in commit order, leaving out the rows of held keys (parked, or retrying later).</summary>
-    Task<LaneBatch> ClaimAsync(int lane, int batchSize, CancellationToken cancellationToken);
+    /// <param name="lane">The lane.</param>
+    /// <param name="batchSize">The most rows.</param>
+    /// <param name="maxBytes">The byte budget of the batch's payloads: the batch ends before the row that would pass it
+    /// (the first row is always taken, however large).</param>
+    /// <param name="cancellationToken">Cancels the query.</param>
+    Task<LaneBatch> ClaimAsync(int lane, int batchSize, long maxBytes, CancellationToken cancellationToken);
 
     /// <summary>
     /// In one transaction, and only while <paramref name="lease"/> still holds: deletes (or marks published) the

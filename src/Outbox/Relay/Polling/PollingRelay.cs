@@ -22,6 +22,7 @@ internal sealed class PollingRelay
     private long _published;
     private long _claims;
     private long _failedAttempts;
+    private readonly long _batchBytes;
     private long _parked;
     private int _transientStreak;
 
@@ -45,6 +46,9 @@ internal sealed class PollingRelay
         _logger = logger;
         _jitter = jitter ?? Random.Shared.NextDouble;
         _leaseClock = new LeaseClock(timeProvider, options.LeaseDuration);
+
+        // Lanes drain at the same time: each batch gets its share of the byte budget.
+        _batchBytes = Math.Max(1, options.MaxBytesInFlight / options.MaxConcurrentLanes);
         Scheduler = new LaneScheduler(timeProvider);
         InstanceId = string.IsNullOrWhiteSpace(options.InstanceId) ? DefaultInstanceId() : options.InstanceId;
     }
@@ -207,7 +211,7 @@ internal sealed class PollingRelay
 
         Interlocked.Increment(ref _claims);
         var startedAt = _timeProvider.GetTimestamp();
-        var batch = await _store.ClaimAsync(lease.Lane, _options.BatchSize, cancellationToken).ConfigureAwait(false);
+        var batch = await _store.ClaimAsync(lease.Lane, _options.BatchSize, _batchBytes, cancellationToken).ConfigureAwait(false);
         var messages = batch.Messages;
         if (messages.Count == 0)
         {
@@ -277,7 +281,7 @@ internal sealed class PollingRelay
             return DrainOutcome.More(ids.Length);
         }
 
-        return messages.Count >= _options.BatchSize ? DrainOutcome.More(ids.Length) : DrainOutcome.Idle(ids.Length);
+        return messages.Count >= _options.BatchSize || batch.CutByBytes ? DrainOutcome.More(ids.Length) : DrainOutcome.Idle(ids.Length);
     }
 
     /// <summary>The longest wait between retries of a transient failure (the broker down): never longer than 30 seconds.</summary>

@@ -38,17 +38,28 @@ public sealed class PollingRelayOptions
     [Range(1, 256)]
     public int MaxConcurrentLanes { get; set; } = 8;
 
-    /// <summary>Gets or sets how many failed publish attempts move a row to the dead-letter table.</summary>
+    /// <summary>Gets or sets the bound on the payload bytes this instance holds in memory at once: each of the
+    /// <see cref="MaxConcurrentLanes"/> batches in flight gets an equal share, and a batch ends before the row that
+    /// would pass its share (a single larger row still goes, alone).</summary>
+    /// <value>The default is 64 MiB (8 MiB per batch with the default 8 lanes in flight). At least 64 KiB.</value>
+    [Range(64L * 1024, 64L * 1024 * 1024 * 1024)]
+    public long MaxBytesInFlight { get; set; } = 64L * 1024 * 1024;
+
+    /// <summary>Gets or sets how many failed publish attempts of one event park its key: the event and every later event
+    /// of the key then wait for an operator (<c>dotnet outbox parked</c>) while every other key flows. Failures of the
+    /// broker or the network (broker down, timeouts) never count; an event the broker can never take (too large,
+    /// invalid topic, not authorized) parks its key at once.</summary>
     /// <value>The default is 10.</value>
     [Range(1, 1_000_000)]
     public int MaxAttempts { get; set; } = 10;
 
-    /// <summary>Gets or sets the delay before the first retry of a failed row; it doubles per attempt (with jitter).</summary>
+    /// <summary>Gets or sets the delay before the first retry of a failed event (only its key waits); it doubles per
+    /// attempt (with jitter). Failures of the broker or the network make the lane wait the same way, capped at 30 seconds.</summary>
     /// <value>The default is 1 second.</value>
     [Range(typeof(TimeSpan), "00:00:00.001", "1.00:00:00")]
     public TimeSpan RetryBaseDelay { get; set; } = TimeSpan.FromSeconds(1);
 
-    /// <summary>Gets or sets the longest delay between two attempts of a failed row.</summary>
+    /// <summary>Gets or sets the longest delay between two attempts of a failed event.</summary>
     /// <value>The default is 5 minutes.</value>
     [Range(typeof(TimeSpan), "00:00:00.001", "1.00:00:00")]
     public TimeSpan RetryMaxDelay { get; set; } = TimeSpan.FromMinutes(5);

@@ -9,7 +9,7 @@ internal static class StatusWriter
     public static void Write(OutboxStatus status, TextWriter output)
     {
         var c = CultureInfo.InvariantCulture;
-        output.WriteLine($"pending: {status.Pending.ToString(c)}   oldest: {Age(status.OldestPendingAge)}   dead letters: {status.DeadLetters.ToString(c)}");
+        output.WriteLine($"pending: {status.Pending.ToString(c)}   oldest: {Age(status.OldestPendingAge)}   parked keys: {status.ParkedKeys.ToString(c)}   retrying keys: {status.RetryingKeys.ToString(c)}   dead letters: {status.DeadLetters.ToString(c)}");
         output.WriteLine();
 
         var owners = status.Lanes.Where(l => l.Owner is not null).GroupBy(l => l.Owner!).ToList();

@@ -44,6 +44,15 @@ internal sealed class OutboxAdministration(NpgsqlDataSource dataSource, OutboxOp
                 deadLetters = r.GetInt64(0);
             }
 
+            long parkedKeys = 0;
+            long retryingKeys = 0;
+            var parkedSql = $"SELECT count(*) FILTER (WHERE parked_at IS NOT NULL), count(*) FILTER (WHERE parked_at IS NULL) FROM {_names.ParkedKeys} WHERE released_at_lsn IS NULL";
+            await foreach (var r in QueryAsync(connection, parkedSql, cancellationToken).ConfigureAwait(false))
+            {
+                parkedKeys = r.GetInt64(0);
+                retryingKeys = r.GetInt64(1);
+            }
+
             var slots = new List<SlotStatus>();
             const string slotSql = """
                 SELECT slot_name, active, active_pid, wal_status,
@@ -71,7 +80,7 @@ internal sealed class OutboxAdministration(NpgsqlDataSource dataSource, OutboxOp
                 inboxes.Add(new InboxStatus(r.GetString(0), r.GetInt64(1), r.IsDBNull(2) ? null : r.GetFieldValue<DateTimeOffset>(2), r.GetInt64(3)));
             }
 
-            return new OutboxStatus(pending, oldest is null ? null : now - oldest, lanes.Values.OrderBy(l => l.Lane).ToList(), deadLetters, slots, inboxes);
+            return new OutboxStatus(pending, oldest is null ? null : now - oldest, lanes.Values.OrderBy(l => l.Lane).ToList(), deadLetters, slots, inboxes, parkedKeys, retryingKeys);
         }
     }
 

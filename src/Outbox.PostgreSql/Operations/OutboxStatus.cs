@@ -7,7 +7,9 @@ internal sealed record OutboxStatus(
     IReadOnlyList<LaneStatus> Lanes,
     long DeadLetters,
     IReadOnlyList<SlotStatus> ReplicationSlots,
-    IReadOnlyList<InboxStatus> Inboxes);
+    IReadOnlyList<InboxStatus> Inboxes,
+    long ParkedKeys = 0,
+    long RetryingKeys = 0);
 
 /// <summary>One lane: its pending rows and its lease.</summary>
 internal sealed record LaneStatus(int Lane, long Pending, TimeSpan? OldestPendingAge, string? Owner, long Epoch, DateTimeOffset? LeaseExpiresAt);

@@ -60,7 +60,7 @@ public sealed class PrivilegeTests(BadInputFixture fixture, ITestOutputHelper ou
         var outbox = BadInputFixture.UniqueTopic(out var topic);
         fixture.Kafka.CreateTopic(topic, 3);
         var events = await WriteAsSuperuserAsync(cs, outbox, 5);
-        var role = await CreateRoleAsync(cs, "GRANT SELECT, UPDATE, DELETE ON outbox.messages TO {0}; GRANT SELECT ON outbox.lanes TO {0}; GRANT ALL ON outbox.lanes_instances, outbox.dead_letters TO {0};");
+        var role = await CreateRoleAsync(cs, "GRANT SELECT, UPDATE, DELETE ON outbox.messages TO {0}; GRANT SELECT ON outbox.lanes TO {0}; GRANT ALL ON outbox.lanes_instances, outbox.dead_letters, outbox.messages_parked TO {0};");
         var capture = new LogCapture();
         using var relay = Hosts.Build(output, role, fixture.Kafka.BootstrapServers, outbox, o => o.AddPollingRelay(Fast), capture: capture);
         await relay.StartAsync();
@@ -83,7 +83,7 @@ public sealed class PrivilegeTests(BadInputFixture fixture, ITestOutputHelper ou
         var outbox = BadInputFixture.UniqueTopic(out var topic);
         fixture.Kafka.CreateTopic(topic, 3);
         var events = await WriteAsSuperuserAsync(cs, outbox, 3);
-        var role = await CreateRoleAsync(cs, "GRANT SELECT, UPDATE ON outbox.messages TO {0}; GRANT ALL ON outbox.lanes, outbox.lanes_instances, outbox.dead_letters TO {0};");
+        var role = await CreateRoleAsync(cs, "GRANT SELECT, UPDATE ON outbox.messages TO {0}; GRANT ALL ON outbox.lanes, outbox.lanes_instances, outbox.dead_letters, outbox.messages_parked TO {0};");
         var capture = new LogCapture();
         using var relay = Hosts.Build(output, role, fixture.Kafka.BootstrapServers, outbox, o => o.AddPollingRelay(Fast), capture: capture);
         await relay.StartAsync();

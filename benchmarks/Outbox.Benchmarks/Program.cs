@@ -83,8 +83,10 @@ public static class Program
                     var seconds = options.GetInt("seconds", 30);
                     var partitions = options.GetInt("partitions", 32);
                     int? linger = options.GetString("linger-ms", "") is { Length: > 0 } l ? int.Parse(l, System.Globalization.CultureInfo.InvariantCulture) : null;
+                    int? poisonEvery = options.GetString("poison-every", "") is { Length: > 0 } pe ? int.Parse(pe, System.Globalization.CultureInfo.InvariantCulture) : null;
+                    var keys = options.GetInt("keys", 1000);
                     options.ThrowIfUnknown();
-                    Emit(await LatencyScenario.RunAsync(infrastructure, relay, rate, seconds, partitions, cancel.Token, linger));
+                    Emit(await LatencyScenario.RunAsync(infrastructure, relay, rate, seconds, partitions, cancel.Token, linger, poisonEvery, keys));
                     break;
                 }
 
@@ -128,6 +130,7 @@ public static class Program
           throughput  --relay polling|cdc [--messages 200000] [--writers 1 (polling) / 4 (cdc)] [--partitions 32] [--linger-ms <override the producer's default>]
                       [--mode live|catch-up (cdc: events written while the relay is stopped, then drained)] [--batches-in-flight <cdc: override 4>]
           latency     --relay polling|cdc [--rate 500] [--seconds 30] [--partitions 32] [--linger-ms <override the producer's default>]
+                      [--keys 1000] [--poison-every <N: every N-th measured event is one the relay's producer refuses; p99 of the other keys>]
           inbox       [--messages 100000] [--batch 1] [--partitions 16]
           profile-write-path [--entities 100] [--iterations 200]   (time and allocations of the SaveChanges shapes, by type)
           report      [--messages 200000] [--writers 4] [--rate 500] [--seconds 30] [--partitions 32] [--inbox-messages 100000]

@@ -24,6 +24,14 @@ internal sealed class LatencyResult(RelayKind relay, int rate, int seconds, doub
     /// <summary>The producer's linger.ms when the run overrode the library's default (5 ms; 1 ms with the CDC relay).</summary>
     public int? LingerMs { get; init; }
 
+    public int? PoisonEvery { get; init; }
+
+    public int PoisonEvents { get; init; }
+
+    public int HeldEvents { get; init; }
+
+    public int Keys { get; init; }
+
     public static double Percentile(double[] sorted, double p) =>
         sorted.Length == 0 ? double.NaN : sorted[Math.Clamp((int)Math.Ceiling(p / 100 * sorted.Length) - 1, 0, sorted.Length - 1)];
 
@@ -53,6 +61,14 @@ internal sealed class LatencyResult(RelayKind relay, int rate, int seconds, doub
             json["baseline_p50_ms"] = Round(Percentile(BaselineLatenciesMs, 50), 2);
             json["baseline_p99_ms"] = Round(Percentile(BaselineLatenciesMs, 99), 2);
             json["baseline_max_ms"] = Round(Percentile(BaselineLatenciesMs, 100), 2);
+        }
+
+        if (PoisonEvery is { } every)
+        {
+            json["poison_every"] = every;
+            json["poison_events"] = PoisonEvents;
+            json["held_events"] = HeldEvents;
+            json["keys"] = Keys;
         }
 
         if (LingerMs is { } linger)

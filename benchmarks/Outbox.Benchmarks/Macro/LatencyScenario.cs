@@ -23,11 +23,34 @@ internal static class LatencyScenario
     // first batches are start-up costs, not the steady state this scenario reports.
     private const int WarmUpSeconds = 3;
 
-    public static async Task<LatencyResult> RunAsync(BenchInfrastructure infrastructure, RelayKind relay, int rate, int seconds, int partitions, CancellationToken cancellationToken, int? lingerMs = null)
+    /// <param name="poisonEvery">With a value N: every N-th measured event is a poison event (a payload the relay's
+    /// producer refuses: the relay runs with <c>MaxPayloadBytes</c> 4,096 and <c>message.max.bytes</c> 20,480 while the
+    /// writer accepts it), so its key parks; the latencies are then those of every other key's events.</param>
+    /// <param name="keys">The number of keys (accounts) the events spread over.</param>
+    public static async Task<LatencyResult> RunAsync(
+        BenchInfrastructure infrastructure, RelayKind relay, int rate, int seconds, int partitions, CancellationToken cancellationToken, int? lingerMs = null,
+        int? poisonEvery = null, int keys = 1000)
     {
         var warmUp = checked(rate * WarmUpSeconds);
         var total = checked((rate * seconds) + warmUp);
-        var workload = new Workload(Workload.NewRunId(), total);
+        var workload = new Workload(Workload.NewRunId(), total, keys);
+
+        // The poison events, and every later event of their keys: never acknowledged (their keys are parked).
+        var poison = new HashSet<long>();
+        var held = new HashSet<long>();
+        if (poisonEvery is { } every)
+        {
+            // Shifted by one per poison event, so that each lands on another key.
+            for (long n = 1, p = warmUp + every - 1; p < total; n++, p = warmUp + (n * every) - 1 + (n - 1))
+            {
+                poison.Add(p);
+                for (var j = p; j < total; j += workload.Keys)
+                {
+                    held.Add(j);
+                }
+            }
+        }
+
         var name = relay.ToString().ToLowerInvariant();
         Progress.Line(Fmt.Inv($"latency/{name}: {rate} events/s for {WarmUpSeconds}s of warm-up and {seconds}s measured ({total:N0} single-event transactions, {PacingWriters} paced writers)"));
         await using var database = await infrastructure.CreateDatabaseAsync("bench_lat_" + name, cancellationToken);
@@ -50,8 +73,13 @@ internal static class LatencyScenario
         }
 
         var recorder = new AckRecorder();
-        using var host = RelayHost.Build(relay, connectionString, infrastructure.BootstrapServers, workload, recorder, lingerMs);
-        var writer = host.Services.GetRequiredService<OutboxWriter>();
+        using var host = RelayHost.Build(relay, connectionString, infrastructure.BootstrapServers, workload, recorder, lingerMs, smallLimits: poison.Count > 0);
+
+        // The writer has the default limits (the relay's are smaller when poison is written).
+        var writerServices = new ServiceCollection();
+        writerServices.AddOutbox(o => o.MapEvent<BenchEvent>(workload.AggregateType, e => e.AccountId)).UsePostgreSql(connectionString);
+        await using var writerProvider = writerServices.BuildServiceProvider();
+        var writer = writerProvider.GetRequiredService<OutboxWriter>();
         await host.StartAsync(cancellationToken);
         if (relay == RelayKind.Cdc)
         {
@@ -66,7 +94,7 @@ internal static class LatencyScenario
         using var profiler = new DbCommandProfiler();
         var cpuStart = CpuSnapshot.Take(postmaster);
         var started = Stopwatch.GetTimestamp();
-        var allAcked = recorder.WaitForAsync(total);
+        var allAcked = recorder.WaitForAsync(total - held.Count);
         await using (Progress.Every(TimeSpan.FromSeconds(1), () => Fmt.Inv($"latency/{name}: {Interlocked.Read(ref written):N0}/{total:N0} committed, {recorder.Count:N0} acknowledged")))
         {
             await Task.WhenAll(Enumerable.Range(0, PacingWriters).Select(w => Task.Run(
@@ -83,10 +111,16 @@ internal static class LatencyScenario
                         }
 
                         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-                        var id = await writer.EnqueueAsync(connection, transaction, workload.Event(index), cancellationToken);
+                        var evt = workload.Event(index);
+                        if (poison.Contains(index))
+                        {
+                            evt = evt with { Note = new string('x', 50_000) };
+                        }
+
+                        var id = await writer.EnqueueAsync(connection, transaction, evt, cancellationToken);
                         var committing = Stopwatch.GetTimestamp();
                         await transaction.CommitAsync(cancellationToken);
-                        if (index >= warmUp)
+                        if (index >= warmUp && !held.Contains(index))
                         {
                             commitAt[id] = committing;
                         }
@@ -121,6 +155,10 @@ internal static class LatencyScenario
         var result = new LatencyResult(relay, rate, seconds, achievedRate, latencies, consumerLatencies, verification)
         {
             LingerMs = lingerMs,
+            PoisonEvery = poisonEvery,
+            PoisonEvents = poison.Count,
+            HeldEvents = held.Count,
+            Keys = workload.Keys,
             BaselineLatenciesMs = baseline,
             Cpu = cpu,
             DbCommands = commands,
@@ -131,6 +169,12 @@ internal static class LatencyScenario
         foreach (var (statement, calls, secs) in commands.Take(6))
         {
             result.Notes.Add(Fmt.Inv($"SQL {calls:N0} x, mean {secs * 1000 / Math.Max(1, calls):0.00} ms: {statement}"));
+        }
+
+        if (poison.Count > 0)
+        {
+            var parked = await new OutboxParking(dataSource, options).ListAsync(1000, includeRetrying: true, cancellationToken);
+            result.Notes.Add(Fmt.Inv($"poison: {poison.Count} poison events parked {parked.Count} keys ({parked.Count(k => k.State == ParkedKeyState.Parked)} parked, the rest retrying); {held.Count} events of those keys wait; the latencies are every other key's events (the topic check counts the waiting ones as lost: {verification.Lost} lost, {held.Count} expected)"));
         }
 
         Progress.Line(Fmt.Inv($"latency/{name}: p50 {LatencyResult.Percentile(latencies, 50):0.00} ms, p99 {LatencyResult.Percentile(latencies, 99):0.00} ms, max {LatencyResult.Percentile(latencies, 100):0.00} ms (consumer view p99 {LatencyResult.Percentile(consumerLatencies, 99):0.00} ms); lost {verification.Lost}, duplicates {verification.Duplicates}, order violations {verification.OrderViolations}"));

@@ -11,16 +11,32 @@ namespace Outbox.Benchmarks.Macro;
 /// </summary>
 internal static class RelayHost
 {
-    public static IHost Build(RelayKind relay, string connectionString, string bootstrapServers, Workload workload, AckRecorder recorder, int? lingerMs = null, int? batchesInFlight = null)
+    /// <param name="smallLimits">Whether the relay runs with small limits (<c>MaxPayloadBytes</c> 4,096, the producer's
+    /// <c>message.max.bytes</c> 20,480), so that a larger payload written by a writer with the default limit is one its
+    /// producer refuses (a poison event).</param>
+    public static IHost Build(
+        RelayKind relay, string connectionString, string bootstrapServers, Workload workload, AckRecorder recorder, int? lingerMs = null, int? batchesInFlight = null,
+        bool smallLimits = false)
     {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         builder.Logging.AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace).SetMinimumLevel(LogLevel.Warning);
         var outbox = builder.Services
-            .AddOutbox(o => o.MapEvent<BenchEvent>(workload.AggregateType, e => e.AccountId))
+            .AddOutbox(o =>
+            {
+                o.MapEvent<BenchEvent>(workload.AggregateType, e => e.AccountId);
+                if (smallLimits)
+                {
+                    o.MaxPayloadBytes = 4096;
+                }
+            })
             .UsePostgreSql(connectionString)
             .UseKafka(k =>
             {
                 k.BootstrapServers = bootstrapServers;
+                if (smallLimits)
+                {
+                    k.Producer.MessageMaxBytes = 20_480;
+                }
 
                 // Only when asked (--linger-ms): the library's default is 5 ms, 1 ms with the CDC relay.
                 if (lingerMs is { } linger)

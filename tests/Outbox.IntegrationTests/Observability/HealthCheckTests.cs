@@ -47,6 +47,43 @@ public sealed class HealthCheckTests
     }
 
     [Fact]
+    public async Task A_parked_key_degrades_the_check_naming_it_and_its_events_do_not_age_the_backlog()
+    {
+        var cs = await SharedInfrastructure.CreateDatabaseAsync("health");
+        var prefix = "health-" + Guid.NewGuid().ToString("N")[..8];
+        var time = new FakeTimeProvider(new DateTimeOffset(2026, 1, 1, 12, 0, 0, TimeSpan.Zero));
+        using var host = BuildHost(cs, prefix, time, kafka: null);
+        await using var dataSource = NpgsqlDataSource.Create(cs);
+        await OutboxSchema.EnsureCreatedAsync(dataSource, InboxHarness.Options(prefix));
+        await host.StartAsync();
+        var health = host.Services.GetRequiredService<HealthCheckService>();
+        Guid id;
+        await using (var connection = await dataSource.OpenConnectionAsync())
+        {
+            id = await host.Services.GetRequiredService<OutboxWriter>().EnqueueAsync(connection, null, new MovieStarted("u1", 1));
+        }
+
+        await using (var park = dataSource.CreateCommand(
+            "INSERT INTO outbox.messages_parked (aggregatetype, aggregateid, lane, message_id, attempts, last_error, parked_at, updated_at) VALUES ('movie', 'u1', 0, $1, 1, 'MsgSizeTooLarge', now(), now())"))
+        {
+            park.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = id });
+            await park.ExecuteNonQueryAsync();
+        }
+
+        // Ten minutes on: the parked key's event would make the backlog Unhealthy; it is reported as parked instead.
+        time.Advance(TimeSpan.FromMinutes(10));
+        var entry = (await health.CheckHealthAsync()).Entries["outbox"];
+        Assert.Equal(HealthStatus.Degraded, entry.Status);
+        Assert.Contains("1 key(s) parked", entry.Description, StringComparison.Ordinal);
+        Assert.Equal(1L, entry.Data["outbox.parked_keys"]);
+        Assert.Equal(1L, entry.Data["outbox.pending"]);
+
+        Assert.True(await host.Services.GetRequiredService<OutboxParking>().DiscardAsync("movie", "u1"));
+        Assert.Equal(HealthStatus.Healthy, (await health.CheckHealthAsync()).Entries["outbox"].Status);
+        await host.StopAsync();
+    }
+
+    [Fact]
     public async Task A_running_polling_relay_owns_every_lane_and_drains_the_backlog()
     {
         var cs = await SharedInfrastructure.CreateDatabaseAsync("health");

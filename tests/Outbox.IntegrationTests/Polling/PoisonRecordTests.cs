@@ -1,3 +1,5 @@
+using System.Collections.Concurrent;
+using System.Diagnostics.Metrics;
 using Microsoft.Extensions.DependencyInjection;
 using Outbox.IntegrationTests.Infrastructure;
 using Outbox.PostgreSql;
@@ -26,6 +28,18 @@ public sealed class PoisonRecordTests(ITestOutputHelper output)
         var sameLane = written.Keys.Where(k => harness.LaneOf(k) == poisonLane).ToList();
         Assert.NotEmpty(sameLane);
 
+        var measurements = new ConcurrentQueue<(string Name, long Value, string Tags)>();
+        using var listener = new MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Name is "outbox.relay.parked" or "outbox.relay.failed")
+            {
+                l.EnableMeasurementEvents(instrument);
+            }
+        };
+        listener.SetMeasurementEventCallback<long>((instrument, value, tags, _) =>
+            measurements.Enqueue((instrument.Name, value, string.Join(",", tags.ToArray().Select(t => $"{t.Key}={t.Value}")))));
+        listener.Start();
         var host = await harness.StartRelayHostAsync("relay-1", o => o.MaxAttempts = 5, RelayHarness.SmallProducer, RelayHarness.SmallPayloads);
         var relay = RelayHarness.RelayOf(host);
 
@@ -42,6 +56,8 @@ public sealed class PoisonRecordTests(ITestOutputHelper output)
         Assert.Contains("SizeTooLarge", parked.LastError, StringComparison.Ordinal);
         Assert.NotNull(parked.ParkedAt);
         Assert.Equal(1, relay.Parked);
+        Assert.Single(measurements, m => m.Name == "outbox.relay.parked" && m.Tags.Contains("outbox.relay.type=polling", StringComparison.Ordinal) && m.Tags.Contains(harness.Topic, StringComparison.Ordinal));
+        Assert.Single(measurements, m => m.Name == "outbox.relay.failed" && m.Tags.Contains("error.type=permanent", StringComparison.Ordinal) && m.Tags.Contains(harness.Topic, StringComparison.Ordinal));
 
         var records = harness.ReadTopic(501);
         Assert.Equal([0], records.Where(r => r.Key == "poison").Select(r => r.Seq));

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
+using Microsoft.Extensions.Configuration;
 using Npgsql;
 using Outbox.PostgreSql;
 
@@ -20,6 +21,23 @@ internal static class OutboxCli
         var table = new Option<string>("--table") { Description = "Outbox table", DefaultValueFactory = _ => "messages", Recursive = true };
         var lanes = new Option<int>("--lanes") { Description = "Lane count", DefaultValueFactory = _ => 64, Recursive = true };
         var json = new Option<bool>("--json") { Description = "Machine-readable output", Recursive = true };
+        var settings = new Option<FileInfo?>("--settings")
+        {
+            Description = "The application's settings file (appsettings.json): the outbox options are read from its 'Outbox' section " +
+                          "(Schema, MessagesTable, LanesTable, DeadLettersTable, InboxTable, InboxOffsetsTable, LaneCount, TopicTemplate); options given here win",
+            Recursive = true,
+        };
+        var settingsSection = new Option<string>("--settings-section") { Description = "The section of --settings with the outbox options", DefaultValueFactory = _ => "Outbox", Recursive = true };
+        var connectionName = new Option<string?>("--connection-name")
+        {
+            Description = "Read the connection string ConnectionStrings:<name> from --settings (when --connection and OUTBOX_CONNECTION are not given)",
+            Recursive = true,
+        };
+        var lanesTable = new Option<string?>("--lanes-table") { Description = "Lanes table (OutboxOptions.LanesTable, default lanes)", Recursive = true };
+        var deadLettersTable = new Option<string?>("--dead-letters-table") { Description = "Dead-letter table (OutboxOptions.DeadLettersTable, default dead_letters)", Recursive = true };
+        var inboxTable = new Option<string?>("--inbox-table") { Description = "Inbox table (OutboxOptions.InboxTable, default inbox)", Recursive = true };
+        var inboxOffsetsTable = new Option<string?>("--inbox-offsets-table") { Description = "Inbox offsets table (OutboxOptions.InboxOffsetsTable, default inbox_offsets)", Recursive = true };
+        var topicTemplate = new Option<string?>("--topic-template") { Description = "Topic template (OutboxOptions.TopicTemplate, default outbox.event.{aggregatetype})", Recursive = true };
 
         var root = new RootCommand("Outbox operations: schema, status, parked keys, dead letters, Debezium connector config.");
         root.Options.Add(connection);
@@ -27,6 +45,14 @@ internal static class OutboxCli
         root.Options.Add(table);
         root.Options.Add(lanes);
         root.Options.Add(json);
+        root.Options.Add(settings);
+        root.Options.Add(settingsSection);
+        root.Options.Add(connectionName);
+        root.Options.Add(lanesTable);
+        root.Options.Add(deadLettersTable);
+        root.Options.Add(inboxTable);
+        root.Options.Add(inboxOffsetsTable);
+        root.Options.Add(topicTemplate);
 
         var commitOrder = new Option<OutboxCommitOrder>("--commit-order")
         {
@@ -37,8 +63,16 @@ internal static class OutboxCli
         var schemaCommand = new Command("schema", "Print the DDL that creates the outbox objects.") { commitOrder };
         schemaCommand.SetAction(parse =>
         {
-            stdout.WriteLine(OutboxSchema.CreateScript(Options(parse), parse.GetValue(commitOrder)));
-            return 0;
+            try
+            {
+                stdout.WriteLine(OutboxSchema.CreateScript(Options(parse), parse.GetValue(commitOrder)));
+                return 0;
+            }
+            catch (OutboxConfigurationException ex)
+            {
+                stderr.WriteLine($"error: {ex.Message}");
+                return 1;
+            }
         });
         root.Subcommands.Add(schemaCommand);
 
@@ -177,14 +211,30 @@ internal static class OutboxCli
         var publication = new Option<string>("--publication") { Description = "Publication of the outbox table", DefaultValueFactory = _ => "outbox" };
         var topicPrefix = new Option<string>("--topic-prefix") { Description = "Debezium topic.prefix", DefaultValueFactory = _ => "outbox" };
         var hostname = new Option<string?>("--database-hostname") { Description = "Host name as Kafka Connect reaches it (default: from the connection string)" };
+        var password = new Option<string?>("--database-password")
+        {
+            Description = "The connector's database.password, typically a Kafka Connect config provider reference such as " +
+                          "'${file:/opt/secrets/outbox.properties:password}' (default: the connection string's password, in clear text)",
+        };
         var port = new Option<int?>("--database-port") { Description = "Port as Kafka Connect reaches it (default: from the connection string)" };
         var debezium = new Command("debezium-config", "Print the Kafka Connect request body of a Debezium connector with the outbox EventRouter.")
         {
-            connectorName, slot, publication, topicPrefix, hostname, port,
+            connectorName, slot, publication, topicPrefix, hostname, port, password,
         };
         debezium.SetAction(parse =>
         {
-            if (string.IsNullOrWhiteSpace(parse.GetValue(connection) ?? Environment.GetEnvironmentVariable(ConnectionVariable)))
+            string? connectionString;
+            try
+            {
+                connectionString = ConnectionString(parse);
+            }
+            catch (Exception ex) when (ex is OutboxConfigurationException or InvalidDataException or IOException)
+            {
+                stderr.WriteLine($"error: {ex.Message}");
+                return 1;
+            }
+
+            if (string.IsNullOrWhiteSpace(connectionString))
             {
                 stderr.WriteLine($"No database: pass --connection \"Host=...;Database=...\" or set {ConnectionVariable} (the connector's " +
                                  "database.* settings come from it; pass --database-hostname/--database-port when Kafka Connect reaches it by another address).");
@@ -201,7 +251,8 @@ internal static class OutboxCli
                     TopicPrefix = parse.GetValue(topicPrefix)!,
                     DatabaseHostname = parse.GetValue(hostname),
                     DatabasePort = parse.GetValue(port),
-                    ConnectionString = parse.GetValue(connection) ?? Environment.GetEnvironmentVariable(ConnectionVariable),
+                    DatabasePassword = parse.GetValue(password),
+                    ConnectionString = connectionString,
                 };
                 stdout.WriteLine(DebeziumConnectorConfig.Create(Options(parse), options));
                 return 0;
@@ -296,9 +347,71 @@ internal static class OutboxCli
 
         return await parseResult.InvokeAsync(new InvocationConfiguration { Output = stdout, Error = stderr }, cancellationToken);
 
+        // The application's settings file, if given (read once per run).
+        IConfiguration? Settings(ParseResult parse)
+        {
+            if (parse.GetValue(settings) is not { } file)
+            {
+                return null;
+            }
+
+            if (!file.Exists)
+            {
+                throw new OutboxConfigurationException($"The settings file '{file.FullName}' (--settings) does not exist.");
+            }
+
+            try
+            {
+                return new ConfigurationBuilder().AddJsonFile(file.FullName, optional: false, reloadOnChange: false).Build();
+            }
+            catch (InvalidDataException ex)
+            {
+                throw new OutboxConfigurationException($"The settings file '{file.FullName}' (--settings) is not valid JSON: {ex.Message}");
+            }
+        }
+
+        string? ConnectionString(ParseResult parse)
+        {
+            if ((parse.GetValue(connection) ?? Environment.GetEnvironmentVariable(ConnectionVariable)) is { Length: > 0 } given)
+            {
+                return given;
+            }
+
+            if (parse.GetValue(connectionName) is { Length: > 0 } name)
+            {
+                var found = Settings(parse)?.GetConnectionString(name);
+                return found ?? throw new OutboxConfigurationException(
+                    parse.GetValue(settings) is null
+                        ? "--connection-name needs --settings (the file with the ConnectionStrings section)."
+                        : $"The settings file has no connection string '{name}' (ConnectionStrings:{name}).");
+            }
+
+            return null;
+        }
+
         OutboxOptions Options(ParseResult parse)
         {
-            var options = new OutboxOptions { Schema = parse.GetValue(schema)!, MessagesTable = parse.GetValue(table)!, LaneCount = parse.GetValue(lanes) };
+            // Defaults, then the application's settings file, then the options given on the command line.
+            var options = new OutboxOptions();
+            if (Settings(parse) is { } configuration)
+            {
+                var section = configuration.GetSection(parse.GetValue(settingsSection)!);
+                if (!section.Exists())
+                {
+                    throw new OutboxConfigurationException($"The settings file has no '{section.Path}' section (--settings-section): nothing to read the outbox options from.");
+                }
+
+                section.Bind(options);
+            }
+
+            Given(schema, v => options.Schema = v!);
+            Given(table, v => options.MessagesTable = v!);
+            Given(lanes, v => options.LaneCount = v);
+            Given(lanesTable, v => options.LanesTable = v!);
+            Given(deadLettersTable, v => options.DeadLettersTable = v!);
+            Given(inboxTable, v => options.InboxTable = v!);
+            Given(inboxOffsetsTable, v => options.InboxOffsetsTable = v!);
+            Given(topicTemplate, v => options.TopicTemplate = v!);
             var result = new OutboxOptionsRulesValidator().Validate(null, options);
             if (result.Failed)
             {
@@ -306,6 +419,14 @@ internal static class OutboxCli
             }
 
             return options;
+
+            void Given<T>(Option<T> option, Action<T> apply)
+            {
+                if (parse.GetResult(option) is { Implicit: false })
+                {
+                    apply(parse.GetValue(option)!);
+                }
+            }
         }
 
         Task<int> WithAdministrationAsync(ParseResult parse, Func<OutboxAdministration, Task<int>> action) =>
@@ -313,7 +434,17 @@ internal static class OutboxCli
 
         async Task<int> WithDatabaseAsync(ParseResult parse, Func<NpgsqlDataSource, OutboxOptions, Task<int>> action)
         {
-            var cs = parse.GetValue(connection) ?? Environment.GetEnvironmentVariable(ConnectionVariable);
+            string? cs;
+            try
+            {
+                cs = ConnectionString(parse);
+            }
+            catch (OutboxConfigurationException ex)
+            {
+                stderr.WriteLine($"error: {ex.Message}");
+                return 1;
+            }
+
             if (string.IsNullOrWhiteSpace(cs))
             {
                 stderr.WriteLine($"No database: pass --connection \"Host=...;Database=...\" or set {ConnectionVariable}.");

@@ -9,7 +9,8 @@ internal static class StatusWriter
     public static void Write(OutboxStatus status, TextWriter output)
     {
         var c = CultureInfo.InvariantCulture;
-        output.WriteLine($"pending: {status.Pending.ToString(c)}   oldest: {Age(status.OldestPendingAge)}   parked keys: {status.ParkedKeys.ToString(c)}   retrying keys: {status.RetryingKeys.ToString(c)}   dead letters: {status.DeadLetters.ToString(c)}");
+        var pending = status.PendingCapped ? $"at least {status.Pending.ToString(c)} (counted up to {OutboxAdministration.LaneCountCap.ToString(c)} per lane)" : status.Pending.ToString(c);
+        output.WriteLine($"pending: {pending}   oldest: {Age(status.OldestPendingAge)}   parked keys: {status.ParkedKeys.ToString(c)}   retrying keys: {status.RetryingKeys.ToString(c)}   dead letters: {status.DeadLetters.ToString(c)}");
         output.WriteLine();
 
         var owners = status.Lanes.Where(l => l.Owner is not null).GroupBy(l => l.Owner!).ToList();

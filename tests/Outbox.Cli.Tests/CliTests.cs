@@ -346,6 +346,73 @@ public sealed class CliTests : IAsyncLifetime
         Assert.Equal("[]", empty.Trim());
     }
 
+    [Fact]
+    public async Task The_CLI_reads_the_applications_settings_file_custom_names_topic_template_and_connection_string()
+    {
+        var options = new OutboxOptions
+        {
+            Schema = "app",
+            MessagesTable = "events",
+            LanesTable = "event_lanes",
+            DeadLettersTable = "event_dead",
+            InboxTable = "handled",
+            InboxOffsetsTable = "handled_offsets",
+            TopicTemplate = "movies.{aggregatetype}.v1",
+        };
+        await OutboxSchema.EnsureCreatedAsync(_dataSource, options);
+        await ExecuteAsync("""
+            INSERT INTO app.event_dead (id, aggregatetype, aggregateid, type, payload, lane, created_at, attempts, last_error, dead_lettered_at)
+            VALUES ('0193d5f2-0000-7000-8000-000000000001', 'movie', 'u1', 'MovieStarted', '{}', 0, now(), 1, 'x', now())
+            """);
+        var file = Path.Combine(Path.GetTempPath(), "outbox-cli-" + Guid.NewGuid().ToString("N") + ".json");
+        await File.WriteAllTextAsync(file, System.Text.Json.JsonSerializer.Serialize(new
+        {
+            ConnectionStrings = new { Movies = _connectionString + ";Password=s3cret" },
+            Outbox = new
+            {
+                options.Schema, options.MessagesTable, options.LanesTable, options.DeadLettersTable, options.InboxTable, options.InboxOffsetsTable, options.TopicTemplate,
+            },
+        }));
+        try
+        {
+            var (statusExit, status, statusError) = await RunAsync("status", "--settings", file, "--connection-name", "Movies");
+            Assert.True(statusExit == 0, statusError);
+            Assert.Contains("dead letters: 1", status, StringComparison.Ordinal);
+
+            var (listExit, list, _) = await RunAsync("dead-letters", "list", "--settings", file, "--connection-name", "Movies");
+            Assert.Equal(0, listExit);
+            Assert.Contains("0193d5f2-0000-7000-8000-000000000001", list, StringComparison.Ordinal);
+
+            // The connector routes to the application's topics, and the password is a config provider reference.
+            var (debeziumExit, debezium, _) = await RunAsync(
+                "debezium-config", "--settings", file, "--connection-name", "Movies", "--database-password", "${file:/opt/secrets/outbox.properties:password}");
+            Assert.Equal(0, debeziumExit);
+            using var json = System.Text.Json.JsonDocument.Parse(debezium);
+            var config = json.RootElement.GetProperty("config");
+            Assert.Equal("app\\.events", config.GetProperty("table.include.list").GetString());
+            Assert.Equal("movies.${routedByValue}.v1", config.GetProperty("transforms.outbox.route.topic.replacement").GetString());
+            Assert.Equal("${file:/opt/secrets/outbox.properties:password}", config.GetProperty("database.password").GetString());
+            Assert.DoesNotContain("s3cret", debezium, StringComparison.Ordinal);
+
+            // Options on the command line win over the file.
+            var (schemaExit, schema, _) = await RunAsync("schema", "--settings", file, "--lanes-table", "other_lanes");
+            Assert.Equal(0, schemaExit);
+            Assert.Contains("app.other_lanes", schema.Replace("\"", "", StringComparison.Ordinal), StringComparison.Ordinal);
+            Assert.Contains("app.handled_offsets", schema.Replace("\"", "", StringComparison.Ordinal), StringComparison.Ordinal);
+
+            var (missingExit, _, missingError) = await RunAsync("status", "--settings", file, "--connection-name", "Nope");
+            Assert.Equal(1, missingExit);
+            Assert.Contains("ConnectionStrings:Nope", missingError, StringComparison.Ordinal);
+            var (noFileExit, _, noFileError) = await RunAsync("schema", "--settings", file + ".missing");
+            Assert.Equal(1, noFileExit);
+            Assert.Contains("does not exist", noFileError, StringComparison.Ordinal);
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
     private async Task InsertMessageAsync(Guid id, string key, int seq)
     {
         await using var cmd = _dataSource.CreateCommand("""

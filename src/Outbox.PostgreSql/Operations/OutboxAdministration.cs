@@ -8,6 +8,9 @@ namespace Outbox.PostgreSql;
 /// </summary>
 internal sealed class OutboxAdministration(NpgsqlDataSource dataSource, OutboxOptions options, TimeProvider timeProvider)
 {
+    /// <summary>The most pending rows counted per lane by <see cref="GetStatusAsync"/> (a larger backlog shows as "at least").</summary>
+    public const int LaneCountCap = 10_000;
+
     private readonly OutboxTableNames _names = new(options);
 
     public async Task<OutboxStatus> GetStatusAsync(CancellationToken cancellationToken = default)
@@ -24,13 +27,23 @@ internal sealed class OutboxAdministration(NpgsqlDataSource dataSource, OutboxOp
                 lanes[lane] = new LaneStatus(lane, 0, null, r.IsDBNull(1) ? null : r.GetString(1), r.GetInt64(2), r.IsDBNull(3) ? null : r.GetFieldValue<DateTimeOffset>(3));
             }
 
-            var pendingSql = $"SELECT lane, count(*), min(created_at) FROM {_names.Messages} WHERE published_at IS NULL GROUP BY lane";
+            // Bounded work on a large table: per lane, at most LaneCountCap + 1 rows through the (lane, commit_seq) index.
+            var pendingSql = $"""
+                SELECT l.lane, c.n, c.oldest
+                FROM (SELECT lane FROM {_names.Lanes} UNION SELECT generate_series(0, $1 - 1)) AS l(lane)
+                CROSS JOIN LATERAL (
+                    SELECT count(*) AS n, min(x.created_at) AS oldest
+                    FROM (SELECT m.created_at FROM {_names.Messages} m WHERE m.lane = l.lane AND m.published_at IS NULL LIMIT {LaneCountCap + 1}) x) c
+                WHERE c.n > 0
+                """;
             long pending = 0;
+            var capped = false;
             DateTimeOffset? oldest = null;
-            await foreach (var r in QueryAsync(connection, pendingSql, cancellationToken).ConfigureAwait(false))
+            await foreach (var r in QueryAsync(connection, pendingSql, cancellationToken, new NpgsqlParameter<int> { TypedValue = options.LaneCount }).ConfigureAwait(false))
             {
                 var lane = r.GetInt32(0);
                 var count = r.GetInt64(1);
+                capped |= count > LaneCountCap;
                 var laneOldest = r.GetFieldValue<DateTimeOffset>(2);
                 pending += count;
                 oldest = oldest is null || laneOldest < oldest ? laneOldest : oldest;
@@ -80,7 +93,7 @@ internal sealed class OutboxAdministration(NpgsqlDataSource dataSource, OutboxOp
                 inboxes.Add(new InboxStatus(r.GetString(0), r.GetInt64(1), r.IsDBNull(2) ? null : r.GetFieldValue<DateTimeOffset>(2), r.GetInt64(3)));
             }
 
-            return new OutboxStatus(pending, oldest is null ? null : now - oldest, lanes.Values.OrderBy(l => l.Lane).ToList(), deadLetters, slots, inboxes, parkedKeys, retryingKeys);
+            return new OutboxStatus(pending, oldest is null ? null : now - oldest, lanes.Values.OrderBy(l => l.Lane).ToList(), deadLetters, slots, inboxes, parkedKeys, retryingKeys, capped);
         }
     }
 

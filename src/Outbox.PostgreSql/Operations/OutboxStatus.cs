@@ -9,9 +9,10 @@ internal sealed record OutboxStatus(
     IReadOnlyList<SlotStatus> ReplicationSlots,
     IReadOnlyList<InboxStatus> Inboxes,
     long ParkedKeys = 0,
-    long RetryingKeys = 0);
+    long RetryingKeys = 0,
+    bool PendingCapped = false);
 
-/// <summary>One lane: its pending rows and its lease.</summary>
+/// <summary>One lane: its pending rows (counted up to <see cref="OutboxAdministration.LaneCountCap"/> + 1) and its lease.</summary>
 internal sealed record LaneStatus(int Lane, long Pending, TimeSpan? OldestPendingAge, string? Owner, long Epoch, DateTimeOffset? LeaseExpiresAt);
 
 /// <summary>One logical replication slot.</summary>

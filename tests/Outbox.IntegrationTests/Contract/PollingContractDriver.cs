@@ -51,6 +51,8 @@ internal sealed class PollingContractDriver : RelayContractDriver
             },
             k =>
             {
+                // As the CDC harness: a killed relay's producer does not hold its disposal up for long.
+                k.FlushTimeout = TimeSpan.FromSeconds(2);
                 if (settings.ProducerMessageMaxBytes is { } maxBytes)
                 {
                     k.Producer.MessageMaxBytes = maxBytes;

@@ -1,4 +1,3 @@
-using Npgsql;
 using NpgsqlTypes;
 using Outbox.IntegrationTests.Infrastructure;
 using Outbox.PostgreSql;
@@ -6,7 +5,10 @@ using Xunit.Abstractions;
 
 namespace Outbox.IntegrationTests.Cdc;
 
-/// <summary>The CDC relay's normal path: commit order, rollbacks, an empty table, idle acknowledgement, the backlog.</summary>
+/// <summary>
+/// The CDC relay's normal path: the table does not grow, idle acknowledgement, the backlog. Commit order under
+/// interleaved transactions and rollbacks are the relay contract's (Contract/CdcRelayContractTests).
+/// </summary>
 [Collection(CdcCollection.Name)]
 public sealed class CdcRelayStreamingTests(ITestOutputHelper output)
 {
@@ -45,77 +47,6 @@ public sealed class CdcRelayStreamingTests(ITestOutputHelper output)
         Assert.All(records, r => Assert.Equal(nameof(CdcTestEvent), r.Header("type")));
         Assert.Equal(CdcRelayState.Streaming, monitor.State);
         Assert.Equal(CdcHealthStatus.Healthy, (await monitor.CheckHealthAsync()).Status);
-    }
-
-    [Fact]
-    public async Task Rows_of_rolled_back_transactions_never_appear()
-    {
-        await using var harness = await CdcHarness.CreateAsync(output);
-        var host = await harness.StartRelayHostAsync("relay");
-        await harness.WaitUntilStreamingAsync(host);
-
-        var rolledBack = new List<Guid>();
-        await using (var connection = await harness.DataSource.OpenConnectionAsync())
-        {
-            for (var i = 0; i < 20; i++)
-            {
-                await using var transaction = await connection.BeginTransactionAsync();
-                rolledBack.Add(await harness.Writer.EnqueueAsync(connection, transaction, new CdcTestEvent("rolled-back", i)));
-                await transaction.RollbackAsync();
-            }
-
-            // A subtransaction that rolls back inside a transaction that commits.
-            await using (var transaction = await connection.BeginTransactionAsync())
-            {
-                await transaction.SaveAsync("sp1");
-                rolledBack.Add(await harness.Writer.EnqueueAsync(connection, transaction, new CdcTestEvent("rolled-back", 99)));
-                await transaction.RollbackAsync("sp1");
-                await transaction.CommitAsync();
-            }
-        }
-
-        var committed = await harness.WriteAsync(50, keys: 5);
-        await harness.WaitAsync(() => CdcHarness.MonitorOf(host).PublishedCount >= 50, "the committed rows are published");
-
-        var records = harness.ReadTopic();
-        Assert.Equal(50, records.Count);
-        Assert.Equal(committed.Select(r => r.Id).Order(), records.Select(r => r.Id).Order());
-        Assert.DoesNotContain(records, r => rolledBack.Contains(r.Id));
-    }
-
-    [Fact]
-    public async Task A_transaction_that_waited_on_the_aggregate_is_published_after_the_one_it_waited_for()
-    {
-        await using var harness = await CdcHarness.CreateAsync(output, partitions: 1);
-        await using (var create = harness.DataSource.CreateCommand(
-            "CREATE TABLE aggregates (id text PRIMARY KEY, version int NOT NULL); INSERT INTO aggregates VALUES ('K', 0)"))
-        {
-            await create.ExecuteNonQueryAsync();
-        }
-
-        var host = await harness.StartRelayHostAsync("relay");
-        await harness.WaitUntilStreamingAsync(host);
-
-        await using var a = await harness.DataSource.OpenConnectionAsync();
-        await using var b = await harness.DataSource.OpenConnectionAsync();
-        await using var ta = await a.BeginTransactionAsync();
-        await using var tb = await b.BeginTransactionAsync();
-
-        // T_A locks K. T_B writes its event for K first, then blocks on K.
-        await ExecuteAsync(a, ta, "UPDATE aggregates SET version = version + 1 WHERE id = 'K'");
-        var idB = await harness.Writer.EnqueueAsync(b, tb, new CdcTestEvent("K", 1, "B"));
-        var bBlocked = ExecuteAsync(b, tb, "UPDATE aggregates SET version = version + 1 WHERE id = 'K'");
-        await harness.WaitAsync(() => harness.IsWaitingOnLockAsync(b.ProcessID), "T_B waits on K's row lock");
-
-        // T_A writes its event and commits; then T_B gets the lock and commits.
-        var idA = await harness.Writer.EnqueueAsync(a, ta, new CdcTestEvent("K", 0, "A"));
-        await ta.CommitAsync();
-        await bBlocked;
-        await tb.CommitAsync();
-
-        await harness.WaitAsync(() => CdcHarness.MonitorOf(host).PublishedCount >= 2, "both events are published");
-        var records = harness.ReadTopic();
-        Assert.Equal([idA, idB], records.OrderBy(r => r.Offset).Select(r => r.Id).ToArray());
     }
 
     [Fact]
@@ -163,11 +94,5 @@ public sealed class CdcRelayStreamingTests(ITestOutputHelper output)
         Assert.Equal(before.Concat(after).Select(r => r.Id).Order(), records.Select(r => r.Id).Order());
         await using var backlog = harness.DataSource.CreateCommand("SELECT count(*) FROM outbox.messages_cdc_backlog");
         Assert.Equal(0L, (long)(await backlog.ExecuteScalarAsync())!);
-    }
-
-    private static async Task ExecuteAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string sql)
-    {
-        await using var command = new NpgsqlCommand(sql, connection, transaction);
-        await command.ExecuteNonQueryAsync();
     }
 }

@@ -62,6 +62,15 @@ internal sealed class PollingContractDriver : RelayContractDriver
                 {
                     k.Producer.MessageTimeoutMs = (int)timeout.TotalMilliseconds;
                 }
+            },
+            o =>
+            {
+                // The relay refuses to start with a producer smaller than what it accepts: the writer (default limit)
+                // accepts what this relay's producer refuses, which is how a poison event arises.
+                if (settings.ProducerMessageMaxBytes is { } maxBytes)
+                {
+                    o.MaxPayloadBytes = maxBytes - Outbox.Kafka.Publishing.ProducerConfigFactory.RecordOverheadBytes;
+                }
             });
         var relay = RelayHarness.RelayOf(host);
         return new ContractRelay(name, host, () => relay.Published);

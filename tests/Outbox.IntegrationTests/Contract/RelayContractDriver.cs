@@ -66,7 +66,19 @@ public abstract class RelayContractDriver : IAsyncDisposable
     public abstract Task<long> CountPendingAsync();
 
     /// <summary>Events the relay gave up on (dead-lettered). Extend with parked events when parking lands (issue 15).</summary>
-    public virtual async Task<long> CountGivenUpAsync() => await ScalarAsync("SELECT count(*) FROM outbox.dead_letters");
+    /// <summary>Events given up on: dead letters, and keys a relay holds back (parked, or waiting for a retry).</summary>
+    public virtual async Task<long> CountGivenUpAsync() =>
+        await ScalarAsync("SELECT (SELECT count(*) FROM outbox.dead_letters) + (SELECT count(*) FROM outbox.messages_parked WHERE released_at_lsn IS NULL)");
+
+    /// <summary>The operator API of parked keys on this driver's database.</summary>
+    public OutboxParking Parking => new(DataSource, ApplicationOptions());
+
+    private OutboxOptions ApplicationOptions()
+    {
+        var options = new OutboxOptions();
+        ConfigureOutbox(options);
+        return options;
+    }
 
     /// <summary>Creates the application's table and services; called by the subclass's factory once its harness exists.</summary>
     protected async Task InitializeAsync()

@@ -205,7 +205,48 @@ public abstract class RelayContractTests(ITestOutputHelper output)
             RetryBaseDelay = TimeSpan.FromMilliseconds(100),
             RetryMaxDelay = TimeSpan.FromMilliseconds(500),
             ProducerMessageTimeout = TimeSpan.FromSeconds(2),
-        }, writeWhileRecovering: true);
+        }, writeWhileRecovering: false);
+    }
+
+    [Fact]
+    public async Task A_poison_event_parks_only_its_key_every_other_key_flows_and_a_replay_publishes_the_key_in_order()
+    {
+        await using var driver = await CreateDriverAsync();
+        var small = new RelayContractSettings { ProducerMessageMaxBytes = 20_480, MaxAttempts = 5 };
+        var relay = await driver.StartRelayAsync("relay-1", small);
+        var keys = RelayContractDriver.Keys("k", 20);
+        var load = Task.Run(() => driver.WriteManyAsync(keys, transactions: 120, seed: 5));
+
+        // The poison key: an event before the poison, the poison (the producer refuses it), events after it.
+        await driver.WriteAsync(WritePath.EfCore, "poison");
+        await using (var poison = await driver.BeginAsync(WritePath.OutboxWriter))
+        {
+            await poison.WriteLockedEventAsync("poison", RelayContractDriver.PayloadOver(30_000));
+            await poison.CommitAsync();
+        }
+
+        await driver.WriteAsync(WritePath.EfCore, "poison");
+        await driver.WriteAsync(WritePath.OutboxWriter, "poison");
+        await load;
+
+        // Every other key flows while the poison key's three waiting events stay, in the table.
+        await driver.WaitAsync(async () => await driver.CountPendingAsync() == 3, "everything but the poison key's three waiting events is published");
+        var parked = Assert.Single(await driver.Parking.ListAsync());
+        Assert.Equal("poison", parked.AggregateId);
+        Assert.Equal(3, parked.WaitingEvents);
+        var poisonTokens = driver.Ledger.Expected()["poison"];
+        var before = driver.ReadTopic();
+        Assert.Equal([poisonTokens[0]], before.Where(r => r.Key == "poison").Select(r => r.Token).Distinct());
+
+        // The operator raises the limit (a relay with the defaults) and replays the key: it is published in order.
+        await driver.StopAsync(relay);
+        await driver.StartRelayAsync("relay-2");
+        await driver.WriteAsync(WritePath.OutboxWriter, "poison");
+        Assert.True(await driver.Parking.ReplayAsync(parked.AggregateType, "poison"));
+        await driver.WriteAsync(WritePath.EfCore, "poison");
+        await driver.WaitUntilDrainedAsync();
+        driver.AssertCommittedInOrder(driver.ReadTopic());
+        Assert.Equal(0, await driver.CountGivenUpAsync());
     }
 
     /// <param name="writeWhileRecovering">

@@ -66,20 +66,22 @@ internal sealed class PollingSql
         var parking = new ParkingSql(options);
         Parking = parking;
         // The batch also stops before the row at which the payloads read would pass the byte budget ($3), but always
-        // holds at least one row.
+        // holds at least one row. The windows run over the LIMITed rows only (a window over the whole lane would read it all).
         Claim = $"""
             SELECT {MessageColumns}, attempts, candidates FROM (
-                SELECT {Prefixed("m")}, CASE WHEN p.message_id = m.id THEN p.attempts ELSE 0 END AS attempts,
-                       row_number() OVER (ORDER BY m.commit_seq) AS n, count(*) OVER () AS candidates,
-                       sum(octet_length(m.payload::text)) OVER (ORDER BY m.commit_seq ROWS UNBOUNDED PRECEDING) AS bytes_through
-                FROM {n.Messages} m
-                LEFT JOIN {n.ParkedKeys} p ON p.aggregatetype = m.aggregatetype AND p.aggregateid = m.aggregateid
-                WHERE m.lane = $1 AND m.commit_seq IS NOT NULL AND m.published_at IS NULL
-                  AND (p.aggregatetype IS NULL OR p.released_at_lsn IS NOT NULL OR (p.parked_at IS NULL AND p.retry_at <= now()))
-                ORDER BY m.commit_seq
-                LIMIT $2) c
-            WHERE c.n = 1 OR c.bytes_through <= $3
-            ORDER BY c.commit_seq
+                SELECT c.*, row_number() OVER w AS n, count(*) OVER () AS candidates,
+                       sum(octet_length(c.payload::text)) OVER (w ROWS UNBOUNDED PRECEDING) AS bytes_through
+                FROM (
+                    SELECT {Prefixed("m")}, CASE WHEN p.message_id = m.id THEN p.attempts ELSE 0 END AS attempts
+                    FROM {n.Messages} m
+                    LEFT JOIN {n.ParkedKeys} p ON p.aggregatetype = m.aggregatetype AND p.aggregateid = m.aggregateid
+                    WHERE m.lane = $1 AND m.commit_seq IS NOT NULL AND m.published_at IS NULL
+                      AND (p.aggregatetype IS NULL OR p.released_at_lsn IS NOT NULL OR (p.parked_at IS NULL AND p.retry_at <= now()))
+                    ORDER BY m.commit_seq
+                    LIMIT $2) c
+                WINDOW w AS (ORDER BY c.commit_seq)) b
+            WHERE b.n = 1 OR b.bytes_through <= $3
+            ORDER BY b.commit_seq
             """;
 
         // The fence: lane, owner, epoch, expiry. FOR SHARE holds the lane row until the completion commits, so a

@@ -3,17 +3,31 @@ using Npgsql;
 
 namespace Outbox.PostgreSql;
 
-/// <summary>The outbox's own <see cref="NpgsqlDataSource"/>, built lazily from <see cref="PostgreSqlOutboxOptions"/>.</summary>
-internal sealed class OutboxDataSource(IOptions<PostgreSqlOutboxOptions> options) : IAsyncDisposable, IDisposable
+/// <summary>
+/// The outbox's <see cref="NpgsqlDataSource"/>: the application's (<c>UsePostgreSql()</c>, not disposed here), or one of
+/// its own built lazily from <see cref="PostgreSqlOutboxOptions.ConnectionString"/>.
+/// </summary>
+internal sealed class OutboxDataSource : IAsyncDisposable, IDisposable
 {
-    private readonly Lazy<NpgsqlDataSource> _dataSource = new(() => NpgsqlDataSource.Create(
-        ConnectionStringCheck.Validate(options.Value.ConnectionString, PostgreSqlOutboxOptionsRulesValidator.ConnectionStringOption)));
+    private readonly Lazy<NpgsqlDataSource> _dataSource;
+    private readonly bool _owned;
+
+    public OutboxDataSource(IOptions<PostgreSqlOutboxOptions> options, IServiceProvider services)
+    {
+        var factory = options.Value.DataSourceFactory;
+        _owned = factory is null;
+        _dataSource = factory is null
+            ? new(() => NpgsqlDataSource.Create(
+                ConnectionStringCheck.Validate(options.Value.ConnectionString, PostgreSqlOutboxOptionsRulesValidator.ConnectionStringOption)))
+            : new(() => factory(services) ?? throw new OutboxConfigurationException(
+                "The NpgsqlDataSource given to UsePostgreSql(...) is null: register one (for example services.AddNpgsqlDataSource(connectionString)) or pass a connection string."));
+    }
 
     public NpgsqlDataSource DataSource => _dataSource.Value;
 
     public async ValueTask DisposeAsync()
     {
-        if (_dataSource.IsValueCreated)
+        if (_owned && _dataSource.IsValueCreated)
         {
             await _dataSource.Value.DisposeAsync().ConfigureAwait(false);
         }
@@ -21,7 +35,7 @@ internal sealed class OutboxDataSource(IOptions<PostgreSqlOutboxOptions> options
 
     public void Dispose()
     {
-        if (_dataSource.IsValueCreated)
+        if (_owned && _dataSource.IsValueCreated)
         {
             _dataSource.Value.Dispose();
         }

@@ -1,4 +1,4 @@
-using System.ComponentModel.DataAnnotations;
+using Npgsql;
 
 namespace Outbox.PostgreSql;
 
@@ -6,9 +6,25 @@ namespace Outbox.PostgreSql;
 public sealed class PostgreSqlOutboxOptions
 {
     /// <summary>Gets or sets the connection string of the database that holds the outbox tables.</summary>
-    /// <value>No default: required.</value>
-    [Required]
+    /// <value>No default: required, unless the outbox uses the application's <see cref="NpgsqlDataSource"/>
+    /// (<c>UsePostgreSql()</c> or <c>UsePostgreSql(serviceProvider => dataSource)</c>).</value>
     public string ConnectionString { get; set; } = "";
+
+    /// <summary>Gets or sets the connection string of the CDC relay's replication connection: a role with the
+    /// <c>REPLICATION</c> attribute (or a superuser) on the outbox's database, so that the application's role needs none.</summary>
+    /// <value>The default is <see langword="null"/>: <see cref="ConnectionString"/>. Required with the CDC relay when the
+    /// outbox uses the application's <see cref="NpgsqlDataSource"/> (a data source cannot open replication connections).</value>
+    public string? ReplicationConnectionString { get; set; }
+
+    /// <summary>Gets or sets the application's data source, when the outbox uses it instead of <see cref="ConnectionString"/>.</summary>
+    internal Func<IServiceProvider, NpgsqlDataSource>? DataSourceFactory { get; set; }
+
+    /// <summary>Gets or sets whether <c>AddCdcRelay()</c> is registered (it needs a replication connection string).</summary>
+    internal bool CdcRelayRegistered { get; set; }
+
+    /// <summary>Gets the connection string the CDC relay replicates with.</summary>
+    internal string? EffectiveReplicationConnectionString =>
+        !string.IsNullOrEmpty(ReplicationConnectionString) ? ReplicationConnectionString : string.IsNullOrEmpty(ConnectionString) ? null : ConnectionString;
 
     /// <summary>Gets or sets a value indicating whether the outbox schema is created (idempotently) when the host starts.</summary>
     /// <value>The default is <see langword="false"/>: production schemas are usually managed by migrations or

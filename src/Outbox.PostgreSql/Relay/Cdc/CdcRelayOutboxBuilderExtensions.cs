@@ -44,6 +44,9 @@ public static class CdcRelayOutboxBuilderExtensions
         // Commit order comes from the WAL: the schema initializer leaves out the commit-order trigger (cheaper writes).
         services.Configure<OutboxSchemaRequirements>(r => r.CommitOrderFromWal = true);
 
+        // The replication connection needs a connection string even when the outbox uses the application's data source.
+        services.Configure<PostgreSqlOutboxOptions>(o => o.CdcRelayRegistered = true);
+
         // The relay forms its batches from what the stream decoded meanwhile, so the producer need not wait for more:
         // linger.ms = 1 (instead of 5) takes about 4 ms off every event at low rates and kept up at 200,000 events
         // (docs/relay-cdc.md, Measured). An application's own KafkaOptions.Producer.LingerMs wins.

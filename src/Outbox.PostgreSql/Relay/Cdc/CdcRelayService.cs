@@ -197,7 +197,7 @@ internal sealed class CdcRelayService : IHostedService, IAsyncDisposable
         _publisher = _services.GetService<IOutboxPublisher>()
                      ?? throw new OutboxConfigurationException("AddCdcRelay() needs a broker: call UseKafka(...) on the outbox builder.");
         var postgreSql = _services.GetService<IOptions<PostgreSqlOutboxOptions>>()?.Value;
-        _connectionString = postgreSql?.ConnectionString;
+        _connectionString = postgreSql?.EffectiveReplicationConnectionString;
         if (string.IsNullOrWhiteSpace(_connectionString))
         {
             throw new OutboxConfigurationException("AddCdcRelay() needs the PostgreSQL store: call UsePostgreSql(connectionString) on the outbox builder.");

@@ -9,7 +9,7 @@ namespace Outbox.IntegrationTests.Inbox;
 public sealed class InboxBatchingTests(ITestOutputHelper output)
 {
     [Fact]
-    public async Task Batches_take_effect_once_and_a_poison_record_in_a_batch_is_isolated()
+    public async Task Batches_take_effect_once_and_a_poison_record_in_a_batch_parks_only_its_key()
     {
         const int keys = 8;
         const int perKey = 60;
@@ -33,15 +33,25 @@ public sealed class InboxBatchingTests(ITestOutputHelper output)
                 o.MaxAttempts = 2;
             });
 
+        // Each key parks at its poison (sequence 30): sequences 31 to 60 and the late duplicate of user-5 are held.
         var dead = await harness.ReadDeadLettersAsync(keys);
-        await Eventually.TrueAsync(async () => (await harness.EffectsAsync()).Count == ids.Count - keys, "every other event took effect");
+        await Eventually.TrueAsync(async () => (await harness.EffectsAsync()).Count == keys * 29, "every event before the poisons took effect");
+        await Eventually.TrueAsync(async () => (await harness.ParkedAsync(group)).Count == keys * 31 + 1, "every event after the poisons is held");
 
         var effects = await harness.EffectsAsync();
-        Assert.Equal(ids.Where(id => !poisonIds.Contains(id)).Order(StringComparer.Ordinal), effects.Select(e => e.EventId).Order(StringComparer.Ordinal));
         Assert.Equal(effects.Count, (await harness.EffectsAsync(nameof(AuditHandler))).Count);
         foreach (var perUser in effects.GroupBy(e => e.UserId))
         {
-            Assert.Equal(Enumerable.Range(1, perKey).Where(s => s != 30), perUser.Select(e => e.Sequence));
+            Assert.Equal(Enumerable.Range(1, 29), perUser.Select(e => e.Sequence));
+        }
+
+        var parked = await harness.ParkedAsync(group);
+        Assert.Equal(poisonIds.Order(StringComparer.Ordinal), parked.Where(r => r.State == "parked").Select(r => r.MessageId!).Order(StringComparer.Ordinal));
+        foreach (var perUser in parked.GroupBy(r => r.Key))
+        {
+            // In offset order: the poison first, then the key's later records.
+            Assert.Equal("parked", perUser.OrderBy(r => (r.Partition, r.Offset)).First().State);
+            Assert.All(perUser.OrderBy(r => (r.Partition, r.Offset)).Skip(1), r => Assert.Equal("held", r.State));
         }
 
         Assert.Equal(poisonIds.Order(StringComparer.Ordinal), dead.Select(d => InboxHarness.Header(d, "id")).Order(StringComparer.Ordinal));

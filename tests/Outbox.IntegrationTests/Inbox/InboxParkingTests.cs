@@ -150,6 +150,9 @@ public sealed class InboxParkingTests(ITestOutputHelper output)
         Assert.Equal([1, 2, 1, 2], behavior.Calls.Where(c => c.EventId == ids[0]).Select(c => c.Attempt));
         Assert.Equal(0, behavior.CallCount(ids[1]));
         Assert.Empty(await harness.EffectsAsync());
+
+        // Parked again without a second dead-letter record.
+        Assert.Single(await harness.ReadDeadLettersAsync(2, TimeSpan.FromSeconds(3)));
     }
 
     [Fact]
@@ -246,7 +249,7 @@ public sealed class InboxParkingTests(ITestOutputHelper output)
         await using var harness = await InboxHarness.CreateAsync(output, partitions: 1);
         var group = "g-" + Guid.NewGuid().ToString("N");
         var behavior = new HandlerBehavior();
-        await harness.StartConsumerAsync(group, behavior, kafka: k => k.Producer.MessageMaxBytes = 20_000);
+        var host = await harness.StartConsumerAsync(group, behavior, options: o => o.ParkedCheckInterval = TimeSpan.FromMilliseconds(100), kafka: k => k.Producer.MessageMaxBytes = 20_000);
 
         await harness.ProduceRawAsync("u1", Encoding.UTF8.GetBytes("{\"userId\": \"" + new string('x', 19_800)), Guid.NewGuid().ToString(), nameof(MovieStarted));
         var good = await harness.ProduceAsync([new("u1", 2)]);
@@ -254,5 +257,35 @@ public sealed class InboxParkingTests(ITestOutputHelper output)
         await Eventually.TrueAsync(async () => (await harness.EffectsAsync()).Count == 1, "the next record of the same key took effect");
         Assert.Equal(good, (await harness.EffectsAsync()).Select(e => e.EventId));
         Assert.Equal([(0L, "dead_letter", "malformed-payload")], (await harness.ParkedAsync(group)).Select(r => (r.Offset, r.State, r.Reason)));
+
+        // A replay tries the dead-letter topic again; while it refuses, the record stays, holding nothing back.
+        var parking = host.Services.GetRequiredService<InboxParking>();
+        Assert.True(await parking.ReplayAsync(group, harness.MovieTopic, 0, "u1"));
+        await Eventually.TrueAsync(async () => (await harness.ParkedAsync(group)).All(r => !r.ReplayRequested), "the replay ended");
+        Assert.Equal([(0L, "dead_letter", "malformed-payload")], (await harness.ParkedAsync(group)).Select(r => (r.Offset, r.State, r.Reason)));
+        var next = await harness.ProduceAsync([new("u1", 3)]);
+        await Eventually.TrueAsync(async () => (await harness.EffectsAsync()).Count == 2, "the key still goes on");
+    }
+
+    [Fact]
+    public async Task An_unreadable_record_of_a_parked_key_is_held_behind_it()
+    {
+        await using var harness = await InboxHarness.CreateAsync(output, partitions: 1);
+        var group = "g-" + Guid.NewGuid().ToString("N");
+        var behavior = new HandlerBehavior();
+        behavior.FailuresBySequence[1] = int.MaxValue;
+        await harness.StartConsumerAsync(group, behavior, options: o => o.MaxAttempts = 1);
+
+        await harness.ProduceAsync([new("u1", 1)]);
+        await harness.ProduceRawAsync("u1", InboxHarness.Serialize(new("u1", 2)), Guid.NewGuid().ToString(), "MovieDeleted");
+        var other = await harness.ProduceAsync([new("u2", 3)]);
+
+        await Eventually.TrueAsync(async () => (await harness.EffectsAsync()).Count == 1, "the other key's record took effect");
+        await Eventually.TrueAsync(async () => (await harness.ParkedAsync(group)).Count == 2, "the unreadable record is held");
+        Assert.Equal(other, (await harness.EffectsAsync()).Select(e => e.EventId));
+        Assert.Equal([(0L, "parked"), (1L, "held")], (await harness.ParkedAsync(group)).Select(r => (r.Offset, r.State)));
+
+        // Only the parked record was dead-lettered; the held one goes there when the key is replayed.
+        Assert.Equal(["handler-failed"], (await harness.ReadDeadLettersAsync(2, TimeSpan.FromSeconds(3))).Select(d => InboxHarness.Header(d, DeadLetterHeaders.Reason)));
     }
 }

@@ -29,6 +29,9 @@ internal static class DerivedObjectNames
 
     public static string InboxHandledAtIndex(string inboxTable) => "ix_" + inboxTable + "_handled_at";
 
+    /// <summary>The inbox's table of parked records (a record that failed for good and the records of its key held behind it).</summary>
+    public static string InboxParked(string inboxTable) => inboxTable + "_parked";
+
     public static string CdcBacklog(string messagesTable) => CdcStem(messagesTable) + "_cdc_backlog";
 
     /// <summary>The relays' parked keys: a key whose event failed, held back with every later event of it.</summary>
@@ -56,7 +59,8 @@ internal static class DerivedObjectNames
             (CdcSlots(table), "the CDC relay's slots table"),
             (ParkedKeys(table), "the relays' parked-keys table"));
         Check(nameof(OutboxOptions.LanesTable), options.LanesTable, (Instances(options.LanesTable), "the polling relay's instances table"));
-        Check(nameof(OutboxOptions.InboxTable), options.InboxTable, (InboxHandledAtIndex(options.InboxTable), "the inbox table's handled_at index"));
+        Check(nameof(OutboxOptions.InboxTable), options.InboxTable, (InboxHandledAtIndex(options.InboxTable), "the inbox table's handled_at index"),
+            (InboxParked(options.InboxTable), "the inbox's parked records table"));
 
         var channel = NotificationChannel(options.Schema ?? "", table ?? "");
         var channelBytes = SqlIdentifier.ByteCount(channel);

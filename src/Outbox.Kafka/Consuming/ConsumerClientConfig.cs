@@ -31,7 +31,9 @@ internal static class ConsumerClientConfig
 
     public static ProducerConfig CreateDeadLetterProducer(KafkaOptions options)
     {
-        var config = new ProducerConfig { Acks = Acks.All, EnableIdempotence = true, LingerMs = 5 };
+        // A dead letter gets one delivery attempt (within message.timeout.ms); when it fails, the record goes to the
+        // parked table instead. 30 s rather than librdkafka's 5 minutes, so an unreachable topic holds a partition briefly.
+        var config = new ProducerConfig { Acks = Acks.All, EnableIdempotence = true, LingerMs = 5, MessageTimeoutMs = 30_000 };
         if (!string.IsNullOrWhiteSpace(options.BootstrapServers))
         {
             config.BootstrapServers = options.BootstrapServers;

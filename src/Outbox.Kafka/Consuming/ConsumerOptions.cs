@@ -11,7 +11,11 @@ public sealed class ConsumerOptions
     /// <summary>The placeholder in <see cref="DeadLetterTopicTemplate"/> replaced by the original topic.</summary>
     public const string TopicPlaceholder = "{topic}";
 
-    /// <summary>Gets or sets how many times a handler is tried on a record before the record is dead-lettered.</summary>
+    /// <summary>
+    /// Gets or sets how many times a handler is tried on a record before the record fails for good: it is sent to the
+    /// dead-letter topic and parked with its key. Transient database errors are retried without counting; a record the
+    /// database refuses (a data or integrity error) fails for good at once.
+    /// </summary>
     /// <value>The default is 5.</value>
     [Range(1, 1000)]
     public int MaxAttempts { get; set; } = 5;
@@ -43,6 +47,24 @@ public sealed class ConsumerOptions
     /// <value>The default is 1,000.</value>
     [Range(1, 1_000_000)]
     public int MaxBufferedRecordsPerPartition { get; set; } = 1000;
+
+    /// <summary>
+    /// Gets or sets a bound on the bytes (keys, values and headers) of the records the consumer has read ahead and not
+    /// yet finished, over all its partitions. When it is reached, fetching pauses on every partition until half of it
+    /// drained: the consumer holds at most this many bytes plus the one record that crossed the bound (librdkafka's own
+    /// fetch queue, <c>queued.max.messages.kbytes</c>, comes on top).
+    /// </summary>
+    /// <value>The default is 64 MiB.</value>
+    [Range(typeof(long), "65536", "1099511627776")]
+    public long MaxBufferedBytes { get; set; } = 64L * 1024 * 1024;
+
+    /// <summary>
+    /// Gets or sets how often the worker of a partition that has records in the parked table checks, between batches,
+    /// whether an operator asked to replay or discard them (<c>InboxParking</c>, <c>dotnet outbox parked</c>).
+    /// </summary>
+    /// <value>The default is 5 seconds.</value>
+    [Range(typeof(TimeSpan), "00:00:00.010", "01:00:00")]
+    public TimeSpan ParkedCheckInterval { get; set; } = TimeSpan.FromSeconds(5);
 
     /// <summary>Gets or sets the dead-letter topic; <c>{topic}</c> is replaced by the record's topic.</summary>
     /// <value>The default is <c>{topic}.dlq</c>.</value>

@@ -46,6 +46,9 @@ internal sealed class InboxConsumerHost : IHostedService, IAsyncDisposable
     private Task _pollThread = Task.CompletedTask;
     private volatile bool _fatal;
     private int _bufferLimit;
+    private long _bufferedBytes;
+    private long _peakBufferedBytes;
+    private bool _budgetPaused;
     private int _pausedCount;
     private int _disposed;
 
@@ -58,6 +61,12 @@ internal sealed class InboxConsumerHost : IHostedService, IAsyncDisposable
     }
 
     public string ConsumerGroup => _group;
+
+    /// <summary>Gets the bytes of the records read ahead and not yet finished, over all partitions.</summary>
+    internal long BufferedBytes => Interlocked.Read(ref _bufferedBytes);
+
+    /// <summary>Gets the most bytes ever read ahead at once (see <see cref="ConsumerOptions.MaxBufferedBytes"/>).</summary>
+    internal long PeakBufferedBytes => Interlocked.Read(ref _peakBufferedBytes);
 
     /// <summary>Gets the topics the group reads (after start).</summary>
     public IReadOnlyList<string> Topics => _routes?.Topics ?? [];
@@ -83,6 +92,7 @@ internal sealed class InboxConsumerHost : IHostedService, IAsyncDisposable
         }
 
         _deadLetters = new KafkaDeadLetterPublisher(kafkaOptions, _options.DeadLetterTopicTemplate);
+        _concurrency = new SemaphoreSlim(_options.MaxConcurrency, _options.MaxConcurrency);
         var settings = new InboxSettings
         {
             ConsumerGroup = _group,
@@ -97,10 +107,11 @@ internal sealed class InboxConsumerHost : IHostedService, IAsyncDisposable
             _deadLetters,
             settings,
             _services.GetService<TimeProvider>() ?? TimeProvider.System,
-            _services.GetService<ILoggerFactory>()?.CreateLogger("Outbox.Inbox.InboxProcessor") ?? NullLogger.Instance);
-        _concurrency = new SemaphoreSlim(_options.MaxConcurrency, _options.MaxConcurrency);
-        _progress = _services.GetService<InboxProgress>();
-        _progress?.Started(_group);
+            _services.GetService<ILoggerFactory>()?.CreateLogger("Outbox.Inbox.InboxProcessor") ?? NullLogger.Instance,
+            _concurrency);
+        _progress = _services.GetService<InboxProgress>() ?? new InboxProgress(_services.GetService<TimeProvider>() ?? TimeProvider.System);
+        _progress.Started(_group);
+        InboxTelemetry.AddSource(_progress);
 
         // Room for the batch being handled and the next one, so that a worker never waits for a fetch.
         _bufferLimit = Math.Max(_options.MaxBufferedRecordsPerPartition, 2 * _options.MaxBatchSize);
@@ -174,11 +185,40 @@ internal sealed class InboxConsumerHost : IHostedService, IAsyncDisposable
 
         worker.NextExpectedOffset = result.Offset.Value + 1;
         worker.Enqueue(ToRecord(result));
-        if (!worker.Paused && worker.Buffered >= _bufferLimit)
+        if (BufferedBytes >= _options.MaxBufferedBytes)
+        {
+            // The byte budget is for the whole consumer: every partition pauses until half of it drained.
+            var pause = _workers.Values.Where(w => !w.Paused).ToList();
+            foreach (var w in pause)
+            {
+                w.Paused = true;
+                _pausedCount++;
+            }
+
+            if (pause.Count > 0)
+            {
+                _consumer.Pause(pause.Select(w => w.Partition).ToList());
+            }
+
+            _budgetPaused = true;
+        }
+        else if (!worker.Paused && worker.Buffered >= _bufferLimit)
         {
             _consumer.Pause([result.TopicPartition]);
             worker.Paused = true;
             _pausedCount++;
+        }
+    }
+
+    private void BytesChanged(long bytes)
+    {
+        var now = Interlocked.Add(ref _bufferedBytes, bytes);
+        if (bytes > 0)
+        {
+            long peak;
+            while (now > (peak = Interlocked.Read(ref _peakBufferedBytes)) && Interlocked.CompareExchange(ref _peakBufferedBytes, now, peak) != peak)
+            {
+            }
         }
     }
 
@@ -191,7 +231,7 @@ internal sealed class InboxConsumerHost : IHostedService, IAsyncDisposable
                 try
                 {
                     PollOnce(_pausedCount > 0 ? PausedPollTimeout : PollTimeout);
-                    _progress?.SetWaiting(_group, WaitingRecords());
+                    ReportWaiting();
                 }
                 catch (Exception ex) when (ex is KafkaException or InvalidOperationException)
                 {
@@ -211,21 +251,23 @@ internal sealed class InboxConsumerHost : IHostedService, IAsyncDisposable
         }
     }
 
-    private int WaitingRecords()
+    private void ReportWaiting()
     {
-        var waiting = 0;
         foreach (var worker in _workers.Values)
         {
-            waiting += worker.Buffered;
+            _progress!.SetWaiting(_group, worker.Partition.Topic, worker.Partition.Partition.Value, worker.Buffered);
         }
-
-        return waiting;
     }
 
     private void Shutdown()
     {
-        _progress?.Stopped(_group);
         StopWorkers([.. _workers.Keys], abandon: false);
+        _progress?.Stopped(_group);
+        if (_progress is not null)
+        {
+            InboxTelemetry.RemoveSource(_progress);
+        }
+
         try
         {
             // Commits the stored offsets (when auto-commit is on) and leaves the group, so that the partitions move on at once.
@@ -276,22 +318,26 @@ internal sealed class InboxConsumerHost : IHostedService, IAsyncDisposable
         }
 
         var stored = ReadStoredOffsets(partitions);
+        var parked = ReadParkedKeys(partitions);
         var result = new List<TopicPartitionOffset>(partitions.Count);
         foreach (var partition in partitions)
         {
             var next = stored.TryGetValue((partition.Topic, partition.Partition.Value), out var offset) ? offset : -1;
             if (!_workers.ContainsKey(partition))
             {
+                // A new owner knows the partition's parked keys before it handles any record: their records stay held.
+                var parking = new PartitionParking(parked.GetValueOrDefault(partition) ?? []);
                 var worker = new PartitionWorker(
-                    partition, next, _processor!, _routes!, _concurrency!, _options.MaxBatchSize,
+                    partition, next, _processor!, _routes!, parking, _options.MaxBatchSize, _options.ParkedCheckInterval, BytesChanged,
                     (w, nextOffset) =>
                     {
                         _completions.Enqueue((w, nextOffset));
-                        _progress?.RecordFinished(_group);
+                        _progress?.RecordFinished(_group, w.Partition.Topic, w.Partition.Partition.Value);
                     },
                     _logger,
                     _abort.Token);
                 _workers.Add(partition, worker);
+                _progress?.Assigned(_group, partition.Topic, partition.Partition.Value, parking);
                 worker.Start();
             }
 
@@ -361,6 +407,7 @@ internal sealed class InboxConsumerHost : IHostedService, IAsyncDisposable
             }
 
             _workers.Remove(worker.Partition);
+            _progress?.Unassigned(_group, worker.Partition.Topic, worker.Partition.Partition.Value);
             worker.Dispose();
         }
 
@@ -400,6 +447,40 @@ internal sealed class InboxConsumerHost : IHostedService, IAsyncDisposable
         }
     }
 
+    private Dictionary<TopicPartition, IReadOnlyList<InboxParkedKey>> ReadParkedKeys(List<TopicPartition> partitions)
+    {
+        var failures = 0;
+        while (true)
+        {
+            try
+            {
+                using var scope = _services.CreateScope();
+                var db = (DbContext)scope.ServiceProvider.GetRequiredService(_dbContextType);
+                var keys = new Dictionary<TopicPartition, IReadOnlyList<InboxParkedKey>>();
+                foreach (var partition in partitions)
+                {
+                    keys[partition] = _store!.ReadParkedKeys(db, _group, partition.Topic, partition.Partition.Value);
+                }
+
+                return keys;
+            }
+            catch (Exception ex) when (!_stop.IsCancellationRequested && ex is not OutboxConfigurationException)
+            {
+                // Without the parked keys a held record could be handled out of order: wait for the database.
+                failures++;
+                var delay = RetryBackoff.Delay(failures, _options.InitialRetryDelay, _options.MaxRetryDelay);
+                Log.ReadOffsetsFailed(_logger, ex, _group, delay);
+                _stop.Token.WaitHandle.WaitOne(delay);
+            }
+
+            if (_stop.IsCancellationRequested)
+            {
+                // Stopping: no record of these partitions will be handled.
+                return [];
+            }
+        }
+    }
+
     private void StoreCompletedOffsets()
     {
         if (_completions.IsEmpty)
@@ -434,6 +515,16 @@ internal sealed class InboxConsumerHost : IHostedService, IAsyncDisposable
 
     private void ResumeDrainedPartitions()
     {
+        if (_budgetPaused)
+        {
+            if (BufferedBytes > _options.MaxBufferedBytes / 2)
+            {
+                return;
+            }
+
+            _budgetPaused = false;
+        }
+
         List<TopicPartition>? resume = null;
         foreach (var worker in _workers.Values)
         {

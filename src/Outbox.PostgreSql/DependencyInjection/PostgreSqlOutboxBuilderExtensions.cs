@@ -99,6 +99,10 @@ public static class PostgreSqlOutboxBuilderExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IOutboxHealthProbe, CdcHealthProbe>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, MonitoringActivator>());
         services.AddPostgreSqlInboxStore();
+        services.TryAddSingleton(sp => new InboxParking(
+            sp.GetRequiredService<OutboxDataSource>().DataSource,
+            sp.GetRequiredService<IOptions<OutboxOptions>>().Value,
+            sp.GetService<TimeProvider>() ?? TimeProvider.System));
         return builder;
     }
 }

@@ -129,6 +129,153 @@ internal sealed class PostgreSqlInboxStore(OutboxOptions options) : IInboxStore
         }
     }
 
+    public async Task ParkAsync(DbContext context, string consumerGroup, ParkedRecord record, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        ArgumentNullException.ThrowIfNull(record);
+        await context.Database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            // Without a transaction of the context, the batch is one implicit transaction: the row and the offset commit together.
+            var (connection, transaction) = Current(context);
+            var batch = new NpgsqlBatch(connection, transaction);
+            await using (batch.ConfigureAwait(false))
+            {
+                var insert = new NpgsqlBatchCommand(_sql.InsertParked);
+                insert.Parameters.Add(new NpgsqlParameter<string> { TypedValue = consumerGroup });
+                ParkedRows.AddColumns(insert.Parameters, record);
+                batch.BatchCommands.Add(insert);
+                batch.BatchCommands.Add(CreateUpsertOffset(new InboxPosition(consumerGroup, record.Record.Topic, record.Record.Partition, record.Record.Offset + 1), now));
+                await batch.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            await context.Database.CloseConnectionAsync().ConfigureAwait(false);
+        }
+    }
+
+    public IReadOnlyList<InboxParkedKey> ReadParkedKeys(DbContext context, string consumerGroup, string topic, int partition)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        var keys = new List<InboxParkedKey>();
+        context.Database.OpenConnection();
+        try
+        {
+            var (connection, transaction) = Current(context);
+            using var command = new NpgsqlCommand(_sql.SelectParkedKeys, connection, transaction);
+            AddPartition(command.Parameters, consumerGroup, topic, partition);
+            using var reader = command.ExecuteReader();
+            while (reader.Read())
+            {
+                keys.Add(new InboxParkedKey(reader.IsDBNull(0) ? null : reader.GetFieldValue<byte[]>(0), reader.GetFieldValue<DateTimeOffset>(1), reader.GetBoolean(2)));
+            }
+        }
+        finally
+        {
+            context.Database.CloseConnection();
+        }
+
+        return keys;
+    }
+
+    public async Task<IReadOnlyList<ParkedRecord>> ReadReplayRequestsAsync(DbContext context, string consumerGroup, string topic, int partition, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        var rows = new List<ParkedRecord>();
+        await context.Database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var (connection, transaction) = Current(context);
+            var command = new NpgsqlCommand(_sql.SelectReplayRequests, connection, transaction);
+            await using (command.ConfigureAwait(false))
+            {
+                AddPartition(command.Parameters, consumerGroup, topic, partition);
+                var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+                await using (reader.ConfigureAwait(false))
+                {
+                    while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+                    {
+                        rows.Add(ParkedRows.Read(reader));
+                    }
+                }
+            }
+        }
+        finally
+        {
+            await context.Database.CloseConnectionAsync().ConfigureAwait(false);
+        }
+
+        return rows;
+    }
+
+    public async Task RemoveParkedAsync(DbContext context, string consumerGroup, string topic, int partition, long offset, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        await context.Database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var (connection, transaction) = Current(context);
+            var command = new NpgsqlCommand(_sql.DeleteParked, connection, transaction);
+            await using (command.ConfigureAwait(false))
+            {
+                AddPartition(command.Parameters, consumerGroup, topic, partition);
+                command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = offset });
+                await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            await context.Database.CloseConnectionAsync().ConfigureAwait(false);
+        }
+    }
+
+    public async Task ReparkAsync(DbContext context, string consumerGroup, ParkedRecord record, bool endKeyReplay, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        ArgumentNullException.ThrowIfNull(record);
+        var r = record.Record;
+        await context.Database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var (connection, transaction) = Current(context);
+            var batch = new NpgsqlBatch(connection, transaction);
+            await using (batch.ConfigureAwait(false))
+            {
+                var update = new NpgsqlBatchCommand(_sql.Repark);
+                AddPartition(update.Parameters, consumerGroup, r.Topic, r.Partition);
+                update.Parameters.Add(new NpgsqlParameter<long> { TypedValue = r.Offset });
+                update.Parameters.Add(new NpgsqlParameter<string> { TypedValue = record.State });
+                update.Parameters.Add(new NpgsqlParameter<string> { TypedValue = record.Reason });
+                update.Parameters.Add(ParkedRows.Text(record.ErrorType));
+                update.Parameters.Add(ParkedRows.Text(record.Error));
+                update.Parameters.Add(new NpgsqlParameter<int> { TypedValue = record.Attempts });
+                update.Parameters.Add(new NpgsqlParameter<DateTimeOffset> { TypedValue = now });
+                batch.BatchCommands.Add(update);
+                if (endKeyReplay && r.Key is not null)
+                {
+                    var end = new NpgsqlBatchCommand(_sql.EndKeyReplay);
+                    AddPartition(end.Parameters, consumerGroup, r.Topic, r.Partition);
+                    end.Parameters.Add(ParkedRows.Bytes(r.Key));
+                    batch.BatchCommands.Add(end);
+                }
+
+                await batch.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            await context.Database.CloseConnectionAsync().ConfigureAwait(false);
+        }
+    }
+
+    private static void AddPartition(NpgsqlParameterCollection parameters, string consumerGroup, string topic, int partition)
+    {
+        parameters.Add(new NpgsqlParameter<string> { TypedValue = consumerGroup });
+        parameters.Add(new NpgsqlParameter<string> { TypedValue = topic });
+        parameters.Add(new NpgsqlParameter<int> { TypedValue = partition });
+    }
+
     private NpgsqlBatchCommand CreateUpsertOffset(InboxPosition position, DateTimeOffset now)
     {
         var upsert = new NpgsqlBatchCommand(_sql.UpsertOffset);

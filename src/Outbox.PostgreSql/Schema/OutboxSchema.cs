@@ -140,6 +140,31 @@ public static class OutboxSchema
                 PRIMARY KEY (consumer_group, topic, partition)
             );
 
+            -- Inbox records that failed for good (state 'parked': their key waits), the later records of a parked key
+            -- held behind them in offset order (state 'held'), and records kept because the dead-letter topic refused
+            -- them (state 'dead_letter': their key goes on). Keys and values are bytes as Kafka delivered them.
+            CREATE TABLE IF NOT EXISTS {n.InboxParked} (
+                consumer_group text NOT NULL,
+                topic text NOT NULL,
+                partition integer NOT NULL,
+                "offset" bigint NOT NULL,
+                record_key bytea NULL,
+                message_id text NULL,
+                type text NULL,
+                value bytea NULL,
+                header_names text[] NOT NULL,
+                header_values bytea[] NOT NULL,
+                record_timestamp timestamp with time zone NOT NULL,
+                state text NOT NULL,
+                reason text NOT NULL,
+                error_type text NULL,
+                error text NULL,
+                attempts integer NOT NULL,
+                parked_at timestamp with time zone NOT NULL,
+                replay_requested_at timestamp with time zone NULL,
+                PRIMARY KEY (consumer_group, topic, partition, "offset")
+            );
+
             -- CDC relay: the slots it created (and whether their backlog was captured), and the rows that were in the
             -- outbox table when a slot was created (the slot's stream does not have them).
             CREATE TABLE IF NOT EXISTS {n.CdcSlots} (

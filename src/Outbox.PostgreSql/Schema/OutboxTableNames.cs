@@ -30,6 +30,7 @@ internal sealed class OutboxTableNames
         PrimaryKeyName = DerivedObjectNames.PrimaryKey(options.MessagesTable);
         LaneIndexName = DerivedObjectNames.LaneIndex(options.MessagesTable);
         InboxHandledAtIndexName = DerivedObjectNames.InboxHandledAtIndex(options.InboxTable);
+        InboxParked = SqlIdentifier.Qualified(Schema, DerivedObjectNames.InboxParked(options.InboxTable));
         Instances = SqlIdentifier.Qualified(Schema, DerivedObjectNames.Instances(options.LanesTable));
         NotificationChannel = DerivedObjectNames.NotificationChannel(Schema, options.MessagesTable);
         CdcBacklog = SqlIdentifier.Qualified(Schema, DerivedObjectNames.CdcBacklog(options.MessagesTable));
@@ -68,6 +69,9 @@ internal sealed class OutboxTableNames
 
     /// <summary>The index of the inbox table on <c>handled_at</c> (unquoted).</summary>
     public string InboxHandledAtIndexName { get; }
+
+    /// <summary>The inbox's parked records (heads and the records held behind them), qualified and quoted.</summary>
+    public string InboxParked { get; }
 
     /// <summary>The polling relay's table of live instances, qualified and quoted.</summary>
     public string Instances { get; }

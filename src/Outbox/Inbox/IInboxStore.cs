@@ -31,4 +31,29 @@ internal interface IInboxStore
     /// <summary>Deletes up to <paramref name="limit"/> inbox rows of the group handled before <paramref name="cutoff"/>.</summary>
     /// <returns>The number of rows deleted.</returns>
     Task<int> DeleteHandledBeforeAsync(DbContext context, string consumerGroup, DateTimeOffset cutoff, int limit, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// In one transaction of its own: stores the record in the parked table and sets the partition's next offset past
+    /// it (see <see cref="SaveOffsetAsync"/>), so that no owner of the partition handles it, or anything held behind it,
+    /// out of order. Storing a record that is already there (same group, topic, partition and offset) keeps the row.
+    /// </summary>
+    Task ParkAsync(DbContext context, string consumerGroup, ParkedRecord record, DateTimeOffset now, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Reads the keys with rows in the parked table of the group in one partition (see <see cref="InboxParkedKey"/>). Synchronous because transports call it from their (synchronous) partition-assignment callback.
+    /// </summary>
+    IReadOnlyList<InboxParkedKey> ReadParkedKeys(DbContext context, string consumerGroup, string topic, int partition);
+
+    /// <summary>Reads the rows of the partition an operator asked to replay, in offset order.</summary>
+    Task<IReadOnlyList<ParkedRecord>> ReadReplayRequestsAsync(DbContext context, string consumerGroup, string topic, int partition, CancellationToken cancellationToken);
+
+    /// <summary>Deletes a row of the parked table (in the context's current transaction, or on its own): its record was handled.</summary>
+    Task RemoveParkedAsync(DbContext context, string consumerGroup, string topic, int partition, long offset, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// A replay failed at this row: it becomes the parked record of its key (or stays a dead letter) with the new
+    /// error and attempts, and its replay request ends; with <paramref name="endKeyReplay"/>, the replay request of every
+    /// row of its key in the partition ends too.
+    /// </summary>
+    Task ReparkAsync(DbContext context, string consumerGroup, ParkedRecord record, bool endKeyReplay, DateTimeOffset now, CancellationToken cancellationToken);
 }

@@ -9,8 +9,12 @@ namespace Outbox.Inbox;
 /// The inbox pipeline of one consumer group, independent of the transport. Given records of one partition in order,
 /// it handles each exactly once in effect: per transaction (one record, or a batch) it inserts the inbox rows
 /// (skipping ids already handled), stores the partition's next offset, runs the handlers and commits, all on the
-/// consumer's <see cref="DbContext"/>. Handler failures are retried with backoff and dead-lettered after
-/// <see cref="InboxSettings.MaxAttempts"/>; failures outside the handler (database down) are retried without limit.
+/// consumer's <see cref="DbContext"/>. Every error of that transaction is classified (<see cref="Classify"/>):
+/// transient ones are retried with backoff without counting; a record the database refuses is parked at once; any
+/// other error counts as an attempt and the record is parked after <see cref="InboxSettings.MaxAttempts"/>. A parked
+/// record goes to the dead-letter topic and to the parked table, and parks its key: later records of that key in the
+/// partition are held in the parked table, in order, until an operator replays or discards it; other keys go on.
+/// The concurrency slot (a database connection) is held only while a transaction runs, never during a backoff.
 /// </summary>
 internal sealed class InboxProcessor
 {
@@ -20,6 +24,7 @@ internal sealed class InboxProcessor
     private readonly InboxSettings _settings;
     private readonly TimeProvider _timeProvider;
     private readonly ILogger _logger;
+    private readonly SemaphoreSlim? _concurrency;
 
     public InboxProcessor(
         IServiceScopeFactory scopes,
@@ -27,7 +32,8 @@ internal sealed class InboxProcessor
         IDeadLetterPublisher deadLetters,
         InboxSettings settings,
         TimeProvider timeProvider,
-        ILogger logger)
+        ILogger logger,
+        SemaphoreSlim? concurrency = null)
     {
         _scopes = scopes;
         _store = store;
@@ -35,22 +41,30 @@ internal sealed class InboxProcessor
         _settings = settings;
         _timeProvider = timeProvider;
         _logger = logger;
+        _concurrency = concurrency;
     }
 
     public InboxSettings Settings => _settings;
 
+    /// <summary>Processes records of one partition without parked keys (see the overload with <see cref="PartitionParking"/>).</summary>
+    public Task<bool> ProcessAsync(IReadOnlyList<InboxItem> items, Action<long> completed, CancellationToken stopping, CancellationToken aborting) =>
+        ProcessAsync(items, new PartitionParking([]), completed, stopping, aborting);
+
     /// <summary>
     /// Processes records of one partition, in order. Consecutive records that allow batching share a transaction.
+    /// Records of a parked key are held in the parked table.
     /// </summary>
     /// <param name="items">Records of one partition in offset order.</param>
-    /// <param name="completed">Called with the next offset after each record or batch is done (handled, skipped
-    /// or dead-lettered, and committed).</param>
+    /// <param name="parking">The partition's parked keys; records that fail for good add theirs.</param>
+    /// <param name="completed">Called with the next offset after each record or batch is done (handled, skipped,
+    /// dead-lettered, parked or held, and committed).</param>
     /// <param name="stopping">Soft stop: no new transaction starts and backoff waits end; the running one finishes.</param>
     /// <param name="aborting">Hard stop: cancels the running handler and transaction, which rolls back.</param>
     /// <returns><see langword="true"/> when every record is done; <see langword="false"/> when stopped before.</returns>
-    public async Task<bool> ProcessAsync(IReadOnlyList<InboxItem> items, Action<long> completed, CancellationToken stopping, CancellationToken aborting)
+    public async Task<bool> ProcessAsync(IReadOnlyList<InboxItem> items, PartitionParking parking, Action<long> completed, CancellationToken stopping, CancellationToken aborting)
     {
         ArgumentNullException.ThrowIfNull(items);
+        ArgumentNullException.ThrowIfNull(parking);
         ArgumentNullException.ThrowIfNull(completed);
         var i = 0;
         while (i < items.Count)
@@ -61,9 +75,21 @@ internal sealed class InboxProcessor
             }
 
             var item = items[i];
+            if (IsHeld(item, parking))
+            {
+                if (!await HoldAsync(item, parking, stopping, aborting).ConfigureAwait(false))
+                {
+                    return false;
+                }
+
+                completed(item.Record.Offset + 1);
+                i++;
+                continue;
+            }
+
             if (item.Kind == InboxRecordKind.DeadLetter)
             {
-                if (!await DeadLetterAsync(item, item.DeadLetter!, stopping, aborting).ConfigureAwait(false))
+                if (!await DeadLetterUnreadableAsync(item, item.DeadLetter!, parking, stopping, aborting).ConfigureAwait(false))
                 {
                     return false;
                 }
@@ -76,7 +102,7 @@ internal sealed class InboxProcessor
             var end = i + 1;
             if (item.AllowsBatching)
             {
-                while (end < items.Count && items[end].AllowsBatching)
+                while (end < items.Count && items[end].AllowsBatching && !IsHeld(items[end], parking))
                 {
                     end++;
                 }
@@ -88,7 +114,7 @@ internal sealed class InboxProcessor
                 segment[k] = items[i + k];
             }
 
-            if (!await RunSegmentAsync(segment, completed, stopping, aborting).ConfigureAwait(false))
+            if (!await RunSegmentAsync(segment, parking, completed, stopping, aborting).ConfigureAwait(false))
             {
                 return false;
             }
@@ -99,7 +125,172 @@ internal sealed class InboxProcessor
         return true;
     }
 
-    private async Task<bool> RunSegmentAsync(InboxItem[] segment, Action<long> completed, CancellationToken stopping, CancellationToken aborting)
+    /// <summary>
+    /// Between batches, on the partition's worker: replays the rows an operator asked for (in offset order, each in
+    /// its own inbox transaction, releasing a key once all of its rows are done), then re-reads which keys are parked
+    /// (a discard may have released one).
+    /// </summary>
+    /// <returns><see langword="false"/> when stopped before the end.</returns>
+    public async Task<bool> CheckParkedAsync(
+        string topic, int partition, PartitionParking parking, Func<InboxRecord, InboxItem> read, CancellationToken stopping, CancellationToken aborting)
+    {
+        ArgumentNullException.ThrowIfNull(parking);
+        ArgumentNullException.ThrowIfNull(read);
+        IReadOnlyList<ParkedRecord> rows;
+        try
+        {
+            rows = await WithDbAsync((db, ct) => _store.ReadReplayRequestsAsync(db, _settings.ConsumerGroup, topic, partition, ct), aborting).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (!aborting.IsCancellationRequested)
+        {
+            Log.ParkedCheckFailed(_logger, ex, topic, partition, _settings.ConsumerGroup);
+            return true;
+        }
+
+        if (rows.Count > 0)
+        {
+            var stoppedKeys = new HashSet<string>(StringComparer.Ordinal);
+            var replayed = 0;
+            foreach (var row in rows)
+            {
+                var key = row.Record.Key is { } k ? Convert.ToBase64String(k) : null;
+                if (key is not null && stoppedKeys.Contains(key))
+                {
+                    continue;
+                }
+
+                if (stopping.IsCancellationRequested || aborting.IsCancellationRequested)
+                {
+                    return false;
+                }
+
+                var outcome = await ReplayOneAsync(row, read(row.Record), parking, stopping, aborting).ConfigureAwait(false);
+                if (outcome is null)
+                {
+                    return false;
+                }
+
+                if (outcome == false && key is not null)
+                {
+                    stoppedKeys.Add(key);
+                }
+
+                replayed++;
+            }
+
+            Log.Replayed(_logger, replayed, topic, partition, _settings.ConsumerGroup);
+        }
+
+        try
+        {
+            var keys = await WithDbAsync((db, _) => Task.FromResult(_store.ReadParkedKeys(db, _settings.ConsumerGroup, topic, partition)), aborting).ConfigureAwait(false);
+            parking.Reset(keys);
+        }
+        catch (Exception ex) when (!aborting.IsCancellationRequested)
+        {
+            Log.ParkedCheckFailed(_logger, ex, topic, partition, _settings.ConsumerGroup);
+        }
+
+        return true;
+    }
+
+    /// <summary>Replays one parked row.</summary>
+    /// <returns><see langword="true"/> when it left the parked table; <see langword="false"/> when it was parked again
+    /// (its key stops replaying); <see langword="null"/> when stopped.</returns>
+    private async Task<bool?> ReplayOneAsync(ParkedRecord row, InboxItem item, PartitionParking parking, CancellationToken stopping, CancellationToken aborting)
+    {
+        var record = row.Record;
+        if (item.Kind == InboxRecordKind.DeadLetter)
+        {
+            var (topic, error) = await TryDeadLetterAsync(record, item.DeadLetter!, aborting).ConfigureAwait(false);
+            if (aborting.IsCancellationRequested)
+            {
+                return null;
+            }
+
+            if (topic is null)
+            {
+                // Still refused: it stays a dead letter in the table; its key goes on, as for any unreadable record.
+                var kept = row with { State = ParkedState.DeadLetter, Reason = item.DeadLetter!.Reason, ErrorType = item.DeadLetter.ErrorType, Error = RefusedMessage(item.DeadLetter.ErrorMessage, error!) };
+                return await RetryDbAsync(record, (db, ct) => _store.ReparkAsync(db, _settings.ConsumerGroup, kept, false, _timeProvider.GetUtcNow(), ct), stopping, aborting).ConfigureAwait(false)
+                    ? true
+                    : null;
+            }
+
+            Log.DeadLettered(_logger, record.Topic, record.Partition, record.Offset, record.Id, _settings.ConsumerGroup, topic, item.DeadLetter!.Reason, item.DeadLetter.ErrorMessage);
+            InboxTelemetry.DeadLettered(record, _settings.ConsumerGroup, item.DeadLetter.Reason);
+            return await RemoveParkedAsync(record, stopping, aborting).ConfigureAwait(false) ? true : null;
+        }
+
+        if (item.Kind == InboxRecordKind.Skip)
+        {
+            return await RemoveParkedAsync(record, stopping, aborting).ConfigureAwait(false) ? true : null;
+        }
+
+        // Attempts start again: the operator replays because something changed.
+        var attempt = 1;
+        var transient = 0;
+        while (true)
+        {
+            var failure = await TryCommitAsync([item], attempt, record.Offset, aborting).ConfigureAwait(false);
+            if (aborting.IsCancellationRequested)
+            {
+                return null;
+            }
+
+            if (failure is null)
+            {
+                InboxTelemetry.RecordReplayed(record, _settings.ConsumerGroup);
+                return true;
+            }
+
+            TimeSpan delay;
+            var kind = Classify(failure.Exception);
+            if (kind == InboxFailureKind.Transient)
+            {
+                transient++;
+                delay = Backoff(transient);
+                Log.TransactionFailed(_logger, failure.Exception, _settings.ConsumerGroup, record.Topic, record.Partition, record.Offset, delay);
+                InboxTelemetry.TransientFailure(record, _settings.ConsumerGroup);
+            }
+            else if (kind == InboxFailureKind.Permanent || attempt >= _settings.MaxAttempts)
+            {
+                var reason = kind == InboxFailureKind.Permanent ? ParkReason.Rejected : DeadLetterReason.HandlerFailed;
+                var again = row with
+                {
+                    State = ParkedState.Parked,
+                    Reason = reason,
+                    ErrorType = failure.Exception.GetType().FullName ?? failure.Exception.GetType().Name,
+                    Error = $"{failure.HandlerName}: {failure.Exception.Message}",
+                    Attempts = attempt,
+                };
+                if (!await RetryDbAsync(record, (db, ct) => _store.ReparkAsync(db, _settings.ConsumerGroup, again, true, _timeProvider.GetUtcNow(), ct), stopping, aborting).ConfigureAwait(false))
+                {
+                    return null;
+                }
+
+                Log.Parked(_logger, record.Topic, record.Partition, record.Offset, record.Id, _settings.ConsumerGroup, reason, attempt, again.Error);
+                parking.Park(record.Key, _timeProvider.GetUtcNow());
+                return false;
+            }
+            else
+            {
+                delay = Backoff(attempt);
+                Log.HandlerFailed(_logger, failure.Exception, failure.HandlerName, record.Topic, record.Partition, record.Offset, record.Id, _settings.ConsumerGroup, attempt, _settings.MaxAttempts, delay);
+                attempt++;
+            }
+
+            if (!await WaitAsync(delay, stopping, aborting).ConfigureAwait(false))
+            {
+                return null;
+            }
+        }
+    }
+
+    private static bool IsHeld(InboxItem item, PartitionParking parking) =>
+        item.Kind != InboxRecordKind.Skip && parking.IsParked(item.Record.Key);
+
+    private async Task<bool> RunSegmentAsync(InboxItem[] segment, PartitionParking parking, Action<long> completed, CancellationToken stopping, CancellationToken aborting)
     {
         var last = segment[^1].Record;
         if (Array.TrueForAll(segment, s => s.Kind == InboxRecordKind.Skip))
@@ -110,73 +301,79 @@ internal sealed class InboxProcessor
         }
 
         var attempt = 1;
-        var infrastructureFailures = 0;
+        var transientFailures = 0;
         while (true)
         {
-            TimeSpan delay;
-            try
-            {
-                var failure = await CommitSegmentAsync(segment, attempt, aborting).ConfigureAwait(false);
-                if (failure is null)
-                {
-                    completed(last.Offset + 1);
-                    return true;
-                }
-
-                if (IsTransient(failure.Exception))
-                {
-                    // The database went away under the handler: not the record's fault, so not an attempt.
-                    infrastructureFailures++;
-                    delay = Backoff(infrastructureFailures);
-                    Log.TransactionFailed(_logger, failure.Exception, _settings.ConsumerGroup, last.Topic, last.Partition, segment[0].Record.Offset, delay);
-                }
-                else if (segment.Length > 1)
-                {
-                    // One record of the batch failed and the whole transaction rolled back: find it by handling them alone.
-                    Log.BatchFailed(_logger, failure.Exception, segment.Length, last.Topic, last.Partition, segment[0].Record.Offset, failure.HandlerName);
-                    foreach (var item in segment)
-                    {
-                        if (!await RunSegmentAsync([item], completed, stopping, aborting).ConfigureAwait(false))
-                        {
-                            return false;
-                        }
-                    }
-
-                    return true;
-                }
-                else if (attempt >= _settings.MaxAttempts)
-                {
-                    var deadLetter = new DeadLetter(
-                        DeadLetterReason.HandlerFailed,
-                        failure.Exception.GetType().FullName ?? failure.Exception.GetType().Name,
-                        $"{failure.HandlerName}: {failure.Exception.Message}",
-                        attempt);
-                    if (!await DeadLetterAsync(segment[0], deadLetter, stopping, aborting).ConfigureAwait(false))
-                    {
-                        return false;
-                    }
-
-                    completed(last.Offset + 1);
-                    return true;
-                }
-                else
-                {
-                    delay = Backoff(attempt);
-                    Log.HandlerFailed(_logger, failure.Exception, failure.HandlerName, last.Topic, last.Partition, last.Offset, last.Id, _settings.ConsumerGroup, attempt, _settings.MaxAttempts, delay);
-                    attempt++;
-                }
-            }
-            catch (Exception ex) when (!aborting.IsCancellationRequested)
-            {
-                infrastructureFailures++;
-                delay = Backoff(infrastructureFailures);
-                Log.TransactionFailed(_logger, ex, _settings.ConsumerGroup, last.Topic, last.Partition, segment[0].Record.Offset, delay);
-            }
-            catch (Exception) when (aborting.IsCancellationRequested)
+            var failure = await TryCommitAsync(segment, attempt, null, aborting).ConfigureAwait(false);
+            if (aborting.IsCancellationRequested)
             {
                 return false;
             }
 
+            if (failure is null)
+            {
+                completed(last.Offset + 1);
+                return true;
+            }
+
+            TimeSpan delay;
+            var kind = Classify(failure.Exception);
+            if (kind == InboxFailureKind.Transient)
+            {
+                // Not the record's fault (the database went away, a serialization failure): not an attempt.
+                transientFailures++;
+                delay = Backoff(transientFailures);
+                Log.TransactionFailed(_logger, failure.Exception, _settings.ConsumerGroup, last.Topic, last.Partition, segment[0].Record.Offset, delay);
+                InboxTelemetry.TransientFailure(segment[0].Record, _settings.ConsumerGroup);
+            }
+            else if (segment.Length > 1)
+            {
+                // One record of the batch failed and the whole transaction rolled back: find it by handling them alone.
+                Log.BatchFailed(_logger, failure.Exception, segment.Length, last.Topic, last.Partition, segment[0].Record.Offset, failure.HandlerName);
+                foreach (var item in segment)
+                {
+                    if (!IsHeld(item, parking))
+                    {
+                        if (!await RunSegmentAsync([item], parking, completed, stopping, aborting).ConfigureAwait(false))
+                        {
+                            return false;
+                        }
+                    }
+                    else if (await HoldAsync(item, parking, stopping, aborting).ConfigureAwait(false))
+                    {
+                        completed(item.Record.Offset + 1);
+                    }
+                    else
+                    {
+                        return false;
+                    }
+                }
+
+                return true;
+            }
+            else if (kind == InboxFailureKind.Permanent || attempt >= _settings.MaxAttempts)
+            {
+                var deadLetter = new DeadLetter(
+                    kind == InboxFailureKind.Permanent ? ParkReason.Rejected : DeadLetterReason.HandlerFailed,
+                    failure.Exception.GetType().FullName ?? failure.Exception.GetType().Name,
+                    $"{failure.HandlerName}: {failure.Exception.Message}",
+                    attempt);
+                if (!await ParkFailedAsync(segment[0], deadLetter, parking, stopping, aborting).ConfigureAwait(false))
+                {
+                    return false;
+                }
+
+                completed(last.Offset + 1);
+                return true;
+            }
+            else
+            {
+                delay = Backoff(attempt);
+                Log.HandlerFailed(_logger, failure.Exception, failure.HandlerName, last.Topic, last.Partition, last.Offset, last.Id, _settings.ConsumerGroup, attempt, _settings.MaxAttempts, delay);
+                attempt++;
+            }
+
+            // The concurrency slot is free during the wait: another partition's transaction may run meanwhile.
             if (!await WaitAsync(delay, stopping, aborting).ConfigureAwait(false))
             {
                 return false;
@@ -184,9 +381,231 @@ internal sealed class InboxProcessor
         }
     }
 
+    /// <summary>One transaction (in a concurrency slot); any error of it, wherever it happened, is returned for classification.</summary>
+    /// <returns><see langword="null"/> when committed, or when aborted (check the token).</returns>
+    private async Task<HandlerFailure?> TryCommitAsync(InboxItem[] segment, int attempt, long? replayedOffset, CancellationToken aborting)
+    {
+        try
+        {
+            await EnterSlotAsync(aborting).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (aborting.IsCancellationRequested)
+        {
+            return null;
+        }
+
+        try
+        {
+            return await CommitSegmentAsync(segment, attempt, replayedOffset, aborting).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (!aborting.IsCancellationRequested)
+        {
+            // The inbox insert or the COMMIT (a deferred constraint, a serialization failure) failed: classified like a handler's error.
+            return new HandlerFailure("inbox transaction", ex);
+        }
+        catch (Exception) when (aborting.IsCancellationRequested)
+        {
+            return null;
+        }
+        finally
+        {
+            _concurrency?.Release();
+        }
+    }
+
+    /// <summary>The record failed for good: to the dead-letter topic (as before), then into the parked table; its key parks.</summary>
+    private async Task<bool> ParkFailedAsync(InboxItem item, DeadLetter deadLetter, PartitionParking parking, CancellationToken stopping, CancellationToken aborting)
+    {
+        var record = item.Record;
+        var (topic, refused) = await TryDeadLetterAsync(record, deadLetter, aborting).ConfigureAwait(false);
+        if (aborting.IsCancellationRequested)
+        {
+            return false;
+        }
+
+        if (topic is not null)
+        {
+            Log.DeadLettered(_logger, record.Topic, record.Partition, record.Offset, record.Id, _settings.ConsumerGroup, topic, deadLetter.Reason, deadLetter.ErrorMessage);
+            InboxTelemetry.DeadLettered(record, _settings.ConsumerGroup, deadLetter.Reason);
+        }
+
+        var parked = new ParkedRecord
+        {
+            Record = record,
+            State = ParkedState.Parked,
+            Reason = deadLetter.Reason,
+            ErrorType = deadLetter.ErrorType,
+            Error = refused is null ? deadLetter.ErrorMessage : RefusedMessage(deadLetter.ErrorMessage, refused),
+            Attempts = deadLetter.Attempts,
+            ParkedAt = _timeProvider.GetUtcNow(),
+        };
+        if (!await StoreParkedAsync(parked, parking, stopping, aborting).ConfigureAwait(false))
+        {
+            return false;
+        }
+
+        Log.Parked(_logger, record.Topic, record.Partition, record.Offset, record.Id, _settings.ConsumerGroup, deadLetter.Reason, deadLetter.Attempts, parked.Error);
+        parking.Park(record.Key, parked.ParkedAt);
+        return true;
+    }
+
+    /// <summary>A later record of a parked key: stored behind it, in offset order, with the partition's offset.</summary>
+    private async Task<bool> HoldAsync(InboxItem item, PartitionParking parking, CancellationToken stopping, CancellationToken aborting)
+    {
+        var held = new ParkedRecord
+        {
+            Record = item.Record,
+            State = ParkedState.Held,
+            Reason = ParkReason.KeyParked,
+            ParkedAt = _timeProvider.GetUtcNow(),
+        };
+        if (!await StoreParkedAsync(held, parking, stopping, aborting).ConfigureAwait(false))
+        {
+            return false;
+        }
+
+        Log.Held(_logger, item.Record.Topic, item.Record.Partition, item.Record.Offset, _settings.ConsumerGroup);
+        return true;
+    }
+
+    /// <summary>
+    /// A record the inbox cannot read (unknown type, malformed, no id): to the dead-letter topic, and its key goes on.
+    /// When the topic refuses it, it is kept in the parked table instead (state <see cref="ParkedState.DeadLetter"/>,
+    /// which holds no key).
+    /// </summary>
+    private async Task<bool> DeadLetterUnreadableAsync(InboxItem item, DeadLetter deadLetter, PartitionParking parking, CancellationToken stopping, CancellationToken aborting)
+    {
+        var record = item.Record;
+        var (topic, refused) = await TryDeadLetterAsync(record, deadLetter, aborting).ConfigureAwait(false);
+        if (aborting.IsCancellationRequested)
+        {
+            return false;
+        }
+
+        if (topic is null)
+        {
+            var kept = new ParkedRecord
+            {
+                Record = record,
+                State = ParkedState.DeadLetter,
+                Reason = deadLetter.Reason,
+                ErrorType = deadLetter.ErrorType,
+                Error = RefusedMessage(deadLetter.ErrorMessage, refused!),
+                Attempts = deadLetter.Attempts,
+                ParkedAt = _timeProvider.GetUtcNow(),
+            };
+            return await StoreParkedAsync(kept, parking, stopping, aborting).ConfigureAwait(false);
+        }
+
+        Log.DeadLettered(_logger, record.Topic, record.Partition, record.Offset, record.Id, _settings.ConsumerGroup, topic, deadLetter.Reason, deadLetter.ErrorMessage);
+        InboxTelemetry.DeadLettered(record, _settings.ConsumerGroup, deadLetter.Reason);
+
+        // Store the position so that a restart does not dead-letter the record again. No inbox row: the event was not
+        // handled, and replaying it from the dead-letter topic after a fix must not be skipped as a duplicate.
+        // When stopped before it is stored, the dead letter is out and a later owner sends it again (at least once).
+        var position = new InboxPosition(_settings.ConsumerGroup, record.Topic, record.Partition, record.Offset + 1);
+        return await RetryDbAsync(record, (db, ct) => _store.SaveOffsetAsync(db, position, _timeProvider.GetUtcNow(), ct), stopping, aborting).ConfigureAwait(false);
+    }
+
+    /// <summary>One attempt to send a dead letter: a refusal (too large, topic missing or not writable, broker away) must not stop the partition.</summary>
+    /// <returns>The dead-letter topic, or the error that refused it.</returns>
+    private async Task<(string? Topic, Exception? Error)> TryDeadLetterAsync(InboxRecord record, DeadLetter deadLetter, CancellationToken aborting)
+    {
+        try
+        {
+            return (await _deadLetters.PublishAsync(record, _settings.ConsumerGroup, deadLetter, aborting).ConfigureAwait(false), null);
+        }
+        catch (Exception ex) when (!aborting.IsCancellationRequested)
+        {
+            Log.DeadLetterRefused(_logger, ex, record.Topic, record.Partition, record.Offset, _settings.ConsumerGroup);
+            InboxTelemetry.DeadLetterFellBack(record, _settings.ConsumerGroup);
+            return (null, ex);
+        }
+        catch (Exception) when (aborting.IsCancellationRequested)
+        {
+            return (null, null);
+        }
+    }
+
+    private static string RefusedMessage(string error, Exception refused) =>
+        $"{error} (the dead-letter topic refused it: {refused.GetType().Name}: {refused.Message})";
+
+    private async Task<bool> StoreParkedAsync(ParkedRecord parked, PartitionParking parking, CancellationToken stopping, CancellationToken aborting)
+    {
+        if (!await RetryDbAsync(parked.Record, (db, ct) => _store.ParkAsync(db, _settings.ConsumerGroup, parked, _timeProvider.GetUtcNow(), ct), stopping, aborting).ConfigureAwait(false))
+        {
+            return false;
+        }
+
+        parking.RowStored();
+        InboxTelemetry.RecordParked(parked.Record, _settings.ConsumerGroup, parked.State);
+        return true;
+    }
+
+    private Task<bool> RemoveParkedAsync(InboxRecord record, CancellationToken stopping, CancellationToken aborting) =>
+        RetryDbAsync(record, (db, ct) => _store.RemoveParkedAsync(db, _settings.ConsumerGroup, record.Topic, record.Partition, record.Offset, ct), stopping, aborting);
+
+    /// <summary>
+    /// A bookkeeping write of the inbox itself (offset, parked row), retried with backoff until it succeeds: the
+    /// values are the library's own, so an error here is the database's (down, or its schema missing), logged at warning.
+    /// </summary>
+    /// <returns><see langword="false"/> when stopped before it succeeded.</returns>
+    private async Task<bool> RetryDbAsync(InboxRecord record, Func<DbContext, CancellationToken, Task> write, CancellationToken stopping, CancellationToken aborting)
+    {
+        var failures = 0;
+        while (true)
+        {
+            try
+            {
+                await WithDbAsync(async (db, ct) =>
+                {
+                    await write(db, ct).ConfigureAwait(false);
+                    return true;
+                }, aborting).ConfigureAwait(false);
+                return true;
+            }
+            catch (Exception ex) when (!aborting.IsCancellationRequested)
+            {
+                failures++;
+                var delay = Backoff(failures);
+                Log.ParkFailed(_logger, ex, record.Topic, record.Partition, record.Offset, _settings.ConsumerGroup, delay);
+                if (!await WaitAsync(delay, stopping, aborting).ConfigureAwait(false))
+                {
+                    return false;
+                }
+            }
+            catch (Exception) when (aborting.IsCancellationRequested)
+            {
+                return false;
+            }
+        }
+    }
+
+    /// <summary>Runs a database operation on a fresh scope's context, in a concurrency slot.</summary>
+    private async Task<T> WithDbAsync<T>(Func<DbContext, CancellationToken, Task<T>> operation, CancellationToken cancellationToken)
+    {
+        await EnterSlotAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var scope = _scopes.CreateAsyncScope();
+            await using (scope.ConfigureAwait(false))
+            {
+                var db = (DbContext)scope.ServiceProvider.GetRequiredService(_settings.DbContextType);
+                return await operation(db, cancellationToken).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            _concurrency?.Release();
+        }
+    }
+
+    private Task EnterSlotAsync(CancellationToken cancellationToken) =>
+        _concurrency is null ? Task.CompletedTask : _concurrency.WaitAsync(cancellationToken);
+
     /// <summary>One transaction: inbox rows, offset, handlers, save, commit.</summary>
     /// <returns><see langword="null"/> when committed; the handler failure when a handler (or saving its changes) threw.</returns>
-    private async Task<HandlerFailure?> CommitSegmentAsync(InboxItem[] segment, int attempt, CancellationToken cancellationToken)
+    private async Task<HandlerFailure?> CommitSegmentAsync(InboxItem[] segment, int attempt, long? replayedOffset, CancellationToken cancellationToken)
     {
         var entries = new List<InboxEntry>(segment.Length);
         var ids = new HashSet<string>(StringComparer.Ordinal);
@@ -205,7 +624,7 @@ internal sealed class InboxProcessor
             var strategy = db.Database.CreateExecutionStrategy();
             if (!strategy.RetriesOnFailure)
             {
-                return await CommitSegmentAsync(scope.ServiceProvider, db, segment, entries, attempt, cancellationToken).ConfigureAwait(false);
+                return await CommitSegmentAsync(scope.ServiceProvider, db, segment, entries, attempt, replayedOffset, cancellationToken).ConfigureAwait(false);
             }
 
             // A retrying execution strategy (EnableRetryOnFailure) refuses user transactions outside of it: run the
@@ -217,14 +636,14 @@ internal sealed class InboxProcessor
                     if (first)
                     {
                         first = false;
-                        return await CommitSegmentAsync(scope.ServiceProvider, db, segment, entries, attempt, ct).ConfigureAwait(false);
+                        return await CommitSegmentAsync(scope.ServiceProvider, db, segment, entries, attempt, replayedOffset, ct).ConfigureAwait(false);
                     }
 
                     var retryScope = _scopes.CreateAsyncScope();
                     await using (retryScope.ConfigureAwait(false))
                     {
                         var retryDb = (DbContext)retryScope.ServiceProvider.GetRequiredService(_settings.DbContextType);
-                        return await CommitSegmentAsync(retryScope.ServiceProvider, retryDb, segment, entries, attempt, ct).ConfigureAwait(false);
+                        return await CommitSegmentAsync(retryScope.ServiceProvider, retryDb, segment, entries, attempt, replayedOffset, ct).ConfigureAwait(false);
                     }
                 },
                 cancellationToken).ConfigureAwait(false);
@@ -232,7 +651,7 @@ internal sealed class InboxProcessor
     }
 
     private async Task<HandlerFailure?> CommitSegmentAsync(
-        IServiceProvider services, DbContext db, InboxItem[] segment, List<InboxEntry> entries, int attempt, CancellationToken cancellationToken)
+        IServiceProvider services, DbContext db, InboxItem[] segment, List<InboxEntry> entries, int attempt, long? replayedOffset, CancellationToken cancellationToken)
     {
         var last = segment[^1].Record;
         var transaction = await db.Database.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
@@ -240,6 +659,11 @@ internal sealed class InboxProcessor
         {
             var position = new InboxPosition(_settings.ConsumerGroup, last.Topic, last.Partition, last.Offset + 1);
             var fresh = await _store.AddAsync(db, position, entries, _timeProvider.GetUtcNow(), cancellationToken).ConfigureAwait(false);
+            if (replayedOffset is { } offset)
+            {
+                // A replayed record leaves the parked table in the transaction that handles it: never both, never neither.
+                await _store.RemoveParkedAsync(db, _settings.ConsumerGroup, last.Topic, last.Partition, offset, cancellationToken).ConfigureAwait(false);
+            }
 
             string handlerName = "";
             var duplicates = 0;
@@ -299,71 +723,6 @@ internal sealed class InboxProcessor
         }
     }
 
-    private async Task<bool> DeadLetterAsync(InboxItem item, DeadLetter deadLetter, CancellationToken stopping, CancellationToken aborting)
-    {
-        var record = item.Record;
-        var failures = 0;
-        string topic;
-        while (true)
-        {
-            try
-            {
-                topic = await _deadLetters.PublishAsync(record, _settings.ConsumerGroup, deadLetter, aborting).ConfigureAwait(false);
-                break;
-            }
-            catch (Exception ex) when (!aborting.IsCancellationRequested)
-            {
-                failures++;
-                var delay = Backoff(failures);
-                Log.DeadLetterFailed(_logger, ex, record.Topic, record.Partition, record.Offset, delay);
-                if (!await WaitAsync(delay, stopping, aborting).ConfigureAwait(false))
-                {
-                    return false;
-                }
-            }
-            catch (Exception) when (aborting.IsCancellationRequested)
-            {
-                return false;
-            }
-        }
-
-        Log.DeadLettered(_logger, record.Topic, record.Partition, record.Offset, record.Id, _settings.ConsumerGroup, topic, deadLetter.Reason, deadLetter.ErrorMessage);
-        InboxTelemetry.DeadLettered(record, _settings.ConsumerGroup, deadLetter.Reason);
-
-        // Store the position so that a restart does not dead-letter the record again. No inbox row: the event was not
-        // handled, and replaying it from the dead-letter topic after a fix must not be skipped as a duplicate.
-        failures = 0;
-        while (true)
-        {
-            try
-            {
-                var scope = _scopes.CreateAsyncScope();
-                await using (scope.ConfigureAwait(false))
-                {
-                    var db = (DbContext)scope.ServiceProvider.GetRequiredService(_settings.DbContextType);
-                    var position = new InboxPosition(_settings.ConsumerGroup, record.Topic, record.Partition, record.Offset + 1);
-                    await _store.SaveOffsetAsync(db, position, _timeProvider.GetUtcNow(), aborting).ConfigureAwait(false);
-                    return true;
-                }
-            }
-            catch (Exception ex) when (!aborting.IsCancellationRequested)
-            {
-                failures++;
-                var delay = Backoff(failures);
-                Log.TransactionFailed(_logger, ex, _settings.ConsumerGroup, record.Topic, record.Partition, record.Offset, delay);
-                if (!await WaitAsync(delay, stopping, aborting).ConfigureAwait(false))
-                {
-                    // The dead letter is out; the offset is not stored: a later owner sends it again (at least once).
-                    return false;
-                }
-            }
-            catch (Exception) when (aborting.IsCancellationRequested)
-            {
-                return false;
-            }
-        }
-    }
-
     private TimeSpan Backoff(int failures) => RetryBackoff.Delay(failures, _settings.InitialRetryDelay, _settings.MaxRetryDelay);
 
     /// <returns><see langword="false"/> when a stop ended the wait.</returns>
@@ -381,18 +740,34 @@ internal sealed class InboxProcessor
         }
     }
 
-    /// <summary>A connection failure, a failover, too many connections: errors that say nothing about the record.</summary>
-    internal static bool IsTransient(Exception exception)
+    /// <summary>A connection failure, a failover, too many connections, a serialization failure or a deadlock: errors that say nothing about the record.</summary>
+    internal static bool IsTransient(Exception exception) => Classify(exception) == InboxFailureKind.Transient;
+
+    /// <summary>
+    /// Classifies an error of a record's transaction. Transient: <see cref="DbException.IsTransient"/> anywhere in the
+    /// chain, or SQLSTATE 40001 (serialization failure) or 40P01 (deadlock). Permanent: SQLSTATE class 22 (data
+    /// exception, e.g. a NUL byte in text), class 23 (integrity violation, also when a deferred constraint fails at
+    /// COMMIT) or 54000 (e.g. an index row too large). Anything else counts as an attempt.
+    /// </summary>
+    internal static InboxFailureKind Classify(Exception exception)
     {
+        ArgumentNullException.ThrowIfNull(exception);
+        var permanent = false;
         for (var e = exception; e is not null; e = e.InnerException)
         {
-            if (e is DbException { IsTransient: true })
+            if (e is DbException db)
             {
-                return true;
+                var state = db.SqlState;
+                if (db.IsTransient || state is "40001" or "40P01")
+                {
+                    return InboxFailureKind.Transient;
+                }
+
+                permanent |= state is not null && (state.StartsWith("22", StringComparison.Ordinal) || state.StartsWith("23", StringComparison.Ordinal) || state == "54000");
             }
         }
 
-        return false;
+        return permanent ? InboxFailureKind.Permanent : InboxFailureKind.Attempt;
     }
 
     private sealed record HandlerFailure(string HandlerName, Exception Exception);

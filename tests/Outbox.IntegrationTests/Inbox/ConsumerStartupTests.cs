@@ -37,6 +37,20 @@ public sealed class ConsumerStartupTests
         Assert.Contains(nameof(ConsumerOptions.MaxAttempts), validation.Message, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData(1024L)]
+    [InlineData(2_000_000_000_000L)]
+    public async Task A_byte_budget_out_of_range_fails_naming_MaxBufferedBytes(long bytes)
+    {
+        var ex = await StartFailsAsync(s => s.AddOutbox(o => o.MapEvent<MovieStarted>("movie", e => e.UserId))
+            .UsePostgreSql("Host=127.0.0.1;Database=unused")
+            .UseKafka(k => k.BootstrapServers = "127.0.0.1:1")
+            .AddConsumer<InboxTestDb>("g", c => c.Subscribe<MovieStarted, RecordingHandler>().Configure(o => o.MaxBufferedBytes = bytes)));
+
+        var validation = Assert.IsType<OptionsValidationException>(ex);
+        Assert.Contains(nameof(ConsumerOptions.MaxBufferedBytes), validation.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task A_dead_letter_template_without_the_topic_fails()
     {

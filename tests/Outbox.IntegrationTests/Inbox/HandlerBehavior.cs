@@ -22,6 +22,9 @@ public sealed class HandlerBehavior
     /// <summary>Gets or sets an optional delay per call, to keep records in flight during rebalances.</summary>
     public TimeSpan Delay { get; set; }
 
+    /// <summary>Gets delays per call for some sequences only (a record that hangs while others go on).</summary>
+    public ConcurrentDictionary<int, TimeSpan> DelayBySequence { get; } = new();
+
     /// <summary>Gets every call (event id, attempt), including failed ones.</summary>
     public ConcurrentQueue<(string EventId, int Attempt)> Calls { get; } = new();
 

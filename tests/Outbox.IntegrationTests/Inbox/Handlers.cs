@@ -13,6 +13,11 @@ public sealed class RecordingHandler(InboxTestDb db, HandlerBehavior behavior) :
             await Task.Delay(behavior.Delay, cancellationToken);
         }
 
+        if (behavior.DelayBySequence.TryGetValue(evt.Sequence, out var delay))
+        {
+            await Task.Delay(delay, cancellationToken);
+        }
+
         db.Effects.Add(new Effect
         {
             EventId = context.Id,
@@ -39,6 +44,33 @@ public sealed class RecordingHandler(InboxTestDb db, HandlerBehavior behavior) :
         {
             throw new InvalidOperationException($"Handler failure {calls} for sequence {evt.Sequence}.");
         }
+    }
+}
+
+/// <summary>
+/// Writes a row that a deferred unique constraint checks only at COMMIT (table <c>deferred_unique</c>, which the test
+/// creates) for events whose note is "dup": the second write of the same value fails when the transaction commits.
+/// </summary>
+public sealed class DeferredConstraintHandler(InboxTestDb db, HandlerBehavior behavior) : IOutboxHandler<MovieStarted>
+{
+    public async Task HandleAsync(MovieStarted evt, MessageContext context, CancellationToken cancellationToken)
+    {
+        behavior.RecordCall(context.Id, context.Attempt);
+        if (evt.Note == "dup")
+        {
+            await db.Database.ExecuteSqlRawAsync("INSERT INTO deferred_unique (value) VALUES ('same'), ('same')", cancellationToken);
+        }
+
+        db.Effects.Add(new Effect
+        {
+            EventId = context.Id,
+            UserId = evt.UserId,
+            Sequence = evt.Sequence,
+            Handler = nameof(RecordingHandler),
+            Consumer = behavior.ConsumerName,
+            Attempt = context.Attempt,
+            Offset = context.Offset,
+        });
     }
 }
 

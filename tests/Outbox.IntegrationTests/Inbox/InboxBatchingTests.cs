@@ -9,7 +9,7 @@ namespace Outbox.IntegrationTests.Inbox;
 public sealed class InboxBatchingTests(ITestOutputHelper output)
 {
     [Fact]
-    public async Task Batches_take_effect_once_and_a_poison_record_in_a_batch_is_isolated()
+    public async Task Batches_take_effect_once_and_a_poison_record_in_a_batch_parks_only_its_key()
     {
         const int keys = 8;
         const int perKey = 60;
@@ -18,12 +18,14 @@ public sealed class InboxBatchingTests(ITestOutputHelper output)
         var events = Enumerable.Range(1, perKey).SelectMany(seq => Enumerable.Range(0, keys).Select(k => new MovieStarted("user-" + k, seq))).ToList();
         var ids = harness.ProduceMany(events);
 
-        // A relay duplicate inside what becomes a batch, and one event whose handler always fails.
+        // A relay duplicate (it arrives after its key's poison, so it is held), and one event per key whose handler always fails.
         var duplicate = ids[5];
         await harness.ProduceRawAsync(events[5].UserId, InboxHarness.Serialize(events[5]), duplicate, nameof(MovieStarted));
         var behavior = new HandlerBehavior();
-        behavior.FailuresBySequence[30] = int.MaxValue;
-        var poisonIds = events.Select((e, i) => (e, i)).Where(x => x.e.Sequence == 30).Select(x => ids[x.i]).ToHashSet();
+        // The poison is each key's last event, so that records before it form batches whatever the fetch sizes are
+        // (a failed batch is handled one record at a time, and a parked key's later records are held, not batched).
+        behavior.FailuresBySequence[perKey] = int.MaxValue;
+        var poisonIds = events.Select((e, i) => (e, i)).Where(x => x.e.Sequence == perKey).Select(x => ids[x.i]).ToHashSet();
 
         await harness.StartConsumerAsync(group, behavior, c => c
             .Subscribe<MovieStarted, RecordingHandler>()
@@ -33,15 +35,25 @@ public sealed class InboxBatchingTests(ITestOutputHelper output)
                 o.MaxAttempts = 2;
             });
 
+        // Each key parks at its poison (its last event); the late duplicate of user-5 is held behind user-5's.
         var dead = await harness.ReadDeadLettersAsync(keys);
-        await Eventually.TrueAsync(async () => (await harness.EffectsAsync()).Count == ids.Count - keys, "every other event took effect");
+        await Eventually.TrueAsync(async () => (await harness.EffectsAsync()).Count == keys * (perKey - 1), "every event before the poisons took effect");
+        await Eventually.TrueAsync(async () => (await harness.ParkedAsync(group)).Count == keys + 1, "the poisons are parked and the late duplicate is held");
 
         var effects = await harness.EffectsAsync();
-        Assert.Equal(ids.Where(id => !poisonIds.Contains(id)).Order(StringComparer.Ordinal), effects.Select(e => e.EventId).Order(StringComparer.Ordinal));
         Assert.Equal(effects.Count, (await harness.EffectsAsync(nameof(AuditHandler))).Count);
         foreach (var perUser in effects.GroupBy(e => e.UserId))
         {
-            Assert.Equal(Enumerable.Range(1, perKey).Where(s => s != 30), perUser.Select(e => e.Sequence));
+            Assert.Equal(Enumerable.Range(1, perKey - 1), perUser.Select(e => e.Sequence));
+        }
+
+        var parked = await harness.ParkedAsync(group);
+        Assert.Equal(poisonIds.Order(StringComparer.Ordinal), parked.Where(r => r.State == "parked").Select(r => r.MessageId!).Order(StringComparer.Ordinal));
+        foreach (var perUser in parked.GroupBy(r => r.Key))
+        {
+            // In offset order: the poison first, then the key's later records.
+            Assert.Equal("parked", perUser.OrderBy(r => (r.Partition, r.Offset)).First().State);
+            Assert.All(perUser.OrderBy(r => (r.Partition, r.Offset)).Skip(1), r => Assert.Equal("held", r.State));
         }
 
         Assert.Equal(poisonIds.Order(StringComparer.Ordinal), dead.Select(d => InboxHarness.Header(d, "id")).Order(StringComparer.Ordinal));

@@ -45,7 +45,7 @@ public sealed class InboxFailureTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public async Task Handler_that_always_throws_is_dead_lettered_with_headers_and_later_records_are_handled()
+    public async Task Handler_that_always_throws_is_dead_lettered_with_headers_and_parks_its_key_while_other_keys_are_handled()
     {
         await using var harness = await InboxHarness.CreateAsync(output, partitions: 1);
         var group = "g-" + Guid.NewGuid().ToString("N");
@@ -53,7 +53,7 @@ public sealed class InboxFailureTests(ITestOutputHelper output)
         behavior.FailuresBySequence[2] = int.MaxValue;
         await harness.StartConsumerAsync(group, behavior, options: o => o.MaxAttempts = 3);
 
-        var ids = await harness.ProduceAsync([new("u1", 1), new("u1", 2), new("u1", 3)]);
+        var ids = await harness.ProduceAsync([new("u1", 1), new("u1", 2), new("u1", 3), new("u2", 4)]);
         await Eventually.TrueAsync(async () => (await harness.EffectsAsync()).Count == 2, "the records around the poison took effect");
 
         var dead = Assert.Single(await harness.ReadDeadLettersAsync(1));
@@ -70,14 +70,19 @@ public sealed class InboxFailureTests(ITestOutputHelper output)
         Assert.Equal("u1", Encoding.UTF8.GetString(dead.Message.Key!));
         Assert.Equal(InboxHarness.Serialize(new("u1", 2)), dead.Message.Value);
 
+        // The poison parks its key: the key's later record is held behind it; the other key's record took effect.
         var effects = await harness.EffectsAsync();
-        Assert.Equal([ids[0], ids[2]], effects.Select(e => e.EventId));
+        Assert.Equal([ids[0], ids[3]], effects.Select(e => e.EventId));
         Assert.Equal(3, behavior.CallCount(ids[1]));
+        Assert.Equal(0, behavior.CallCount(ids[2]));
+        Assert.Equal(
+            [(1L, ids[1], "parked", 3), (2L, ids[2], "held", 0)],
+            (await harness.ParkedAsync(group)).Select(r => (r.Offset, r.MessageId, r.State, r.Attempts)));
 
         // The failed attempts' rows (saved inside the transaction) rolled back; the poison has no inbox row, so a
-        // replay from the dead-letter topic after a fix is handled; its offset is stored so a restart does not redo it.
+        // replay after a fix is handled; its offset is stored so a restart does not redo it.
         Assert.Equal(0, await harness.ScalarAsync("SELECT count(*) FROM outbox.inbox WHERE message_id = $1", ids[1]));
-        Assert.Equal(3, (await harness.StoredOffsetsAsync(group))[0]);
+        Assert.Equal(4, (await harness.StoredOffsetsAsync(group))[0]);
     }
 
     [Fact]

@@ -50,10 +50,10 @@ public sealed class InboxHarness : IAsyncDisposable
 
     public string StreamTopic => Prefix + ".stream";
 
-    public static async Task<InboxHarness> CreateAsync(ITestOutputHelper output, int partitions = 4)
+    public static async Task<InboxHarness> CreateAsync(ITestOutputHelper output, int partitions = 4, KafkaServer? privateKafka = null)
     {
         var connectionString = await SharedInfrastructure.CreateDatabaseAsync("inbox");
-        var kafka = await SharedInfrastructure.KafkaAsync();
+        var kafka = privateKafka ?? await SharedInfrastructure.KafkaAsync();
         var prefix = "inbox-" + Guid.NewGuid().ToString("N")[..12];
         var harness = new InboxHarness(output, connectionString, kafka, prefix);
 
@@ -86,7 +86,8 @@ public sealed class InboxHarness : IAsyncDisposable
         Action<ConsumerConfig>? consumerConfig = null,
         bool withPollingRelay = false,
         bool retryOnFailure = false,
-        Action<IServiceCollection>? configureServices = null)
+        Action<IServiceCollection>? configureServices = null,
+        Action<KafkaOptions>? kafka = null)
     {
         var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
         builder.Logging.AddProvider(new TestOutputLoggerProvider(_output, behavior.ConsumerName));
@@ -116,6 +117,7 @@ public sealed class InboxHarness : IAsyncDisposable
                 k.Consumer.SessionTimeoutMs = 3000;
                 k.Consumer.HeartbeatIntervalMs = 300;
                 consumerConfig?.Invoke(k.Consumer);
+                kafka?.Invoke(k);
             })
             .AddConsumer<InboxTestDb>(group, c =>
             {
@@ -165,7 +167,7 @@ public sealed class InboxHarness : IAsyncDisposable
         return ids;
     }
 
-    public async Task<TopicPartitionOffset> ProduceRawAsync(string? key, byte[]? value, string? id, string? type, string? topic = null)
+    public async Task<TopicPartitionOffset> ProduceRawAsync(string? key, byte[]? value, string? id, string? type, string? topic = null, int? partition = null)
     {
         _producer ??= CreateProducer();
         var headers = new Headers();
@@ -179,12 +181,15 @@ public sealed class InboxHarness : IAsyncDisposable
             headers.Add("type", Encoding.UTF8.GetBytes(type));
         }
 
-        var result = await _producer.ProduceAsync(topic ?? MovieTopic, new Message<byte[]?, byte[]?>
+        var message = new Message<byte[]?, byte[]?>
         {
             Key = key is null ? null : Encoding.UTF8.GetBytes(key),
             Value = value,
             Headers = headers,
-        });
+        };
+        var result = partition is { } p
+            ? await _producer.ProduceAsync(new TopicPartition(topic ?? MovieTopic, p), message)
+            : await _producer.ProduceAsync(topic ?? MovieTopic, message);
         return result.TopicPartitionOffset;
     }
 
@@ -250,6 +255,25 @@ public sealed class InboxHarness : IAsyncDisposable
     {
         await using var cmd = DataSource.CreateCommand(sql);
         await cmd.ExecuteNonQueryAsync();
+    }
+
+    /// <summary>The rows of the inbox's parked table of a group, in (partition, offset) order.</summary>
+    public async Task<List<ParkedRow>> ParkedAsync(string group)
+    {
+        var rows = new List<ParkedRow>();
+        await using var cmd = DataSource.CreateCommand(
+            "SELECT partition, \"offset\", convert_from(record_key, 'UTF8'), message_id, state, reason, error, attempts, replay_requested_at IS NOT NULL " +
+            "FROM outbox.inbox_parked WHERE consumer_group = $1 ORDER BY partition, \"offset\"");
+        cmd.Parameters.Add(new NpgsqlParameter<string> { TypedValue = group });
+        await using var reader = await cmd.ExecuteReaderAsync();
+        while (await reader.ReadAsync())
+        {
+            rows.Add(new ParkedRow(
+                reader.GetInt32(0), reader.GetInt64(1), reader.IsDBNull(2) ? null : reader.GetString(2), reader.IsDBNull(3) ? null : reader.GetString(3),
+                reader.GetString(4), reader.GetString(5), reader.IsDBNull(6) ? null : reader.GetString(6), reader.GetInt32(7), reader.GetBoolean(8)));
+        }
+
+        return rows;
     }
 
     /// <summary>The stored next offsets of a group: partition to offset.</summary>
@@ -354,3 +378,6 @@ public sealed class InboxHarness : IAsyncDisposable
         return services.BuildServiceProvider();
     }
 }
+
+/// <summary>A row of the inbox's parked table as the tests look at it.</summary>
+public sealed record ParkedRow(int Partition, long Offset, string? Key, string? MessageId, string State, string Reason, string? Error, int Attempts, bool ReplayRequested);

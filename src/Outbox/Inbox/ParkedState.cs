@@ -1,0 +1,14 @@
+namespace Outbox.Inbox;
+
+/// <summary>The <c>state</c> of a row of the inbox's parked table.</summary>
+internal static class ParkedState
+{
+    /// <summary>The record failed for good; later records of its key (a non-null key) are held behind it.</summary>
+    public const string Parked = "parked";
+
+    /// <summary>A later record of a parked key, waiting in offset order behind the parked one.</summary>
+    public const string Held = "held";
+
+    /// <summary>A record the inbox could not read that the dead-letter topic refused: kept here, its key goes on.</summary>
+    public const string DeadLetter = "dead_letter";
+}

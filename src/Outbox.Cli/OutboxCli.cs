@@ -204,6 +204,79 @@ internal static class OutboxCli
         parked.Subcommands.Add(parkedShow);
         parked.Subcommands.Add(parkedReplay);
         parked.Subcommands.Add(parkedDiscard);
+
+        // The inbox's parked keys: a record a consumer group could not handle for good, and the later records of its key.
+        var inbox = new Command("inbox", "List, show, replay or discard keys an inbox consumer group parked (a record failed for good: it and the later records of its key in its partition wait).");
+        var group = new Option<string?>("--group") { Description = "Consumer group" };
+        var requiredGroup = new Option<string>("--group") { Description = "Consumer group", Required = true };
+        var topicOption = new Option<string>("--topic") { Description = "Topic", Required = true };
+        var partitionOption = new Option<int>("--partition") { Description = "Partition", Required = true };
+        var keyOption = new Option<string?>("--key") { Description = "The record key as 'parked inbox list' shows it (UTF-8 text, or base64:...)" };
+        var noKey = new Option<bool>("--no-key") { Description = "The records without a key" };
+        var inboxList = new Command("list", "List the inbox's parked keys, oldest first.") { group, parkedLimit };
+        inboxList.SetAction((parse, ct) => WithDatabaseAsync(parse, async (dataSource, options) =>
+        {
+            var keys = await new InboxParking(dataSource, options).ListAsync(parse.GetValue(group), Math.Max(1, parse.GetValue(parkedLimit)), ct);
+            if (parse.GetValue(json))
+            {
+                stdout.WriteLine(JsonSerializer.Serialize(keys, Json));
+            }
+            else
+            {
+                TableWriter.Write(
+                    stdout,
+                    ["group", "topic", "partition", "key", "offset", "since", "attempts", "held", "replay asked", "error"],
+                    keys.Select(k => new[]
+                    {
+                        k.ConsumerGroup, k.Topic, k.Partition.ToString(CultureInfo.InvariantCulture), k.Key ?? "(no key)", k.HeadOffset.ToString(CultureInfo.InvariantCulture),
+                        k.ParkedAt.ToString("u", CultureInfo.InvariantCulture), k.Attempts.ToString(CultureInfo.InvariantCulture), k.HeldCount.ToString(CultureInfo.InvariantCulture),
+                        k.ReplayRequested ? "yes" : "no", Shorten(k.Error, 60),
+                    }));
+                stdout.WriteLine($"{keys.Count} key(s) shown.");
+            }
+
+            return 0;
+        }));
+        var inboxShow = new Command("show", "Show the parked and held records of one key, in offset order.") { requiredGroup, topicOption, partitionOption, keyOption, noKey };
+        inboxShow.SetAction((parse, ct) => InboxKeyAsync(parse, async (parking, g, t, p, k) =>
+        {
+            var records = await parking.GetAsync(g, t, p, k, ct);
+            if (records.Count == 0)
+            {
+                stderr.WriteLine($"No parked records of key {k ?? "(no key)"} in {g} {t}[{p}].");
+                return 1;
+            }
+
+            stdout.WriteLine(JsonSerializer.Serialize(records, Json));
+            return 0;
+        }));
+        var inboxReplay = new Command("replay", "Ask the partition's consumer to handle the key's parked and held records again, in offset order (fix the cause first).")
+        {
+            requiredGroup, topicOption, partitionOption, keyOption, noKey,
+        };
+        inboxReplay.SetAction((parse, ct) => InboxKeyAsync(parse, async (parking, g, t, p, k) =>
+            await parking.ReplayAsync(g, t, p, k, ct) ? Done("replay", g, t, p, k) : NotParked(g, t, p, k)));
+        var inboxDiscardYes = new Option<bool>("--yes") { Description = "Confirm: the parked record is dropped" };
+        var inboxDiscard = new Command("discard", "Drop the key's parked record; its held records are then handled in offset order.")
+        {
+            requiredGroup, topicOption, partitionOption, keyOption, noKey, inboxDiscardYes,
+        };
+        inboxDiscard.SetAction((parse, ct) =>
+        {
+            if (!parse.GetValue(inboxDiscardYes))
+            {
+                stderr.WriteLine("'parked inbox discard' drops the parked record for good: add --yes to confirm.");
+                return Task.FromResult(2);
+            }
+
+            return InboxKeyAsync(parse, async (parking, g, t, p, k) =>
+                await parking.DiscardAsync(g, t, p, k, ct) ? Done("discard", g, t, p, k) : NotParked(g, t, p, k));
+        });
+        inbox.Subcommands.Add(inboxList);
+        inbox.Subcommands.Add(inboxShow);
+        inbox.Subcommands.Add(inboxReplay);
+        inbox.Subcommands.Add(inboxDiscard);
+        parked.Subcommands.Add(inbox);
         root.Subcommands.Add(parked);
 
         var connectorName = new Option<string>("--connector-name") { Description = "Kafka Connect connector name", DefaultValueFactory = _ => "outbox" };
@@ -472,6 +545,31 @@ internal static class OutboxCli
                 stderr.WriteLine($"error: {ex.Message}");
                 return 1;
             }
+        }
+
+        Task<int> InboxKeyAsync(ParseResult parse, Func<InboxParking, string, string, int, string?, Task<int>> action)
+        {
+            var key = parse.GetValue(keyOption);
+            if ((key is null) != parse.GetValue(noKey))
+            {
+                stderr.WriteLine("Name the key with --key <key as listed>, or pass --no-key for the records without a key (not both).");
+                return Task.FromResult(2);
+            }
+
+            return WithDatabaseAsync(parse, (dataSource, options) =>
+                action(new InboxParking(dataSource, options), parse.GetValue(requiredGroup)!, parse.GetValue(topicOption)!, parse.GetValue(partitionOption), key));
+        }
+
+        int Done(string verb, string g, string t, int p, string? k)
+        {
+            stdout.WriteLine($"Asked for a {verb} of key {k ?? "(no key)"} in {g} {t}[{p}]: the consumer that owns the partition carries it out within ConsumerOptions.ParkedCheckInterval.");
+            return 0;
+        }
+
+        int NotParked(string g, string t, int p, string? k)
+        {
+            stderr.WriteLine($"Key {k ?? "(no key)"} is not parked in {g} {t}[{p}] (see 'dotnet outbox parked inbox list').");
+            return 1;
         }
 
         Task<int> ReleaseAsync(ParseResult parse, string verb, Func<OutboxParking, string, string, Task<bool>> release) =>

@@ -413,6 +413,46 @@ public sealed class CliTests : IAsyncLifetime
         }
     }
 
+    [Fact]
+    public async Task Parked_inbox_list_show_replay_and_discard_address_a_key_of_a_consumer_group()
+    {
+        await ExecuteAsync("""
+            INSERT INTO outbox.inbox_parked (consumer_group, topic, partition, "offset", record_key, message_id, type, value, header_names, header_values,
+                                             record_timestamp, state, reason, error_type, error, attempts, parked_at)
+            VALUES ('billing', 'outbox.event.movie', 2, 40, 'user-7'::bytea, 'm40', 'MovieStarted', '{}'::bytea, '{}', '{}', now(), 'parked', 'handler-failed', 'InvalidOperationException', 'boom', 5, now()),
+                   ('billing', 'outbox.event.movie', 2, 41, 'user-7'::bytea, 'm41', 'MovieStarted', '{}'::bytea, '{}', '{}', now(), 'held', 'held', NULL, NULL, 0, now()),
+                   ('billing', 'outbox.event.movie', 3, 9, NULL, 'm9', 'MovieStarted', '{}'::bytea, '{}', '{}', now(), 'parked', 'handler-failed', 'InvalidOperationException', 'boom', 5, now())
+            """);
+
+        var (listExit, list, _) = await RunAsync("parked", "inbox", "list", "--group", "billing", "--connection", _connectionString);
+        Assert.Equal(0, listExit);
+        Assert.Contains("user-7", list, StringComparison.Ordinal);
+        Assert.Contains("(no key)", list, StringComparison.Ordinal);
+        Assert.Contains("2 key(s) shown.", list, StringComparison.Ordinal);
+
+        var (showExit, show, _) = await RunAsync("parked", "inbox", "show", "--group", "billing", "--topic", "outbox.event.movie", "--partition", "2", "--key", "user-7", "--connection", _connectionString);
+        Assert.Equal(0, showExit);
+        Assert.Contains("m40", show, StringComparison.Ordinal);
+        Assert.Contains("m41", show, StringComparison.Ordinal);
+
+        var (usage, _, usageError) = await RunAsync("parked", "inbox", "replay", "--group", "billing", "--topic", "outbox.event.movie", "--partition", "2", "--connection", _connectionString);
+        Assert.Equal(2, usage);
+        Assert.Contains("--no-key", usageError, StringComparison.Ordinal);
+
+        var (replayExit, replay, _) = await RunAsync("parked", "inbox", "replay", "--group", "billing", "--topic", "outbox.event.movie", "--partition", "2", "--key", "user-7", "--connection", _connectionString);
+        Assert.Equal(0, replayExit);
+        Assert.Contains("Asked for a replay", replay, StringComparison.Ordinal);
+        Assert.Equal(2L, await ScalarAsync("SELECT count(*) FROM outbox.inbox_parked WHERE partition = 2 AND replay_requested_at IS NOT NULL"));
+
+        var (noYes, _, _) = await RunAsync("parked", "inbox", "discard", "--group", "billing", "--topic", "outbox.event.movie", "--partition", "3", "--no-key", "--connection", _connectionString);
+        Assert.Equal(2, noYes);
+        var (discardExit, _, _) = await RunAsync("parked", "inbox", "discard", "--group", "billing", "--topic", "outbox.event.movie", "--partition", "3", "--no-key", "--yes", "--connection", _connectionString);
+        Assert.Equal(0, discardExit);
+        var (missingExit, _, missingError) = await RunAsync("parked", "inbox", "replay", "--group", "billing", "--topic", "outbox.event.movie", "--partition", "5", "--key", "nobody", "--connection", _connectionString);
+        Assert.Equal(1, missingExit);
+        Assert.Contains("not parked", missingError, StringComparison.Ordinal);
+    }
+
     private async Task InsertMessageAsync(Guid id, string key, int seq)
     {
         await using var cmd = _dataSource.CreateCommand("""

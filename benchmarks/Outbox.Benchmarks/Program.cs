@@ -26,7 +26,7 @@ public static class Program
             return 0;
         }
 
-        if (command is not ("baselines" or "throughput" or "latency" or "inbox" or "report"))
+        if (command is not ("baselines" or "throughput" or "latency" or "inbox" or "inbox-latency" or "report"))
         {
             await using var database = await MicroDatabase.ShareWithChildProcessesAsync(args);
             BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
@@ -100,6 +100,18 @@ public static class Program
                     break;
                 }
 
+                case "inbox-latency":
+                {
+                    var rate = options.GetInt("rate", 500);
+                    var seconds = options.GetInt("seconds", 30);
+                    var keys = options.GetInt("keys", 200);
+                    var partitions = options.GetInt("partitions", 16);
+                    int? poisonEvery = options.GetString("poison-every", "") is { Length: > 0 } pe ? int.Parse(pe, System.Globalization.CultureInfo.InvariantCulture) : null;
+                    options.ThrowIfUnknown();
+                    Emit(await InboxLatencyScenario.RunAsync(infrastructure, rate, seconds, keys, partitions, poisonEvery, cancel.Token));
+                    break;
+                }
+
                 case "report":
                 {
                     var settings = ReportSettings.From(options);
@@ -132,6 +144,7 @@ public static class Program
           latency     --relay polling|cdc [--rate 500] [--seconds 30] [--partitions 32] [--linger-ms <override the producer's default>]
                       [--keys 1000] [--poison-every <N: every N-th measured event is one the relay's producer refuses; p99 of the other keys>]
           inbox       [--messages 100000] [--batch 1] [--partitions 16]
+          inbox-latency [--rate 500] [--seconds 30] [--keys 200] [--partitions 16] [--poison-every <N: every N-th measured record always fails its handler>]
           profile-write-path [--entities 100] [--iterations 200]   (time and allocations of the SaveChanges shapes, by type)
           report      [--messages 200000] [--writers 4] [--rate 500] [--seconds 30] [--partitions 32] [--inbox-messages 100000]
                       [--out benchmarks/results] [--micro <BenchmarkDotNet results directory to include>]

@@ -281,6 +281,12 @@ internal sealed class PollingRelay
             return DrainOutcome.More(ids.Length);
         }
 
+        if (!settlement.Complete(messages.Count))
+        {
+            // Rows not attempted without a failure to say why (a publisher stopped early): try again shortly, never spin.
+            return DrainOutcome.RetryLater(_options.RetryBaseDelay, ids.Length);
+        }
+
         return messages.Count >= _options.BatchSize || batch.CutByBytes ? DrainOutcome.More(ids.Length) : DrainOutcome.Idle(ids.Length);
     }
 

@@ -20,7 +20,7 @@ internal static class KafkaErrorClassifier
     {
         // The record itself: too large for the producer or the broker, an invalid topic name, a topic this client may
         // not write, a record the broker refuses as malformed.
-        ErrorCode.Local_MsgSizeTooLarge or ErrorCode.MsgSizeTooLarge or ErrorCode.RecordListTooLarge or ErrorCode.InvalidMsgSize
+        ErrorCode.MsgSizeTooLarge or ErrorCode.RecordListTooLarge or ErrorCode.InvalidMsgSize
             or ErrorCode.InvalidMsg or ErrorCode.InvalidRecord or ErrorCode.TopicException or ErrorCode.Local_UnknownTopic
             or ErrorCode.TopicAuthorizationFailed or ErrorCode.Local_InvalidArg or ErrorCode.InvalidRequiredAcks
             or ErrorCode.PolicyViolation => PublishFailureKind.Permanent,
@@ -29,7 +29,7 @@ internal static class KafkaErrorClassifier
         // producer replaced after a fatal error. Every record fails alike; none is to blame.
         ErrorCode.Local_MsgTimedOut or ErrorCode.Local_TimedOut or ErrorCode.Local_Transport or ErrorCode.Local_AllBrokersDown
             or ErrorCode.Local_QueueFull or ErrorCode.Local_Destroy or ErrorCode.Local_Fatal or ErrorCode.Local_Resolve
-            or ErrorCode.Local_Retry or ErrorCode.Local_Partial or ErrorCode.Local_Fs or ErrorCode.Local_Ssl
+            or ErrorCode.Local_Retry or ErrorCode.Local_Partial or ErrorCode.Local_FS or ErrorCode.Local_Ssl
             or ErrorCode.Local_PurgeQueue or ErrorCode.Local_PurgeInflight or ErrorCode.Local_TimedOutQueue
             or ErrorCode.Local_Outdated or ErrorCode.Local_Intr or ErrorCode.Local_NoOffset
             or ErrorCode.RequestTimedOut or ErrorCode.NetworkException or ErrorCode.LeaderNotAvailable
@@ -38,7 +38,7 @@ internal static class KafkaErrorClassifier
             or ErrorCode.KafkaStorageError or ErrorCode.OutOfOrderSequenceNumber or ErrorCode.UnknownProducerId
             or ErrorCode.InvalidProducerEpoch or ErrorCode.ProducerFenced or ErrorCode.ConcurrentTransactions
             or ErrorCode.ThrottlingQuotaExceeded or ErrorCode.UnknownTopicOrPart or ErrorCode.Local_UnknownPartition
-            or ErrorCode.Local_State or ErrorCode.Local_Unknown => PublishFailureKind.Transient,
+            or ErrorCode.Local_State => PublishFailureKind.Transient,
 
         _ => PublishFailureKind.Record,
     };

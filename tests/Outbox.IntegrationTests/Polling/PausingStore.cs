@@ -42,8 +42,9 @@ internal sealed class PausingStore(IPollingRelayStore inner) : IPollingRelayStor
 
     public Task LeaveAsync(string instanceId, CancellationToken cancellationToken) => inner.LeaveAsync(instanceId, cancellationToken);
 
-    public Task<bool> CompleteAsync(string instanceId, LaneLease lease, IReadOnlyList<Guid> acknowledged, RecordFailure? failure, CancellationToken cancellationToken) =>
-        inner.CompleteAsync(instanceId, lease, acknowledged, failure, cancellationToken);
+    public Task<IReadOnlyList<KeyFailureOutcome>?> CompleteAsync(
+        string instanceId, LaneLease lease, IReadOnlyList<Guid> acknowledged, IReadOnlyList<Guid> retried, IReadOnlyList<KeyFailure> failures, KeyRetryPolicy policy, CancellationToken cancellationToken) =>
+        inner.CompleteAsync(instanceId, lease, acknowledged, retried, failures, policy, cancellationToken);
 
     public Task<IReadOnlyList<int>> FindReadyLanesAsync(IReadOnlyCollection<int> lanes, CancellationToken cancellationToken) => inner.FindReadyLanesAsync(lanes, cancellationToken);
 

@@ -39,7 +39,7 @@ public sealed class PoisonRecordTests(ITestOutputHelper output)
         Assert.Equal(1, await harness.ScalarAsync("SELECT count(*) FROM outbox.messages WHERE aggregateid = 'poison' AND attempts BETWEEN 1 AND 2"));
 
         await harness.WaitUntilDrainedAsync();
-        Assert.Equal(1, relay.DeadLettered);
+        Assert.Equal(1, relay.Parked);
         Assert.Equal(3, relay.FailedAttempts);
         await using (var command = harness.DataSource.CreateCommand("SELECT aggregateid, attempts, last_error, length(payload::text), commit_seq IS NOT NULL, dead_lettered_at >= created_at FROM outbox.dead_letters"))
         await using (var reader = await command.ExecuteReaderAsync())

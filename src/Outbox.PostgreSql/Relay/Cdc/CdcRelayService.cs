@@ -44,6 +44,9 @@ internal sealed class CdcRelayService : IHostedService, IAsyncDisposable
     /// <summary>Gets the progress of the current (or last) replication session, for diagnostics.</summary>
     internal CdcProgress? SessionProgress => Volatile.Read(ref _session)?.Progress;
 
+    /// <summary>Gets the payload bytes the current (or last) session holds decoded and not settled, now and at most, for diagnostics.</summary>
+    internal (long Now, long Peak)? SessionBytesInFlight => Volatile.Read(ref _session)?.BytesInFlight;
+
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         Resolve();

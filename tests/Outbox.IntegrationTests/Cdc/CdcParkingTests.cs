@@ -74,6 +74,38 @@ public sealed class CdcParkingTests(ITestOutputHelper output, CdcKafkaFixture fi
     }
 
     [Fact]
+    public async Task A_poison_event_in_the_backlog_parks_its_key_whose_later_backlog_rows_wait_in_the_outbox_table_in_order()
+    {
+        await using var harness = await CdcHarness.CreateAsync(output, partitions: 2, kafka: fixture.Kafka);
+
+        // Written before the relay's first start: these rows predate its slot and are published from the backlog.
+        await harness.WriteKeyAsync("poison");
+        var poison = await harness.WriteKeyAsync("poison", text: CdcHarness.PoisonText);
+        await harness.WriteAsync(10, keys: 3);
+        var waiting = await harness.WriteKeyAsync("poison", 3);
+        await harness.WriteAsync(10, keys: 3);
+
+        var small = await harness.StartSmallLimitRelayHostAsync("relay-small", o => o.MaxBatchSize = 7);
+        await harness.WaitUntilStreamingAsync(small);
+        var parking = Parking(harness);
+        await harness.WaitAsync(
+            async () => await parking.GetAsync("order", "poison") is { State: ParkedKeyState.Parked, WaitingEvents: 4 } && await harness.CountPendingAsync() == 4,
+            "the poison key is parked and its backlog rows wait in the outbox table",
+            LongWait);
+        Assert.Equal(4L, await CountKeyRowsAsync(harness, "poison"));
+        Assert.Empty(harness.AssertAllInOrder(harness.ReadTopic(), excluded: poison.Concat(waiting).ToList()));
+
+        // Streamed rows of the key wait behind them; a replay publishes them all in order.
+        await harness.WriteKeyAsync("poison", 2);
+        await small.StopAsync();
+        var large = await harness.StartRelayHostAsync("relay-large");
+        await harness.WaitUntilStreamingAsync(large);
+        Assert.True(await parking.ReplayAsync("order", "poison"));
+        await harness.WaitAsync(async () => await harness.CountPendingAsync() == 0, "the replayed key is published", LongWait);
+        Assert.Empty(harness.AssertAllInOrder(harness.ReadTopic()));
+    }
+
+    [Fact]
     public async Task A_replayed_key_is_published_in_order_before_its_later_events_also_those_written_during_the_replay()
     {
         await using var harness = await CdcHarness.CreateAsync(output, partitions: 2, kafka: fixture.Kafka);

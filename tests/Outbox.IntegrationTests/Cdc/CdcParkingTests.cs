@@ -1,4 +1,3 @@
-using System.Diagnostics.Metrics;
 using Confluent.Kafka;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -24,7 +23,7 @@ public sealed class CdcParkingTests(ITestOutputHelper output, CdcKafkaFixture fi
     public async Task A_poison_event_parks_only_its_key_while_every_other_key_is_published_in_order()
     {
         await using var harness = await CdcHarness.CreateAsync(output, partitions: 4, kafka: fixture.Kafka);
-        using var parkedMetric = new ParkedKeysListener(harness.Topic);
+        using var metrics = new RelayMetricsListener(harness.Topic);
         var host = await harness.StartSmallLimitRelayHostAsync("relay");
         await harness.WaitUntilStreamingAsync(host);
 
@@ -68,9 +67,13 @@ public sealed class CdcParkingTests(ITestOutputHelper output, CdcKafkaFixture fi
         var last = held[^1].CommittedBefore;
         await harness.WaitAsync(async () => (await harness.ReadSlotAsync()).Confirmed >= last, "the slot confirms past the held rows", LongWait);
 
-        // The CDC relay reports the parked key with the relays' shared metric.
-        Assert.Equal(1, parkedMetric.Cdc);
-        Assert.Equal(0, parkedMetric.Polling);
+        // The CDC relay reports with the relays' shared metrics: the parked key, the published rows, the failure's kind,
+        // the batch durations.
+        Assert.Equal(1, metrics.Sum("outbox.relay.parked", "cdc"));
+        Assert.Equal(0, metrics.Sum("outbox.relay.parked", "polling"));
+        Assert.Equal(records.Count, metrics.Sum("outbox.relay.published", "cdc"));
+        Assert.Equal(1, metrics.Sum("outbox.relay.failed", "cdc", "permanent"));
+        Assert.True(metrics.Sum("outbox.relay.batch.duration", "cdc") > 0);
     }
 
     [Fact]
@@ -187,6 +190,12 @@ public sealed class CdcParkingTests(ITestOutputHelper output, CdcKafkaFixture fi
         Assert.True(await reader.ReadAsync(), "The discarded event is in the dead-letter table.");
         Assert.Equal(1, reader.GetInt32(0));
         Assert.StartsWith("Discarded by an operator", reader.GetString(1), StringComparison.Ordinal);
+
+        // The released key's row in the parked-keys table is forgotten once the slot's confirmed position passed the release.
+        await harness.WaitAsync(
+            async () => await ScalarAsync(harness, "SELECT count(*) FROM outbox.messages_parked") == 0,
+            "the release is forgotten once the stream passed it",
+            LongWait);
     }
 
     [Fact]
@@ -302,6 +311,12 @@ public sealed class CdcParkingTests(ITestOutputHelper output, CdcKafkaFixture fi
 
     private static OutboxParking Parking(CdcHarness harness) => new(harness.DataSource, harness.OutboxOptions);
 
+    private static async Task<long> ScalarAsync(CdcHarness harness, string sql)
+    {
+        await using var command = harness.DataSource.CreateCommand(sql);
+        return (long)(await command.ExecuteScalarAsync())!;
+    }
+
     private static async Task<long> CountKeyRowsAsync(CdcHarness harness, string key)
     {
         await using var command = harness.DataSource.CreateCommand("SELECT count(*) FROM outbox.messages WHERE aggregateid = $1");
@@ -315,52 +330,5 @@ public sealed class CdcParkingTests(ITestOutputHelper output, CdcKafkaFixture fi
         {
             fixture.Kafka.SetRtt(broker, rtt);
         }
-    }
-
-    /// <summary>Counts outbox.relay.parked for one topic, per relay type.</summary>
-    private sealed class ParkedKeysListener : IDisposable
-    {
-        private readonly MeterListener _listener = new();
-        private long _cdc;
-        private long _polling;
-
-        public ParkedKeysListener(string topic)
-        {
-            _listener.InstrumentPublished = (instrument, listener) =>
-            {
-                if (instrument.Name == "outbox.relay.parked")
-                {
-                    listener.EnableMeasurementEvents(instrument);
-                }
-            };
-            _listener.SetMeasurementEventCallback<long>((_, value, tags, _) =>
-            {
-                string? relay = null;
-                string? destination = null;
-                foreach (var tag in tags)
-                {
-                    if (tag.Key == "outbox.relay.type")
-                    {
-                        relay = tag.Value as string;
-                    }
-                    else if (tag.Key == "messaging.destination.name")
-                    {
-                        destination = tag.Value as string;
-                    }
-                }
-
-                if (destination == topic)
-                {
-                    Interlocked.Add(ref relay == "cdc" ? ref _cdc : ref _polling, value);
-                }
-            });
-            _listener.Start();
-        }
-
-        public long Cdc => Interlocked.Read(ref _cdc);
-
-        public long Polling => Interlocked.Read(ref _polling);
-
-        public void Dispose() => _listener.Dispose();
     }
 }

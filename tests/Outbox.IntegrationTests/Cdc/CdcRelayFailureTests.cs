@@ -147,6 +147,37 @@ public sealed class CdcRelayFailureTests(ITestOutputHelper output, CdcKafkaFixtu
     }
 
     [Fact]
+    public async Task A_broker_outage_longer_than_the_delivery_timeout_is_retried_without_counting_attempts_against_the_rows()
+    {
+        await using var harness = await CdcHarness.CreateAsync(output, partitions: 2, kafka: fixture.Kafka);
+        using var metrics = new RelayMetricsListener(harness.Topic);
+
+        // One counted failure would park a key at once; each delivery times out after 2 s while the brokers are down.
+        var host = await harness.StartRelayHostAsync("relay", o => o.MaxAttempts = 1, k => k.Producer.MessageTimeoutMs = 2000);
+        await harness.WaitUntilStreamingAsync(host);
+        await harness.WriteAsync(4, keys: 2);
+        await harness.WaitAsync(async () => await harness.CountPendingAsync() == 0, "the rows before the outage are published");
+
+        fixture.Kafka.SetAllBrokersDown();
+        try
+        {
+            await harness.WriteAsync(4, keys: 2);
+            await harness.WaitAsync(() => metrics.Sum("outbox.relay.failed", "cdc", "transient") >= 2, "deliveries time out, twice", LongWait);
+        }
+        finally
+        {
+            fixture.Kafka.SetAllBrokersUp();
+        }
+
+        await harness.WriteAsync(4, keys: 2);
+        await harness.WaitAsync(async () => await harness.CountPendingAsync() == 0, "every row is published once the brokers are back", LongWait);
+        Assert.Empty(await new OutboxParking(harness.DataSource, harness.OutboxOptions).ListAsync(includeRetrying: true));
+        Assert.Equal(0L, await CountDeadLettersAsync(harness));
+        Assert.Equal(0, metrics.Sum("outbox.relay.failed", "cdc", "record") + metrics.Sum("outbox.relay.failed", "cdc", "permanent"));
+        harness.AssertAllInOrder(harness.ReadTopic());
+    }
+
+    [Fact]
     public async Task A_row_the_producer_refuses_parks_its_key_and_the_rows_of_other_keys_after_it_go_on()
     {
         await using var harness = await CdcHarness.CreateAsync(output, partitions: 2, kafka: fixture.Kafka);

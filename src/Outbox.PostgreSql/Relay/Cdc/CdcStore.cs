@@ -494,7 +494,7 @@ internal sealed partial class CdcStore
         var command = _dataSource.CreateCommand(forgetReleasedSql);
         await using (command.ConfigureAwait(false))
         {
-            command.Parameters.Add(new NpgsqlParameter<NpgsqlLogSequenceNumber> { TypedValue = new NpgsqlLogSequenceNumber(confirmed) });
+            command.Parameters.Add(new NpgsqlParameter<NpgsqlLogSequenceNumber> { TypedValue = new NpgsqlLogSequenceNumber(confirmed), NpgsqlDbType = NpgsqlDbType.PgLsn });
             return await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
         }
     }

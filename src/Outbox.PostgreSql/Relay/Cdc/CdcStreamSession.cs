@@ -602,7 +602,6 @@ internal sealed class CdcStreamSession : IDisposable
             try
             {
                 await FlushOnceAsync(cancellationToken).ConfigureAwait(false);
-                await MaintainParkingAsync(cancellationToken).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
             {
@@ -612,6 +611,20 @@ internal sealed class CdcStreamSession : IDisposable
             {
                 Fail(ex);
                 return;
+            }
+
+            try
+            {
+                await MaintainParkingAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception ex) when (ex is not OutOfMemoryException)
+            {
+                // Housekeeping: the stream goes on; a due key is released at a later check.
+                Log.ParkingMaintenanceFailed(_logger, ex);
             }
         }
     }

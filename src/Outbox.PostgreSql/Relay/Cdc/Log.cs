@@ -35,6 +35,9 @@ internal static partial class Log
     [LoggerMessage(5010, LogLevel.Information, "Key {AggregateType}/{AggregateId} is due for its retry: released, its {Events} waiting event(s) stream again in order")]
     public static partial void RetryReleased(ILogger logger, string aggregateType, string aggregateId, int events);
 
+    [LoggerMessage(5018, LogLevel.Warning, "Releasing keys due for their retry, or forgetting released keys, failed; the CDC relay goes on streaming and tries again at the next check")]
+    public static partial void ParkingMaintenanceFailed(ILogger logger, Exception exception);
+
     [LoggerMessage(5011, LogLevel.Warning, "CDC relay failed; it resumes from the last confirmed position in {Delay}")]
     public static partial void Retrying(ILogger logger, TimeSpan delay, Exception exception);
 

@@ -12,7 +12,8 @@ namespace Outbox.PostgreSql.Cdc;
 /// <see cref="Backlog"/> for a row read from the backlog table (committed before the slot, so never in the stream).
 /// </param>
 /// <param name="Bytes">The payload's size in bytes, taken from the session's byte budget while the row is not settled.</param>
-internal readonly record struct CdcRow(OutboxMessage Message, ulong CommitLsn, int Bytes = 0)
+/// <param name="Xid">The inserting transaction's id (32 bits, as pgoutput sends it); 0 for backlog rows.</param>
+internal readonly record struct CdcRow(OutboxMessage Message, ulong CommitLsn, int Bytes = 0, uint Xid = 0)
 {
     /// <summary>The position given to backlog rows: no transaction of the stream commits at 0.</summary>
     public const ulong Backlog = 0;

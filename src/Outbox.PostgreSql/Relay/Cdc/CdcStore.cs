@@ -30,6 +30,7 @@ internal sealed partial class CdcStore
     private readonly string _deleteMessagesSql;
     private readonly string _heldKeysSql;
     private readonly string _keyStatesSql;
+    private readonly string _rowStatesSql;
     private readonly string _dueRetriesSql;
     private readonly string _moveBacklogSql;
 
@@ -77,6 +78,19 @@ internal sealed partial class CdcStore
             SELECT p.aggregatetype, p.aggregateid, p.released_at_lsn
             FROM {names.Tables.ParkedKeys} p
             JOIN unnest($1::text[], $2::text[]) AS k(t, i) ON p.aggregatetype = k.t AND p.aggregateid = k.i
+            """;
+        // Per row: whether its key has a parked-keys row, its release position, and whether the row's transaction (32-bit
+        // xid from the stream, widened with the snapshot's xmax) is visible in this statement's snapshot: only then does
+        // the parked-keys row read here reflect that transaction (a release inserts its copies and marks the key in one).
+        _rowStatesSql = $"""
+            SELECT p.aggregatetype IS NOT NULL, p.released_at_lsn,
+                   CASE WHEN (k.x - s.xmax32 + 4294967296) % 4294967296 < 2147483648 THEN false
+                        ELSE pg_visible_in_snapshot((s.xmax8 - (s.xmax32 - k.x + 4294967296) % 4294967296)::text::xid8, s.snap) END
+            FROM (SELECT q.snap, pg_snapshot_xmax(q.snap)::text::bigint AS xmax8, pg_snapshot_xmax(q.snap)::text::bigint % 4294967296 AS xmax32
+                  FROM (SELECT pg_current_snapshot() AS snap) q) s
+            CROSS JOIN unnest($1::text[], $2::text[], $3::bigint[]) WITH ORDINALITY AS k(t, i, x, n)
+            LEFT JOIN {names.Tables.ParkedKeys} p ON p.aggregatetype = k.t AND p.aggregateid = k.i
+            ORDER BY k.n
             """;
         _dueRetriesSql = $"""
             SELECT aggregatetype, aggregateid FROM {names.Tables.ParkedKeys}
@@ -470,6 +484,35 @@ internal sealed partial class CdcStore
                 {
                     states[(reader.GetString(0), reader.GetString(1))] =
                         reader.IsDBNull(2) ? null : (ulong)reader.GetFieldValue<NpgsqlLogSequenceNumber>(2);
+                }
+            }
+        }
+
+        return states;
+    }
+
+    /// <summary>
+    /// Per row (in order): whether its key has a row in the parked-keys table, the key's release position
+    /// (<see langword="null"/> while held), and whether the row's transaction is visible in the snapshot that read them.
+    /// </summary>
+    public async Task<List<(bool Parked, ulong? ReleasedAt, bool Visible)>> ReadRowStatesAsync(IReadOnlyList<CdcRow> rows, CancellationToken cancellationToken)
+    {
+        var states = new List<(bool Parked, ulong? ReleasedAt, bool Visible)>(rows.Count);
+        var command = _dataSource.CreateCommand(_rowStatesSql);
+        await using (command.ConfigureAwait(false))
+        {
+            command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = rows.Select(r => r.Message.AggregateType).ToArray() });
+            command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = rows.Select(r => r.Message.AggregateId).ToArray() });
+            command.Parameters.Add(new NpgsqlParameter<long[]> { TypedValue = rows.Select(r => (long)r.Xid).ToArray() });
+            var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            await using (reader.ConfigureAwait(false))
+            {
+                while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+                {
+                    states.Add((
+                        reader.GetBoolean(0),
+                        reader.IsDBNull(1) ? null : (ulong)reader.GetFieldValue<NpgsqlLogSequenceNumber>(1),
+                        reader.GetBoolean(2)));
                 }
             }
         }

@@ -67,6 +67,7 @@ internal sealed class CdcStreamSession : IDisposable
     private readonly TaskCompletionSource _ending = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private static readonly TimeSpan DeleteRetryPeriod = TimeSpan.FromSeconds(30);
     private static readonly TimeSpan ForgetReleasedPeriod = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan VisibilityWait = TimeSpan.FromSeconds(30);
     private const int DueRetriesPerCheck = 100;
     private CdcHeldKeys _held = new([]);
     private long _lastForgetReleased;
@@ -287,6 +288,7 @@ internal sealed class CdcStreamSession : IDisposable
             // Each row carries its transaction's commit position: with its id, it tells a replay of this transaction
             // (after a restart of the stream) from a later insert of the same id (a replayed dead letter).
             ulong transaction = 0;
+            uint xid = 0;
             await foreach (var message in _connection.StartReplication(slot, options, token).ConfigureAwait(false))
             {
                 if (_draining)
@@ -300,6 +302,7 @@ internal sealed class CdcStreamSession : IDisposable
                 {
                     case BeginMessage begin:
                         transaction = (ulong)begin.TransactionFinalLsn;
+                        xid = begin.TransactionXid;
                         _progress.Begin();
                         break;
                     case RelationMessage relation:
@@ -315,7 +318,7 @@ internal sealed class CdcStreamSession : IDisposable
 
                             // Counted before it is queued: the publisher acknowledges only what was counted.
                             _progress.RowDecoded();
-                            var row = new CdcRow(decoded, transaction, bytes);
+                            var row = new CdcRow(decoded, transaction, bytes, xid);
                             if (!writer.TryWrite(row))
                             {
                                 await writer.WriteAsync(row, token).ConfigureAwait(false);
@@ -422,18 +425,19 @@ internal sealed class CdcStreamSession : IDisposable
         var send = batch;
         if (ofHeldKeys is not null)
         {
-            var keys = ofHeldKeys.Select(i => batch[i].Key).ToHashSet();
-            var states = await _store.ReadKeyStatesAsync(keys, cancellationToken).ConfigureAwait(false);
+            var states = await ReadHeldRowStatesAsync(ofHeldKeys.ConvertAll(i => batch[i]), cancellationToken).ConfigureAwait(false);
             HashSet<(string Type, string Id)>? flowing = null;
-            foreach (var i in ofHeldKeys)
+            for (var j = 0; j < ofHeldKeys.Count; j++)
             {
+                var i = ofHeldKeys[j];
                 var row = batch[i];
                 if (flowing is not null && flowing.Contains(row.Key))
                 {
                     continue;
                 }
 
-                if (states.TryGetValue(row.Key, out var releasedAt) && releasedAt is null)
+                var (parked, releasedAt, _) = states[j];
+                if (parked && releasedAt is null)
                 {
                     actions[i] = CdcRowAction.Hold;
                 }
@@ -464,6 +468,31 @@ internal sealed class CdcStreamSession : IDisposable
             ? new PublishHandOver(false, Task.FromResult(Array.Empty<PublishResult>()))
             : await HandOverUnacknowledgedAsync(send, send.ConvertAll(static r => r.Message), cancellationToken).ConfigureAwait(false);
         return new InFlightBatch(batch, actions, handOver.Results, handOver.Refused, startedAt);
+    }
+
+    /// <summary>
+    /// Reads the parked-keys rows of held rows' keys. A transaction is decoded a moment before other sessions see it, so
+    /// the copies a release inserted could be read while the release still looks undone (the key still held): while
+    /// a key reads as held and a row's transaction is not visible yet, read again.
+    /// </summary>
+    private async Task<List<(bool Parked, ulong? ReleasedAt, bool Visible)>> ReadHeldRowStatesAsync(List<CdcRow> rows, CancellationToken cancellationToken)
+    {
+        var started = _timeProvider.GetTimestamp();
+        while (true)
+        {
+            var states = await _store.ReadRowStatesAsync(rows, cancellationToken).ConfigureAwait(false);
+            if (!states.Exists(static s => s.Parked && s.ReleasedAt is null && !s.Visible))
+            {
+                return states;
+            }
+
+            if (_timeProvider.GetElapsedTime(started) > VisibilityWait)
+            {
+                throw new OutboxException($"A decoded transaction stayed invisible to other sessions for {VisibilityWait}.");
+            }
+
+            await Task.Delay(TimeSpan.FromMilliseconds(5), _timeProvider, cancellationToken).ConfigureAwait(false);
+        }
     }
 
     /// <summary>Settles the batches' results in the order they were handed over, so settled rows form a prefix of the stream.</summary>

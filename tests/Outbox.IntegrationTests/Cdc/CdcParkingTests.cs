@@ -228,6 +228,50 @@ public sealed class CdcParkingTests(ITestOutputHelper output, CdcKafkaFixture fi
     }
 
     [Fact]
+    public async Task A_restarted_relay_goes_on_counting_the_attempts_of_a_retrying_key()
+    {
+        await using var harness = await CdcHarness.CreateAsync(output, partitions: 2, kafka: fixture.Kafka);
+        var first = await harness.StartRelayHostAsync("relay-1", o =>
+        {
+            o.MaxAttempts = 2;
+            o.MaxBatchesInFlight = 1;
+            o.RetryBaseDelay = o.RetryMaxDelay = TimeSpan.FromSeconds(4);
+        });
+        await harness.WaitUntilStreamingAsync(first);
+        await harness.WriteKeyAsync("k");
+        await harness.WaitAsync(async () => await harness.CountPendingAsync() == 0, "the first event is published");
+
+        // One failed attempt, recorded in the table; then the relay restarts (a new host, a new process's memory).
+        fixture.Kafka.PushRequestErrors(KafkaApiKey.Produce, ErrorCode.InvalidTimestamp);
+        var failing = await harness.WriteKeyAsync("k");
+        var parking = Parking(harness);
+        await harness.WaitAsync(
+            async () => await parking.GetAsync("order", "k") is { State: ParkedKeyState.Retrying, Attempts: 1 },
+            "the first attempt failed",
+            LongWait);
+        await harness.WriteKeyAsync("k", 2);
+        await first.StopAsync();
+
+        fixture.Kafka.PushRequestErrors(KafkaApiKey.Produce, ErrorCode.InvalidTimestamp);
+        var second = await harness.StartRelayHostAsync("relay-2", o =>
+        {
+            o.MaxAttempts = 2;
+            o.MaxBatchesInFlight = 1;
+            o.RetryBaseDelay = o.RetryMaxDelay = TimeSpan.FromSeconds(1);
+        });
+        await harness.WaitUntilStreamingAsync(second);
+        await harness.WaitAsync(
+            async () => await parking.GetAsync("order", "k") is { State: ParkedKeyState.Parked } key && key.Attempts == 2 && key.MessageId == failing[0].Id,
+            "the restarted relay's failure is counted as the second attempt, and parks the key",
+            LongWait);
+        Assert.Equal([0], harness.ReadTopic().Where(r => r.KeyText == "k").Select(r => CdcHarness.EventOf(r).Seq));
+
+        Assert.True(await parking.ReplayAsync("order", "k"));
+        await harness.WaitAsync(async () => await harness.CountPendingAsync() == 0, "the replayed key is published", LongWait);
+        Assert.Empty(harness.AssertAllInOrder(harness.ReadTopic()));
+    }
+
+    [Fact]
     public async Task A_standby_that_takes_over_goes_on_counting_the_attempts_of_a_retrying_key()
     {
         await using var harness = await CdcHarness.CreateAsync(output, partitions: 2, kafka: fixture.Kafka);

@@ -1,105 +1,138 @@
-using Microsoft.Extensions.Logging.Abstractions;
-using Microsoft.Extensions.Time.Testing;
-using Npgsql;
 using Outbox.PostgreSql.Cdc;
-using Outbox.PostgreSql;
 using Outbox.Relay;
 
 namespace Outbox.IntegrationTests.Cdc;
 
 /// <summary>Pure logic (no I/O), kept here because IOutboxPublisher's result types are internal to Outbox.</summary>
-public sealed class CdcAcknowledgerTests : IAsyncDisposable
+public sealed class CdcAcknowledgerTests
 {
-    // Never opened: these tests stay below MaxAttempts, so no row is dead-lettered.
-    private readonly NpgsqlDataSource _dataSource = NpgsqlDataSource.Create("Host=unused.invalid;Username=none");
+    private readonly List<KeyFailure> _recorded = [];
 
     [Fact]
-    public async Task The_acknowledged_prefix_is_done_and_the_first_failure_stops_it()
+    public async Task A_failed_row_holds_its_key_and_its_later_rows_while_the_rows_of_other_keys_are_done()
     {
-        var acknowledger = Create(maxAttempts: 5);
-        var rows = Rows(4);
-        var (done, error) = await acknowledger.SettleAsync(
-            rows, [PublishResult.Acknowledged, PublishResult.Acknowledged, PublishResult.Failed("boom"), PublishResult.Acknowledged], CancellationToken.None);
+        var acknowledger = new CdcAcknowledger();
+        var held = new CdcHeldKeys([]);
+        var rows = Rows("a", "b", "a", "b", "c");
+        var outcome = await SettleAsync(
+            acknowledger, held, rows,
+            [PublishResult.Acknowledged, PublishResult.Failed("boom"), PublishResult.Acknowledged, PublishResult.Acknowledged, PublishResult.Acknowledged]);
 
-        Assert.Equal(2, done);
-        Assert.Equal("boom", error);
-        Assert.Equal(2, acknowledger.Published);
+        // Every row is settled: b's failed row and its later (acknowledged) row wait in the table, the others are done.
+        Assert.Equal(5, outcome.Settled);
+        Assert.Equal([rows[0].Message.Id, rows[2].Message.Id, rows[4].Message.Id], outcome.Deletes);
+        Assert.Null(outcome.TransientError);
+        Assert.Null(outcome.CarryOver);
+        var failure = Assert.Single(_recorded);
+        Assert.Equal(rows[1].Message.Id, failure.Message.Id);
+        Assert.False(failure.Permanent);
+        Assert.True(held.Contains(rows[1].Message));
+        Assert.False(held.Contains(rows[0].Message));
+        Assert.Equal(3, acknowledger.Published);
     }
 
     [Fact]
-    public async Task A_row_not_attempted_stops_the_prefix_without_counting_an_attempt()
+    public async Task Rows_of_a_key_held_by_an_earlier_batch_are_held_even_when_acknowledged_and_not_counted_again()
     {
-        var acknowledger = Create(maxAttempts: 1);
-        var rows = Rows(2);
+        var acknowledger = new CdcAcknowledger();
+        var rows = Rows("a", "b");
+        var held = new CdcHeldKeys([("order", "b")]);
+        var outcome = await SettleAsync(acknowledger, held, rows, [PublishResult.Acknowledged, PublishResult.Failed("again")]);
 
-        // With MaxAttempts = 1 a counted failure would dead-letter the row (and touch the database).
-        var (done, error) = await acknowledger.SettleAsync(rows, [PublishResult.Acknowledged, PublishResult.NotAttempted], CancellationToken.None);
-        Assert.Equal(1, done);
-        Assert.NotNull(error);
+        Assert.Equal(2, outcome.Settled);
+        Assert.Equal([rows[0].Message.Id], outcome.Deletes);
+        Assert.Empty(_recorded);
     }
 
     [Fact]
-    public async Task Failures_of_a_row_are_counted_across_calls_and_forgotten_once_it_is_acknowledged()
+    public async Task Held_and_skipped_rows_are_settled_without_being_sent_or_deleted()
     {
-        var acknowledger = Create(maxAttempts: 3);
-        var row = Rows(1);
-        Assert.Equal(0, (await acknowledger.SettleAsync(row, [PublishResult.Failed("a")], CancellationToken.None)).Done);
-        Assert.Equal(0, (await acknowledger.SettleAsync(row, [PublishResult.Failed("b")], CancellationToken.None)).Done);
-        Assert.Equal(1, (await acknowledger.SettleAsync(row, [PublishResult.Acknowledged], CancellationToken.None)).Done);
+        var acknowledger = new CdcAcknowledger();
+        var rows = Rows("a", "b", "c");
+        var batch = new InFlightBatch(rows, [CdcRowAction.Hold, CdcRowAction.Send, CdcRowAction.Skip], Task.FromResult<PublishResult[]>([PublishResult.Acknowledged]), refused: false);
+        var outcome = await acknowledger.SettleAsync(batch, await batch.Results, new CdcHeldKeys([]), RecordAsync, CancellationToken.None);
 
-        // Two more failures after the success: the count starts again, so still below 3 and nothing is dead-lettered.
-        Assert.Equal(0, (await acknowledger.SettleAsync(row, [PublishResult.Failed("c")], CancellationToken.None)).Done);
-        Assert.Equal(0, (await acknowledger.SettleAsync(row, [PublishResult.Failed("d")], CancellationToken.None)).Done);
+        Assert.Equal(3, outcome.Settled);
+        Assert.Equal([rows[1].Message.Id], outcome.Deletes);
+        Assert.Equal(1, acknowledger.Published);
+    }
+
+    [Fact]
+    public async Task Rows_of_other_keys_not_attempted_behind_a_refused_row_are_given_back_in_order()
+    {
+        var acknowledger = new CdcAcknowledger();
+        var held = new CdcHeldKeys([]);
+        var rows = Rows("a", "b", "a", "b");
+        var outcome = await SettleAsync(
+            acknowledger, held, rows,
+            [PublishResult.Acknowledged, PublishResult.Failed("too large", PublishFailureKind.Permanent), PublishResult.NotAttempted, PublishResult.NotAttempted],
+            refused: true);
+
+        Assert.Equal(2, outcome.Settled);
+        Assert.Equal([rows[0].Message.Id], outcome.Deletes);
+        Assert.Equal([rows[2], rows[3]], outcome.CarryOver!);
+        Assert.Null(outcome.TransientError);
+        Assert.True(Assert.Single(_recorded).Permanent);
+    }
+
+    [Fact]
+    public async Task A_transient_failure_counts_nothing_and_ends_the_settled_prefix_before_it()
+    {
+        var acknowledger = new CdcAcknowledger();
+        var held = new CdcHeldKeys([]);
+        var rows = Rows("a", "b", "c");
+        var outcome = await SettleAsync(
+            acknowledger, held, rows,
+            [PublishResult.Acknowledged, PublishResult.Failed("broker down", PublishFailureKind.Transient), PublishResult.Acknowledged]);
+
+        Assert.Equal(1, outcome.Settled);
+        Assert.Equal([rows[0].Message.Id], outcome.Deletes);
+        Assert.Equal("broker down", outcome.TransientError);
+        Assert.Null(outcome.CarryOver);
+        Assert.Empty(_recorded);
+        Assert.False(held.Contains(rows[1].Message));
     }
 
     [Fact]
     public async Task A_row_settled_again_after_a_replay_is_remembered_and_counted_once()
     {
-        var acknowledger = Create(maxAttempts: 3);
-        var rows = Rows(2);
+        var acknowledger = new CdcAcknowledger();
+        var rows = Rows("a", "b");
         Assert.False(acknowledger.WasAcknowledged(rows[0]));
-        await acknowledger.SettleAsync(rows, [PublishResult.Acknowledged, PublishResult.Acknowledged], CancellationToken.None);
+        await SettleAsync(acknowledger, new CdcHeldKeys([]), rows, [PublishResult.Acknowledged, PublishResult.Acknowledged]);
         Assert.True(acknowledger.WasAcknowledged(rows[0]));
-        await acknowledger.SettleAsync(rows, [PublishResult.Acknowledged, PublishResult.Acknowledged], CancellationToken.None);
+        await SettleAsync(acknowledger, new CdcHeldKeys([]), rows, [PublishResult.Acknowledged, PublishResult.Acknowledged]);
         Assert.Equal(2, acknowledger.Published);
     }
 
     [Fact]
     public async Task The_same_id_inserted_again_by_a_later_transaction_is_not_taken_for_a_replay()
     {
-        var acknowledger = Create(maxAttempts: 3);
-        var first = Rows(1, commitLsn: 0x1000);
-        await acknowledger.SettleAsync(first, [PublishResult.Acknowledged], CancellationToken.None);
+        var acknowledger = new CdcAcknowledger();
+        var first = Rows("a");
+        await SettleAsync(acknowledger, new CdcHeldKeys([]), first, [PublishResult.Acknowledged]);
 
-        // A replayed dead letter: same id, a later transaction. A backlog row (position 0) is not a stream row either.
-        var again = new CdcRow(first[0].Message, 0x2000);
+        // A released key's event inserted again: same id, a later transaction. A backlog row (position 0) is not a stream row either.
+        var again = first[0] with { CommitLsn = 0x2000 };
         Assert.True(acknowledger.WasAcknowledged(first[0]));
         Assert.False(acknowledger.WasAcknowledged(again));
         Assert.False(acknowledger.WasAcknowledged(first[0] with { CommitLsn = CdcRow.Backlog }));
-        await acknowledger.SettleAsync([again], [PublishResult.Acknowledged], CancellationToken.None);
+        await SettleAsync(acknowledger, new CdcHeldKeys([]), [again], [PublishResult.Acknowledged]);
         Assert.Equal(2, acknowledger.Published);
     }
 
-    [Fact]
-    public async Task Failures_are_counted_per_insert_not_per_id()
+    private Task<CdcBatchOutcome> SettleAsync(CdcAcknowledger acknowledger, CdcHeldKeys held, List<CdcRow> rows, PublishResult[] results, bool refused = false)
     {
-        var acknowledger = Create(maxAttempts: 2);
-        var first = Rows(1, commitLsn: 0x1000);
-        var again = new CdcRow(first[0].Message, 0x2000);
-
-        // One failure each: with MaxAttempts = 2 a shared count would dead-letter the second (and touch the database).
-        Assert.Equal(0, (await acknowledger.SettleAsync(first, [PublishResult.Failed("a")], CancellationToken.None)).Done);
-        Assert.Equal(0, (await acknowledger.SettleAsync([again], [PublishResult.Failed("b")], CancellationToken.None)).Done);
+        var batch = new InFlightBatch(rows, new CdcRowAction[rows.Count], Task.FromResult(results), refused);
+        return acknowledger.SettleAsync(batch, results, held, RecordAsync, CancellationToken.None);
     }
 
-    public async ValueTask DisposeAsync() => await _dataSource.DisposeAsync();
+    private Task<KeyFailureOutcome> RecordAsync(KeyFailure failure, CancellationToken cancellationToken)
+    {
+        _recorded.Add(failure);
+        return Task.FromResult(new KeyFailureOutcome(1, failure.Permanent, failure.Permanent ? TimeSpan.Zero : TimeSpan.FromSeconds(1)));
+    }
 
-    private CdcAcknowledger Create(int maxAttempts) => new(
-        new CdcStore(_dataSource, new CdcNames(new OutboxOptions(), "slot", "pub")),
-        new CdcRelayOptions { MaxAttempts = maxAttempts },
-        new FakeTimeProvider(),
-        NullLogger.Instance);
-
-    private static List<CdcRow> Rows(int count, ulong commitLsn = 0x1000) =>
-        Enumerable.Range(0, count).Select(_ => new CdcRow(new OutboxMessage { Id = Guid.NewGuid() }, commitLsn)).ToList();
+    private static List<CdcRow> Rows(params string[] keys) =>
+        keys.Select(k => new CdcRow(new OutboxMessage { Id = Guid.NewGuid(), AggregateType = "order", AggregateId = k }, 0x1000)).ToList();
 }

@@ -5,10 +5,11 @@ using Xunit.Abstractions;
 namespace Outbox.IntegrationTests.Cdc;
 
 /// <summary>
-/// The documented recovery after a broker outage with the CDC relay: rows dead-lettered while the brokers were down,
-/// then replayed with the admin API the CLI uses (<c>dotnet outbox dead-letters replay</c>). A replayed dead letter is
-/// a new insert (same id, later transaction): it must be published, after what was committed before the replay and
-/// before what is committed after it, whether the relay streams, drained it from its backlog, or was stopped meanwhile.
+/// Dead letters of the CDC relay: an event whose key is parked and that an operator discards
+/// (<c>dotnet outbox parked discard</c>) goes to the dead-letter table, and can be replayed from there with the admin
+/// API the CLI uses (<c>dotnet outbox dead-letters replay</c>). A replayed dead letter is a new insert (same id, later
+/// transaction): it must be published, after what was committed before the replay and before what is committed after
+/// it, whether the relay streams, drained it from its backlog, or was stopped meanwhile.
 /// </summary>
 [Collection(CdcCollection.Name)]
 public sealed class CdcDeadLetterReplayTests(ITestOutputHelper output, CdcKafkaFixture fixture) : IClassFixture<CdcKafkaFixture>
@@ -23,38 +24,34 @@ public sealed class CdcDeadLetterReplayTests(ITestOutputHelper output, CdcKafkaF
         var host = await StartRelayAsync(harness, "relay");
         await harness.WaitUntilStreamingAsync(host);
         await harness.WriteAsync(4, keys: 2);
-        await harness.WaitAsync(async () => await harness.CountPendingAsync() == 0, "the rows before the outage are published");
+        await harness.WaitAsync(async () => await harness.CountPendingAsync() == 0, "the rows before the failure are published");
 
-        WrittenRow parked;
-        fixture.Kafka.SetAllBrokersDown();
-        try
-        {
-            parked = (await harness.WriteAsync(1, keys: 2))[0];
-            await WaitUntilDeadLetteredAsync(harness, parked.Id, "the row written during the outage is dead-lettered");
-            var first = await DeadLetteredAtAsync(harness, parked.Id);
+        // The broker rejects the next record (a failure of the record's kind): with MaxAttempts = 1 its key parks.
+        RejectNextRecord();
+        var parked = (await harness.WriteAsync(1, keys: 2))[0];
+        await DiscardWhenParkedAsync(harness, parked, "the rejected row's key is parked");
+        await WaitUntilDeadLetteredAsync(harness, parked.Id, "the discarded row is dead-lettered");
+        var first = await DeadLetteredAtAsync(harness, parked.Id);
 
-            // Replayed too early (the brokers are still down): it fails again and is dead-lettered a second time.
-            Assert.Equal(1, await ReplayAsync(harness, parked.Id));
-            await WaitUntilDeadLetteredAsync(harness, parked.Id, "the replayed row is dead-lettered again");
-            Assert.True(await DeadLetteredAtAsync(harness, parked.Id) > first);
-        }
-        finally
-        {
-            fixture.Kafka.SetAllBrokersUp();
-        }
+        // Replayed too early (the broker rejects it again): parked again and dead-lettered a second time.
+        RejectNextRecord();
+        Assert.Equal(1, await ReplayAsync(harness, parked.Id));
+        await DiscardWhenParkedAsync(harness, parked, "the replayed row's key is parked again");
+        await WaitUntilDeadLetteredAsync(harness, parked.Id, "the replayed row is dead-lettered again");
+        Assert.True(await DeadLetteredAtAsync(harness, parked.Id) > first);
 
         await harness.WriteAsync(2, keys: 2);
-        await harness.WaitAsync(async () => await harness.CountPendingAsync() == 0, "the rows after the outage are published", LongWait);
+        await harness.WaitAsync(async () => await harness.CountPendingAsync() == 0, "the rows after the failures are published", LongWait);
         Assert.DoesNotContain(harness.ReadTopic(), r => r.Id == parked.Id);
 
-        // Replayed once the brokers are back, by the relay that dead-lettered it twice (same process, same id).
+        // Replayed once the broker takes it, by the relay that dead-lettered it twice (same process, same id).
         Assert.Equal(1, await ReplayAsync(harness, parked.Id));
         await harness.WriteAsync(2, keys: 2);
         await harness.WaitAsync(() => harness.ReadTopic().Any(r => r.Id == parked.Id), "the replayed dead letter is published", LongWait);
         await harness.WaitAsync(async () => await harness.CountPendingAsync() == 0, "every row is published", LongWait);
         Assert.Equal(0L, await CountDeadLettersAsync(harness));
 
-        // k0: 0 and 1 before the outage, 2 parked, 3 written before the replay, 4 after it.
+        // k0: 0 and 1 before the failure, 2 dead-lettered, 3 written before the replay, 4 after it.
         var records = harness.ReadTopic();
         Assert.Equal([0, 1, 3, 2, 4], FirstSequences(records, "k0"));
         Assert.Equal([0, 1, 2, 3], FirstSequences(records, "k1"));
@@ -66,22 +63,17 @@ public sealed class CdcDeadLetterReplayTests(ITestOutputHelper output, CdcKafkaF
     {
         await using var harness = await CdcHarness.CreateAsync(output, partitions: 2, kafka: fixture.Kafka);
 
-        // Written before the relay's first start: the row predates the slot and is published from the backlog.
+        // Written before the relay's first start: the row predates the slot and is published from the backlog, where
+        // the broker rejects it: its key parks, and the row moves into the outbox table to wait.
         var parked = (await harness.WriteAsync(1, keys: 1))[0];
-        fixture.Kafka.SetAllBrokersDown();
-        try
-        {
-            var host = await StartRelayAsync(harness, "relay");
-            await WaitUntilDeadLetteredAsync(harness, parked.Id, "the backlog row is dead-lettered");
-            await harness.WaitUntilStreamingAsync(host);
-        }
-        finally
-        {
-            fixture.Kafka.SetAllBrokersUp();
-        }
+        RejectNextRecord();
+        var host = await StartRelayAsync(harness, "relay");
+        await harness.WaitUntilStreamingAsync(host);
+        await DiscardWhenParkedAsync(harness, parked, "the backlog row's key is parked");
+        await WaitUntilDeadLetteredAsync(harness, parked.Id, "the backlog row is dead-lettered");
 
         await harness.WriteAsync(1, keys: 1);
-        await harness.WaitAsync(async () => await harness.CountPendingAsync() == 0, "the row after the outage is published", LongWait);
+        await harness.WaitAsync(async () => await harness.CountPendingAsync() == 0, "the row after the failure is published", LongWait);
 
         Assert.Equal(1, await ReplayAsync(harness, parked.Id));
         await harness.WriteAsync(1, keys: 1);
@@ -97,20 +89,13 @@ public sealed class CdcDeadLetterReplayTests(ITestOutputHelper output, CdcKafkaF
         var first = await StartRelayAsync(harness, "relay-1");
         await harness.WaitUntilStreamingAsync(first);
         await harness.WriteAsync(1, keys: 1);
-        await harness.WaitAsync(async () => await harness.CountPendingAsync() == 0, "the row before the outage is published");
+        await harness.WaitAsync(async () => await harness.CountPendingAsync() == 0, "the row before the failure is published");
 
-        WrittenRow parked;
-        fixture.Kafka.SetAllBrokersDown();
-        try
-        {
-            parked = (await harness.WriteAsync(1, keys: 1))[0];
-            await WaitUntilDeadLetteredAsync(harness, parked.Id, "the row written during the outage is dead-lettered");
-            await first.StopAsync();
-        }
-        finally
-        {
-            fixture.Kafka.SetAllBrokersUp();
-        }
+        RejectNextRecord();
+        var parked = (await harness.WriteAsync(1, keys: 1))[0];
+        await DiscardWhenParkedAsync(harness, parked, "the rejected row's key is parked");
+        await WaitUntilDeadLetteredAsync(harness, parked.Id, "the discarded row is dead-lettered");
+        await first.StopAsync();
 
         Assert.Equal(1, await ReplayAsync(harness, parked.Id));
         await harness.WriteAsync(1, keys: 1);
@@ -119,9 +104,27 @@ public sealed class CdcDeadLetterReplayTests(ITestOutputHelper output, CdcKafkaF
         Assert.Equal([0, 1, 2], FirstSequences(harness.ReadTopic(), "k0"));
     }
 
-    // Two failed attempts, each a message timeout of 2 s while the brokers are down.
+    // One failed attempt parks a key; one batch in flight, so the rejected record is alone in its produce request.
     private static Task<Microsoft.Extensions.Hosting.IHost> StartRelayAsync(CdcHarness harness, string name) =>
-        harness.StartRelayHostAsync(name, o => o.MaxAttempts = 2, k => k.Producer.MessageTimeoutMs = 2000);
+        harness.StartRelayHostAsync(name, o =>
+        {
+            o.MaxAttempts = 1;
+            o.MaxBatchesInFlight = 1;
+        });
+
+    /// <summary>The broker rejects the next produce request with an error of the record's kind (counted, not transient).</summary>
+    private void RejectNextRecord() => fixture.Kafka.PushRequestErrors(Outbox.Testing.KafkaApiKey.Produce, Confluent.Kafka.ErrorCode.InvalidTimestamp);
+
+    /// <summary>Waits until the row's key is parked with the row as its failed event, then discards it (to the dead letters).</summary>
+    private static async Task DiscardWhenParkedAsync(CdcHarness harness, WrittenRow row, string because)
+    {
+        var parking = new OutboxParking(harness.DataSource, harness.OutboxOptions);
+        await harness.WaitAsync(
+            async () => await parking.GetAsync(CdcHarness.AggregateType, row.Key) is { State: ParkedKeyState.Parked } key && key.MessageId == row.Id,
+            because,
+            LongWait);
+        Assert.True(await parking.DiscardAsync(CdcHarness.AggregateType, row.Key));
+    }
 
     private static Task<int> ReplayAsync(CdcHarness harness, Guid id) =>
         new OutboxAdministration(harness.DataSource, harness.OutboxOptions, TimeProvider.System).ReplayDeadLettersAsync([id]);

@@ -101,14 +101,23 @@ internal sealed class CdcHarness : IAsyncDisposable
 
     /// <summary>Builds (without starting) a relay host configured like an application.</summary>
     public IHost BuildRelayHost(
-        string name, Action<CdcRelayOptions>? configure = null, Action<KafkaOptions>? kafka = null, string? connectionString = null, Action<PostgreSqlOutboxOptions>? postgreSql = null)
+        string name,
+        Action<CdcRelayOptions>? configure = null,
+        Action<KafkaOptions>? kafka = null,
+        string? connectionString = null,
+        Action<PostgreSqlOutboxOptions>? postgreSql = null,
+        Action<OutboxOptions>? outbox = null)
     {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         builder.Logging.ClearProviders();
         builder.Logging.SetMinimumLevel(LogLevel.Information);
         builder.Logging.AddProvider(new CdcTestLoggerProvider(Output, name));
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(30));
-        builder.Services.AddOutbox(ConfigureOutbox)
+        builder.Services.AddOutbox(o =>
+            {
+                ConfigureOutbox(o);
+                outbox?.Invoke(o);
+            })
             .UsePostgreSql(connectionString ?? ConnectionString, postgreSql)
             .UseKafka(k =>
             {
@@ -131,9 +140,13 @@ internal sealed class CdcHarness : IAsyncDisposable
     }
 
     public async Task<IHost> StartRelayHostAsync(
-        string name, Action<CdcRelayOptions>? configure = null, Action<KafkaOptions>? kafka = null, Action<PostgreSqlOutboxOptions>? postgreSql = null)
+        string name,
+        Action<CdcRelayOptions>? configure = null,
+        Action<KafkaOptions>? kafka = null,
+        Action<PostgreSqlOutboxOptions>? postgreSql = null,
+        Action<OutboxOptions>? outbox = null)
     {
-        var host = BuildRelayHost(name, configure, kafka, postgreSql: postgreSql);
+        var host = BuildRelayHost(name, configure, kafka, postgreSql: postgreSql, outbox: outbox);
         await host.StartAsync();
         return host;
     }
@@ -212,8 +225,13 @@ internal sealed class CdcHarness : IAsyncDisposable
             for (var i = start; i < Math.Min(count, start + perTransaction); i++)
             {
                 var key = "k" + (i % keys);
-                _nextSeq.TryGetValue(key, out var seq);
-                _nextSeq[key] = seq + 1;
+                int seq;
+                lock (_nextSeq)
+                {
+                    _nextSeq.TryGetValue(key, out seq);
+                    _nextSeq[key] = seq + 1;
+                }
+
                 events.Add(new CdcTestEvent(key, seq, text));
             }
 
@@ -229,6 +247,49 @@ internal sealed class CdcHarness : IAsyncDisposable
 
         return rows;
     }
+
+    /// <summary>Writes <paramref name="count"/> events of key <paramref name="key"/>, one per transaction.</summary>
+    public async Task<List<WrittenRow>> WriteKeyAsync(string key, int count = 1, string? text = null)
+    {
+        var rows = new List<WrittenRow>(count);
+        await using var connection = await DataSource.OpenConnectionAsync();
+        for (var i = 0; i < count; i++)
+        {
+            int seq;
+            lock (_nextSeq)
+            {
+                _nextSeq.TryGetValue(key, out seq);
+                _nextSeq[key] = seq + 1;
+            }
+
+            var e = new CdcTestEvent(key, seq, text);
+            await using var transaction = await connection.BeginTransactionAsync();
+            var ids = await Writer.EnqueueBatchAsync(connection, transaction, [e]);
+            await transaction.CommitAsync();
+            await using var lsn = new NpgsqlCommand("SELECT pg_current_wal_lsn()", connection);
+            rows.Add(new WrittenRow(ids[0], key, seq, (NpgsqlLogSequenceNumber)(await lsn.ExecuteScalarAsync())!));
+        }
+
+        return rows;
+    }
+
+    /// <summary>
+    /// A relay host that refuses large events: OutboxOptions.MaxPayloadBytes 4096 and the producer's message.max.bytes
+    /// 20,480, so an event written with the default limit (1 MiB) of 50,000 bytes is refused by the producer (permanent).
+    /// </summary>
+    public Task<IHost> StartSmallLimitRelayHostAsync(string name, Action<CdcRelayOptions>? configure = null, Action<KafkaOptions>? kafka = null) =>
+        StartRelayHostAsync(
+            name,
+            configure,
+            k =>
+            {
+                k.Producer.MessageMaxBytes = 20_480;
+                kafka?.Invoke(k);
+            },
+            outbox: o => o.MaxPayloadBytes = 4096);
+
+    /// <summary>A payload the small-limit relay's producer refuses.</summary>
+    public static string PoisonText => new('x', 50_000);
 
     public IReadOnlyDictionary<string, int> WrittenCounts => _nextSeq;
 

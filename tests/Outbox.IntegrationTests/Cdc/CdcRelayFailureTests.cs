@@ -7,7 +7,7 @@ using Xunit.Abstractions;
 
 namespace Outbox.IntegrationTests.Cdc;
 
-/// <summary>The CDC relay when things break: a killed relay, a standby's takeover, a broker outage, a poison row.</summary>
+/// <summary>The CDC relay when things break: a killed relay, a standby's takeover, a broker outage, a poison row (its key parks).</summary>
 [Collection(CdcCollection.Name)]
 public sealed class CdcRelayFailureTests(ITestOutputHelper output, CdcKafkaFixture fixture) : IClassFixture<CdcKafkaFixture>
 {
@@ -147,19 +147,48 @@ public sealed class CdcRelayFailureTests(ITestOutputHelper output, CdcKafkaFixtu
     }
 
     [Fact]
-    public async Task A_row_the_broker_always_rejects_is_dead_lettered_and_the_rows_after_it_go_on()
+    public async Task A_broker_outage_longer_than_the_delivery_timeout_is_retried_without_counting_attempts_against_the_rows()
     {
         await using var harness = await CdcHarness.CreateAsync(output, partitions: 2, kafka: fixture.Kafka);
-        var host = await harness.StartRelayHostAsync(
-            "relay",
-            o => o.MaxAttempts = 3,
-            k => k.Producer.MessageMaxBytes = 20_000);
+        using var metrics = new RelayMetricsListener(harness.Topic);
+
+        // One counted failure would park a key at once; each delivery times out after 2 s while the brokers are down.
+        var host = await harness.StartRelayHostAsync("relay", o => o.MaxAttempts = 1, k => k.Producer.MessageTimeoutMs = 2000);
+        await harness.WaitUntilStreamingAsync(host);
+        await harness.WriteAsync(4, keys: 2);
+        await harness.WaitAsync(async () => await harness.CountPendingAsync() == 0, "the rows before the outage are published");
+
+        fixture.Kafka.SetAllBrokersDown();
+        try
+        {
+            await harness.WriteAsync(4, keys: 2);
+            await harness.WaitAsync(() => metrics.Sum("outbox.relay.failed", "cdc", "transient") >= 2, "deliveries time out, twice", LongWait);
+        }
+        finally
+        {
+            fixture.Kafka.SetAllBrokersUp();
+        }
+
+        await harness.WriteAsync(4, keys: 2);
+        await harness.WaitAsync(async () => await harness.CountPendingAsync() == 0, "every row is published once the brokers are back", LongWait);
+        Assert.Empty(await new OutboxParking(harness.DataSource, harness.OutboxOptions).ListAsync(includeRetrying: true));
+        Assert.Equal(0L, await CountDeadLettersAsync(harness));
+        Assert.Equal(0, metrics.Sum("outbox.relay.failed", "cdc", "record") + metrics.Sum("outbox.relay.failed", "cdc", "permanent"));
+        harness.AssertAllInOrder(harness.ReadTopic());
+    }
+
+    [Fact]
+    public async Task A_row_the_producer_refuses_parks_its_key_and_the_rows_of_other_keys_after_it_go_on()
+    {
+        await using var harness = await CdcHarness.CreateAsync(output, partitions: 2, kafka: fixture.Kafka);
+        var host = await harness.StartSmallLimitRelayHostAsync("relay", o => o.MaxAttempts = 3);
         await harness.WaitUntilStreamingAsync(host);
         await harness.WriteAsync(10, keys: 2);
-        var poison = await harness.WriteAsync(1, keys: 2, text: new string('x', 50_000));
-        await harness.WriteAsync(10, keys: 2);
+        var poison = await harness.WriteAsync(1, keys: 2, text: CdcHarness.PoisonText);
+        var after = await harness.WriteAsync(10, keys: 2);
+        var held = poison.Concat(after.Where(r => r.Key == poison[0].Key)).ToList();
 
-        await harness.WaitAsync(async () => await harness.CountPendingAsync() == 0, "every row left the table");
+        await harness.WaitAsync(async () => await harness.CountPendingAsync() == held.Count, "every row but the poison key's from the poison on left the table");
         var records = harness.ReadTopic();
         Assert.DoesNotContain(records, r => r.Id == poison[0].Id);
         foreach (var r in records.OrderBy(r => r.Partition).ThenBy(r => r.Offset))
@@ -167,15 +196,16 @@ public sealed class CdcRelayFailureTests(ITestOutputHelper output, CdcKafkaFixtu
             output.WriteLine($"p{r.Partition} @{r.Offset} {r.KeyText} seq {CdcHarness.EventOf(r).Seq}");
         }
 
-        var duplicates = harness.AssertAllInOrder(records, excluded: poison);
+        var duplicates = harness.AssertAllInOrder(records, excluded: held);
         Assert.Empty(duplicates);
 
-        await using var command = harness.DataSource.CreateCommand("SELECT attempts, last_error FROM outbox.dead_letters WHERE id = $1");
-        command.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = poison[0].Id });
-        await using var reader = await command.ExecuteReaderAsync();
-        Assert.True(await reader.ReadAsync(), "The rejected row is in the dead-letter table.");
-        Assert.Equal(3, reader.GetInt32(0));
-        output.WriteLine("dead-letter error: " + reader.GetString(1));
+        // Too large is permanent: parked at once (not after MaxAttempts), the event and the key's later ones waiting.
+        var parked = Assert.Single(await new OutboxParking(harness.DataSource, harness.OutboxOptions).ListAsync());
+        Assert.Equal(poison[0].Id, parked.MessageId);
+        Assert.Equal(1, parked.Attempts);
+        Assert.Equal(held.Count, parked.WaitingEvents);
+        Assert.Equal(0L, await CountDeadLettersAsync(harness));
+        output.WriteLine("parked: " + parked.LastError);
     }
 
     [Fact]
@@ -183,26 +213,28 @@ public sealed class CdcRelayFailureTests(ITestOutputHelper output, CdcKafkaFixtu
     {
         await using var harness = await CdcHarness.CreateAsync(output, partitions: 2, kafka: fixture.Kafka);
 
-        // Small batches, many in flight (the brokers answer slowly): a batch handed over after the refused row's batch
-        // would be acknowledged before the refused row's retry, then sent again after it (duplicates).
-        var host = await harness.StartRelayHostAsync(
+        // Small batches, many in flight (the brokers answer slowly): a later row of the refused row's key handed over
+        // before its batch is settled would be published ahead of it; rows of other keys not attempted behind it must
+        // be sent again, once.
+        var small = await harness.StartSmallLimitRelayHostAsync(
             "relay",
             o =>
             {
                 o.MaxAttempts = 2;
                 o.MaxBatchSize = 20;
                 o.MaxBatchesInFlight = 8;
-            },
-            k => k.Producer.MessageMaxBytes = 20_000);
-        await harness.WaitUntilStreamingAsync(host);
+            });
+        await harness.WaitUntilStreamingAsync(small);
         SetRtt(TimeSpan.FromMilliseconds(20));
         List<WrittenRow> poison;
+        List<WrittenRow> held;
         try
         {
             await harness.WriteAsync(400, keys: 4, perTransaction: 50);
-            poison = await harness.WriteAsync(1, keys: 4, text: new string('x', 50_000));
-            await harness.WriteAsync(400, keys: 4, perTransaction: 50);
-            await harness.WaitAsync(async () => await harness.CountPendingAsync() == 0, "every row left the table", LongWait);
+            poison = await harness.WriteAsync(1, keys: 4, text: CdcHarness.PoisonText);
+            var after = await harness.WriteAsync(400, keys: 4, perTransaction: 50);
+            held = poison.Concat(after.Where(r => r.Key == poison[0].Key)).ToList();
+            await harness.WaitAsync(async () => await harness.CountPendingAsync() == held.Count, "every row but the poison key's from the poison on left the table", LongWait);
         }
         finally
         {
@@ -211,11 +243,21 @@ public sealed class CdcRelayFailureTests(ITestOutputHelper output, CdcKafkaFixtu
 
         var records = harness.ReadTopic();
         Assert.DoesNotContain(records, r => r.Id == poison[0].Id);
-        var duplicates = harness.AssertAllInOrder(records, excluded: poison);
-        Assert.Empty(duplicates);
-        await using var command = harness.DataSource.CreateCommand("SELECT attempts FROM outbox.dead_letters WHERE id = $1");
-        command.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = poison[0].Id });
-        Assert.Equal(2, (int?)await command.ExecuteScalarAsync());
+        Assert.Empty(harness.AssertAllInOrder(records, excluded: held));
+
+        // Replayed by a relay that can publish it: the key's rows follow, in order, and nothing repeats.
+        await small.StopAsync();
+        var large = await harness.StartRelayHostAsync("relay-large");
+        await harness.WaitUntilStreamingAsync(large);
+        Assert.True(await new OutboxParking(harness.DataSource, harness.OutboxOptions).ReplayAsync("order", poison[0].Key));
+        await harness.WaitAsync(async () => await harness.CountPendingAsync() == 0, "the replayed key is published", LongWait);
+        Assert.Empty(harness.AssertAllInOrder(harness.ReadTopic()));
+    }
+
+    private static async Task<long> CountDeadLettersAsync(CdcHarness harness)
+    {
+        await using var command = harness.DataSource.CreateCommand("SELECT count(*) FROM outbox.dead_letters");
+        return (long)(await command.ExecuteScalarAsync())!;
     }
 
     private static async Task TerminateSlotBackendAsync(CdcHarness harness)

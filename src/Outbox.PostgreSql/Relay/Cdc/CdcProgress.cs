@@ -2,8 +2,8 @@ namespace Outbox.PostgreSql.Cdc;
 
 /// <summary>
 /// Tracks what may be confirmed to the server. Rows are numbered in stream order as they are decoded; each commit
-/// records how many rows were decoded when it arrived and its end position. The broker's acknowledgements arrive as a
-/// growing prefix of rows, so a commit's position may be confirmed once every row before it was acknowledged. While
+/// records how many rows were decoded when it arrived and its end position. Settled rows (acknowledged by the broker, or held in
+/// the outbox table for a held key) arrive as a growing prefix of rows, so a commit's position may be confirmed once every row before it was settled. While
 /// nothing is decoded-but-unacknowledged and no transaction is open, the stream's latest position may be confirmed too,
 /// so an idle slot does not keep WAL.
 /// </summary>
@@ -37,7 +37,7 @@ internal sealed class CdcProgress
         }
     }
 
-    /// <summary>Gets the rows acknowledged (or dead-lettered) in this session, a prefix of <see cref="Decoded"/>.</summary>
+    /// <summary>Gets the rows settled in this session (acknowledged, held or skipped), a prefix of <see cref="Decoded"/>.</summary>
     public long Acknowledged
     {
         get
@@ -94,16 +94,15 @@ internal sealed class CdcProgress
         }
     }
 
-    /// <summary>Records that the next <paramref name="count"/> rows in stream order were acknowledged (or dead-lettered).</summary>
-    public void Acknowledge(IReadOnlyList<OutboxMessage> messages, int count)
+    /// <summary>
+    /// Records that the next <paramref name="count"/> rows in stream order are settled (acknowledged, or held in the
+    /// outbox table, or skipped as copies of a release), and which of them to delete from the table.
+    /// </summary>
+    public void Settle(int count, IReadOnlyList<Guid> deletes)
     {
         lock (_gate)
         {
-            for (var i = 0; i < count; i++)
-            {
-                _pendingDeletes.Add(messages[i].Id);
-            }
-
+            _pendingDeletes.AddRange(deletes);
             _acknowledged += count;
             while (_commits.Count > 0 && _commits.Peek().Rows <= _acknowledged)
             {

@@ -54,8 +54,9 @@ public sealed class CdcRelayOptions
     [Range(typeof(TimeSpan), "00:00:00.010", "00:10:00")]
     public TimeSpan StandbyPollInterval { get; set; } = TimeSpan.FromSeconds(1);
 
-    /// <summary>Gets or sets the delay before the first retry after a failure (a row the broker rejected, a lost
-    /// connection); it doubles per consecutive failure.</summary>
+    /// <summary>Gets or sets the delay before the first retry after a failure: of a key whose event failed (see
+    /// <see cref="MaxAttempts"/>), or of the stream after the broker or the connection failed; it doubles per
+    /// consecutive failure.</summary>
     /// <value>The default is 1 second.</value>
     [Range(typeof(TimeSpan), "00:00:00.001", "01:00:00")]
     public TimeSpan RetryBaseDelay { get; set; } = TimeSpan.FromSeconds(1);
@@ -65,11 +66,22 @@ public sealed class CdcRelayOptions
     [Range(typeof(TimeSpan), "00:00:00.001", "1.00:00:00")]
     public TimeSpan RetryMaxDelay { get; set; } = TimeSpan.FromMinutes(1);
 
-    /// <summary>Gets or sets how many failed publish attempts of one row move it to the dead-letter table, so that the
-    /// rows after it can go on.</summary>
+    /// <summary>Gets or sets how many failed publish attempts of one event park its key. A failure counts when it is the
+    /// record's (not the broker's or the network's); a permanent one (too large, invalid topic, not authorized) parks the
+    /// key at once. Until then the key waits <see cref="RetryBaseDelay"/> (doubling per attempt, up to
+    /// <see cref="RetryMaxDelay"/>) and is tried again; meanwhile, and while it is parked, the key's events wait in the
+    /// outbox table in order and every other key goes on. Attempts are kept in the parked-keys table, so a restart or a
+    /// standby's takeover goes on counting.</summary>
     /// <value>The default is 10.</value>
     [Range(1, 1_000_000)]
     public int MaxAttempts { get; set; } = 10;
+
+    /// <summary>Gets or sets the most payload bytes the relay keeps decoded and not yet settled (queued for the producer
+    /// or awaiting the broker's acknowledgement). The relay stops reading the stream while they are reached; a single
+    /// event larger than this is still published, alone.</summary>
+    /// <value>The default is 64 MiB. At least 64 KiB.</value>
+    [Range(typeof(long), "65536", "1099511627776")]
+    public long MaxBytesInFlight { get; set; } = 64L * 1024 * 1024;
 
     /// <summary>Gets or sets how long a graceful stop waits for rows in flight to be acknowledged, so that the next start
     /// repeats as few rows as possible.</summary>

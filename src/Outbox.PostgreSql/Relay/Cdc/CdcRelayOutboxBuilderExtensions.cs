@@ -60,11 +60,7 @@ public static class CdcRelayOutboxBuilderExtensions
             var names = new CdcNames(sp.GetRequiredService<IOptions<OutboxOptions>>().Value, cdc.SlotName, cdc.PublicationName);
             return new CdcStore(sp.GetRequiredService<OutboxDataSource>().DataSource, names);
         });
-        services.TryAddSingleton(sp => new CdcAcknowledger(
-            sp.GetRequiredService<CdcStore>(),
-            sp.GetRequiredService<IOptions<CdcRelayOptions>>().Value,
-            sp.GetRequiredService<TimeProvider>(),
-            (ILogger?)sp.GetService<ILogger<CdcRelayService>>() ?? NullLogger.Instance));
+        services.TryAddSingleton(_ => new CdcAcknowledger());
         services.TryAddSingleton(sp => new CdcRelayMonitor(
             () => sp.GetRequiredService<CdcStore>(),
             () => sp.GetService<CdcAcknowledger>()?.Published ?? 0));

@@ -24,6 +24,8 @@ internal sealed class CdcRelayService : IHostedService, IAsyncDisposable
     private CdcStore? _store;
     private CdcSlotManager? _slots;
     private CdcAcknowledger? _acknowledger;
+    private ParkingStore? _parking;
+    private OutboxOptions? _outboxOptions;
     private IOutboxPublisher? _publisher;
     private string? _connectionString;
     private Task? _loop;
@@ -41,6 +43,9 @@ internal sealed class CdcRelayService : IHostedService, IAsyncDisposable
 
     /// <summary>Gets the progress of the current (or last) replication session, for diagnostics.</summary>
     internal CdcProgress? SessionProgress => Volatile.Read(ref _session)?.Progress;
+
+    /// <summary>Gets the payload bytes the current (or last) session holds decoded and not settled, now and at most, for diagnostics.</summary>
+    internal (long Now, long Peak)? SessionBytesInFlight => Volatile.Read(ref _session)?.BytesInFlight;
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
@@ -205,6 +210,8 @@ internal sealed class CdcRelayService : IHostedService, IAsyncDisposable
 
         _store = _services.GetRequiredService<CdcStore>();
         _acknowledger = _services.GetRequiredService<CdcAcknowledger>();
+        _outboxOptions = _services.GetRequiredService<IOptions<OutboxOptions>>().Value;
+        _parking = new ParkingStore(_services.GetRequiredService<OutboxDataSource>().DataSource, _outboxOptions);
         _slots = new CdcSlotManager(_store, _logger, postgreSql!.UnknownCommitOrder);
     }
 
@@ -260,7 +267,7 @@ internal sealed class CdcRelayService : IHostedService, IAsyncDisposable
                 await store.UnlockSetupAsync(setupLock).ConfigureAwait(false);
             }
 
-            using var session = new CdcStreamSession(replication, store, _publisher!, _acknowledger!, _options, _timeProvider, _logger);
+            using var session = new CdcStreamSession(replication, store, _publisher!, _acknowledger!, _parking!, _outboxOptions!, _options, _timeProvider, _logger);
             Volatile.Write(ref _session, session);
             _monitor.Set(CdcRelayState.Streaming);
             Log.Streaming(_logger, store.Names.SlotName, store.Names.PublicationName);
@@ -284,10 +291,15 @@ internal sealed class CdcRelayService : IHostedService, IAsyncDisposable
         }
     }
 
-    /// <summary>Publishes the rows that were in the table when the slot was created, in commit order, before streaming.</summary>
+    /// <summary>
+    /// Publishes the rows that were in the table when the slot was created, in commit order, before streaming, with the
+    /// same rule as the stream: a key whose event fails in a way that counts is recorded (retrying or parked), and the
+    /// backlog rows of a held key move into the outbox table, in their order, where they wait with the key's other rows.
+    /// </summary>
     private async Task DrainBacklogAsync(CancellationToken cancellationToken)
     {
         var store = _store!;
+        var policy = new KeyRetryPolicy(_options.MaxAttempts, _options.RetryBaseDelay, _options.RetryMaxDelay);
         var logged = false;
         while (true)
         {
@@ -303,19 +315,44 @@ internal sealed class CdcRelayService : IHostedService, IAsyncDisposable
                 logged = true;
             }
 
-            var results = await _publisher!.PublishAsync(rows, cancellationToken).ConfigureAwait(false);
-            // Backlog rows predate the slot: none of them is ever in the stream, so none is taken for a stream row.
-            var (done, error) = await _acknowledger!.SettleAsync(rows.ConvertAll(static r => new CdcRow(r, CdcRow.Backlog)), results, cancellationToken).ConfigureAwait(false);
-            if (done > 0)
+            var startedAt = _timeProvider.GetTimestamp();
+            var keys = rows.Select(static r => (r.AggregateType, r.AggregateId)).ToHashSet();
+            var held = (await store.ReadKeyStatesAsync(keys, cancellationToken).ConfigureAwait(false))
+                .Where(static s => s.Value is null).Select(static s => s.Key).ToHashSet();
+            var send = held.Count == 0 ? rows : rows.FindAll(r => !held.Contains((r.AggregateType, r.AggregateId)));
+            var results = send.Count == 0 ? [] : await _publisher!.PublishAsync(send, cancellationToken).ConfigureAwait(false);
+            var settlement = BatchSettlement.Settle(send, results);
+            var outcomes = new List<KeyFailureOutcome>(settlement.Failures.Count);
+            foreach (var failure in settlement.Failures)
             {
-                await store.DeleteBacklogAsync(rows.Take(done).Select(r => r.Id).ToList(), cancellationToken).ConfigureAwait(false);
+                outcomes.Add(await _parking!.FailAsync(failure, policy, cancellationToken).ConfigureAwait(false));
+                held.Add((failure.Message.AggregateType, failure.Message.AggregateId));
+            }
+
+            SettlementReport.Settled(RelayKind.Cdc, send, settlement, outcomes, _outboxOptions!, _logger);
+            RelayTelemetry.BatchDuration(RelayKind.Cdc, _timeProvider.GetElapsedTime(startedAt));
+
+            // Backlog rows predate the slot: none of them is ever in the stream, so none is taken for a stream row.
+            var done = settlement.Done.Select(i => send[i].Id).ToHashSet();
+            if (done.Count > 0)
+            {
+                await store.DeleteBacklogAsync(done.ToList(), cancellationToken).ConfigureAwait(false);
+                _acknowledger!.CountPublished(done.Count);
                 _consecutiveFailures = 0;
             }
 
-            if (done < rows.Count)
+            var waiting = rows.Where(r => !done.Contains(r.Id) && held.Contains((r.AggregateType, r.AggregateId))).Select(static r => r.Id).ToList();
+            if (waiting.Count > 0)
             {
-                throw new CdcPublishFailedException($"Publishing backlog row {rows[done].Id} failed: {error}");
+                await store.MoveBacklogToMessagesAsync(waiting, cancellationToken).ConfigureAwait(false);
             }
+
+            if (settlement.TransientError is { } error)
+            {
+                throw new CdcPublishFailedException($"Publishing the backlog failed for a reason that is not the rows' own (retried, not counted): {error}");
+            }
+
+            // Rows of other keys not attempted behind a refused one stay in the backlog and are read again first.
         }
     }
 

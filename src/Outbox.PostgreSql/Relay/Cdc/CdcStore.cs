@@ -28,7 +28,11 @@ internal sealed partial class CdcStore
     private readonly string _readBacklogSql;
     private readonly string _deleteBacklogSql;
     private readonly string _deleteMessagesSql;
-    private readonly string _deadLetterSql;
+    private readonly string _heldKeysSql;
+    private readonly string _keyStatesSql;
+    private readonly string _rowStatesSql;
+    private readonly string _dueRetriesSql;
+    private readonly string _moveBacklogSql;
 
     public CdcStore(NpgsqlDataSource dataSource, CdcNames names)
     {
@@ -66,10 +70,41 @@ internal sealed partial class CdcStore
         _readBacklogSql = $"SELECT {Columns} FROM {names.BacklogTable} ORDER BY commit_seq NULLS LAST, id LIMIT $1";
         _deleteBacklogSql = $"DELETE FROM {names.BacklogTable} WHERE id = ANY($1) RETURNING id";
         _deleteMessagesSql = $"DELETE FROM {names.Messages} WHERE id = ANY($1) RETURNING id";
-        _deadLetterSql = $"""
-            INSERT INTO {names.Tables.DeadLetters}
-                (id, aggregatetype, aggregateid, type, payload, lane, commit_seq, created_at, traceparent, tracestate, attempts, last_error, dead_lettered_at)
-            VALUES ($1, $2, $3, $4, $5, $6, NULL, $7, $8, $9, $10, $11, $12)
+
+        // Every key of the parked-keys table, held or released: a released key's rows committed before its release are
+        // copies the release inserted again, and must be told from the rows after it (see CdcStreamSession).
+        _heldKeysSql = $"SELECT aggregatetype, aggregateid FROM {names.Tables.ParkedKeys}";
+        _keyStatesSql = $"""
+            SELECT p.aggregatetype, p.aggregateid, p.released_at_lsn
+            FROM {names.Tables.ParkedKeys} p
+            JOIN unnest($1::text[], $2::text[]) AS k(t, i) ON p.aggregatetype = k.t AND p.aggregateid = k.i
+            """;
+        // Per row: whether its key has a parked-keys row, its release position, and whether the row's transaction (32-bit
+        // xid from the stream, widened with the snapshot's xmax) is visible in this statement's snapshot: only then does
+        // the parked-keys row read here reflect that transaction (a release inserts its copies and marks the key in one).
+        _rowStatesSql = $"""
+            SELECT p.aggregatetype IS NOT NULL, p.released_at_lsn,
+                   CASE WHEN (k.x - s.xmax32 + 4294967296) % 4294967296 < 2147483648 THEN false
+                        ELSE pg_visible_in_snapshot((s.xmax8 - (s.xmax32 - k.x + 4294967296) % 4294967296)::text::xid8, s.snap) END
+            FROM (SELECT q.snap, pg_snapshot_xmax(q.snap)::text::bigint AS xmax8, pg_snapshot_xmax(q.snap)::text::bigint % 4294967296 AS xmax32
+                  FROM (SELECT pg_current_snapshot() AS snap) q) s
+            CROSS JOIN unnest($1::text[], $2::text[], $3::bigint[]) WITH ORDINALITY AS k(t, i, x, n)
+            LEFT JOIN {names.Tables.ParkedKeys} p ON p.aggregatetype = k.t AND p.aggregateid = k.i
+            ORDER BY k.n
+            """;
+        _dueRetriesSql = $"""
+            SELECT aggregatetype, aggregateid FROM {names.Tables.ParkedKeys}
+            WHERE released_at_lsn IS NULL AND parked_at IS NULL AND retry_at <= now()
+            ORDER BY retry_at LIMIT $1
+            """;
+
+        // Backlog rows of a held key wait in the outbox table like the key's other rows (a release inserts them again
+        // with the rest); they keep their commit_seq, which sorts them before the key's streamed rows (none) there.
+        _moveBacklogSql = $"""
+            WITH moved AS (
+                DELETE FROM {names.BacklogTable} WHERE id = ANY($1) RETURNING {Columns})
+            INSERT INTO {names.Messages} ({Columns})
+            SELECT {Columns} FROM moved ORDER BY commit_seq NULLS LAST, id
             ON CONFLICT (id) DO NOTHING
             """;
     }
@@ -420,26 +455,117 @@ internal sealed partial class CdcStore
     public Task<List<Guid>> DeleteMessagesAsync(IReadOnlyList<Guid> ids, CancellationToken cancellationToken) =>
         DeleteByIdsAsync(_deleteMessagesSql, ids, cancellationToken);
 
-    /// <summary>Keeps a row the broker kept rejecting, so the rows after it can go on; it can be replayed from there.</summary>
-    public async Task DeadLetterAsync(OutboxMessage message, int attempts, string error, DateTimeOffset at, CancellationToken cancellationToken)
+    /// <summary>Every key in the parked-keys table (held or released), as (aggregate type, aggregate id).</summary>
+    public async Task<List<(string Type, string Id)>> ReadParkedKeysAsync(CancellationToken cancellationToken)
     {
-        var command = _dataSource.CreateCommand(_deadLetterSql);
+        var command = _dataSource.CreateCommand(_heldKeysSql);
         await using (command.ConfigureAwait(false))
         {
-            command.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = message.Id });
-            command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = message.AggregateType });
-            command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = message.AggregateId });
-            command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = message.Type });
-            command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = message.Payload, NpgsqlDbType = NpgsqlDbType.Jsonb });
-            command.Parameters.Add(new NpgsqlParameter<int> { TypedValue = message.Lane });
-            command.Parameters.Add(new NpgsqlParameter<DateTimeOffset> { TypedValue = message.CreatedAt });
-            command.Parameters.Add(new NpgsqlParameter { Value = (object?)message.TraceParent ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
-            command.Parameters.Add(new NpgsqlParameter { Value = (object?)message.TraceState ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
-            command.Parameters.Add(new NpgsqlParameter<int> { TypedValue = attempts });
-            command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = error });
-            command.Parameters.Add(new NpgsqlParameter<DateTimeOffset> { TypedValue = at });
+            return await ReadKeysAsync(command, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// The parked-keys rows of <paramref name="keys"/>: per key found, its release position (<see langword="null"/> while
+    /// held). A key without a row is not held (never, or forgotten after its release).
+    /// </summary>
+    public async Task<Dictionary<(string Type, string Id), ulong?>> ReadKeyStatesAsync(IReadOnlyCollection<(string Type, string Id)> keys, CancellationToken cancellationToken)
+    {
+        var states = new Dictionary<(string Type, string Id), ulong?>(keys.Count);
+        var command = _dataSource.CreateCommand(_keyStatesSql);
+        await using (command.ConfigureAwait(false))
+        {
+            command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = keys.Select(k => k.Type).ToArray() });
+            command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = keys.Select(k => k.Id).ToArray() });
+            var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            await using (reader.ConfigureAwait(false))
+            {
+                while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+                {
+                    states[(reader.GetString(0), reader.GetString(1))] =
+                        reader.IsDBNull(2) ? null : (ulong)reader.GetFieldValue<NpgsqlLogSequenceNumber>(2);
+                }
+            }
+        }
+
+        return states;
+    }
+
+    /// <summary>
+    /// Per row (in order): whether its key has a row in the parked-keys table, the key's release position
+    /// (<see langword="null"/> while held), and whether the row's transaction is visible in the snapshot that read them.
+    /// </summary>
+    public async Task<List<(bool Parked, ulong? ReleasedAt, bool Visible)>> ReadRowStatesAsync(IReadOnlyList<CdcRow> rows, CancellationToken cancellationToken)
+    {
+        var states = new List<(bool Parked, ulong? ReleasedAt, bool Visible)>(rows.Count);
+        var command = _dataSource.CreateCommand(_rowStatesSql);
+        await using (command.ConfigureAwait(false))
+        {
+            command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = rows.Select(r => r.Message.AggregateType).ToArray() });
+            command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = rows.Select(r => r.Message.AggregateId).ToArray() });
+            command.Parameters.Add(new NpgsqlParameter<long[]> { TypedValue = rows.Select(r => (long)r.Xid).ToArray() });
+            var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            await using (reader.ConfigureAwait(false))
+            {
+                while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+                {
+                    states.Add((
+                        reader.GetBoolean(0),
+                        reader.IsDBNull(1) ? null : (ulong)reader.GetFieldValue<NpgsqlLogSequenceNumber>(1),
+                        reader.GetBoolean(2)));
+                }
+            }
+        }
+
+        return states;
+    }
+
+    /// <summary>Keys waiting for an automatic retry whose time has come, oldest first.</summary>
+    public async Task<List<(string Type, string Id)>> ReadDueRetriesAsync(int limit, CancellationToken cancellationToken)
+    {
+        var command = _dataSource.CreateCommand(_dueRetriesSql);
+        await using (command.ConfigureAwait(false))
+        {
+            command.Parameters.Add(new NpgsqlParameter<int> { TypedValue = limit });
+            return await ReadKeysAsync(command, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Runs <paramref name="forgetReleasedSql"/> (ParkingSql.ForgetReleased) with the slot's confirmed position.</summary>
+    public async Task<int> ForgetReleasedAsync(string forgetReleasedSql, ulong confirmed, CancellationToken cancellationToken)
+    {
+        var command = _dataSource.CreateCommand(forgetReleasedSql);
+        await using (command.ConfigureAwait(false))
+        {
+            command.Parameters.Add(new NpgsqlParameter<NpgsqlLogSequenceNumber> { TypedValue = new NpgsqlLogSequenceNumber(confirmed), NpgsqlDbType = NpgsqlDbType.PgLsn });
+            return await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Moves backlog rows of held keys into the outbox table, in their order, where they wait with the key's other rows.</summary>
+    public async Task MoveBacklogToMessagesAsync(IReadOnlyList<Guid> ids, CancellationToken cancellationToken)
+    {
+        var command = _dataSource.CreateCommand(_moveBacklogSql);
+        await using (command.ConfigureAwait(false))
+        {
+            command.Parameters.Add(new NpgsqlParameter<Guid[]> { TypedValue = ids.ToArray() });
             await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
         }
+    }
+
+    private static async Task<List<(string Type, string Id)>> ReadKeysAsync(NpgsqlCommand command, CancellationToken cancellationToken)
+    {
+        var keys = new List<(string Type, string Id)>();
+        var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        await using (reader.ConfigureAwait(false))
+        {
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                keys.Add((reader.GetString(0), reader.GetString(1)));
+            }
+        }
+
+        return keys;
     }
 
     private static string StateText(CdcSlotState state) => state switch

@@ -10,8 +10,9 @@ using Outbox.Relay;
 namespace Outbox.PostgreSql.Cdc;
 
 /// <summary>
-/// One replication session: streams the slot, publishes rows in stream (commit) order in batches, and confirms
-/// positions only past rows whose every predecessor the broker acknowledged.
+/// One replication session: streams the slot, publishes rows in stream (commit) order in batches, holds back the rows
+/// of held keys, and confirms positions only past rows whose every predecessor is settled (acknowledged by the broker,
+/// or held in the outbox table).
 /// </summary>
 /// <remarks>
 /// <para>
@@ -22,7 +23,19 @@ namespace Outbox.PostgreSql.Cdc;
 /// of the batches in the order they were handed over, so acknowledgements form a prefix of the stream; after a row the
 /// producer refused outright, the publisher hands nothing over until that batch is settled, so no later row overtakes
 /// it. The flusher periodically deletes acknowledged rows and then confirms the position, in that order: a crash
-/// between the two only replays rows (their inserts are still in the WAL), and every confirmed row is gone from the table.
+/// between the two only replays rows (their inserts are still in the WAL), and every confirmed row is gone from the
+/// table unless its key is held. The reader stops decoding while <see cref="CdcRelayOptions.MaxBytesInFlight"/> payload
+/// bytes are decoded and not settled.
+/// </para>
+/// <para>
+/// Held keys (<see cref="CdcHeldKeys"/>, loaded from the parked-keys table at start): a row of a held key is not handed
+/// to the producer. When a batch has such rows, one query reads their keys' parked rows: a key still held leaves the row
+/// in the outbox table (settled: the table row is the durable copy, the slot may confirm past it); a key released at
+/// position L skips the rows committed before L (the release inserted them again, or discarded the failed one: the copy
+/// has the same id, so nothing is deleted) and flows again from the first row committed after L (or when its parked row
+/// is gone). A key whose event fails in a way that counts joins the held keys (ParkingStore.FailAsync records it,
+/// retrying or parked), so its later rows wait while every other key goes on. The flusher releases keys whose retry is
+/// due (ParkingStore.ReleaseAsync), so their rows stream again, and forgets releases the confirmed position passed.
 /// </para>
 /// <para>
 /// Ending always drains while the stream is still open: the reader pauses, the batches in flight settle, the
@@ -36,6 +49,10 @@ internal sealed class CdcStreamSession : IDisposable
     private readonly CdcStore _store;
     private readonly IOutboxPublisher _publisher;
     private readonly CdcAcknowledger _acknowledger;
+    private readonly ParkingStore _parking;
+    private readonly OutboxOptions _outboxOptions;
+    private readonly KeyRetryPolicy _retryPolicy;
+    private readonly CdcByteBudget _budget;
     private readonly CdcRelayOptions _options;
     private readonly TimeProvider _timeProvider;
     private readonly ILogger _logger;
@@ -49,6 +66,11 @@ internal sealed class CdcStreamSession : IDisposable
     private readonly CancellationTokenSource _abort = new();
     private readonly TaskCompletionSource _ending = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private static readonly TimeSpan DeleteRetryPeriod = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan ForgetReleasedPeriod = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan VisibilityWait = TimeSpan.FromSeconds(30);
+    private const int DueRetriesPerCheck = 100;
+    private CdcHeldKeys _held = new([]);
+    private long _lastForgetReleased;
     private readonly Dictionary<Guid, long> _notYetDeleted = [];
     private volatile bool _draining;
     private volatile bool _aborted;
@@ -60,10 +82,16 @@ internal sealed class CdcStreamSession : IDisposable
         CdcStore store,
         IOutboxPublisher publisher,
         CdcAcknowledger acknowledger,
+        ParkingStore parking,
+        OutboxOptions outboxOptions,
         CdcRelayOptions options,
         TimeProvider timeProvider,
         ILogger logger)
     {
+        _parking = parking;
+        _outboxOptions = outboxOptions;
+        _retryPolicy = new KeyRetryPolicy(options.MaxAttempts, options.RetryBaseDelay, options.RetryMaxDelay);
+        _budget = new CdcByteBudget(options.MaxBytesInFlight);
         _connection = connection;
         _store = store;
         _publisher = publisher;
@@ -86,12 +114,21 @@ internal sealed class CdcStreamSession : IDisposable
     /// <summary>Gets the progress of this session.</summary>
     public CdcProgress Progress => _progress;
 
+    /// <summary>Gets the payload bytes decoded and not settled (now, and the most so far).</summary>
+    public (long Now, long Peak) BytesInFlight => (_budget.Used, _budget.Peak);
+
+    /// <summary>Gets how many keys the session holds back now.</summary>
+    public int HeldKeys => _held.Count;
+
     /// <summary>
     /// Streams until <paramref name="stoppingToken"/> fires (then drains what is in flight for up to
     /// <see cref="CdcRelayOptions.ShutdownTimeout"/> and returns) or something fails (then throws).
     /// </summary>
     public async Task RunAsync(CancellationToken stoppingToken)
     {
+        // Before streaming: rows of held keys decoded from the first message on must be held.
+        _held = new CdcHeldKeys(await _store.ReadParkedKeysAsync(stoppingToken).ConfigureAwait(false));
+        _lastForgetReleased = _timeProvider.GetTimestamp();
         var flushStop = new CancellationTokenSource();
         var stopping = stoppingToken.Register(() => _ending.TrySetResult());
         try
@@ -251,6 +288,7 @@ internal sealed class CdcStreamSession : IDisposable
             // Each row carries its transaction's commit position: with its id, it tells a replay of this transaction
             // (after a restart of the stream) from a later insert of the same id (a replayed dead letter).
             ulong transaction = 0;
+            uint xid = 0;
             await foreach (var message in _connection.StartReplication(slot, options, token).ConfigureAwait(false))
             {
                 if (_draining)
@@ -264,6 +302,7 @@ internal sealed class CdcStreamSession : IDisposable
                 {
                     case BeginMessage begin:
                         transaction = (ulong)begin.TransactionFinalLsn;
+                        xid = begin.TransactionXid;
                         _progress.Begin();
                         break;
                     case RelationMessage relation:
@@ -273,9 +312,13 @@ internal sealed class CdcStreamSession : IDisposable
                         var decoded = await _decoder.DecodeAsync(insert, token).ConfigureAwait(false);
                         if (decoded is not null)
                         {
+                            // Taken before it is counted: a reader waiting for bytes leaves the count alone.
+                            var bytes = System.Text.Encoding.UTF8.GetByteCount(decoded.Payload);
+                            await _budget.TakeAsync(bytes, token).ConfigureAwait(false);
+
                             // Counted before it is queued: the publisher acknowledges only what was counted.
                             _progress.RowDecoded();
-                            var row = new CdcRow(decoded, transaction);
+                            var row = new CdcRow(decoded, transaction, bytes, xid);
                             if (!writer.TryWrite(row))
                             {
                                 await writer.WriteAsync(row, token).ConfigureAwait(false);
@@ -312,9 +355,10 @@ internal sealed class CdcStreamSession : IDisposable
     private async Task PublishAsync()
     {
         var reader = _decoded.Reader;
+        List<CdcRow>? carryOver = null;
         try
         {
-            while (!_draining && await reader.WaitToReadAsync(CancellationToken.None).ConfigureAwait(false) && !_draining)
+            while (!_draining && (carryOver is not null || await reader.WaitToReadAsync(CancellationToken.None).ConfigureAwait(false)) && !_draining)
             {
                 // The slot is released by the settler once the batch's results are settled.
                 await _slots.WaitAsync(_publishStop.Token).ConfigureAwait(false);
@@ -323,18 +367,19 @@ internal sealed class CdcStreamSession : IDisposable
                     break;
                 }
 
-                // Everything decoded so far, up to a full batch: batches grow while earlier ones are in flight.
-                var batch = new List<CdcRow>(Math.Min(_options.MaxBatchSize, Math.Max(reader.Count, 16)));
+                // Rows given back behind a refused row first, then everything decoded so far, up to a full batch: batches
+                // grow while earlier ones are in flight.
+                var batch = carryOver ?? new List<CdcRow>(Math.Min(_options.MaxBatchSize, Math.Max(reader.Count, 16)));
+                carryOver = null;
                 while (batch.Count < _options.MaxBatchSize && reader.TryRead(out var row))
                 {
                     batch.Add(row);
                 }
 
-                var messages = batch.ConvertAll(static r => r.Message);
-                PublishHandOver handOver;
+                InFlightBatch entry;
                 try
                 {
-                    handOver = await HandOverUnacknowledgedAsync(batch, messages, _abort.Token).ConfigureAwait(false);
+                    entry = await HandOverAsync(batch, _abort.Token).ConfigureAwait(false);
                 }
                 catch (OperationCanceledException) when (_abort.IsCancellationRequested)
                 {
@@ -343,13 +388,13 @@ internal sealed class CdcStreamSession : IDisposable
                     return;
                 }
 
-                var entry = new InFlightBatch(batch, messages, handOver.Results);
                 _inFlight.Writer.TryWrite(entry);
-                if (handOver.Refused)
+                if (entry.Refused)
                 {
-                    // Nothing may overtake a row the producer refused: wait until its batch is settled (the session
-                    // then ends, or the row was dead-lettered and the rows after it may go on).
+                    // Nothing may overtake a row the producer refused: wait until its batch is settled (its key is then
+                    // held, so later batches leave it out; the rows of other keys not attempted behind it come back).
                     await entry.Settled.Task.WaitAsync(_publishStop.Token).ConfigureAwait(false);
+                    carryOver = entry.CarryOver;
                 }
             }
         }
@@ -363,7 +408,94 @@ internal sealed class CdcStreamSession : IDisposable
         }
     }
 
-    /// <summary>Settles the batches' results in the order they were handed over, so acknowledgements form a prefix of the stream.</summary>
+    /// <summary>Decides what to do with each row of a batch (send, hold, skip) and hands the rows to send to the producer.</summary>
+    private async Task<InFlightBatch> HandOverAsync(List<CdcRow> batch, CancellationToken cancellationToken)
+    {
+        var startedAt = _timeProvider.GetTimestamp();
+        var actions = new CdcRowAction[batch.Count];
+        List<int>? ofHeldKeys = null;
+        for (var i = 0; i < batch.Count; i++)
+        {
+            if (_held.Contains(batch[i].Message))
+            {
+                (ofHeldKeys ??= []).Add(i);
+            }
+        }
+
+        var send = batch;
+        if (ofHeldKeys is not null)
+        {
+            var states = await ReadHeldRowStatesAsync(ofHeldKeys.ConvertAll(i => batch[i]), cancellationToken).ConfigureAwait(false);
+            HashSet<(string Type, string Id)>? flowing = null;
+            for (var j = 0; j < ofHeldKeys.Count; j++)
+            {
+                var i = ofHeldKeys[j];
+                var row = batch[i];
+                if (flowing is not null && flowing.Contains(row.Key))
+                {
+                    continue;
+                }
+
+                var (parked, releasedAt, _) = states[j];
+                if (parked && releasedAt is null)
+                {
+                    actions[i] = CdcRowAction.Hold;
+                }
+                else if (releasedAt is { } release && row.CommitLsn < release)
+                {
+                    actions[i] = CdcRowAction.Skip;
+                }
+                else
+                {
+                    // Committed after the key's release (or the release is forgotten): the key flows from here on.
+                    _held.Remove(row.Key);
+                    (flowing ??= []).Add(row.Key);
+                    Log.KeyFlowsAgain(_logger, row.Key.Type, row.Key.Id);
+                }
+            }
+
+            send = [];
+            for (var i = 0; i < batch.Count; i++)
+            {
+                if (actions[i] == CdcRowAction.Send)
+                {
+                    send.Add(batch[i]);
+                }
+            }
+        }
+
+        var handOver = send.Count == 0
+            ? new PublishHandOver(false, Task.FromResult(Array.Empty<PublishResult>()))
+            : await HandOverUnacknowledgedAsync(send, send.ConvertAll(static r => r.Message), cancellationToken).ConfigureAwait(false);
+        return new InFlightBatch(batch, actions, handOver.Results, handOver.Refused, startedAt);
+    }
+
+    /// <summary>
+    /// Reads the parked-keys rows of held rows' keys. A transaction is decoded a moment before other sessions see it, so
+    /// the copies a release inserted could be read while the release still looks undone (the key still held): while
+    /// a key reads as held and a row's transaction is not visible yet, read again.
+    /// </summary>
+    private async Task<List<(bool Parked, ulong? ReleasedAt, bool Visible)>> ReadHeldRowStatesAsync(List<CdcRow> rows, CancellationToken cancellationToken)
+    {
+        var started = _timeProvider.GetTimestamp();
+        while (true)
+        {
+            var states = await _store.ReadRowStatesAsync(rows, cancellationToken).ConfigureAwait(false);
+            if (!states.Exists(static s => s.Parked && s.ReleasedAt is null && !s.Visible))
+            {
+                return states;
+            }
+
+            if (_timeProvider.GetElapsedTime(started) > VisibilityWait)
+            {
+                throw new OutboxException($"A decoded transaction stayed invisible to other sessions for {VisibilityWait}.");
+            }
+
+            await Task.Delay(TimeSpan.FromMilliseconds(5), _timeProvider, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Settles the batches' results in the order they were handed over, so settled rows form a prefix of the stream.</summary>
     private async Task SettleAsync()
     {
         await foreach (var entry in _inFlight.Reader.ReadAllAsync(CancellationToken.None).ConfigureAwait(false))
@@ -382,11 +514,11 @@ internal sealed class CdcStreamSession : IDisposable
                     return;
                 }
 
-                int done;
-                string? error;
+                CdcBatchOutcome outcome;
                 try
                 {
-                    (done, error) = await _acknowledger.SettleAsync(entry.Rows, results, _abort.Token).ConfigureAwait(false);
+                    outcome = await _acknowledger.SettleAsync(
+                        entry, results, _held, (failure, token) => _parking.FailAsync(failure, _retryPolicy, token), _abort.Token).ConfigureAwait(false);
                 }
                 catch (OperationCanceledException) when (_abort.IsCancellationRequested)
                 {
@@ -400,12 +532,25 @@ internal sealed class CdcStreamSession : IDisposable
                     return;
                 }
 
-                _progress.Acknowledge(entry.Messages, done);
-                if (done < entry.Rows.Count)
+                _progress.Settle(outcome.Settled, outcome.Deletes);
+                long bytes = 0;
+                for (var i = 0; i < outcome.Settled; i++)
                 {
-                    Fail(new CdcPublishFailedException($"Publishing row {entry.Messages[done].Id} failed: {error}"));
+                    bytes += entry.Rows[i].Bytes;
+                }
+
+                _budget.Give(bytes);
+                SettlementReport.Settled(RelayKind.Cdc, outcome.SettledMessages, outcome.Settlement, outcome.Outcomes, _outboxOptions, _logger);
+                RelayTelemetry.BatchDuration(RelayKind.Cdc, _timeProvider.GetElapsedTime(entry.StartedAt));
+                if (outcome.TransientError is { } error)
+                {
+                    // The broker or the network, not the rows: nothing is counted; the session ends and the relay
+                    // streams again from the confirmed position after a backoff.
+                    Fail(new CdcPublishFailedException($"Publishing row {entry.Rows[outcome.Settled].Message.Id} failed for a reason that is not its own (retried, not counted): {error}"));
                     return;
                 }
+
+                entry.CarryOver = outcome.CarryOver;
             }
             finally
             {
@@ -419,8 +564,8 @@ internal sealed class CdcStreamSession : IDisposable
     /// <summary>
     /// Hands over the rows Kafka does not have yet; rows it acknowledged earlier in this process (replayed because the
     /// stream restarted inside their transaction) count as acknowledged without being sent again. A row is recognized
-    /// by its id and its transaction's commit position: the same id inserted again by a later transaction (a replayed
-    /// dead letter) is a new row and is sent.
+    /// by its id and its transaction's commit position: the same id inserted again by a later transaction (a released
+    /// key's events, a replayed dead letter) is a new row and is sent.
     /// </summary>
     private async ValueTask<PublishHandOver> HandOverUnacknowledgedAsync(List<CdcRow> batch, List<OutboxMessage> messages, CancellationToken cancellationToken)
     {
@@ -496,6 +641,45 @@ internal sealed class CdcStreamSession : IDisposable
                 Fail(ex);
                 return;
             }
+
+            try
+            {
+                await MaintainParkingAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception ex) when (ex is not OutOfMemoryException)
+            {
+                // Housekeeping: the stream goes on; a due key is released at a later check.
+                Log.ParkingMaintenanceFailed(_logger, ex);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Releases the keys whose retry is due (only while this session holds keys), so that their rows stream again, and
+    /// now and then forgets the releases the confirmed position has passed (no row before them can stream again).
+    /// </summary>
+    internal async Task MaintainParkingAsync(CancellationToken cancellationToken)
+    {
+        if (_held.Count > 0)
+        {
+            foreach (var (type, id) in await _store.ReadDueRetriesAsync(DueRetriesPerCheck, cancellationToken).ConfigureAwait(false))
+            {
+                if (await _parking.ReleaseAsync(type, id, operatorRelease: false, discard: false, cancellationToken).ConfigureAwait(false) is { } events)
+                {
+                    Log.RetryReleased(_logger, type, id, events);
+                }
+            }
+        }
+
+        var now = _timeProvider.GetTimestamp();
+        if (_timeProvider.GetElapsedTime(_lastForgetReleased, now) >= ForgetReleasedPeriod && _progress.Confirmed > 0)
+        {
+            _lastForgetReleased = now;
+            await _store.ForgetReleasedAsync(_parking.Sql.ForgetReleased, _progress.Confirmed, cancellationToken).ConfigureAwait(false);
         }
     }
 

@@ -29,11 +29,14 @@ internal static partial class Log
     [LoggerMessage(5008, LogLevel.Information, "Publishing {Count} backlog rows (committed before slot {SlotName} was created)")]
     public static partial void DrainingBacklog(ILogger logger, long count, string slotName);
 
-    [LoggerMessage(5009, LogLevel.Warning, "Publishing row {Id} failed (attempt {Attempts} of {MaxAttempts}): {Error}")]
-    public static partial void PublishFailed(ILogger logger, Guid id, int attempts, int maxAttempts, string error);
+    [LoggerMessage(5009, LogLevel.Information, "Key {AggregateType}/{AggregateId} was released: the CDC relay publishes its events again from the release on")]
+    public static partial void KeyFlowsAgain(ILogger logger, string aggregateType, string aggregateId);
 
-    [LoggerMessage(5010, LogLevel.Error, "Row {Id} moved to the dead-letter table after {Attempts} failed attempts: {Error}")]
-    public static partial void DeadLettered(ILogger logger, Guid id, int attempts, string error);
+    [LoggerMessage(5010, LogLevel.Information, "Key {AggregateType}/{AggregateId} is due for its retry: released, its {Events} waiting event(s) stream again in order")]
+    public static partial void RetryReleased(ILogger logger, string aggregateType, string aggregateId, int events);
+
+    [LoggerMessage(5018, LogLevel.Warning, "Releasing keys due for their retry, or forgetting released keys, failed; the CDC relay goes on streaming and tries again at the next check")]
+    public static partial void ParkingMaintenanceFailed(ILogger logger, Exception exception);
 
     [LoggerMessage(5011, LogLevel.Warning, "CDC relay failed; it resumes from the last confirmed position in {Delay}")]
     public static partial void Retrying(ILogger logger, TimeSpan delay, Exception exception);

@@ -60,12 +60,14 @@ internal sealed class ParkingSql
         LockMessages = $"LOCK TABLE {n.Messages} IN SHARE ROW EXCLUSIVE MODE";
 
         // $3: reset the attempts (an operator's replay) or keep them (a relay's retry, which only releases a due key).
+        // Returns the attempts before the reset: a discarded event's dead letter records how often it failed.
         MarkReleased = $"""
-            UPDATE {n.ParkedKeys}
-            SET released_at_lsn = pg_current_wal_insert_lsn(), attempts = CASE WHEN $3 THEN 0 ELSE attempts END,
+            UPDATE {n.ParkedKeys} p
+            SET released_at_lsn = pg_current_wal_insert_lsn(), attempts = CASE WHEN $3 THEN 0 ELSE p.attempts END,
                 retry_at = NULL, parked_at = NULL, updated_at = now()
-            WHERE aggregatetype = $1 AND aggregateid = $2 AND released_at_lsn IS NULL AND ($4 OR (parked_at IS NULL AND retry_at <= now()))
-            RETURNING message_id, lane, attempts
+            FROM (SELECT attempts FROM {n.ParkedKeys} WHERE aggregatetype = $1 AND aggregateid = $2 FOR UPDATE) prior
+            WHERE p.aggregatetype = $1 AND p.aggregateid = $2 AND p.released_at_lsn IS NULL AND ($4 OR (p.parked_at IS NULL AND p.retry_at <= now()))
+            RETURNING p.message_id, p.lane, prior.attempts
             """;
 
         DiscardHead = $"""

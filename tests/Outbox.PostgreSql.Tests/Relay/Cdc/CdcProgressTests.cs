@@ -12,13 +12,13 @@ public sealed class CdcProgressTests
         var t2 = Rows(progress, 3, commitEnd: 200);
 
         Assert.Equal(0UL, progress.TakeFlush(lastReceived: 500).Confirm);
-        progress.Acknowledge(t1.Concat(t2).ToList(), 1);
+        Acknowledge(progress, t1.Concat(t2).ToList(), 1);
         Assert.Equal(0UL, progress.TakeFlush(500).Confirm);
-        progress.Acknowledge(t1.Skip(1).Concat(t2).ToList(), 1);
+        Acknowledge(progress, t1.Skip(1).Concat(t2).ToList(), 1);
         Assert.Equal(100UL, progress.TakeFlush(500).Confirm);
-        progress.Acknowledge(t2, 2);
+        Acknowledge(progress, t2, 2);
         Assert.Equal(100UL, progress.TakeFlush(500).Confirm);
-        progress.Acknowledge(t2.Skip(2).ToList(), 1);
+        Acknowledge(progress, t2.Skip(2).ToList(), 1);
         Assert.Equal(500UL, progress.TakeFlush(500).Confirm);
     }
 
@@ -34,7 +34,7 @@ public sealed class CdcProgressTests
         progress.Commit(90);
         Assert.Equal(50UL, progress.TakeFlush(lastReceived: 120).Confirm);
 
-        progress.Acknowledge([Message()], 1);
+        Acknowledge(progress, [Message()], 1);
         Assert.Equal(120UL, progress.TakeFlush(lastReceived: 120).Confirm);
     }
 
@@ -55,10 +55,10 @@ public sealed class CdcProgressTests
     {
         var progress = new CdcProgress(0);
         var rows = Rows(progress, 3, commitEnd: 10);
-        progress.Acknowledge(rows, 2);
+        Acknowledge(progress, rows, 2);
         Assert.Equal(rows.Take(2).Select(r => r.Id), progress.TakeFlush(0).Deletes);
         Assert.Empty(progress.TakeFlush(0).Deletes);
-        progress.Acknowledge(rows.Skip(2).ToList(), 1);
+        Acknowledge(progress, rows.Skip(2).ToList(), 1);
         Assert.Equal([rows[2].Id], progress.TakeFlush(0).Deletes);
         Assert.Equal(3, progress.Acknowledged);
         Assert.Equal(3, progress.Decoded);
@@ -72,6 +72,24 @@ public sealed class CdcProgressTests
         progress.MarkConfirmed(400);
         Assert.Equal(500UL, progress.Confirmed);
     }
+
+    [Fact]
+    public void Held_rows_are_settled_for_the_confirmed_position_without_being_deleted()
+    {
+        var progress = new CdcProgress(0);
+        var rows = Rows(progress, 3, commitEnd: 100);
+
+        // The first row is acknowledged; the other two belong to a held key: they stay in the table.
+        progress.Settle(3, [rows[0].Id]);
+        var (deletes, confirm) = progress.TakeFlush(lastReceived: 100);
+        Assert.Equal([rows[0].Id], deletes);
+        Assert.Equal(100UL, confirm);
+        Assert.Equal(3, progress.Acknowledged);
+    }
+
+    /// <summary>The next <paramref name="count"/> rows are acknowledged (so deleted).</summary>
+    private static void Acknowledge(CdcProgress progress, IReadOnlyList<OutboxMessage> messages, int count) =>
+        progress.Settle(count, messages.Take(count).Select(m => m.Id).ToList());
 
     private static List<OutboxMessage> Rows(CdcProgress progress, int count, ulong commitEnd)
     {

@@ -76,6 +76,15 @@ internal sealed class CdcContractDriver : RelayContractDriver
                 {
                     k.Producer.MessageTimeoutMs = (int)timeout.TotalMilliseconds;
                 }
+            },
+            outbox: o =>
+            {
+                // The relay refuses to start with a producer smaller than what it accepts: the writer (default limit)
+                // accepts what this relay's producer refuses, which is how a poison event arises.
+                if (settings.ProducerMessageMaxBytes is { } maxBytes)
+                {
+                    o.MaxPayloadBytes = maxBytes - Outbox.Kafka.Publishing.ProducerConfigFactory.RecordOverheadBytes;
+                }
             });
         var monitor = CdcHarness.MonitorOf(host);
         return new ContractRelay(name, host, () => monitor.PublishedCount);

@@ -123,7 +123,7 @@ public sealed class PrivilegeTests(BadInputFixture fixture, ITestOutputHelper ou
             }
         }
 
-        var role = await CreateRoleAsync(cs, "GRANT ALL ON ALL TABLES IN SCHEMA chaos TO {0}; GRANT SELECT ON outbox.inbox TO {0}; GRANT ALL ON outbox.inbox_offsets TO {0};");
+        var role = await CreateRoleAsync(cs, "GRANT ALL ON ALL TABLES IN SCHEMA chaos TO {0}; GRANT SELECT ON outbox.inbox TO {0}; GRANT ALL ON outbox.inbox_offsets, outbox.inbox_parked TO {0};");
         var capture = new LogCapture();
         using var consumer = Hosts.Build(output, role, fixture.Kafka.BootstrapServers, outbox,
             o => o.AddConsumer<ChaosDb>("no-inbox", c => c.Subscribe<ChaosEvent, EffectHandler>().Configure(x => x.MaxRetryDelay = TimeSpan.FromMilliseconds(500))),

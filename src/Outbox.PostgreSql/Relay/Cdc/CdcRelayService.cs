@@ -381,7 +381,6 @@ internal sealed class CdcRelayService : IHostedService, IAsyncDisposable
     private TimeSpan NextDelay()
     {
         var failures = Math.Min(++_consecutiveFailures, 30);
-        var delay = _options.RetryBaseDelay * Math.Pow(2, failures - 1);
-        return delay < _options.RetryMaxDelay ? delay : _options.RetryMaxDelay;
+        return RetryBackoff.Delay(failures, _options.RetryBaseDelay, _options.RetryMaxDelay);
     }
 }

@@ -59,8 +59,7 @@ internal sealed class OutboxAdministration(NpgsqlDataSource dataSource, OutboxOp
 
             long parkedKeys = 0;
             long retryingKeys = 0;
-            var parkedSql = $"SELECT count(*) FILTER (WHERE parked_at IS NOT NULL), count(*) FILTER (WHERE parked_at IS NULL) FROM {_names.ParkedKeys} WHERE released_at_lsn IS NULL";
-            await foreach (var r in QueryAsync(connection, parkedSql, cancellationToken).ConfigureAwait(false))
+            await foreach (var r in QueryAsync(connection, new ParkingSql(options).Summary, cancellationToken).ConfigureAwait(false))
             {
                 parkedKeys = r.GetInt64(0);
                 retryingKeys = r.GetInt64(1);

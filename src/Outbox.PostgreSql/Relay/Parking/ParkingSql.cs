@@ -67,7 +67,7 @@ internal sealed class ParkingSql
                 retry_at = NULL, parked_at = NULL, updated_at = now()
             FROM (SELECT attempts FROM {n.ParkedKeys} WHERE aggregatetype = $1 AND aggregateid = $2 FOR UPDATE) prior
             WHERE p.aggregatetype = $1 AND p.aggregateid = $2 AND p.released_at_lsn IS NULL AND ($4 OR (p.parked_at IS NULL AND p.retry_at <= now()))
-            RETURNING p.message_id, p.lane, prior.attempts
+            RETURNING p.message_id, p.lane, prior.attempts, p.last_error
             """;
 
         DiscardHead = $"""
@@ -141,7 +141,7 @@ internal sealed class ParkingSql
 
     public string LockMessages { get; }
 
-    /// <summary>Marks key $1/$2 released ($3 reset attempts; $4 any held state, or only a due retry); returns its head event and lane.</summary>
+    /// <summary>Marks key $1/$2 released ($3 reset attempts; $4 any held state, or only a due retry); returns its head event, lane, attempts before the release and last error.</summary>
     public string MarkReleased { get; }
 
     /// <summary>Moves event $1 to the dead letters with attempts $2 and error $3.</summary>
@@ -157,7 +157,7 @@ internal sealed class ParkingSql
 
     public string Get { get; }
 
-    /// <summary>One row: parked keys, retrying keys, oldest parked_at.</summary>
+    /// <summary>One row: parked keys, retrying keys, oldest parked_at (the operator's status).</summary>
     public string Summary { get; }
 
     public string ForgetReleased { get; }

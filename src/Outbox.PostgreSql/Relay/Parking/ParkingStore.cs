@@ -67,6 +67,7 @@ internal sealed class ParkingStore(NpgsqlDataSource dataSource, OutboxOptions op
                 Guid head;
                 int lane;
                 int attempts;
+                string? lastError;
                 var mark = new NpgsqlCommand(_sql.MarkReleased, connection, transaction);
                 await using (mark.ConfigureAwait(false))
                 {
@@ -85,6 +86,7 @@ internal sealed class ParkingStore(NpgsqlDataSource dataSource, OutboxOptions op
                         head = reader.GetGuid(0);
                         lane = reader.GetInt32(1);
                         attempts = reader.GetInt32(2);
+                        lastError = reader.IsDBNull(3) ? null : reader.GetString(3);
                     }
                 }
 
@@ -95,7 +97,7 @@ internal sealed class ParkingStore(NpgsqlDataSource dataSource, OutboxOptions op
                     {
                         move.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = head });
                         move.Parameters.Add(new NpgsqlParameter<int> { TypedValue = attempts });
-                        move.Parameters.Add(new NpgsqlParameter<string> { TypedValue = "Discarded by an operator: " + (await LastErrorAsync(connection, transaction, aggregateType, aggregateId, cancellationToken).ConfigureAwait(false) ?? "parked") });
+                        move.Parameters.Add(new NpgsqlParameter<string> { TypedValue = "Discarded by an operator: " + (lastError ?? "parked") });
                         await move.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
                     }
                 }
@@ -150,21 +152,6 @@ internal sealed class ParkingStore(NpgsqlDataSource dataSource, OutboxOptions op
         }
     }
 
-    /// <summary>Parked keys, keys retrying, and the oldest parked time (health, metrics, status).</summary>
-    public async Task<(long Parked, long Retrying, DateTimeOffset? OldestParkedAt)> SummaryAsync(CancellationToken cancellationToken)
-    {
-        var command = dataSource.CreateCommand(_sql.Summary);
-        await using (command.ConfigureAwait(false))
-        {
-            var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-            await using (reader.ConfigureAwait(false))
-            {
-                await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
-                return (reader.GetInt64(0), reader.GetInt64(1), reader.IsDBNull(2) ? null : reader.GetFieldValue<DateTimeOffset>(2));
-            }
-        }
-    }
-
     private static void AddFailParameters(NpgsqlParameterCollection parameters, KeyFailure failure, KeyRetryPolicy policy)
     {
         parameters.Add(new NpgsqlParameter<string> { TypedValue = failure.Message.AggregateType });
@@ -214,17 +201,6 @@ internal sealed class ParkingStore(NpgsqlDataSource dataSource, OutboxOptions op
         await using (command.ConfigureAwait(false))
         {
             await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-        }
-    }
-
-    private async Task<string?> LastErrorAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string aggregateType, string aggregateId, CancellationToken cancellationToken)
-    {
-        var command = new NpgsqlCommand($"SELECT last_error FROM {_sql.Table} WHERE aggregatetype = $1 AND aggregateid = $2", connection, transaction);
-        await using (command.ConfigureAwait(false))
-        {
-            command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = aggregateType });
-            command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = aggregateId });
-            return await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) as string;
         }
     }
 }

@@ -26,7 +26,7 @@ public static class Program
             return 0;
         }
 
-        if (command is not ("baselines" or "throughput" or "latency" or "inbox" or "inbox-latency" or "report"))
+        if (command is not ("baselines" or "throughput" or "latency" or "live" or "inbox" or "inbox-latency" or "report"))
         {
             await using var database = await MicroDatabase.ShareWithChildProcessesAsync(args);
             BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
@@ -90,6 +90,26 @@ public static class Program
                     break;
                 }
 
+                case "live":
+                {
+                    var modes = options.GetString("relay", "all") switch
+                    {
+                        "all" => new[] { LiveMode.DualWrite, LiveMode.Polling, LiveMode.Cdc },
+                        "dual-write" => [LiveMode.DualWrite],
+                        "polling" => [LiveMode.Polling],
+                        "cdc" => [LiveMode.Cdc],
+                        var other => throw new ArgumentException($"--relay must be all, dual-write, polling or cdc, not '{other}'."),
+                    };
+                    var rate = options.GetString("rate", "500") is "closed" ? 0 : options.GetInt("rate", 500);
+                    var eventsPerTransaction = options.GetInt("events-per-tx", 1);
+                    var seconds = options.GetInt("seconds", 20);
+                    var writers = options.GetInt("writers", 4);
+                    var partitions = options.GetInt("partitions", 32);
+                    options.ThrowIfUnknown();
+                    await LiveScenario.RunAsync(infrastructure, modes, rate, eventsPerTransaction, seconds, writers, partitions, Emit, cancel.Token);
+                    break;
+                }
+
                 case "inbox":
                 {
                     var messages = options.GetInt("messages", 100_000);
@@ -143,6 +163,8 @@ public static class Program
                       [--mode live|catch-up (cdc: events written while the relay is stopped, then drained)] [--batches-in-flight <cdc: override 4>]
           latency     --relay polling|cdc [--rate 500] [--seconds 30] [--partitions 32] [--linger-ms <override the producer's default>]
                       [--keys 1000] [--poison-every <N: every N-th measured event is one the relay's producer refuses; p99 of the other keys>]
+          live        [--relay all|dual-write|polling|cdc] [--rate 500 | --rate closed] [--events-per-tx 1] [--seconds 20] [--writers 4] [--partitions 32]
+                      (EF Core writers as an application writes, relay and consumer in process, the dual-write baseline in the same run)
           inbox       [--messages 100000] [--batch 1] [--partitions 16]
           inbox-latency [--rate 500] [--seconds 30] [--keys 200] [--partitions 16] [--poison-every <N: every N-th measured record always fails its handler>]
           profile-write-path [--entities 100] [--iterations 200]   (time and allocations of the SaveChanges shapes, by type)

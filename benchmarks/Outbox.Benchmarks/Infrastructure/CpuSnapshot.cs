@@ -7,7 +7,7 @@ namespace Outbox.Benchmarks.Infrastructure;
 /// (<c>rdk:*</c>) and .NET, and the PostgreSQL server's processes (the postmaster and its children). The difference
 /// of two snapshots says where a run's CPU went, and how much other processes on a shared machine took.
 /// </summary>
-internal sealed record CpuSnapshot(double MachineBusy, double MachineTotal, double DotNet, double Librdkafka, double Postgres)
+internal sealed record CpuSnapshot(double MachineBusy, double MachineTotal, double DotNet, double Librdkafka, double Postgres, double Broker = 0)
 {
     private const double TicksPerSecond = 100; // USER_HZ on Linux
 
@@ -15,17 +15,23 @@ internal sealed record CpuSnapshot(double MachineBusy, double MachineTotal, doub
     {
         if (!OperatingSystem.IsLinux())
         {
-            return new CpuSnapshot(0, 0, 0, 0, 0);
+            return new CpuSnapshot(0, 0, 0, 0, 0, 0);
         }
 
         var (busy, total) = ReadMachine();
         double dotnet = 0;
         double rdkafka = 0;
+        double broker = 0;
         foreach (var task in SafeDirectories("/proc/self/task"))
         {
             if (ReadStat(Path.Combine(task, "stat")) is { } stat)
             {
-                if (stat.Comm.StartsWith("rdk:", StringComparison.Ordinal))
+                if (stat.Comm.StartsWith("rdk:mock", StringComparison.Ordinal))
+                {
+                    // librdkafka's mock cluster (the embedded broker) runs in this process: it is the broker's CPU.
+                    broker += stat.Seconds;
+                }
+                else if (stat.Comm.StartsWith("rdk:", StringComparison.Ordinal))
                 {
                     rdkafka += stat.Seconds;
                 }
@@ -54,7 +60,7 @@ internal sealed record CpuSnapshot(double MachineBusy, double MachineTotal, doub
             }
         }
 
-        return new CpuSnapshot(busy, total, dotnet, rdkafka, postgres);
+        return new CpuSnapshot(busy, total, dotnet, rdkafka, postgres, broker);
     }
 
     public CpuUsage Since(CpuSnapshot start, TimeSpan wall) => new(
@@ -63,7 +69,8 @@ internal sealed record CpuSnapshot(double MachineBusy, double MachineTotal, doub
         MachineBusy - start.MachineBusy,
         DotNet - start.DotNet,
         Librdkafka - start.Librdkafka,
-        Postgres - start.Postgres);
+        Postgres - start.Postgres,
+        Broker - start.Broker);
 
     private static (double Busy, double Total) ReadMachine()
     {

@@ -1,11 +1,11 @@
 namespace Outbox.Benchmarks.Infrastructure;
 
 /// <summary>CPU seconds spent during a run, by consumer; <see cref="Other"/> is everything else on the machine.</summary>
-internal sealed record CpuUsage(double WallSeconds, int Cores, double MachineBusy, double DotNet, double Librdkafka, double Postgres)
+internal sealed record CpuUsage(double WallSeconds, int Cores, double MachineBusy, double DotNet, double Librdkafka, double Postgres, double Broker = 0)
 {
-    public double Other => Math.Max(0, MachineBusy - DotNet - Librdkafka - Postgres);
+    public double Other => Math.Max(0, MachineBusy - DotNet - Librdkafka - Postgres - Broker);
 
     /// <summary>Cores' worth of CPU: seconds of CPU divided by seconds of wall time.</summary>
     public string Describe() => Fmt.Inv(
-        $"wall {WallSeconds:0.00}s on {Cores} cores; CPU in cores: .NET {DotNet / WallSeconds:0.00}, librdkafka {Librdkafka / WallSeconds:0.00}, PostgreSQL {Postgres / WallSeconds:0.00}, other processes {Other / WallSeconds:0.00}, idle {Math.Max(0, Cores - MachineBusy / WallSeconds):0.00}");
+        $"wall {WallSeconds:0.00}s on {Cores} cores; CPU in cores: .NET {DotNet / WallSeconds:0.00}, librdkafka {Librdkafka / WallSeconds:0.00}, PostgreSQL {Postgres / WallSeconds:0.00}, embedded broker {Broker / WallSeconds:0.00}, other processes {Other / WallSeconds:0.00}, idle {Math.Max(0, Cores - MachineBusy / WallSeconds):0.00}");
 }

@@ -21,6 +21,8 @@ internal sealed class TopicVerifier : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly Thread _thread;
     private readonly Dictionary<Guid, long>? _receivedAt;
+    private long[]? _receivedAtIndex;
+    private long? _expected;
     private long _received;
     private long _distinct;
     private long _duplicates;
@@ -77,7 +79,7 @@ internal sealed class TopicVerifier : IAsyncDisposable
     public async Task<VerificationResult> CompleteAsync(TimeSpan idle, CancellationToken cancellationToken)
     {
         EnsureStarted();
-        var expected = _workload.Messages;
+        var expected = _expected ?? _workload.Messages;
         var lastCount = -1L;
         var lastProgress = Stopwatch.GetTimestamp();
         await using (Progress.Every(TimeSpan.FromSeconds(2), () => Fmt.Inv($"verifying topic: {Distinct:N0}/{expected:N0} distinct events read")))
@@ -114,12 +116,27 @@ internal sealed class TopicVerifier : IAsyncDisposable
     /// <summary>When the consumer first received each event (Stopwatch ticks); only with <c>recordReceiveTimes</c>, after <see cref="CompleteAsync"/>.</summary>
     public IReadOnlyDictionary<Guid, long> ReceivedAt => _receivedAt ?? throw new InvalidOperationException("Receive times were not recorded.");
 
+    /// <summary>
+    /// When the consumer first received each event, by the event's index in the workload (Stopwatch ticks, 0 when not
+    /// received): for writers that do not see the ids the library gives their events.
+    /// </summary>
+    public long[] ReceivedAtIndex => _receivedAtIndex ?? throw new InvalidOperationException("Receive times by index were not recorded.");
+
+    /// <summary>Records receive times by event index (call before the first record arrives).</summary>
+    public void RecordIndexTimes() => _receivedAtIndex = new long[_workload.Messages];
+
+    /// <summary>Sets how many distinct events <see cref="CompleteAsync"/> waits for and counts as expected (default: the workload's).</summary>
+    public void Expect(long events) => _expected = events;
+
     public async ValueTask DisposeAsync()
     {
         await StopAsync();
         _consumer.Dispose();
         _stop.Dispose();
     }
+
+    /// <summary>Starts reading now (a verifier created with <c>liveWhile: false</c>).</summary>
+    public void StartNow() => EnsureStarted();
 
     private void EnsureStarted()
     {
@@ -185,6 +202,11 @@ internal sealed class TopicVerifier : IAsyncDisposable
         {
             _unexpected++;
             return;
+        }
+
+        if (_receivedAtIndex is { } byIndex && (seq * _workload.Keys) + account is var index && index < byIndex.Length && byIndex[index] == 0)
+        {
+            byIndex[index] = now;
         }
 
         if (seq < _lastSeq[account])

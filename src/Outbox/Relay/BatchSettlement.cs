@@ -32,6 +32,13 @@ internal sealed class BatchSettlement
     /// <summary>Gets whether every row is done.</summary>
     public bool Complete(int count) => Done.Count == count;
 
+    /// <summary>The part of this settlement whose rows <paramref name="keep"/> accepts (by index in the batch).</summary>
+    public BatchSettlement Restrict(Func<int, bool> keep)
+    {
+        ArgumentNullException.ThrowIfNull(keep);
+        return new BatchSettlement(Done.Where(keep).ToList(), Failures.Where(f => keep(f.Index)).ToList(), TransientError, TransientRows);
+    }
+
     public static BatchSettlement Settle(IReadOnlyList<OutboxMessage> messages, IReadOnlyList<PublishResult> results)
     {
         ArgumentNullException.ThrowIfNull(messages);

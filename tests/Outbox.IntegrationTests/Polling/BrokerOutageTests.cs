@@ -23,7 +23,7 @@ public sealed class BrokerOutageTests(ITestOutputHelper output)
             await Eventually.TrueAsync(() => relay.Published >= 500, "the relay is publishing");
 
             kafka.SetAllBrokersDown();
-            var claimsBefore = relay.Claims;
+            var claimsBefore = relay.ClaimedLanes;
             var failuresBefore = relay.FailedAttempts;
             var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
             var outage = Stopwatch.StartNew();
@@ -32,10 +32,10 @@ public sealed class BrokerOutageTests(ITestOutputHelper output)
             // The outage itself lasts 10 s (this is the scenario, not a synchronisation).
             await Task.Delay(TimeSpan.FromSeconds(10) - outage.Elapsed);
             var pendingDuringOutage = await harness.PendingAsync();
-            var claims = relay.Claims - claimsBefore;
+            var claims = relay.ClaimedLanes - claimsBefore;
             var failures = relay.FailedAttempts - failuresBefore;
             var cpu = Process.GetCurrentProcess().TotalProcessorTime - cpuBefore;
-            output.WriteLine($"during the 10 s outage: {claims} claims, {failures} failed attempts, {pendingDuringOutage} rows waiting, test process CPU {cpu.TotalSeconds:0.00} s (all test classes)");
+            output.WriteLine($"during the 10 s outage: {claims} lane claims, {failures} failed attempts, {pendingDuringOutage} rows waiting, test process CPU {cpu.TotalSeconds:0.00} s (all test classes)");
             kafka.SetAllBrokersUp();
 
             Assert.True(pendingDuringOutage > 0, "rows should wait in the table while the brokers are down");

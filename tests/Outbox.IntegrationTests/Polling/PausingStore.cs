@@ -17,9 +17,9 @@ internal sealed class PausingStore(IPollingRelayStore inner) : IPollingRelayStor
 
     public void Resume() => _gate.TrySetResult();
 
-    public async Task<LaneBatch> ClaimAsync(int lane, int batchSize, long maxBytes, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<LaneBatch>> ClaimAsync(IReadOnlyList<int> lanes, int batchSize, long maxBytesPerLane, CancellationToken cancellationToken)
     {
-        var batch = await inner.ClaimAsync(lane, batchSize, maxBytes, cancellationToken);
+        var batch = await inner.ClaimAsync(lanes, batchSize, maxBytesPerLane, cancellationToken);
         if (Interlocked.Increment(ref _claims) == 1)
         {
             _paused.TrySetResult();
@@ -42,9 +42,9 @@ internal sealed class PausingStore(IPollingRelayStore inner) : IPollingRelayStor
 
     public Task LeaveAsync(string instanceId, CancellationToken cancellationToken) => inner.LeaveAsync(instanceId, cancellationToken);
 
-    public Task<IReadOnlyList<KeyFailureOutcome>?> CompleteAsync(
-        string instanceId, LaneLease lease, IReadOnlyList<Guid> acknowledged, IReadOnlyList<Guid> retried, IReadOnlyList<KeyFailure> failures, KeyRetryPolicy policy, CancellationToken cancellationToken) =>
-        inner.CompleteAsync(instanceId, lease, acknowledged, retried, failures, policy, cancellationToken);
+    public Task<LaneCompletion> CompleteAsync(
+        string instanceId, IReadOnlyList<LaneLease> leases, IReadOnlyList<Guid> acknowledged, IReadOnlyList<Guid> retried, IReadOnlyList<KeyFailure> failures, KeyRetryPolicy policy, CancellationToken cancellationToken) =>
+        inner.CompleteAsync(instanceId, leases, acknowledged, retried, failures, policy, cancellationToken);
 
     public Task<IReadOnlyList<int>> FindReadyLanesAsync(IReadOnlyCollection<int> lanes, CancellationToken cancellationToken) => inner.FindReadyLanesAsync(lanes, cancellationToken);
 

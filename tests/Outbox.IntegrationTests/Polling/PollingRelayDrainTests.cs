@@ -30,7 +30,7 @@ public sealed class PollingRelayDrainTests(ITestOutputHelper output)
         var host = await harness.StartRelayHostAsync("relay-1", o => o.PollInterval = TimeSpan.FromMinutes(10));
         var relay = RelayHarness.RelayOf(host);
         await Eventually.TrueAsync(() => relay.Scheduler.Count == 8, "the relay holds every lane");
-        await Eventually.TrueAsync(() => relay.Scheduler.Running == 0 && relay.Claims >= 8, "the first look at every lane is done");
+        await Eventually.TrueAsync(() => relay.Scheduler.Running == 0 && relay.ClaimedLanes >= 8, "the first look at every lane is done");
 
         var latencies = new List<double>();
         for (var i = 0; i < 20; i++)

@@ -151,4 +151,56 @@ public sealed class LaneSchedulerTests
         scheduler.Complete();
         await Assert.ThrowsAnyAsync<System.Threading.Channels.ChannelClosedException>(() => scheduler.TakeAsync(CancellationToken.None).AsTask());
     }
+
+    [Fact]
+    public async Task A_cycle_after_a_quiet_spell_starts_at_once_and_takes_every_queued_lane()
+    {
+        var scheduler = new LaneScheduler(_time);
+        for (var lane = 0; lane < 4; lane++)
+        {
+            scheduler.Add(new LaneLease(lane, 1));
+        }
+
+        var cycle = scheduler.TakeManyAsync(8, TimeSpan.FromMilliseconds(5), CancellationToken.None);
+        Assert.True(cycle.IsCompleted, "a cycle after a quiet spell must not wait");
+        Assert.Equal([0, 1, 2, 3], (await cycle).Select(l => l.Lane).Order());
+        Assert.Equal(4, scheduler.Running);
+    }
+
+    [Fact]
+    public async Task A_cycle_that_follows_another_within_the_linger_waits_for_it_and_gathers_the_lanes_queued_meanwhile()
+    {
+        var scheduler = new LaneScheduler(_time);
+        for (var lane = 0; lane < 3; lane++)
+        {
+            scheduler.Add(new LaneLease(lane, 1));
+        }
+
+        var first = await scheduler.TakeManyAsync(1, TimeSpan.FromMilliseconds(5), CancellationToken.None);
+        Assert.Equal(0, Assert.Single(first).Lane);
+
+        // The next cycle starts 5 ms after the first one: it waits, and takes lanes 1 and 2 (and 0, signalled again) together.
+        var second = scheduler.TakeManyAsync(8, TimeSpan.FromMilliseconds(5), CancellationToken.None).AsTask();
+        Assert.False(second.IsCompleted, "the second cycle must wait for the linger");
+        scheduler.Finished(first[0], DrainOutcome.More(10));
+        _time.Advance(TimeSpan.FromMilliseconds(5));
+        var taken = await second.WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal([0, 1, 2], taken.Select(l => l.Lane).Order());
+    }
+
+    [Fact]
+    public async Task A_cycle_takes_no_more_lanes_than_its_share()
+    {
+        var scheduler = new LaneScheduler(_time);
+        for (var lane = 0; lane < 6; lane++)
+        {
+            scheduler.Add(new LaneLease(lane, 1));
+        }
+
+        var first = await scheduler.TakeManyAsync(4, TimeSpan.Zero, CancellationToken.None);
+        var second = await scheduler.TakeManyAsync(4, TimeSpan.Zero, CancellationToken.None);
+        Assert.Equal(4, first.Count);
+        Assert.Equal(2, second.Count);
+        Assert.Empty(first.Select(l => l.Lane).Intersect(second.Select(l => l.Lane)));
+    }
 }

@@ -12,6 +12,8 @@ namespace Outbox;
 /// <summary>Registers the polling relay.</summary>
 public static class PollingRelayOutboxBuilderExtensions
 {
+    private const int PollingLingerMs = 1;
+
     /// <summary>
     /// Adds the polling relay as a hosted service: it leases lanes of the outbox table with the other instances,
     /// publishes their rows in commit order through the transport (<c>UseKafka</c>) and deletes them (or marks them
@@ -32,6 +34,9 @@ public static class PollingRelayOutboxBuilderExtensions
 
         // Per-key order needs the commit-order trigger: the schema initializer keeps it and checks it at host start.
         services.Configure<OutboxSchemaRequirements>(r => r.PollingRelay = true);
+        // The relay gathers its batches itself (PollingRelayOptions.Linger), so the producer need not wait for more:
+        // linger.ms = 1 (instead of 5). An application's own KafkaOptions.Producer.LingerMs wins.
+        services.Configure<PublisherDefaults>(d => d.LingerMs ??= PollingLingerMs);
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<PollingRelayOptions>, PollingRelayOptionsValidator>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<PollingRelayOptions>, PollingRelayOptionsRulesValidator>());
         services.TryAddSingleton(TimeProvider.System);

@@ -33,11 +33,17 @@ internal sealed class PollingSql
         CountLiveInstances = $"SELECT count(*)::int FROM {instances} WHERE expires_at > now()";
         Leave = $"DELETE FROM {instances} WHERE instance_id = $1";
 
-        // Renewal matches lane AND epoch: a lease taken over (even by this same instance again) is not renewed.
+        // Renewal matches lane AND epoch: a lease taken over (even by this same instance again) is not renewed. Every
+        // statement that locks several lane rows locks them in lane order, so that a heartbeat, a release and the
+        // completions of two drain cycles never deadlock.
         Renew = $"""
+            WITH locked AS (
+                SELECT l.lane FROM {n.Lanes} l JOIN unnest($3::integer[], $4::bigint[]) AS h(lane, epoch) ON l.lane = h.lane AND l.epoch = h.epoch
+                WHERE l.owner = $1
+                ORDER BY l.lane
+                FOR UPDATE OF l)
             UPDATE {n.Lanes} AS l SET lease_expires_at = now() + $2
-            FROM unnest($3::integer[], $4::bigint[]) AS h(lane, epoch)
-            WHERE l.lane = h.lane AND l.epoch = h.epoch AND l.owner = $1
+            FROM locked WHERE l.lane = locked.lane
             RETURNING l.lane, l.epoch
             """;
 
@@ -56,9 +62,13 @@ internal sealed class PollingSql
             """;
 
         Release = $"""
+            WITH locked AS (
+                SELECT l.lane FROM {n.Lanes} l JOIN unnest($2::integer[], $3::bigint[]) AS h(lane, epoch) ON l.lane = h.lane AND l.epoch = h.epoch
+                WHERE l.owner = $1
+                ORDER BY l.lane
+                FOR UPDATE OF l)
             UPDATE {n.Lanes} AS l SET owner = NULL, lease_expires_at = NULL
-            FROM unnest($2::integer[], $3::bigint[]) AS h(lane, epoch)
-            WHERE l.lane = h.lane AND l.epoch = h.epoch AND l.owner = $1
+            FROM locked WHERE l.lane = locked.lane
             """;
 
         // Only the lease owner reads a lane, so no row locks are needed; commit_seq is the commit order. Events of held
@@ -67,31 +77,44 @@ internal sealed class PollingSql
         Parking = parking;
         // The batch also stops before the row at which the payloads read would pass the byte budget ($3), but always
         // holds at least one row. The windows run over the LIMITed rows only (a window over the whole lane would read it all).
+        // Every lane of a drain cycle in one statement ($1 the lanes): per lane, its next rows in commit order.
         Claim = $"""
-            SELECT {MessageColumns}, attempts, candidates FROM (
-                SELECT c.*, row_number() OVER w AS n, count(*) OVER () AS candidates,
-                       sum(octet_length(c.payload::text)) OVER (w ROWS UNBOUNDED PRECEDING) AS bytes_through
-                FROM (
-                    SELECT {Prefixed("m")}, CASE WHEN p.message_id = m.id THEN p.attempts ELSE 0 END AS attempts
-                    FROM {n.Messages} m
-                    LEFT JOIN {n.ParkedKeys} p ON p.aggregatetype = m.aggregatetype AND p.aggregateid = m.aggregateid
-                    WHERE m.lane = $1 AND m.commit_seq IS NOT NULL AND m.published_at IS NULL
-                      AND (p.aggregatetype IS NULL OR p.released_at_lsn IS NOT NULL OR (p.parked_at IS NULL AND p.retry_at <= now()))
-                    ORDER BY m.commit_seq
-                    LIMIT $2) c
-                WINDOW w AS (ORDER BY c.commit_seq)) b
-            WHERE b.n = 1 OR b.bytes_through <= $3
-            ORDER BY b.commit_seq
+            SELECT c.* FROM unnest($1::integer[]) AS h(lane)
+            CROSS JOIN LATERAL (
+                SELECT {MessageColumns}, attempts, candidates FROM (
+                    SELECT c.*, row_number() OVER w AS n, count(*) OVER () AS candidates,
+                           sum(octet_length(c.payload::text)) OVER (w ROWS UNBOUNDED PRECEDING) AS bytes_through
+                    FROM (
+                        SELECT {Prefixed("m")}, CASE WHEN p.message_id = m.id THEN p.attempts ELSE 0 END AS attempts
+                        FROM {n.Messages} m
+                        LEFT JOIN {n.ParkedKeys} p ON p.aggregatetype = m.aggregatetype AND p.aggregateid = m.aggregateid
+                        WHERE m.lane = h.lane AND m.commit_seq IS NOT NULL AND m.published_at IS NULL
+                          AND (p.aggregatetype IS NULL OR p.released_at_lsn IS NOT NULL OR (p.parked_at IS NULL AND p.retry_at <= now()))
+                        ORDER BY m.commit_seq
+                        LIMIT $2) c
+                    WINDOW w AS (ORDER BY c.commit_seq)) b
+                WHERE b.n = 1 OR b.bytes_through <= $3) c
+            ORDER BY c.lane, c.commit_seq
             """;
 
-        // The fence: lane, owner, epoch, expiry. FOR SHARE holds the lane row until the completion commits, so a
-        // takeover (FOR UPDATE SKIP LOCKED) cannot slip in between the check and the writes.
-        const string fence = "lane = $1 AND owner = $2 AND epoch = $3 AND lease_expires_at > now()";
-        LockLease = $"SELECT 1 FROM {n.Lanes} WHERE {fence} FOR SHARE";
-        var fenced = $"EXISTS (SELECT 1 FROM {n.Lanes} WHERE {fence})";
+        // The fence, per lane of the cycle ($2 lanes, $3 epochs): owner $1, epoch, unexpired. FOR SHARE holds the lane rows
+        // until the completion commits, so a takeover (FOR UPDATE SKIP LOCKED) cannot slip in between the check and the
+        // writes; the statement returns the lanes still held, and only their rows ($4) are removed.
+        const string held = "SELECT l.lane FROM {0} l JOIN unnest($2::integer[], $3::bigint[]) AS h(lane, epoch) ON l.lane = h.lane AND l.epoch = h.epoch " +
+                            "WHERE l.owner = $1 AND l.lease_expires_at > now() ORDER BY l.lane FOR SHARE OF l";
+        var lockHeld = string.Format(System.Globalization.CultureInfo.InvariantCulture, held, n.Lanes);
         CompleteAcknowledged = retainPublished
-            ? $"UPDATE {n.Messages} SET published_at = now() WHERE id = ANY($4) AND published_at IS NULL AND {fenced}"
-            : $"DELETE FROM {n.Messages} WHERE id = ANY($4) AND {fenced}";
+            ? $"""
+              WITH held AS ({lockHeld}),
+                   done AS (UPDATE {n.Messages} SET published_at = now()
+                            WHERE id = ANY($4) AND published_at IS NULL AND lane IN (SELECT lane FROM held))
+              SELECT lane FROM held
+              """
+            : $"""
+              WITH held AS ({lockHeld}),
+                   done AS (DELETE FROM {n.Messages} WHERE id = ANY($4) AND lane IN (SELECT lane FROM held))
+              SELECT lane FROM held
+              """;
         Fail = parking.FailGuarded($"EXISTS (SELECT 1 FROM {n.Lanes} WHERE lane = $10 AND owner = $11 AND epoch = $12 AND lease_expires_at > now())");
         Forget = parking.Forget;
 
@@ -166,8 +189,7 @@ internal sealed class PollingSql
 
     public string Claim { get; }
 
-    public string LockLease { get; }
-
+    /// <summary>Locks the cycle's leases that still hold, removes (or marks) their acknowledged rows, returns their lanes.</summary>
     public string CompleteAcknowledged { get; }
 
     /// <summary>Records a key's failure (<see cref="ParkingSql.Fail"/>), fenced by the lease: $10 lane, $11 owner, $12 epoch.</summary>

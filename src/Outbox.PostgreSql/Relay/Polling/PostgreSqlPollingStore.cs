@@ -128,7 +128,7 @@ internal sealed class PostgreSqlPollingStore : IPollingRelayStore
         }
     }
 
-    public async Task<LaneBatch> ClaimAsync(int lane, int batchSize, long maxBytes, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<LaneBatch>> ClaimAsync(IReadOnlyList<int> lanes, int batchSize, long maxBytesPerLane, CancellationToken cancellationToken)
     {
         var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
@@ -136,18 +136,17 @@ internal sealed class PostgreSqlPollingStore : IPollingRelayStore
             var command = new NpgsqlCommand(_sql.Claim, connection);
             await using (command.ConfigureAwait(false))
             {
-                command.Parameters.Add(new NpgsqlParameter<int> { TypedValue = lane });
+                command.Parameters.Add(new NpgsqlParameter<int[]> { TypedValue = lanes as int[] ?? [.. lanes] });
                 command.Parameters.Add(new NpgsqlParameter<int> { TypedValue = batchSize });
-                command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = maxBytes });
+                command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = maxBytesPerLane });
                 var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
                 await using (reader.ConfigureAwait(false))
                 {
-                    var messages = new List<OutboxMessage>(Math.Min(batchSize, 1024));
-                    long candidates = 0;
+                    // Rows come ordered by lane, then commit order.
+                    var byLane = new Dictionary<int, (List<OutboxMessage> Messages, long Candidates)>();
                     while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
                     {
-                        candidates = reader.GetInt64(11);
-                        messages.Add(new OutboxMessage
+                        var message = new OutboxMessage
                         {
                             Id = reader.GetGuid(0),
                             AggregateType = reader.GetString(1),
@@ -160,24 +159,45 @@ internal sealed class PostgreSqlPollingStore : IPollingRelayStore
                             TraceParent = reader.IsDBNull(8) ? null : reader.GetString(8),
                             TraceState = reader.IsDBNull(9) ? null : reader.GetString(9),
                             Attempts = reader.GetInt32(10),
-                        });
+                        };
+                        if (!byLane.TryGetValue(message.Lane, out var lane))
+                        {
+                            lane = ([], reader.GetInt64(11));
+                            byLane.Add(message.Lane, lane);
+                        }
+
+                        lane.Messages.Add(message);
                     }
 
-                    return messages.Count == 0 ? LaneBatch.Empty : new LaneBatch(messages, candidates > messages.Count);
+                    var batches = new LaneBatch[lanes.Count];
+                    for (var i = 0; i < lanes.Count; i++)
+                    {
+                        batches[i] = byLane.TryGetValue(lanes[i], out var lane)
+                            ? new LaneBatch(lane.Messages, lane.Candidates > lane.Messages.Count)
+                            : LaneBatch.Empty;
+                    }
+
+                    return batches;
                 }
             }
         }
     }
 
-    public async Task<IReadOnlyList<KeyFailureOutcome>?> CompleteAsync(
+    public async Task<LaneCompletion> CompleteAsync(
         string instanceId,
-        LaneLease lease,
+        IReadOnlyList<LaneLease> leases,
         IReadOnlyList<Guid> acknowledged,
         IReadOnlyList<Guid> retried,
         IReadOnlyList<KeyFailure> failures,
         KeyRetryPolicy policy,
         CancellationToken cancellationToken)
     {
+        var epochs = new Dictionary<int, long>(leases.Count);
+        foreach (var lease in leases)
+        {
+            epochs[lease.Lane] = lease.Epoch;
+        }
+
         var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
         {
@@ -185,18 +205,17 @@ internal sealed class PostgreSqlPollingStore : IPollingRelayStore
             var batch = new NpgsqlBatch(connection);
             await using (batch.ConfigureAwait(false))
             {
-                batch.BatchCommands.Add(Fenced(_sql.LockLease, instanceId, lease));
-                if (acknowledged.Count > 0)
-                {
-                    var complete = Fenced(_sql.CompleteAcknowledged, instanceId, lease);
-                    complete.Parameters.Add(new NpgsqlParameter<Guid[]> { TypedValue = acknowledged as Guid[] ?? acknowledged.ToArray() });
-                    batch.BatchCommands.Add(complete);
-                }
+                var complete = new NpgsqlBatchCommand(_sql.CompleteAcknowledged);
+                complete.Parameters.Add(new NpgsqlParameter<string> { TypedValue = instanceId });
+                complete.Parameters.Add(new NpgsqlParameter<int[]> { TypedValue = [.. leases.Select(l => l.Lane)] });
+                complete.Parameters.Add(new NpgsqlParameter<long[]> { TypedValue = [.. leases.Select(l => l.Epoch)] });
+                complete.Parameters.Add(new NpgsqlParameter<Guid[]> { TypedValue = acknowledged as Guid[] ?? [.. acknowledged] });
+                batch.BatchCommands.Add(complete);
 
                 if (retried.Count > 0)
                 {
                     var forget = new NpgsqlBatchCommand(_sql.Forget);
-                    forget.Parameters.Add(new NpgsqlParameter<Guid[]> { TypedValue = retried as Guid[] ?? retried.ToArray() });
+                    forget.Parameters.Add(new NpgsqlParameter<Guid[]> { TypedValue = retried as Guid[] ?? [.. retried] });
                     batch.BatchCommands.Add(forget);
                 }
 
@@ -204,27 +223,39 @@ internal sealed class PostgreSqlPollingStore : IPollingRelayStore
                 {
                     var record = new NpgsqlBatchCommand(_sql.Fail);
                     ParkingStore.AddFailParameters(record, failure, policy);
-                    record.Parameters.Add(new NpgsqlParameter<int> { TypedValue = lease.Lane });
+                    var lane = failure.Message.Lane;
+                    record.Parameters.Add(new NpgsqlParameter<int> { TypedValue = lane });
                     record.Parameters.Add(new NpgsqlParameter<string> { TypedValue = instanceId });
-                    record.Parameters.Add(new NpgsqlParameter<long> { TypedValue = lease.Epoch });
+                    record.Parameters.Add(new NpgsqlParameter<long> { TypedValue = epochs.GetValueOrDefault(lane, -1) });
                     batch.BatchCommands.Add(record);
                 }
 
                 var reader = await batch.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
                 await using (reader.ConfigureAwait(false))
                 {
-                    var held = await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
-                    var outcomes = new List<KeyFailureOutcome>(failures.Count);
-                    while (await reader.NextResultAsync(cancellationToken).ConfigureAwait(false))
+                    var held = new HashSet<int>();
+                    while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
                     {
-                        // The delete returns nothing; each failure returns its outcome (nothing when fenced).
-                        if (reader.FieldCount == 3 && await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+                        held.Add(reader.GetInt32(0));
+                    }
+
+                    if (retried.Count > 0)
+                    {
+                        await reader.NextResultAsync(cancellationToken).ConfigureAwait(false);
+                    }
+
+                    // Each failure returns its outcome, or nothing when its lease no longer holds.
+                    var outcomes = new KeyFailureOutcome?[failures.Count];
+                    for (var i = 0; i < failures.Count; i++)
+                    {
+                        await reader.NextResultAsync(cancellationToken).ConfigureAwait(false);
+                        if (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
                         {
-                            outcomes.Add(ParkingStore.ReadOutcome(reader));
+                            outcomes[i] = ParkingStore.ReadOutcome(reader);
                         }
                     }
 
-                    return held && outcomes.Count == failures.Count ? outcomes : null;
+                    return new LaneCompletion(held, outcomes);
                 }
             }
         }
@@ -404,15 +435,6 @@ internal sealed class PostgreSqlPollingStore : IPollingRelayStore
                 return (long)(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
             }
         }
-    }
-
-    private static NpgsqlBatchCommand Fenced(string sql, string instanceId, LaneLease lease)
-    {
-        var command = new NpgsqlBatchCommand(sql);
-        command.Parameters.Add(new NpgsqlParameter<int> { TypedValue = lease.Lane });
-        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = instanceId });
-        command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = lease.Epoch });
-        return command;
     }
 
     private static async Task<IReadOnlyList<LaneLease>> ReadLeasesAsync(NpgsqlDataReader reader, CancellationToken cancellationToken)

@@ -21,24 +21,29 @@ internal interface IPollingRelayStore
     /// <summary>Removes this instance from the live instances (graceful shutdown).</summary>
     Task LeaveAsync(string instanceId, CancellationToken cancellationToken);
 
-    /// <summary>Reads the next rows of a lane in commit order, leaving out the rows of held keys (parked, or retrying later).</summary>
-    /// <param name="lane">The lane.</param>
-    /// <param name="batchSize">The most rows.</param>
-    /// <param name="maxBytes">The byte budget of the batch's payloads: the batch ends before the row that would pass it
-    /// (the first row is always taken, however large).</param>
+    /// <summary>
+    /// Reads the next rows of each lane in commit order (one statement for all), leaving out the rows of held keys
+    /// (parked, or retrying later).
+    /// </summary>
+    /// <param name="lanes">The lanes of the drain cycle.</param>
+    /// <param name="batchSize">The most rows per lane.</param>
+    /// <param name="maxBytesPerLane">The byte budget of each lane's payloads: a lane's batch ends before the row that
+    /// would pass it (its first row is always taken, however large).</param>
     /// <param name="cancellationToken">Cancels the query.</param>
-    Task<LaneBatch> ClaimAsync(int lane, int batchSize, long maxBytes, CancellationToken cancellationToken);
+    /// <returns>One batch per lane, in the order of <paramref name="lanes"/>.</returns>
+    Task<IReadOnlyList<LaneBatch>> ClaimAsync(IReadOnlyList<int> lanes, int batchSize, long maxBytesPerLane, CancellationToken cancellationToken);
 
     /// <summary>
-    /// In one transaction, and only while <paramref name="lease"/> still holds: deletes (or marks published) the
-    /// acknowledged rows, forgets the failures of <paramref name="retried"/> (rows that failed before and are published
-    /// now), and records each key failure (its key retries later or is parked, per <paramref name="policy"/>).
+    /// In one transaction, for the leases of <paramref name="leases"/> that still hold: deletes (or marks published)
+    /// their acknowledged rows, forgets the failures of <paramref name="retried"/> (rows that failed before and are
+    /// published now), and records each key failure (its key retries later or is parked, per <paramref name="policy"/>).
+    /// A lease that no longer holds changes nothing of its lane.
     /// </summary>
-    /// <returns><see langword="null"/> when the lease no longer holds (then nothing changed); else the outcome of each
-    /// failure, in the order given.</returns>
-    Task<IReadOnlyList<KeyFailureOutcome>?> CompleteAsync(
+    /// <returns>The lanes whose lease held, and the outcome of each failure in the order given (none when its lease did
+    /// not hold).</returns>
+    Task<LaneCompletion> CompleteAsync(
         string instanceId,
-        LaneLease lease,
+        IReadOnlyList<LaneLease> leases,
         IReadOnlyList<Guid> acknowledged,
         IReadOnlyList<Guid> retried,
         IReadOnlyList<KeyFailure> failures,

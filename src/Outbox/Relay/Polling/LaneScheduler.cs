@@ -16,6 +16,7 @@ internal sealed class LaneScheduler(TimeProvider timeProvider)
     private readonly HashSet<int> _busy = [];
     private readonly Channel<int> _ready = Channel.CreateUnbounded<int>(new UnboundedChannelOptions { SingleWriter = false, SingleReader = false });
     private int _running;
+    private long _nextCycleAt;
 
     private enum State
     {
@@ -173,6 +174,52 @@ internal sealed class LaneScheduler(TimeProvider timeProvider)
                 return lease;
             }
         }
+    }
+
+    /// <summary>
+    /// Waits for the next lane to drain, then takes every other queued lane too, up to <paramref name="max"/> in all
+    /// (one drain cycle claims and settles them together), and marks them running.
+    /// </summary>
+    /// <param name="max">The most lanes to take.</param>
+    /// <param name="linger">The least time between the starts of two cycles (of any worker): a cycle that would start
+    /// sooner waits for the rest of it, and so gathers the lanes queued meanwhile. A cycle after a quiet spell starts at once.</param>
+    /// <param name="cancellationToken">Stops waiting for a lane.</param>
+    public async ValueTask<IReadOnlyList<LaneLease>> TakeManyAsync(int max, TimeSpan linger, CancellationToken cancellationToken)
+    {
+        var leases = new List<LaneLease> { await TakeAsync(cancellationToken).ConfigureAwait(false) };
+        if (linger > TimeSpan.Zero)
+        {
+            var now = timeProvider.GetTimestamp();
+            var interval = (long)(linger.TotalSeconds * timeProvider.TimestampFrequency);
+            long startAt;
+            lock (_gate)
+            {
+                startAt = Math.Max(now, _nextCycleAt);
+                _nextCycleAt = startAt + interval;
+            }
+
+            if (startAt > now)
+            {
+                try
+                {
+                    await Task.Delay(timeProvider.GetElapsedTime(now, startAt), timeProvider, cancellationToken).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    // Stopping: drain what was taken (the graceful stop lets the cycle in flight finish).
+                }
+            }
+        }
+
+        while (leases.Count < max && _ready.Reader.TryRead(out var lane))
+        {
+            if (TryStart(lane, out var lease))
+            {
+                leases.Add(lease);
+            }
+        }
+
+        return leases;
     }
 
     /// <summary>Marks a queued lane running without waiting (for tests and single-step drivers).</summary>

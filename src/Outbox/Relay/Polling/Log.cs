@@ -20,8 +20,8 @@ internal static partial class Log
     [LoggerMessage(1005, LogLevel.Warning, "Polling relay {InstanceId} lost the leases of lanes {Lanes}")]
     public static partial void LeasesLost(ILogger logger, string instanceId, string lanes);
 
-    [LoggerMessage(1009, LogLevel.Warning, "Draining lane {Lane} failed; retrying in {Delay}")]
-    public static partial void DrainFailed(ILogger logger, int lane, TimeSpan delay, Exception exception);
+    [LoggerMessage(1009, LogLevel.Warning, "Draining lanes {Lanes} failed; retrying in {Delay}")]
+    public static partial void DrainFailed(ILogger logger, string lanes, TimeSpan delay, Exception exception);
 
     [LoggerMessage(1010, LogLevel.Warning, "Lane {Lane}: the lease (epoch {Epoch}) was taken over before the batch was completed; another instance republishes it")]
     public static partial void CompletionFenced(ILogger logger, int lane, long epoch);

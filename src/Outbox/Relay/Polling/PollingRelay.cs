@@ -5,7 +5,7 @@ namespace Outbox.Relay;
 
 /// <summary>
 /// The polling relay of one instance: holds lane leases (<see cref="RunLeaseCycleAsync"/>, one heartbeat) and drains
-/// its lanes in commit order (<see cref="DrainOnceAsync"/>, one batch of one lane). The hosted service runs these
+/// its lanes in commit order (<see cref="DrainOnceAsync(IReadOnlyList{LaneLease}, CancellationToken)"/>, one drain cycle over one or more lanes). The hosted service runs these
 /// iterations in loops; tests call them directly.
 /// </summary>
 internal sealed class PollingRelay
@@ -21,6 +21,7 @@ internal sealed class PollingRelay
     private readonly TimeProvider _timeProvider;
     private long _published;
     private long _claims;
+    private long _claimedLanes;
     private long _failedAttempts;
     private readonly long _batchBytes;
     private long _parked;
@@ -68,8 +69,11 @@ internal sealed class PollingRelay
     /// <summary>Gets how many keys this instance parked so far (an event failed for good: it and every later event of its key wait).</summary>
     public long Parked => Interlocked.Read(ref _parked);
 
-    /// <summary>Gets how many claim queries this instance ran (a tight loop shows here first).</summary>
+    /// <summary>Gets how many claim queries this instance ran, one per drain cycle (a tight loop shows here first).</summary>
     public long Claims => Interlocked.Read(ref _claims);
+
+    /// <summary>Gets how many lanes the claim queries looked at in all (a cycle claims several lanes at once).</summary>
+    public long ClaimedLanes => Interlocked.Read(ref _claimedLanes);
 
     /// <summary>Gets how many publish attempts of single rows failed in a way that counts against the record.</summary>
     public long FailedAttempts => Interlocked.Read(ref _failedAttempts);
@@ -197,40 +201,74 @@ internal sealed class PollingRelay
         }
     }
 
+    /// <summary>Drains one batch of one lane (<see cref="DrainOnceAsync(IReadOnlyList{LaneLease}, CancellationToken)"/> with one lease).</summary>
+    public async Task<DrainOutcome> DrainOnceAsync(LaneLease lease, CancellationToken cancellationToken) =>
+        (await DrainOnceAsync([lease], cancellationToken).ConfigureAwait(false))[0];
+
     /// <summary>
-    /// Drains one batch of a lane: reads the next rows in commit order, publishes them, waits for the acknowledgements,
-    /// then removes the acknowledged prefix and records the failure of the row it stopped at, fenced by the lease.
+    /// One drain cycle over several lanes: reads each lane's next rows in commit order (one query), publishes them
+    /// together, waits for the acknowledgements, then in one transaction removes each lane's acknowledged rows and
+    /// records the failures of the keys that stopped, fenced lane by lane by its lease.
     /// </summary>
-    public async Task<DrainOutcome> DrainOnceAsync(LaneLease lease, CancellationToken cancellationToken)
+    /// <returns>The outcome of each lane, in the order of <paramref name="leases"/>.</returns>
+    public async Task<DrainOutcome[]> DrainOnceAsync(IReadOnlyList<LaneLease> leases, CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(leases);
+        var outcomes = new DrainOutcome[leases.Count];
         if (!_leaseClock.IsValid)
         {
-            // The last successful heartbeat is too old to be sure the lease holds: wait for the next one.
-            return DrainOutcome.RetryLater(_options.HeartbeatInterval);
+            // The last successful heartbeat is too old to be sure the leases hold: wait for the next one.
+            Array.Fill(outcomes, DrainOutcome.RetryLater(_options.HeartbeatInterval));
+            return outcomes;
         }
 
         Interlocked.Increment(ref _claims);
+        Interlocked.Add(ref _claimedLanes, leases.Count);
         var startedAt = _timeProvider.GetTimestamp();
-        var batch = await _store.ClaimAsync(lease.Lane, _options.BatchSize, _batchBytes, cancellationToken).ConfigureAwait(false);
-        var messages = batch.Messages;
-        if (messages.Count == 0)
+        var lanes = new int[leases.Count];
+        for (var i = 0; i < leases.Count; i++)
         {
-            return DrainOutcome.Idle();
+            lanes[i] = leases[i].Lane;
         }
 
-        // The claim may be long past (a GC pause, a SIGSTOP, a starved machine): if the lease may have expired meanwhile,
+        var batches = await _store.ClaimAsync(lanes, _options.BatchSize, _batchBytes, cancellationToken).ConfigureAwait(false);
+
+        // The claim may be long past (a GC pause, a SIGSTOP, a starved machine): if a lease may have expired meanwhile,
         // another instance may already have published newer events of these keys, and sending this batch now would put
         // stale copies behind them. Both checks are local: no round trip on the live path.
-        if (!_leaseClock.IsValid || !Scheduler.Holds(lease))
+        var messages = new List<OutboxMessage>();
+        var active = new List<LaneLease>(leases.Count);
+        var slots = new int[leases.Count];
+        var clockValid = _leaseClock.IsValid;
+        for (var i = 0; i < leases.Count; i++)
         {
-            Log.StaleBatchDropped(_logger, lease.Lane, lease.Epoch);
-            return _leaseClock.IsValid ? DrainOutcome.LeaseLost : DrainOutcome.RetryLater(_options.HeartbeatInterval);
+            slots[i] = -1;
+            if (batches[i].Messages.Count == 0)
+            {
+                outcomes[i] = DrainOutcome.Idle();
+            }
+            else if (!clockValid || !Scheduler.Holds(leases[i]))
+            {
+                Log.StaleBatchDropped(_logger, leases[i].Lane, leases[i].Epoch);
+                outcomes[i] = clockValid ? DrainOutcome.LeaseLost : DrainOutcome.RetryLater(_options.HeartbeatInterval);
+            }
+            else
+            {
+                slots[i] = active.Count;
+                active.Add(leases[i]);
+                messages.AddRange(batches[i].Messages);
+            }
+        }
+
+        if (active.Count == 0)
+        {
+            return outcomes;
         }
 
         var results = await _publisher.PublishAsync(messages, cancellationToken).ConfigureAwait(false);
 
         // Per key: a row that failed holds back its key (it and every later row of the key wait, in order); every other
-        // key's acknowledged rows are done.
+        // key's acknowledged rows are done. A key lives in one lane, so lanes never hold back each other.
         var settlement = BatchSettlement.Settle(messages, results);
         var done = settlement.Done;
         var ids = new Guid[done.Count];
@@ -246,48 +284,85 @@ internal sealed class PollingRelay
         }
 
         var policy = new KeyRetryPolicy(_options.MaxAttempts, _options.RetryBaseDelay, _options.RetryMaxDelay);
-        var outcomes = await _store.CompleteAsync(InstanceId, lease, ids, (IReadOnlyList<Guid>?)retried ?? [], settlement.Failures, policy, cancellationToken).ConfigureAwait(false);
-        if (outcomes is null)
+        var completion = await _store.CompleteAsync(InstanceId, active, ids, (IReadOnlyList<Guid>?)retried ?? [], settlement.Failures, policy, cancellationToken).ConfigureAwait(false);
+        var held = completion.HeldLanes;
+        var failureOutcomes = new List<KeyFailureOutcome>(settlement.Failures.Count);
+        var recorded = new HashSet<int>();
+        for (var i = 0; i < settlement.Failures.Count; i++)
         {
-            Log.CompletionFenced(_logger, lease.Lane, lease.Epoch);
-            return DrainOutcome.LeaseLost;
-        }
-
-        Interlocked.Add(ref _published, ids.Length);
-        SettlementReport.Settled(RelayKind.Polling, messages, settlement, outcomes, _outboxOptions, _logger);
-        RelayTelemetry.BatchDuration(RelayKind.Polling, _timeProvider.GetElapsedTime(startedAt));
-        for (var i = 0; i < outcomes.Count; i++)
-        {
-            Interlocked.Increment(ref _failedAttempts);
-            if (outcomes[i].Parked)
+            if (held.Contains(settlement.Failures[i].Message.Lane) && completion.Outcomes[i] is { } outcome)
             {
-                Interlocked.Increment(ref _parked);
+                recorded.Add(settlement.Failures[i].Index);
+                failureOutcomes.Add(outcome);
+                Interlocked.Increment(ref _failedAttempts);
+                if (outcome.Parked)
+                {
+                    Interlocked.Increment(ref _parked);
+                }
             }
         }
 
+        if (held.Count < active.Count || recorded.Count < settlement.Failures.Count)
+        {
+            // Lanes whose lease did not hold changed nothing: report only the others.
+            foreach (var lease in active.Where(l => !held.Contains(l.Lane)))
+            {
+                Log.CompletionFenced(_logger, lease.Lane, lease.Epoch);
+            }
+
+            var failed = settlement.Failures.Select(f => f.Index).ToHashSet();
+            settlement = settlement.Restrict(index => held.Contains(messages[index].Lane) && (!failed.Contains(index) || recorded.Contains(index)));
+        }
+
+        var published = settlement.Done.Count;
+        Interlocked.Add(ref _published, published);
+        SettlementReport.Settled(RelayKind.Polling, messages, settlement, failureOutcomes, _outboxOptions, _logger);
+        RelayTelemetry.BatchDuration(RelayKind.Polling, _timeProvider.GetElapsedTime(startedAt));
+
+        // Per lane: what was done, what failed, what was left.
+        var laneDone = new Dictionary<int, int>();
+        foreach (var index in settlement.Done)
+        {
+            laneDone[messages[index].Lane] = laneDone.GetValueOrDefault(messages[index].Lane) + 1;
+        }
+
+        var laneFailed = settlement.Failures.Select(f => f.Message.Lane).ToHashSet();
+        TimeSpan? transientDelay = null;
         if (settlement.TransientError is { } transient)
         {
-            // The broker or the network, not the records: the lane waits and tries again, nothing is counted.
+            // The broker or the network, not the records: the lanes wait and try again, nothing is counted.
             var streak = Interlocked.Increment(ref _transientStreak);
-            var delay = RetryBackoff.Compute(Math.Min(streak, 30), _options.RetryBaseDelay, TransientRetryMaxDelay(_options), _jitter());
-            SettlementLog.TransientFailure(_logger, "polling", settlement.TransientRows, delay, transient);
-            return DrainOutcome.RetryLater(delay, ids.Length);
+            transientDelay = RetryBackoff.Compute(Math.Min(streak, 30), _options.RetryBaseDelay, TransientRetryMaxDelay(_options), _jitter());
+            SettlementLog.TransientFailure(_logger, "polling", settlement.TransientRows, transientDelay.Value, transient);
         }
-
-        Interlocked.Exchange(ref _transientStreak, 0);
-        if (settlement.Failures.Count > 0)
+        else
         {
-            // The failed keys wait (the claim leaves them out now); the lane goes on with every other key at once.
-            return DrainOutcome.More(ids.Length);
+            Interlocked.Exchange(ref _transientStreak, 0);
         }
 
-        if (!settlement.Complete(messages.Count))
+        for (var i = 0; i < leases.Count; i++)
         {
-            // Rows not attempted without a failure to say why (a publisher stopped early): try again shortly, never spin.
-            return DrainOutcome.RetryLater(_options.RetryBaseDelay, ids.Length);
+            if (slots[i] < 0)
+            {
+                continue;
+            }
+
+            var lane = leases[i].Lane;
+            var batch = batches[i];
+            var laneIds = laneDone.GetValueOrDefault(lane);
+            outcomes[i] = !held.Contains(lane) ? DrainOutcome.LeaseLost
+                : transientDelay is { } delay ? DrainOutcome.RetryLater(delay, laneIds)
+
+                // The failed keys wait (the claim leaves them out now); the lane goes on with every other key at once.
+                : laneFailed.Contains(lane) ? DrainOutcome.More(laneIds)
+
+                // Rows not attempted without a failure to say why (a publisher stopped early): try again shortly, never spin.
+                : laneIds < batch.Messages.Count ? DrainOutcome.RetryLater(_options.RetryBaseDelay, laneIds)
+                : batch.Messages.Count >= _options.BatchSize || batch.CutByBytes ? DrainOutcome.More(laneIds)
+                : DrainOutcome.Idle(laneIds);
         }
 
-        return messages.Count >= _options.BatchSize || batch.CutByBytes ? DrainOutcome.More(ids.Length) : DrainOutcome.Idle(ids.Length);
+        return outcomes;
     }
 
     /// <summary>The longest wait between retries of a transient failure (the broker down): never longer than 30 seconds.</summary>

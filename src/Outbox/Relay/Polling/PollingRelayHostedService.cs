@@ -34,7 +34,7 @@ internal sealed class PollingRelayHostedService(
             _loops.Add(Task.Run(() => CleanupLoopAsync(retention, _stopping.Token), CancellationToken.None));
         }
 
-        for (var i = 0; i < options.MaxConcurrentLanes; i++)
+        for (var i = 0; i < DrainCycles(options); i++)
         {
             _workers.Add(Task.Run(() => WorkerLoopAsync(_stopping.Token, _abort.Token), CancellationToken.None));
         }
@@ -179,44 +179,71 @@ internal sealed class PollingRelayHostedService(
         }
     }
 
-    /// <param name="stopping">Stops taking lanes (graceful stop: the batch in flight finishes).</param>
-    /// <param name="cancellationToken">Abandons the batch in flight (the host ran out of shutdown time).</param>
+    /// <summary>
+    /// How many drain cycles run at once: two, so that one claims and settles while the other waits for Kafka. Each
+    /// cycle takes every lane queued when it starts (up to its share of <see cref="PollingRelayOptions.MaxConcurrentLanes"/>),
+    /// so under load one claim and one completion serve many lanes' events instead of one each.
+    /// </summary>
+    internal static int DrainCycles(PollingRelayOptions options) => Math.Min(2, options.MaxConcurrentLanes);
+
+    /// <summary>The most lanes one drain cycle takes: its share of <see cref="PollingRelayOptions.MaxConcurrentLanes"/>.</summary>
+    internal static int LanesPerCycle(PollingRelayOptions options) => (options.MaxConcurrentLanes + DrainCycles(options) - 1) / DrainCycles(options);
+
+    /// <param name="stopping">Stops taking lanes (graceful stop: the cycle in flight finishes).</param>
+    /// <param name="cancellationToken">Abandons the cycle in flight (the host ran out of shutdown time).</param>
     private async Task WorkerLoopAsync(CancellationToken stopping, CancellationToken cancellationToken)
     {
         var errorDelays = new Dictionary<int, TimeSpan>();
+        var lanesPerCycle = LanesPerCycle(relay.Options);
         while (true)
         {
-            LaneLease lease;
+            IReadOnlyList<LaneLease> leases;
             try
             {
-                lease = await relay.Scheduler.TakeAsync(stopping).ConfigureAwait(false);
+                leases = await relay.Scheduler.TakeManyAsync(lanesPerCycle, relay.Options.Linger, stopping).ConfigureAwait(false);
             }
             catch (Exception ex) when (ex is ChannelClosedException or OperationCanceledException)
             {
                 return;
             }
 
-            DrainOutcome outcome;
+            DrainOutcome[] outcomes;
             try
             {
-                outcome = await relay.DrainOnceAsync(lease, cancellationToken).ConfigureAwait(false);
-                errorDelays.Remove(lease.Lane);
+                outcomes = await relay.DrainOnceAsync(leases, cancellationToken).ConfigureAwait(false);
+                foreach (var lease in leases)
+                {
+                    errorDelays.Remove(lease.Lane);
+                }
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
             {
-                relay.Scheduler.Finished(lease, DrainOutcome.Idle());
+                foreach (var lease in leases)
+                {
+                    relay.Scheduler.Finished(lease, DrainOutcome.Idle());
+                }
+
                 return;
             }
             catch (Exception ex)
             {
-                // Database or broker trouble: the lane waits (longer each time) instead of spinning.
-                var delay = errorDelays.TryGetValue(lease.Lane, out var previous) ? Min(previous * 2, s_maxErrorDelay) : relay.Options.PollInterval;
-                errorDelays[lease.Lane] = delay;
-                Log.DrainFailed(logger, lease.Lane, delay, ex);
-                outcome = DrainOutcome.RetryLater(delay);
+                // Database or broker trouble: the lanes wait (longer each time) instead of spinning.
+                outcomes = new DrainOutcome[leases.Count];
+                for (var i = 0; i < leases.Count; i++)
+                {
+                    var lane = leases[i].Lane;
+                    var delay = errorDelays.TryGetValue(lane, out var previous) ? Min(previous * 2, s_maxErrorDelay) : relay.Options.PollInterval;
+                    errorDelays[lane] = delay;
+                    outcomes[i] = DrainOutcome.RetryLater(delay);
+                }
+
+                Log.DrainFailed(logger, string.Join(",", leases.Select(l => l.Lane)), outcomes[0].Delay, ex);
             }
 
-            relay.Scheduler.Finished(lease, outcome);
+            for (var i = 0; i < leases.Count; i++)
+            {
+                relay.Scheduler.Finished(leases[i], outcomes[i]);
+            }
         }
     }
 

@@ -4,6 +4,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 using Outbox.IntegrationTests.Infrastructure;
 using Outbox.PostgreSql;
+using Outbox.Testing;
 
 namespace Outbox.IntegrationTests.Migrations;
 
@@ -158,6 +159,48 @@ public sealed class MigrationBuilderTests
         Assert.Equal(0L, await ScalarAsync(source, "SELECT count(*) FROM outbox.messages WHERE commit_seq IS NULL"));
         await WriteAsync(services, 1);
         Assert.Equal(5L, await ScalarAsync(source, "SELECT count(*) FROM outbox.messages WHERE commit_seq IS NOT NULL"));
+    }
+
+    [Fact]
+    public async Task Switching_to_polling_refuses_rows_of_unknown_commit_order_unless_write_order_is_accepted()
+    {
+        var serverOptions = new PostgresServerOptions();
+        serverOptions.Settings["track_commit_timestamp"] = "off";
+        await using var server = await PostgresServer.StartAsync(serverOptions);
+        Assert.True(server.Kind != PostgresServerKind.Environment, "This test needs a server of its own with track_commit_timestamp = off.");
+        var database = await server.CreateDatabaseAsync("mig_nots");
+        await using var source = NpgsqlDataSource.Create(database);
+        await using var services = MigrationDb.BuildServices(database);
+        await using (var db = NewContext(services))
+        {
+            await db.ApplyAsync(db.NewMigration(withModel: true).CreateOutboxSchema(OutboxCommitOrder.WriteAheadLog));
+        }
+
+        // One key written by two transactions without the trigger, and no commit timestamps: their order is unknown.
+        await using (var db = NewContext(services))
+        {
+            db.Outbox().Add(new MigrationTestEvent("same", 0));
+            await db.SaveChangesAsync();
+            db.Outbox().Add(new MigrationTestEvent("same", 1));
+            await db.SaveChangesAsync();
+        }
+
+        await using (var db = NewContext(services))
+        {
+            var error = await Assert.ThrowsAsync<PostgresException>(() => db.ApplyAsync(db.NewMigration().SwitchOutboxCommitOrder(OutboxCommitOrder.Trigger)));
+            Assert.Equal("OB001", error.SqlState);
+            Assert.Contains("1 key(s)", error.MessageText, StringComparison.Ordinal);
+        }
+
+        Assert.False(await HasTriggerAsync(source), "The refused migration rolled back the trigger with it.");
+        await using (var db = NewContext(services))
+        {
+            await db.ApplyAsync(db.NewMigration().SwitchOutboxCommitOrder(OutboxCommitOrder.Trigger, unknownCommitOrder: OutboxUnknownCommitOrder.WriteOrder));
+        }
+
+        Assert.True(await HasTriggerAsync(source));
+        Assert.Equal(0L, await ScalarAsync(source, "SELECT count(*) FROM outbox.messages WHERE commit_seq IS NULL"));
+        Assert.Equal(1L, await ScalarAsync(source, "SELECT count(*) FROM outbox.messages a JOIN outbox.messages b ON a.id < b.id AND a.commit_seq < b.commit_seq"));
     }
 
     [Fact]

@@ -19,9 +19,9 @@ namespace Outbox.IntegrationTests.Migrations;
 /// path), <c>dotnet ef migrations add</c>, the documented line added to the scaffolded migration, then
 /// <c>Database.MigrateAsync()</c> on a fresh database and the polling relay publishing what <c>SaveChanges</c> wrote;
 /// then a second scaffolded migration with the switch line, applied, and the CDC relay publishing. One project, built
-/// once and compiled again after each migration.
+/// once and compiled again after each migration. Not in the CDC collection (its builds would hold the CDC tests up): it
+/// streams on the shared server, from a slot of its own that it drops.
 /// </summary>
-[Collection(CdcCollection.Name)]
 public sealed class EfCoreMigrationsRoundTripTests(ITestOutputHelper output)
 {
 #if DEBUG
@@ -39,17 +39,18 @@ public sealed class EfCoreMigrationsRoundTripTests(ITestOutputHelper output)
         var repository = FindRepositoryRoot();
         var app = Path.Combine(Path.GetTempPath(), "outbox-ef-" + Guid.NewGuid().ToString("N")[..12]);
         Directory.CreateDirectory(app);
+        NpgsqlDataSource? dataSource = null;
+        var slot = "";
         try
         {
             var project = WriteApplication(repository, app);
             var kafka = await SharedInfrastructure.KafkaAsync();
-            var database = await CdcInfrastructure.CreateDatabaseAsync("ef_roundtrip");
+            var database = await SharedInfrastructure.CreateDatabaseAsync("ef_roundtrip");
             var prefix = "ef-" + Guid.NewGuid().ToString("N")[..12];
             var topic = prefix + ".migration";
-            var slot = CdcHarness.SlotPrefix + Guid.NewGuid().ToString("N")[..12];
+            slot = "it_efmig_" + Guid.NewGuid().ToString("N")[..12];
             await kafka.CreateTopicAsync(topic, Partitions);
-            await using var dataSource = NpgsqlDataSource.Create(database);
-            await CdcHarness.DropLeftoverSlotsAsync(dataSource);
+            dataSource = NpgsqlDataSource.Create(database);
             void ConfigureOutbox(OutboxOptions o)
             {
                 o.TopicTemplate = prefix + "." + OutboxOptions.AggregateTypePlaceholder;
@@ -129,14 +130,20 @@ public sealed class EfCoreMigrationsRoundTripTests(ITestOutputHelper output)
             }
 
             Assert.Equal(written.Concat(cdcWritten).Order(), CdcHarness.ReadAll(kafka, topic, Partitions).Select(r => r.Id).Order());
-            await using (var drop = dataSource.CreateCommand("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1"))
-            {
-                drop.Parameters.Add(new NpgsqlParameter<string> { TypedValue = slot });
-                await drop.ExecuteNonQueryAsync();
-            }
         }
         finally
         {
+            if (dataSource is not null)
+            {
+                await using (var drop = dataSource.CreateCommand("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1 AND NOT active"))
+                {
+                    drop.Parameters.Add(new NpgsqlParameter<string> { TypedValue = slot });
+                    await drop.ExecuteNonQueryAsync();
+                }
+
+                await dataSource.DisposeAsync();
+            }
+
             try
             {
                 Directory.Delete(app, recursive: true);

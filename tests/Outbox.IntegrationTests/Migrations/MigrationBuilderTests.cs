@@ -57,6 +57,18 @@ public sealed class MigrationBuilderTests
     }
 
     [Fact]
+    public async Task The_line_before_the_generated_operations_leaves_the_generated_CreateTable_which_fails_as_documented()
+    {
+        var database = await SharedInfrastructure.CreateDatabaseAsync("mig_early");
+        await using var services = MigrationDb.BuildServices(database);
+        await using var db = NewContext(services);
+        var migration = db.NewMigration().CreateOutboxSchema();
+        migration.Operations.AddRange(db.ModelOperations());
+        var error = await Assert.ThrowsAsync<PostgresException>(() => db.ApplyAsync(migration));
+        Assert.Equal(PostgresErrorCodes.DuplicateTable, error.SqlState);
+    }
+
+    [Fact]
     public async Task The_line_upgrades_a_schema_made_by_EnsureSchemaOnStart_whose_table_the_generated_migration_would_create_again()
     {
         var database = await SharedInfrastructure.CreateDatabaseAsync("mig_ensure");
@@ -118,6 +130,14 @@ public sealed class MigrationBuilderTests
         {
             await db.ApplyAsync(db.NewMigration(withModel: true).CreateOutboxSchema(OutboxCommitOrder.Trigger));
         }
+
+        // The create line for the CDC kind keeps an existing trigger, as EnsureSchemaOnStart does.
+        await using (var db = NewContext(services))
+        {
+            await db.ApplyAsync(db.NewMigration().CreateOutboxSchema(OutboxCommitOrder.WriteAheadLog));
+        }
+
+        Assert.True(await HasTriggerAsync(source));
 
         // A polling relay instance is live: the trigger stays, the migration fails with a message that says why.
         await using (var live = source.CreateCommand("INSERT INTO outbox.lanes_instances (instance_id, expires_at) VALUES ('relay-1', now() + interval '1 hour')"))

@@ -263,6 +263,74 @@ public static class OutboxSchema
             $do$;
             """;
 
+    /// <summary>The SQLSTATE the migration that drops the commit-order trigger raises while a polling relay still runs.</summary>
+    internal const string PollingRelayRunsSqlState = "OB002";
+
+    /// <summary>
+    /// The schema script for an EF Core migration: the advisory lock <see cref="EnsureCreatedAsync(NpgsqlDataSource, OutboxOptions, CancellationToken)"/>
+    /// takes (a migration and an app with <c>EnsureSchemaOnStart</c> may run at once), the unknown-order policy as a
+    /// transaction-local setting, then <see cref="CreateScript(OutboxOptions, OutboxCommitOrder)"/>.
+    /// </summary>
+    internal static string MigrationCreateScript(OutboxOptions options, OutboxCommitOrder commitOrder, OutboxUnknownCommitOrder unknownOrder)
+    {
+        var script = CreateScript(options, commitOrder);
+        var accept = unknownOrder switch
+        {
+            OutboxUnknownCommitOrder.Refuse => "",
+            OutboxUnknownCommitOrder.WriteOrder => $"SELECT set_config('{UnnumberedRowOrder.SettingName}', '{UnnumberedRowOrder.WriteOrderValue}', true);\n",
+            _ => throw new ArgumentOutOfRangeException(nameof(unknownOrder), unknownOrder, "Unknown policy."),
+        };
+        return $"SELECT pg_advisory_xact_lock({SchemaLockKey});\n{accept}{script}";
+    }
+
+    /// <summary>
+    /// Drops the commit-order trigger for a switch to the CDC relay or Debezium, refusing (SQLSTATE
+    /// <see cref="PollingRelayRunsSqlState"/>) while a polling-relay instance is registered as live: it would go on
+    /// reading rows that no longer get a commit order. The same rule as at run time, where the trigger is never dropped
+    /// under a polling relay.
+    /// </summary>
+    internal static string DropCommitTriggerScript(OutboxOptions options)
+    {
+        var n = new OutboxTableNames(options);
+        var message = $"A polling relay still runs on {n.Messages} (a live instance in {n.Instances}); it needs the commit-order trigger " +
+                      $"\"{n.CommitTriggerName}\". Stop every polling relay (deploy the CDC relay or Debezium first), then apply this migration again.";
+        return $"""
+            SELECT pg_advisory_xact_lock({SchemaLockKey});
+            DO $do$
+            BEGIN
+                IF to_regclass('{n.Instances.Replace("'", "''", StringComparison.Ordinal)}') IS NOT NULL
+                   AND EXISTS (SELECT 1 FROM {n.Instances} WHERE expires_at > now()) THEN
+                    RAISE EXCEPTION USING ERRCODE = '{PollingRelayRunsSqlState}', MESSAGE = '{message.Replace("'", "''", StringComparison.Ordinal)}';
+                END IF;
+            END
+            $do$;
+            {DropCommitTriggerStatement(options)}
+            """;
+    }
+
+    /// <summary>
+    /// Drops every object of <see cref="CreateScript(OutboxOptions, OutboxCommitOrder)"/> except the outbox table itself
+    /// (the EF Core model owns it: the migration's generated <c>DropTable</c> drops it) and the schema. Runs before or after
+    /// that <c>DropTable</c>: the function goes with <c>CASCADE</c>, which takes its trigger along.
+    /// </summary>
+    internal static string DropScript(OutboxOptions options)
+    {
+        var n = new OutboxTableNames(options);
+        return $"""
+            DROP FUNCTION IF EXISTS {n.CommitFunction}() CASCADE;
+            DROP SEQUENCE IF EXISTS {n.CommitSequence};
+            DROP TABLE IF EXISTS {n.Lanes};
+            DROP TABLE IF EXISTS {n.Instances};
+            DROP TABLE IF EXISTS {n.DeadLetters};
+            DROP TABLE IF EXISTS {n.ParkedKeys};
+            DROP TABLE IF EXISTS {n.Inbox};
+            DROP TABLE IF EXISTS {n.InboxOffsets};
+            DROP TABLE IF EXISTS {n.InboxParked};
+            DROP TABLE IF EXISTS {n.CdcSlots};
+            DROP TABLE IF EXISTS {n.CdcBacklog};
+            """;
+    }
+
     /// <summary>The SQLSTATE the script raises when rows written without the trigger have an unknown commit order.</summary>
     internal const string UnknownCommitOrderSqlState = "OB001";
 

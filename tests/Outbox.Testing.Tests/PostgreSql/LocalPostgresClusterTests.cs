@@ -159,6 +159,23 @@ public sealed class LocalPostgresClusterTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task A_server_named_by_the_environment_drops_its_databases_with_their_slots()
+    {
+        await using var host = await PostgresServer.StartAsync(Options());
+        var environment = new Dictionary<string, string?> { [PostgresServer.EnvironmentVariable] = host.ConnectionString };
+        var server = await PostgresServer.StartCoreAsync(new PostgresServerOptions { Log = TestOutputLog.For(output) }, name => environment.GetValueOrDefault(name), CancellationToken.None);
+        TestDatabase database;
+        await using (server)
+        {
+            database = await server.CreateTestDatabaseAsync("with_slot");
+            await PostgresServerTests.ExecuteAsync(database.ConnectionString, $"SELECT pg_create_logical_replication_slot('{database.SlotName}', 'pgoutput')");
+        }
+
+        Assert.Equal(0L, await PostgresServerTests.ScalarAsync<long>(host.ConnectionString, $"SELECT count(*) FROM pg_replication_slots WHERE slot_name = '{database.SlotName}'"));
+        Assert.Equal(0L, await PostgresServerTests.ScalarAsync<long>(host.ConnectionString, $"SELECT count(*) FROM pg_database WHERE datname = '{database.Name}'"));
+    }
+
+    [Fact]
     public void The_error_without_any_server_says_how_to_fix_it()
     {
         var exception = PostgresServer.NoServer(new PostgresServerOptions(), ["OUTBOX_TEST_POSTGRES is not set", "no Docker"]);

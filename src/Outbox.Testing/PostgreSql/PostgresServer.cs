@@ -14,14 +14,16 @@ namespace Outbox.Testing;
 /// <para>
 /// <see cref="StartAsync"/> chooses, in this order: the server named by the <c>OUTBOX_TEST_POSTGRES</c> environment
 /// variable (a connection string; a fresh database is created there for each server); a Testcontainers container when
-/// a Docker engine answers; else a private cluster made with this machine's PostgreSQL binaries (<c>initdb</c> into
-/// a temporary directory named <c>outbox-pg-&lt;pid&gt;-&lt;random&gt;</c>, <c>wal_level=logical</c>, a free loopback
-/// port), which starts in about a second.
+/// a Docker engine answers; else a private cluster made with this machine's PostgreSQL binaries (a copy of a data
+/// directory that <c>initdb</c> made once per machine, in a temporary directory named
+/// <c>outbox-pg-&lt;pid&gt;-&lt;random&gt;</c>, <c>wal_level=logical</c>, a free loopback port; the package README
+/// gives measured start times).
 /// </para>
 /// <para>
 /// Every kind has <c>wal_level=logical</c> and <c>track_commit_timestamp=on</c> except an <see cref="PostgresServerKind.Environment"/> server, which is used
 /// as it is configured. Use <see cref="CreateDatabaseAsync"/> to give each test class a database of its own, so that
-/// classes can run in parallel against one server.
+/// classes can run in parallel against one server, or <see cref="CreateTestDatabaseAsync"/> for a database that also
+/// has a replication slot name of its own (slots are cluster-wide).
 /// </para>
 /// </remarks>
 public sealed class PostgresServer : IAsyncDisposable

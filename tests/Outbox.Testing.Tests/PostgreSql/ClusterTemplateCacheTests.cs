@@ -127,6 +127,12 @@ public sealed class ClusterTemplateCacheTests(ITestOutputHelper output) : IDispo
 
         Assert.Null(ClusterTemplateCache.TryOpen(_cacheDirectory, binaries, LocalPostgresCluster.ServerUser, lines.Add));
         Assert.Contains(lines, line => line.Contains("others may write", StringComparison.Ordinal));
+
+        // The cluster still starts: initdb for itself, nothing read from or written to that directory.
+        await using var cluster = await StartAsync(binaries);
+        Assert.True(cluster.RanInitDb);
+        Assert.Equal(1, await PostgresServerTests.ScalarAsync<int>(Admin(cluster), "SELECT 1"));
+        Assert.Empty(Directory.EnumerateFileSystemEntries(_cacheDirectory));
     }
 
     [Fact]

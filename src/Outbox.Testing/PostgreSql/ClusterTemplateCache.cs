@@ -23,7 +23,8 @@ namespace Outbox.Testing;
 /// <para>
 /// The cache directory is <see cref="EnvironmentVariable"/> when set, else <c>outbox-pgtemplates-&lt;uid&gt;</c> in
 /// the directory that holds the clusters. It must belong to us and be writable by nobody else (checked on Linux):
-/// a template is run as the server's user, so one that somebody else planted would run their settings.
+/// a template is run as the server's user, so one that somebody else planted would run their settings. When we are
+/// root, the server's user must be able to reach it. Otherwise each cluster runs initdb for itself.
 /// </para>
 /// </remarks>
 internal sealed class ClusterTemplateCache
@@ -104,6 +105,12 @@ internal sealed class ClusterTemplateCache
                 if ((mode & (UnixFileMode.GroupWrite | UnixFileMode.OtherWrite)) != 0)
                 {
                     log?.Invoke($"PostgreSQL: not using the template cache {directory}: others may write into it ({mode}); running initdb for this cluster.");
+                    return null;
+                }
+
+                if (runAs is not null && !LocalPostgresCluster.IsTraversableByOthers(directory))
+                {
+                    log?.Invoke($"PostgreSQL: not using the template cache {directory}: the '{runAs}' user cannot reach it; running initdb for this cluster.");
                     return null;
                 }
 

@@ -232,7 +232,8 @@ internal sealed class LocalPostgresCluster : IAsyncDisposable
         return "/tmp";
     }
 
-    private static bool IsTraversableByOthers(string path)
+    /// <summary>Whether every directory from <paramref name="path"/> up to the root lets other users pass (o+x).</summary>
+    internal static bool IsTraversableByOthers(string path)
     {
         if (OperatingSystem.IsWindows())
         {

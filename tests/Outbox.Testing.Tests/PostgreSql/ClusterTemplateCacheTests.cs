@@ -136,6 +136,24 @@ public sealed class ClusterTemplateCacheTests(ITestOutputHelper output) : IDispo
     }
 
     [Fact]
+    public async Task As_root_a_cache_directory_the_server_user_cannot_reach_is_not_used()
+    {
+        if (!UnixUser.IsRoot || OperatingSystem.IsWindows())
+        {
+            return; // Only root hands the data directory to another user.
+        }
+
+        var binaries = await BinariesAsync();
+        Directory.CreateDirectory(_cacheDirectory);
+        File.SetUnixFileMode(_cacheDirectory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        var unreachable = Path.Combine(_cacheDirectory, "cache");
+        var lines = new List<string>();
+
+        Assert.Null(ClusterTemplateCache.TryOpen(unreachable, binaries, LocalPostgresCluster.ServerUser, lines.Add));
+        Assert.Contains(lines, line => line.Contains("cannot reach it", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void The_default_cache_directory_is_per_user_next_to_the_clusters()
     {
         var directory = ClusterTemplateCache.DefaultDirectory();

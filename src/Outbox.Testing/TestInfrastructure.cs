@@ -14,7 +14,8 @@ namespace Outbox.Testing;
 ///     Task IAsyncLifetime.DisposeAsync() => DisposeAsync().AsTask();
 /// }
 /// </code>
-/// Test classes then call <c>fixture.Postgres.CreateDatabaseAsync(...)</c> for a database of their own and use
+/// Test classes then call <c>fixture.Postgres.CreateDatabaseAsync(...)</c> for a database of their own (or
+/// <c>CreateTestDatabaseAsync(...)</c>, whose result also names a replication slot of its own for a CDC relay) and use
 /// topic names of their own, so that they can run in parallel.
 /// </example>
 public class TestInfrastructure : IAsyncDisposable

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.RegularExpressions;
@@ -5,12 +6,16 @@ using System.Text.RegularExpressions;
 namespace Outbox.Testing;
 
 /// <summary>
-/// Removes private clusters that crashed test runs left behind: only directories with our prefix, and only when
-/// the process named in the directory is gone. A postmaster still running there is stopped first.
+/// Removes private clusters that crashed test runs left behind. <c>/tmp</c> may be shared by several users and
+/// containers, and a process id alone proves nothing there (another pid namespace has its own pids; pids are reused),
+/// so a directory with our prefix is removed only when its <see cref="ClusterOwner"/> file proves its creator dead:
+/// same user as us, same boot, same pid namespace, and that pid gone (or a zombie) or now held by a process with another
+/// start time. Anything else is left alone and logged once per process. A postmaster still running there is stopped first.
 /// </summary>
 internal static partial class LeftoverClusterCleaner
 {
     private static readonly Lock s_gate = new();
+    private static readonly ConcurrentDictionary<string, byte> s_reported = new(StringComparer.Ordinal);
     private static Task? s_once;
 
     /// <summary>Cleans once per process; later calls share the first run.</summary>
@@ -25,6 +30,7 @@ internal static partial class LeftoverClusterCleaner
     /// <summary>Cleans leftovers under the given directories and returns how many were removed.</summary>
     public static async Task<int> CleanAsync(IEnumerable<string> baseDirectories, PostgresBinaries binaries, Action<string>? log)
     {
+        var self = ClusterOwner.Current();
         var removed = 0;
         foreach (var baseDirectory in baseDirectories.Select(Path.GetFullPath).Distinct(StringComparer.Ordinal))
         {
@@ -40,11 +46,19 @@ internal static partial class LeftoverClusterCleaner
 
             foreach (var directory in candidates)
             {
-                var match = ClusterDirectoryName().Match(Path.GetFileName(directory));
-                if (!match.Success
-                    || !int.TryParse(match.Groups["pid"].Value, NumberStyles.None, CultureInfo.InvariantCulture, out var pid)
-                    || OwnerIsAlive(pid, directory))
+                if (!ClusterDirectoryName().IsMatch(Path.GetFileName(directory)))
                 {
+                    continue;
+                }
+
+                var (remove, whyKept) = Judge(directory, self);
+                if (!remove)
+                {
+                    if (whyKept is not null && s_reported.TryAdd(directory, 0))
+                    {
+                        log?.Invoke($"PostgreSQL: left {directory} alone: {whyKept}. Delete it by hand if it is yours and unused.");
+                    }
+
                     continue;
                 }
 
@@ -63,6 +77,50 @@ internal static partial class LeftoverClusterCleaner
         }
 
         return removed;
+    }
+
+    /// <summary>
+    /// Whether <paramref name="directory"/> may be removed: only when its owner file proves its creator dead. When it
+    /// may not, the reason, or <see langword="null"/> when the creator simply still runs (nothing worth logging).
+    /// </summary>
+    internal static (bool Remove, string? WhyKept) Judge(string directory, ClusterOwner? self)
+    {
+        if (self is null)
+        {
+            return (false, "this system does not let us prove its creator dead (that needs Linux's /proc)");
+        }
+
+        var owner = ClusterOwner.TryRead(directory, out var problem);
+        if (owner is null)
+        {
+            return (false, problem);
+        }
+
+        if (owner.UserId != self.UserId)
+        {
+            return (false, string.Create(CultureInfo.InvariantCulture, $"it belongs to user id {owner.UserId}, not to us ({self.UserId})"));
+        }
+
+        if (!string.Equals(owner.BootId, self.BootId, StringComparison.Ordinal))
+        {
+            return (false, $"it was made during another boot or on another machine (boot id {owner.BootId})");
+        }
+
+        if (!string.Equals(owner.PidNamespace, self.PidNamespace, StringComparison.Ordinal))
+        {
+            return (false, $"its creator ran in another pid namespace ({owner.PidNamespace}, ours is {self.PidNamespace}), such as another container");
+        }
+
+        // Gone, or a zombie (a killed test host stays one until it is reaped, which can take a while in containers).
+        if (LinuxProcessState(owner.ProcessId) is null or 'Z' or 'X')
+        {
+            return (true, null);
+        }
+
+        // Alive, but a process that started at another time holds the pid now: the creator is gone.
+        return ClusterOwner.ReadStartTime(owner.ProcessId) is { } startTime && startTime != owner.StartTime
+            ? (true, null)
+            : (false, null);
     }
 
     private static async Task RemoveAsync(string directory, PostgresBinaries binaries, Action<string>? log)
@@ -96,33 +154,6 @@ internal static partial class LeftoverClusterCleaner
             using var postmaster = Process.GetProcessById(pid);
             postmaster.Kill();
             postmaster.WaitForExit(TimeSpan.FromSeconds(10));
-        }
-    }
-
-    /// <summary>
-    /// Whether the process that created <paramref name="directory"/> still runs: not when its pid is gone, is a
-    /// zombie (a killed test host stays one until it is reaped, which can take a while in containers), or now
-    /// belongs to a process that started after the directory was created (the pid was reused).
-    /// </summary>
-    private static bool OwnerIsAlive(int pid, string directory)
-    {
-        if (!IsAlive(pid))
-        {
-            return false;
-        }
-
-        try
-        {
-            using var process = Process.GetProcessById(pid);
-            var created = Directory.GetCreationTimeUtc(directory);
-            return process.StartTime.ToUniversalTime() <= created.AddSeconds(5);
-        }
-        catch (Exception exception) when (exception is ArgumentException or InvalidOperationException
-                                              or System.ComponentModel.Win32Exception or NotSupportedException
-                                              or IOException or UnauthorizedAccessException)
-        {
-            // Cannot tell: leave the directory alone.
-            return true;
         }
     }
 

@@ -8,8 +8,11 @@ using System.Text;
 namespace Outbox.Testing;
 
 /// <summary>
-/// A private PostgreSQL cluster made with the machine's binaries: <c>initdb</c> into a temporary directory named
-/// <c>outbox-pg-&lt;pid&gt;-&lt;random&gt;</c>, started with <c>pg_ctl</c> on a free loopback port.
+/// A private PostgreSQL cluster made with the machine's binaries in a temporary directory named
+/// <c>outbox-pg-&lt;pid&gt;-&lt;random&gt;</c>: a copy of the machine's <see cref="ClusterTemplateCache"/> template
+/// (<c>initdb</c> runs once per machine, not once per cluster), this cluster's settings appended to its
+/// <c>postgresql.conf</c>, started with <c>pg_ctl</c> on a free loopback port. The directory holds a
+/// <see cref="ClusterOwner"/> file, so that <see cref="LeftoverClusterCleaner"/> can prove when its creator is dead.
 /// </summary>
 internal sealed class LocalPostgresCluster : IAsyncDisposable
 {
@@ -34,7 +37,7 @@ internal sealed class LocalPostgresCluster : IAsyncDisposable
         _binaries = binaries;
         _log = log;
         _startTimeout = startTimeout;
-        _runAs = UnixUser.IsRoot ? ServiceUser : null;
+        _runAs = ServerUser;
         RootDirectory = rootDirectory;
         DataDirectory = Path.Combine(rootDirectory, "data");
         LogFile = Path.Combine(rootDirectory, "postgresql.log");
@@ -51,6 +54,12 @@ internal sealed class LocalPostgresCluster : IAsyncDisposable
     public int Port { get; private set; }
 
     public bool IsRunning => _running;
+
+    /// <summary>The user the server runs as: <c>postgres</c> when we are root, else <see langword="null"/> (ourselves).</summary>
+    public static string? ServerUser => UnixUser.IsRoot ? ServiceUser : null;
+
+    /// <summary>Whether making this cluster ran <c>initdb</c>: it built the template, or no template cache could be used.</summary>
+    public bool RanInitDb { get; private set; }
 
     /// <summary>Settings every private cluster gets, before the caller's (which win).</summary>
     public static IReadOnlyDictionary<string, string> DefaultSettings { get; } = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase)
@@ -72,9 +81,11 @@ internal sealed class LocalPostgresCluster : IAsyncDisposable
 
     /// <summary>
     /// Creates, configures and starts a cluster. The caller owns it and must dispose it. <paramref name="ownerPid"/>
-    /// is the process id written into the directory name (ours by default; tests pass a dead one).
+    /// is the process id written into the directory name and its owner file (ours by default; tests pass a dead one).
     /// <paramref name="baseDirectory"/> is where the cluster directory goes (<see cref="BaseDirectory"/> by default; a test
     /// that fakes a dead owner uses a folder of its own, which the cleaners of other test processes do not scan).
+    /// <paramref name="templateCacheDirectory"/> is the template cache (<see cref="ClusterTemplateCache.DefaultDirectory"/>
+    /// by default; tests use one of their own).
     /// </summary>
     public static async Task<LocalPostgresCluster> StartNewAsync(
         PostgresBinaries binaries,
@@ -83,18 +94,23 @@ internal sealed class LocalPostgresCluster : IAsyncDisposable
         TimeSpan startTimeout,
         CancellationToken cancellationToken,
         int? ownerPid = null,
-        string? baseDirectory = null)
+        string? baseDirectory = null,
+        string? templateCacheDirectory = null)
     {
         var name = string.Create(
             CultureInfo.InvariantCulture,
             $"{DirectoryPrefix}{ownerPid ?? Environment.ProcessId}-{RandomNumberGenerator.GetHexString(8, lowercase: true)}");
         var root = Path.Combine(baseDirectory ?? BaseDirectory(), name);
         Directory.CreateDirectory(root);
+        // Written before anything else, so that no cleaner ever sees this directory without it for long; a cleaner
+        // that does (or that cannot read it) leaves the directory alone.
+        ClusterOwner.ForProcess(ownerPid ?? Environment.ProcessId)?.WriteTo(root);
         var cluster = new LocalPostgresCluster(binaries, root, log, startTimeout);
         AppDomain.CurrentDomain.ProcessExit += cluster._onProcessExit;
         try
         {
-            await cluster.InitializeAsync(settings, cancellationToken).ConfigureAwait(false);
+            await cluster.InitializeAsync(settings, templateCacheDirectory ?? ClusterTemplateCache.DefaultDirectory(), cancellationToken)
+                .ConfigureAwait(false);
             await cluster.StartOnFreePortAsync(cancellationToken).ConfigureAwait(false);
             return cluster;
         }
@@ -216,7 +232,8 @@ internal sealed class LocalPostgresCluster : IAsyncDisposable
         return "/tmp";
     }
 
-    private static bool IsTraversableByOthers(string path)
+    /// <summary>Whether every directory from <paramref name="path"/> up to the root lets other users pass (o+x).</summary>
+    internal static bool IsTraversableByOthers(string path)
     {
         if (OperatingSystem.IsWindows())
         {
@@ -234,39 +251,44 @@ internal sealed class LocalPostgresCluster : IAsyncDisposable
         return true;
     }
 
-    private async Task InitializeAsync(IEnumerable<KeyValuePair<string, string>> settings, CancellationToken cancellationToken)
+    /// <summary>Gives <paramref name="directory"/> to the server's user (we are root) and makes it private (0700).</summary>
+    internal static async Task HandToServerUserAsync(string directory, string? runAs, CancellationToken cancellationToken)
     {
-        if (_runAs is not null)
+        if (runAs is not null)
         {
-            // initdb runs as the service user and creates the data directory inside this one.
+            // initdb, cp and the server run as the service user and create the data directory inside this one.
             var chown = await ExternalProcess
-                .RunAsync(new ProcessCommand("chown", [_runAs + ":", RootDirectory]), TimeSpan.FromSeconds(30), cancellationToken)
+                .RunAsync(new ProcessCommand("chown", [runAs + ":", directory]), TimeSpan.FromSeconds(30), cancellationToken)
                 .ConfigureAwait(false);
             if (!chown.Succeeded)
             {
                 throw new InvalidOperationException(
-                    $"Could not hand {RootDirectory} to the '{_runAs}' user (PostgreSQL refuses to run as root): {chown.Output}");
+                    $"Could not hand {directory} to the '{runAs}' user (PostgreSQL refuses to run as root): {chown.Output}");
             }
         }
 
         if (!OperatingSystem.IsWindows())
         {
-            File.SetUnixFileMode(RootDirectory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+            File.SetUnixFileMode(directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         }
+    }
 
-        var result = await InitDbAsync("--locale=C.UTF-8", cancellationToken).ConfigureAwait(false);
-        if (!result.Succeeded && result.Output.Contains("locale", StringComparison.OrdinalIgnoreCase))
+    private async Task InitializeAsync(
+        IEnumerable<KeyValuePair<string, string>> settings, string templateCacheDirectory, CancellationToken cancellationToken)
+    {
+        await HandToServerUserAsync(RootDirectory, _runAs, cancellationToken).ConfigureAwait(false);
+        var cache = ClusterTemplateCache.TryOpen(templateCacheDirectory, _binaries, _runAs, _log);
+        if (cache is null)
         {
-            // Some systems have no C.UTF-8 locale; the C locale with UTF-8 encoding behaves the same for tests.
-            result = await InitDbAsync("--no-locale", cancellationToken).ConfigureAwait(false);
+            await InitDb.RunAsync(_binaries, DataDirectory, _runAs, cancellationToken).ConfigureAwait(false);
+            RanInitDb = true;
         }
-
-        if (!result.Succeeded)
+        else
         {
-            throw new InvalidOperationException(
-                $"initdb ({_binaries.InitDb}) failed with exit code {result.ExitCode}: {result.Output}");
+            RanInitDb = await cache.CopyToAsync(DataDirectory, cancellationToken).ConfigureAwait(false);
         }
 
+        // The template's postgresql.conf is initdb's; everything of this cluster's own goes after it.
         var merged = new Dictionary<string, string>(DefaultSettings, StringComparer.OrdinalIgnoreCase);
         foreach (var (name, value) in settings)
         {
@@ -287,15 +309,6 @@ internal sealed class LocalPostgresCluster : IAsyncDisposable
         await File.AppendAllTextAsync(Path.Combine(DataDirectory, "postgresql.conf"), configuration.ToString(), cancellationToken)
             .ConfigureAwait(false);
     }
-
-    private Task<ProcessResult> InitDbAsync(string localeArgument, CancellationToken cancellationToken) =>
-        ExternalProcess.RunAsync(
-            new ProcessCommand(
-                _binaries.InitDb,
-                ["-D", DataDirectory, "-U", "postgres", "-A", "trust", "-E", "UTF8", localeArgument, "--no-sync"],
-                RootDirectory).AsUser(_runAs),
-            TimeSpan.FromMinutes(2),
-            cancellationToken);
 
     private async Task StartOnFreePortAsync(CancellationToken cancellationToken)
     {

@@ -15,6 +15,8 @@ internal sealed class PostgresBinaries
 
     public string PgCtl => Program("pg_ctl");
 
+    public string Postgres => Program("postgres");
+
     /// <summary>
     /// Finds the server binaries: the highest version under <c>/usr/lib/postgresql/*/bin</c> (Debian, Ubuntu),
     /// then <c>/usr/pgsql-*/bin</c> (RHEL), then <c>pg_config --bindir</c>, then the <c>PATH</c>.

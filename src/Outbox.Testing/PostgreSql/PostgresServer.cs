@@ -14,14 +14,16 @@ namespace Outbox.Testing;
 /// <para>
 /// <see cref="StartAsync"/> chooses, in this order: the server named by the <c>OUTBOX_TEST_POSTGRES</c> environment
 /// variable (a connection string; a fresh database is created there for each server); a Testcontainers container when
-/// a Docker engine answers; else a private cluster made with this machine's PostgreSQL binaries (<c>initdb</c> into
-/// a temporary directory named <c>outbox-pg-&lt;pid&gt;-&lt;random&gt;</c>, <c>wal_level=logical</c>, a free loopback
-/// port), which starts in about a second.
+/// a Docker engine answers; else a private cluster made with this machine's PostgreSQL binaries (a copy of a data
+/// directory that <c>initdb</c> made once per machine, in a temporary directory named
+/// <c>outbox-pg-&lt;pid&gt;-&lt;random&gt;</c>, <c>wal_level=logical</c>, a free loopback port; the package README
+/// gives measured start times).
 /// </para>
 /// <para>
 /// Every kind has <c>wal_level=logical</c> and <c>track_commit_timestamp=on</c> except an <see cref="PostgresServerKind.Environment"/> server, which is used
 /// as it is configured. Use <see cref="CreateDatabaseAsync"/> to give each test class a database of its own, so that
-/// classes can run in parallel against one server.
+/// classes can run in parallel against one server, or <see cref="CreateTestDatabaseAsync"/> for a database that also
+/// has a replication slot name of its own (slots are cluster-wide).
 /// </para>
 /// </remarks>
 public sealed class PostgresServer : IAsyncDisposable
@@ -74,7 +76,11 @@ public sealed class PostgresServer : IAsyncDisposable
     /// <summary>Gets a connection string to the database that this server created for its own use.</summary>
     /// <value>The database is named <c>outbox_&lt;random&gt;</c>; the user is a superuser except, possibly, on an
     /// <see cref="PostgresServerKind.Environment"/> server.</value>
-    public string ConnectionString { get; private set; } = string.Empty;
+    public string ConnectionString => Database.ConnectionString;
+
+    /// <summary>Gets the database that this server created for its own use, with its own slot and publication names.</summary>
+    /// <value>The database of <see cref="ConnectionString"/>.</value>
+    public TestDatabase Database { get; private set; } = null!;
 
     /// <summary>Gets the host name or address the server listens on.</summary>
     public string Host { get; }
@@ -109,7 +115,7 @@ public sealed class PostgresServer : IAsyncDisposable
                      ?? throw NoServer(options, notChosen);
         try
         {
-            server.ConnectionString = await server.CreateDatabaseAsync("outbox", cancellationToken).ConfigureAwait(false);
+            server.Database = await server.CreateTestDatabaseAsync("outbox", cancellationToken).ConfigureAwait(false);
         }
         catch
         {
@@ -130,7 +136,20 @@ public sealed class PostgresServer : IAsyncDisposable
     /// <returns>A connection string to the new database, with the same user as <see cref="ConnectionString"/>.</returns>
     /// <exception cref="ObjectDisposedException">The server was disposed.</exception>
     /// <exception cref="NpgsqlException">The server refused to create the database.</exception>
-    public async Task<string> CreateDatabaseAsync(string? prefix = null, CancellationToken cancellationToken = default)
+    public async Task<string> CreateDatabaseAsync(string? prefix = null, CancellationToken cancellationToken = default) =>
+        (await CreateTestDatabaseAsync(prefix, cancellationToken).ConfigureAwait(false)).ConnectionString;
+
+    /// <summary>
+    /// Creates a database with a unique name on this server, like <see cref="CreateDatabaseAsync"/>, and returns it with
+    /// names of its own for cluster-wide objects: <see cref="TestDatabase.SlotName"/> for a CDC relay's replication slot.
+    /// </summary>
+    /// <param name="prefix">The start of the name (lower-cased; characters other than letters, digits and
+    /// <c>_</c> become <c>_</c>); <see langword="null"/> for <c>test</c>. A random suffix makes it unique.</param>
+    /// <param name="cancellationToken">A token to cancel the operation.</param>
+    /// <returns>The new database.</returns>
+    /// <exception cref="ObjectDisposedException">The server was disposed.</exception>
+    /// <exception cref="NpgsqlException">The server refused to create the database.</exception>
+    public async Task<TestDatabase> CreateTestDatabaseAsync(string? prefix = null, CancellationToken cancellationToken = default)
     {
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
         var name = UniqueDatabaseName(prefix);
@@ -151,7 +170,7 @@ public sealed class PostgresServer : IAsyncDisposable
             _databases.Add(name);
         }
 
-        return ConnectionStringFor(name);
+        return new TestDatabase(name, ConnectionStringFor(name));
     }
 
     /// <summary>

@@ -15,7 +15,8 @@ namespace Outbox.IntegrationTests.Cdc;
 
 /// <summary>
 /// A database with the outbox schema, a topic and a replication slot name of its own, relay hosts configured like an
-/// application (AddOutbox + UsePostgreSql + UseKafka + AddCdcRelay), a writer, and a reader of the topic.
+/// application (AddOutbox + UsePostgreSql + UseKafka + AddCdcRelay), a writer, and a reader of the topic. The slot
+/// name comes from the test kit (<see cref="TestDatabase.SlotName"/>): slots are cluster-wide, the database is not.
 /// </summary>
 internal sealed class CdcHarness : IAsyncDisposable
 {
@@ -26,23 +27,25 @@ internal sealed class CdcHarness : IAsyncDisposable
     private readonly ServiceProvider _writerServices;
     private readonly Dictionary<string, int> _nextSeq = [];
 
-    private CdcHarness(ITestOutputHelper output, string connectionString, KafkaServer kafka, int partitions)
+    private CdcHarness(ITestOutputHelper output, TestDatabase database, KafkaServer kafka, int partitions)
     {
         Output = output;
-        ConnectionString = connectionString;
+        Database = database;
+        ConnectionString = database.ConnectionString;
         Kafka = kafka;
         Partitions = partitions;
-        var suffix = Guid.NewGuid().ToString("N")[..12];
-        Prefix = "cdc-" + suffix;
-        SlotName = SlotPrefix + suffix;
-        DataSource = NpgsqlDataSource.Create(connectionString);
+        // Topics live on the shared Kafka: they need names of their own too.
+        Prefix = "cdc-" + Guid.NewGuid().ToString("N")[..12];
+        DataSource = NpgsqlDataSource.Create(ConnectionString);
         var services = new ServiceCollection();
-        services.AddOutbox(ConfigureOutbox).UsePostgreSql(connectionString);
+        services.AddOutbox(ConfigureOutbox).UsePostgreSql(ConnectionString);
         _writerServices = services.BuildServiceProvider();
         Writer = _writerServices.GetRequiredService<OutboxWriter>();
     }
 
     public ITestOutputHelper Output { get; }
+
+    public TestDatabase Database { get; }
 
     public string ConnectionString { get; }
 
@@ -52,7 +55,7 @@ internal sealed class CdcHarness : IAsyncDisposable
 
     public string Prefix { get; }
 
-    public string SlotName { get; }
+    public string SlotName => Database.SlotName;
 
     public string Topic => Prefix + "." + AggregateType;
 
@@ -73,11 +76,11 @@ internal sealed class CdcHarness : IAsyncDisposable
     /// <summary>A harness on the CDC tests' server and the shared Kafka (or the given ones), after dropping slots earlier tests left behind.</summary>
     /// <param name="commitOrder">The schema variant: by default the one AddCdcRelay() creates (no commit-order trigger).</param>
     public static async Task<CdcHarness> CreateAsync(
-        ITestOutputHelper output, int partitions = 4, string? connectionString = null, KafkaServer? kafka = null, OutboxCommitOrder commitOrder = OutboxCommitOrder.WriteAheadLog)
+        ITestOutputHelper output, int partitions = 4, TestDatabase? database = null, KafkaServer? kafka = null, OutboxCommitOrder commitOrder = OutboxCommitOrder.WriteAheadLog)
     {
-        connectionString ??= await CdcInfrastructure.CreateDatabaseAsync("cdc");
+        database ??= await CdcInfrastructure.CreateTestDatabaseAsync("cdc");
         kafka ??= await SharedInfrastructure.KafkaAsync();
-        var harness = new CdcHarness(output, connectionString, kafka, partitions);
+        var harness = new CdcHarness(output, database, kafka, partitions);
         await DropLeftoverSlotsAsync(harness.DataSource);
         await OutboxSchema.EnsureCreatedAsync(harness.DataSource, harness.OutboxOptions, commitOrder, CancellationToken.None);
         await kafka.CreateTopicAsync(harness.Topic, partitions);

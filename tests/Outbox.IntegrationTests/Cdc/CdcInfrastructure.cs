@@ -30,4 +30,11 @@ public static class CdcInfrastructure
         var server = await PostgresAsync();
         return await server.CreateDatabaseAsync(prefix);
     }
+
+    /// <summary>A database with slot and publication names of its own (slots are cluster-wide: see <see cref="TestDatabase"/>).</summary>
+    public static async Task<TestDatabase> CreateTestDatabaseAsync(string prefix)
+    {
+        var server = await PostgresAsync();
+        return await server.CreateTestDatabaseAsync(prefix);
+    }
 }

@@ -37,7 +37,7 @@ public sealed class CdcRelayConfigurationTests(ITestOutputHelper output)
         var options = new PostgresServerOptions { Kind = PostgresServerKind.LocalCluster };
         options.Settings["wal_level"] = "replica";
         await using var server = await PostgresServer.StartAsync(options);
-        await using var harness = await CdcHarness.CreateAsync(output, connectionString: server.ConnectionString);
+        await using var harness = await CdcHarness.CreateAsync(output, database: server.Database);
 
         var host = harness.BuildRelayHost("relay");
         var error = await Assert.ThrowsAsync<OutboxConfigurationException>(() => host.StartAsync());
@@ -104,7 +104,7 @@ public sealed class CdcRelayConfigurationTests(ITestOutputHelper output)
         options.Settings["max_wal_size"] = "64MB";
         options.Settings["min_wal_size"] = "32MB";
         await using var server = await PostgresServer.StartAsync(options);
-        await using var harness = await CdcHarness.CreateAsync(output, connectionString: server.ConnectionString);
+        await using var harness = await CdcHarness.CreateAsync(output, database: server.Database);
 
         // The relay creates its slot, publishes, and stops; the slot stays behind at its confirmed position.
         var first = await harness.StartRelayHostAsync("relay-1");

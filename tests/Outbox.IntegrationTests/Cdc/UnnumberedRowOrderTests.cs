@@ -82,7 +82,7 @@ public sealed class UnnumberedRowOrderTests(ITestOutputHelper output)
     public async Task Without_commit_timestamps_the_cdc_relay_refuses_a_backlog_of_unknown_order_and_publishes_it_in_write_order_once_accepted()
     {
         await using var server = await StartServerWithoutCommitTimestampsAsync();
-        await using var harness = await CdcHarness.CreateAsync(output, connectionString: await server.CreateDatabaseAsync("cdc_nots"));
+        await using var harness = await CdcHarness.CreateAsync(output, database: await server.CreateTestDatabaseAsync("cdc_nots"));
         var pairs = await InterleaveAsync(harness, 3);
 
         var refused = await harness.StartRelayHostAsync("refused");
@@ -113,7 +113,7 @@ public sealed class UnnumberedRowOrderTests(ITestOutputHelper output)
     public async Task Without_commit_timestamps_keys_written_by_one_transaction_each_are_not_refused()
     {
         await using var server = await StartServerWithoutCommitTimestampsAsync();
-        await using var harness = await CdcHarness.CreateAsync(output, connectionString: await server.CreateDatabaseAsync("cdc_nots_one"));
+        await using var harness = await CdcHarness.CreateAsync(output, database: await server.CreateTestDatabaseAsync("cdc_nots_one"));
 
         // 10 keys, each written by exactly one transaction (several events per transaction): the order is known.
         await harness.WriteAsync(60, keys: 10, perTransaction: 60);
@@ -127,7 +127,7 @@ public sealed class UnnumberedRowOrderTests(ITestOutputHelper output)
     public async Task Without_commit_timestamps_switching_to_polling_refuses_rows_of_unknown_order_until_write_order_is_accepted()
     {
         await using var server = await StartServerWithoutCommitTimestampsAsync();
-        await using var harness = await CdcHarness.CreateAsync(output, connectionString: await server.CreateDatabaseAsync("poll_nots"));
+        await using var harness = await CdcHarness.CreateAsync(output, database: await server.CreateTestDatabaseAsync("poll_nots"));
         await InterleaveAsync(harness, 2);
 
         using (var refused = BuildPollingHost(harness, harness.ConnectionString))
@@ -180,7 +180,7 @@ public sealed class UnnumberedRowOrderTests(ITestOutputHelper output)
     public async Task Without_commit_timestamps_ensure_schema_on_start_numbers_rows_in_write_order_when_the_option_accepts_it()
     {
         await using var server = await StartServerWithoutCommitTimestampsAsync();
-        await using var harness = await CdcHarness.CreateAsync(output, connectionString: await server.CreateDatabaseAsync("poll_nots_ok"));
+        await using var harness = await CdcHarness.CreateAsync(output, database: await server.CreateTestDatabaseAsync("poll_nots_ok"));
         var pairs = await InterleaveAsync(harness, 2);
 
         using var host = BuildPollingHost(harness, harness.ConnectionString, unknownOrder: OutboxUnknownCommitOrder.WriteOrder);

@@ -104,7 +104,7 @@ public sealed class LocalPostgresClusterTests(ITestOutputHelper output)
     {
         var binaries = await PostgresBinaries.FindAsync(CancellationToken.None);
         Assert.NotNull(binaries);
-        var deadPid = await DeadProcessIdAsync();
+        var deadPid = await LeftoverClusterCleanerTests.DeadProcessIdAsync();
 
         // A folder of its own: test processes running in parallel clean leftovers in the shared base directory at start,
         // and would remove this deliberately orphaned cluster while it is still starting.
@@ -117,6 +117,7 @@ public sealed class LocalPostgresClusterTests(ITestOutputHelper output)
         // A directory of a live process (ours) must survive the cleanup.
         var live = Path.Combine(privateBase, $"outbox-pg-{Environment.ProcessId}-0123abcd");
         Directory.CreateDirectory(live);
+        ClusterOwner.Current()?.WriteTo(live);
         try
         {
             var removed = await LeftoverClusterCleaner.CleanAsync([privateBase], binaries, TestOutputLog.For(output));
@@ -155,6 +156,23 @@ public sealed class LocalPostgresClusterTests(ITestOutputHelper output)
 
         Assert.Equal(0L, await PostgresServerTests.ScalarAsync<long>(
             host.ConnectionString, $"SELECT count(*) FROM pg_database WHERE datname = '{database}' OR datname LIKE 'extra\\_%'"));
+    }
+
+    [Fact]
+    public async Task A_server_named_by_the_environment_drops_its_databases_with_their_slots()
+    {
+        await using var host = await PostgresServer.StartAsync(Options());
+        var environment = new Dictionary<string, string?> { [PostgresServer.EnvironmentVariable] = host.ConnectionString };
+        var server = await PostgresServer.StartCoreAsync(new PostgresServerOptions { Log = TestOutputLog.For(output) }, name => environment.GetValueOrDefault(name), CancellationToken.None);
+        TestDatabase database;
+        await using (server)
+        {
+            database = await server.CreateTestDatabaseAsync("with_slot");
+            await PostgresServerTests.ExecuteAsync(database.ConnectionString, $"SELECT pg_create_logical_replication_slot('{database.SlotName}', 'pgoutput')");
+        }
+
+        Assert.Equal(0L, await PostgresServerTests.ScalarAsync<long>(host.ConnectionString, $"SELECT count(*) FROM pg_replication_slots WHERE slot_name = '{database.SlotName}'"));
+        Assert.Equal(0L, await PostgresServerTests.ScalarAsync<long>(host.ConnectionString, $"SELECT count(*) FROM pg_database WHERE datname = '{database.Name}'"));
     }
 
     [Fact]
@@ -197,22 +215,14 @@ public sealed class LocalPostgresClusterTests(ITestOutputHelper output)
     {
         var binaries = await PostgresBinaries.FindAsync(CancellationToken.None);
         Assert.NotNull(binaries);
-        // `sleep 0` exits at once, and its new parent (the exec'ed `sleep 30`) never reaps it: a zombie, like a
-        // SIGKILLed test host whose parent has not collected it yet.
-        using var parent = Process.Start(new ProcessStartInfo("sh", ["-c", "sleep 0 & echo $!; exec sleep 30"])
-        {
-            RedirectStandardOutput = true,
-            UseShellExecute = false,
-        })!;
+        using var parent = LeftoverClusterCleanerTests.StartZombieParent();
         try
         {
-            var zombie = int.Parse((await parent.StandardOutput.ReadLineAsync())!, System.Globalization.CultureInfo.InvariantCulture);
-            await Eventually.WaitUntilAsync(
-                () => File.Exists($"/proc/{zombie}/stat") && File.ReadAllText($"/proc/{zombie}/stat").Contains(") Z ", StringComparison.Ordinal),
-                TimeSpan.FromSeconds(20),
-                "the child to become a zombie");
+            var zombie = await LeftoverClusterCleanerTests.ZombiePidAsync(parent);
             var leftover = Path.Combine(LocalPostgresCluster.BaseDirectory(), $"outbox-pg-{zombie}-feedbeef");
             Directory.CreateDirectory(Path.Combine(leftover, "data"));
+            // What the kit writes into every cluster directory it makes: here it names the zombie.
+            ClusterOwner.ForProcess(zombie)!.WriteTo(leftover);
 
             await LeftoverClusterCleaner.CleanAsync([LocalPostgresCluster.BaseDirectory()], binaries, TestOutputLog.For(output));
 
@@ -222,12 +232,5 @@ public sealed class LocalPostgresClusterTests(ITestOutputHelper output)
         {
             parent.Kill();
         }
-    }
-
-    private static async Task<int> DeadProcessIdAsync()
-    {
-        using var process = Process.Start(new ProcessStartInfo("true") { UseShellExecute = false })!;
-        await process.WaitForExitAsync();
-        return process.Id;
     }
 }

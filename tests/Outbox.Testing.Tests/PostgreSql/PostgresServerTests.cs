@@ -74,6 +74,45 @@ public sealed class PostgresServerTests(InfrastructureFixture infrastructure, IT
         Assert.Equal(0L, await ScalarAsync<long>(database, $"SELECT count(*) FROM pg_replication_slots WHERE slot_name = '{slot}'"));
     }
 
+    [Fact]
+    public async Task Test_databases_have_slot_names_of_their_own_so_two_CDC_tests_do_not_collide()
+    {
+        var first = await _server.CreateTestDatabaseAsync("cdc");
+        var second = await _server.CreateTestDatabaseAsync("cdc");
+        Assert.Equal(first.Name, await ScalarAsync<string>(first.ConnectionString, "SELECT current_database()"));
+        Assert.Equal(_server.ConnectionString, _server.Database.ConnectionString);
+        Assert.Equal(_server.Database.Name, await ScalarAsync<string>(_server.ConnectionString, "SELECT current_database()"));
+
+        // What a CDC relay does on start, in both databases at once: a publication, then a slot (cluster-wide).
+        var created = new List<TestDatabase>();
+        try
+        {
+            foreach (var database in new[] { first, second })
+            {
+                Assert.Matches(@"\A[a-z0-9_]{1,63}\z", database.SlotName);
+                Assert.Matches(@"\A[a-z_][a-z0-9_]{0,62}\z", database.PublicationName);
+                await ExecuteAsync(database.ConnectionString, "CREATE TABLE events (id bigint PRIMARY KEY)");
+                await ExecuteAsync(database.ConnectionString, $"CREATE PUBLICATION {database.PublicationName} FOR TABLE events");
+                await ExecuteAsync(database.ConnectionString, $"SELECT pg_create_logical_replication_slot('{database.SlotName}', 'pgoutput')");
+                created.Add(database);
+            }
+
+            Assert.NotEqual(first.SlotName, second.SlotName);
+            foreach (var database in created)
+            {
+                Assert.Equal(database.Name, await ScalarAsync<string>(
+                    database.ConnectionString, $"SELECT database FROM pg_replication_slots WHERE slot_name = '{database.SlotName}'"));
+            }
+        }
+        finally
+        {
+            foreach (var database in created)
+            {
+                await ExecuteAsync(database.ConnectionString, $"SELECT pg_drop_replication_slot('{database.SlotName}')");
+            }
+        }
+    }
+
     internal static async Task<T> ScalarAsync<T>(string connectionString, string sql)
     {
         await using var connection = new NpgsqlConnection(connectionString);

@@ -1,8 +1,11 @@
 namespace MovieWatch;
 
-/// <summary>Command-line settings: <c>[demo] [--relay polling|cdc|debezium] [--users N] [--watches N] [--concurrency N]</c>.</summary>
+/// <summary>Command-line settings: <c>[demo] [--relay polling|cdc|debezium] [--users N] [--watches N] [--concurrency N] [--rate N]</c>.</summary>
 public sealed record SampleSettings(bool Demo, string Relay, int Users, int Watches, int Concurrency, string[] HostArgs)
 {
+    /// <summary>Gets the demo's pace in watches per second (0: as fast as the users can press).</summary>
+    public int Rate { get; init; } = 100;
+
     public static readonly string[] Relays = ["polling", "cdc", "debezium"];
 
     public static SampleSettings Parse(string[] args)
@@ -12,6 +15,7 @@ public sealed record SampleSettings(bool Demo, string Relay, int Users, int Watc
         var users = demo ? 50 : 8;
         var watches = 1000;
         var concurrency = 16;
+        var rate = 100;
         var rest = new List<string>();
         for (var i = demo ? 1 : 0; i < args.Length; i++)
         {
@@ -34,6 +38,9 @@ public sealed record SampleSettings(bool Demo, string Relay, int Users, int Watc
                 case "--concurrency":
                     concurrency = Positive(ref i, "--concurrency");
                     break;
+                case "--rate":
+                    rate = int.TryParse(Value(ref i), out var r) && r >= 0 ? r : throw new ArgumentException("--rate must be a whole number of watches per second (0: as fast as possible).");
+                    break;
                 default:
                     rest.Add(args[i]);
                     break;
@@ -48,7 +55,7 @@ public sealed record SampleSettings(bool Demo, string Relay, int Users, int Watc
                 "without 'demo': it writes the outbox rows and prints the Kafka Connect configuration for Debezium.");
         }
 
-        return new SampleSettings(demo, relay, users, watches, concurrency, rest.ToArray());
+        return new SampleSettings(demo, relay, users, watches, concurrency, rest.ToArray()) { Rate = rate };
 
         string Value(ref int i) => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value.");
 

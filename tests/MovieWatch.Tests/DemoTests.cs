@@ -17,7 +17,17 @@ public sealed class DemoTests
         var line = stdout.ToString().Trim();
         Assert.Equal(0, exit);
         Assert.StartsWith($"demo: relay={relay} watches=120 published=120 streamed=120 recommended=120 lost=0 duplicates_suppressed=", line, StringComparison.Ordinal);
-        Assert.Matches(@" p99_ms=\d+(\.\d)?$", line);
+        Assert.Matches(@" rate=100 p50_ms=\d+(\.\d)? p99_ms=\d+(\.\d)?$", line);
+    }
+
+    [Fact]
+    public void Settings_take_the_demo_rate_with_100_per_second_by_default_and_refuse_a_negative_one()
+    {
+        Assert.Equal(100, SampleSettings.Parse(["demo"]).Rate);
+        Assert.Equal(0, SampleSettings.Parse(["demo", "--rate", "0"]).Rate);
+        Assert.Equal(250, SampleSettings.Parse(["demo", "--rate", "250"]).Rate);
+        var ex = Assert.Throws<ArgumentException>(() => SampleSettings.Parse(["demo", "--rate", "-5"]));
+        Assert.Contains("--rate must be a whole number", ex.Message, StringComparison.Ordinal);
     }
 
     [Fact]

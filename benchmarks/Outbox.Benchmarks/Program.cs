@@ -168,7 +168,7 @@ public static class Program
           inbox       [--messages 100000] [--batch 1] [--partitions 16]
           inbox-latency [--rate 500] [--seconds 30] [--keys 200] [--partitions 16] [--poison-every <N: every N-th measured record always fails its handler>]
           profile-write-path [--entities 100] [--iterations 200]   (time and allocations of the SaveChanges shapes, by type)
-          report      [--messages 200000] [--writers 4] [--rate 500] [--seconds 30] [--partitions 32] [--inbox-messages 100000]
+          report      [--messages 200000] [--writers 4] [--rate 500] [--seconds 30] [--partitions 32] [--inbox-messages 100000] [--live-seconds 15]
                       [--out benchmarks/results] [--micro <BenchmarkDotNet results directory to include>]
           anything else: BenchmarkDotNet micro-benchmarks, e.g. --filter '*' or --list flat
         OUTBOX_BENCH_POSTGRES (connection string) and OUTBOX_BENCH_KAFKA (bootstrap servers) name existing servers.

@@ -4,7 +4,8 @@ using Outbox.Benchmarks.Macro;
 namespace Outbox.Benchmarks.Report;
 
 /// <summary>
-/// <c>report</c>: runs the set (baselines, throughput and latency of both relays, the inbox with and without batching), prints each JSON line, and writes
+/// <c>report</c>: runs the set (baselines, throughput and latency of both relays, the live scenario against the dual-write
+/// baseline, the inbox with and without batching), prints each JSON line, and writes
 /// <c>&lt;out&gt;/&lt;date&gt;-&lt;machine&gt;.md</c> with two PNG charts next to it.
 /// </summary>
 internal static class ReportCommand
@@ -33,6 +34,13 @@ internal static class ReportCommand
             {
                 report.Latency.Add(latency);
             }
+        }
+
+        // The user-shaped scenario: EF Core writers, relay and consumer in process, the dual-write baseline in the same run.
+        LiveMode[] modes = [LiveMode.DualWrite, LiveMode.Polling, LiveMode.Cdc];
+        foreach (var (label, rate, events) in new[] { ($"{settings.Rate} transactions/s, 1 event each", settings.Rate, 1), ("closed loop, 1 event per transaction", 0, 1), ("closed loop, 10 events per transaction", 0, 10) })
+        {
+            report.Live.Add((label, await LiveScenario.RunAsync(infrastructure, modes, rate, events, settings.LiveSeconds, 4, settings.Partitions, emit, cancellationToken)));
         }
 
         foreach (var batch in new[] { 1, 100 })

@@ -19,6 +19,9 @@ internal sealed class ReportData(ReportSettings settings, MachineInfo machine, D
 
     public List<InboxResult> Inbox { get; } = [];
 
+    /// <summary>The user-shaped <c>live</c> runs: (label, results of dual-write, polling, CDC in one run).</summary>
+    public List<(string Label, IReadOnlyList<LiveResult> Results)> Live { get; } = [];
+
     public List<string> Skipped { get; } = [];
 
     public string? WritePathProfile { get; set; }

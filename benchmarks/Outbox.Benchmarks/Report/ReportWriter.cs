@@ -113,6 +113,31 @@ internal static class ReportWriter
             md.AppendLine(Inv($"| latency at {l.Rate} msg/s, {l.Relay.ToString().ToLowerInvariant()} | p99 <= {goal} ms | p99 {p99:0.00} ms | {(p99 <= goal && l.Verification.Lost == 0 ? "yes" : "no")} |"));
         }
 
+        foreach (var (label, results) in data.Live)
+        {
+            if (results.FirstOrDefault(r => r.Mode == LiveMode.DualWrite) is not { } dual)
+            {
+                continue;
+            }
+
+            foreach (var r in results.Where(r => r.Mode != LiveMode.DualWrite))
+            {
+                if (r.Rate > 0)
+                {
+                    var cpu = r.CpuPerEventMs / dual.CpuPerEventMs;
+                    var holds = r.TransactionsPerSecond >= 0.97 * r.Rate;
+                    var met = holds && cpu <= 1.5 && r.ConsumeP99Ms <= 25 && r.Verification.Lost == 0;
+                    md.AppendLine(Inv($"| live, {label}, {r.Name} | holds the rate, CPU/event <= 1.5x dual-write, commit-to-consume p99 <= 25 ms | {r.TransactionsPerSecond:N0} tx/s, CPU/event {cpu:0.00}x, p99 {r.ConsumeP99Ms:0.0} ms | {(met ? "yes" : "no")} |"));
+                }
+                else
+                {
+                    var goal = r.EventsPerTransaction >= 10 ? 0.9 : 0.85;
+                    var ratio = r.EventsPerSecond / dual.EventsPerSecond;
+                    md.AppendLine(Inv($"| live, {label}, {r.Name} | >= {goal} of dual-write events/s | {r.EventsPerSecond:N0} vs {dual.EventsPerSecond:N0} events/s, {ratio:0.00} | {(ratio >= goal && r.Verification.Lost == 0 ? "yes" : "no")} |"));
+                }
+            }
+        }
+
         foreach (var i in data.Inbox)
         {
             md.AppendLine(Inv($"| inbox, no-op handler, batch {i.Batch}, {i.Messages:N0} records | >= 15,000 msg/s | {i.PerSecond:N0} msg/s | {(i.PerSecond >= 15_000 && i.Lost == 0 ? "yes" : "no")} |"));
@@ -185,6 +210,32 @@ internal static class ReportWriter
         }
 
         md.AppendLine();
+        if (data.Live.Count > 0)
+        {
+            md.AppendLine("## Live: the library as an application uses it (`live`)");
+            md.AppendLine();
+            md.AppendLine("4 EF Core writers (one DbContext per transaction, like a request) save one business row and E events per");
+            md.AppendLine("SaveChanges through the interceptor, at a fixed rate or as fast as they can; the relay (library defaults) and a");
+            md.AppendLine("plain Confluent.Kafka consumer run in the same process. Dual-write: the same save, then a direct produce awaited");
+            md.AppendLine("(unsafe; the floor). Commit to consume: from SaveChanges returning to the consumer receiving the record. CPU per");
+            md.AppendLine("event: the machine's busy time over the measured seconds, split into this process (writers, relay, consumer,");
+            md.AppendLine("clients), PostgreSQL and the embedded broker's threads; other processes' share is in the last column.");
+            md.AppendLine();
+            md.AppendLine("| run | mode | tx/s | events/s | SaveChanges p50 ms | consume p50 ms | consume p99 ms | CPU ms/event | app | PostgreSQL | broker | PG transactions/event | other processes (cores) | lost | duplicates | order violations |");
+            md.AppendLine("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+            foreach (var (label, results) in data.Live)
+            {
+                foreach (var r in results)
+                {
+                    var v = r.Verification;
+                    var other = r.Cpu is null ? 0 : r.Cpu.Other / r.Cpu.WallSeconds;
+                    md.AppendLine(Inv($"| {label} | {r.Name} | {r.TransactionsPerSecond:N0} | {r.EventsPerSecond:N0} | {LatencyResult.Percentile(r.SaveMs, 50):0.00} | {r.ConsumeP50Ms:0.0} | {r.ConsumeP99Ms:0.0} | {r.CpuPerEventMs:0.000} | {r.AppPerEventMs:0.000} | {r.PostgresPerEventMs:0.000} | {r.BrokerPerEventMs:0.000} | {r.CommitsPerEvent:0.00} | {other:0.00} | {v.Lost} | {v.Duplicates} | {v.OrderViolations} |"));
+                }
+            }
+
+            md.AppendLine();
+        }
+
         if (data.Inbox.Count > 0)
         {
             md.AppendLine("## Inbox");

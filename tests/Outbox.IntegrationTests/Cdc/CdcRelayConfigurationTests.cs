@@ -67,6 +67,44 @@ public sealed class CdcRelayConfigurationTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task A_separate_replication_role_is_the_one_whose_replication_privilege_the_start_checks()
+    {
+        await using var harness = await CdcHarness.CreateAsync(output);
+        var suffix = Guid.NewGuid().ToString("N")[..8];
+        var app = "app_" + suffix;
+        var replicator = "replicator_" + suffix;
+        await using (var create = harness.DataSource.CreateCommand(
+            $"CREATE ROLE {app} LOGIN NOREPLICATION; GRANT ALL ON SCHEMA outbox TO {app}; GRANT ALL ON ALL TABLES IN SCHEMA outbox TO {app}; " +
+            $"CREATE ROLE {replicator} LOGIN NOREPLICATION"))
+        {
+            await create.ExecuteNonQueryAsync();
+        }
+
+        var appConnection = new NpgsqlConnectionStringBuilder(harness.ConnectionString) { Username = app }.ConnectionString;
+        var replicatorConnection = new NpgsqlConnectionStringBuilder(harness.ConnectionString) { Username = replicator }.ConnectionString;
+
+        // The replication role lacks REPLICATION: the start names it and the option, not the application's role.
+        var host = harness.BuildRelayHost("relay", connectionString: appConnection, postgreSql: o => o.ReplicationConnectionString = replicatorConnection);
+        var error = await Assert.ThrowsAsync<OutboxConfigurationException>(() => host.StartAsync());
+        output.WriteLine(error.Message);
+        Assert.Contains(replicator, error.Message, StringComparison.Ordinal);
+        Assert.Contains("ReplicationConnectionString", error.Message, StringComparison.Ordinal);
+
+        // With REPLICATION on the replication role only, the relay starts and streams; the application's role has none.
+        // (The application's role does not own the table, so the owner creates the publication.)
+        await using (var grant = harness.DataSource.CreateCommand(
+            $"ALTER ROLE {replicator} REPLICATION; CREATE PUBLICATION outbox FOR TABLE outbox.messages WITH (publish = 'insert')"))
+        {
+            await grant.ExecuteNonQueryAsync();
+        }
+
+        var relay = harness.BuildRelayHost("relay-2", connectionString: appConnection, postgreSql: o => o.ReplicationConnectionString = replicatorConnection);
+        await relay.StartAsync();
+        await harness.WaitUntilStreamingAsync(relay);
+        await relay.StopAsync();
+    }
+
+    [Fact]
     public async Task A_publication_that_also_publishes_updates_fails_the_host_start_naming_the_fix()
     {
         await using var harness = await CdcHarness.CreateAsync(output);

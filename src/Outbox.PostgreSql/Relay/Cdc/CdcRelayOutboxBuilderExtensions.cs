@@ -58,7 +58,8 @@ public static class CdcRelayOutboxBuilderExtensions
         {
             var cdc = sp.GetRequiredService<IOptions<CdcRelayOptions>>().Value;
             var names = new CdcNames(sp.GetRequiredService<IOptions<OutboxOptions>>().Value, cdc.SlotName, cdc.PublicationName);
-            return new CdcStore(sp.GetRequiredService<OutboxDataSource>().DataSource, names);
+            return new CdcStore(
+                sp.GetRequiredService<OutboxDataSource>().DataSource, names, sp.GetService<IOptions<PostgreSqlOutboxOptions>>()?.Value.ReplicationConnectionString);
         });
         services.TryAddSingleton(_ => new CdcAcknowledger());
         services.TryAddSingleton(sp => new CdcRelayMonitor(

@@ -10,4 +10,9 @@ internal sealed record CdcServerFacts(
     string Database,
     bool TableExists,
     bool RelayTablesExist,
-    bool TrackCommitTimestamp);
+    bool TrackCommitTimestamp)
+{
+    /// <summary>Gets a value indicating whether <see cref="CanReplicate"/> and <see cref="CurrentUser"/> are those of
+    /// <see cref="PostgreSqlOutboxOptions.ReplicationConnectionString"/>'s role rather than the data source's.</summary>
+    public bool ReplicationRoleSeparate { get; init; }
+}

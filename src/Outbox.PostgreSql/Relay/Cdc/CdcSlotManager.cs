@@ -23,7 +23,7 @@ internal sealed class CdcSlotManager(
     /// <exception cref="OutboxConfigurationException">The server cannot run the relay; the message names the setting.</exception>
     public async Task<CdcServerFacts> CheckServerAsync(CancellationToken cancellationToken)
     {
-        var facts = await store.ReadServerFactsAsync(cancellationToken).ConfigureAwait(false);
+        var facts = await store.ReadServerFactsWithReplicationRoleAsync(cancellationToken).ConfigureAwait(false);
         if (!string.Equals(facts.WalLevel, "logical", StringComparison.Ordinal))
         {
             throw new OutboxConfigurationException(
@@ -47,7 +47,8 @@ internal sealed class CdcSlotManager(
         if (!facts.CanReplicate)
         {
             throw new OutboxConfigurationException(
-                $"The CDC relay's database user '{facts.CurrentUser}' lacks the REPLICATION privilege that logical replication needs. " +
+                $"The CDC relay's {(facts.ReplicationRoleSeparate ? "replication user (PostgreSqlOutboxOptions.ReplicationConnectionString)" : "database user")} " +
+                $"'{facts.CurrentUser}' lacks the REPLICATION privilege that logical replication needs. " +
                 $"Grant it with ALTER ROLE {SqlIdentifier.Quote(facts.CurrentUser)} WITH REPLICATION (or connect as a user that has it).");
         }
 

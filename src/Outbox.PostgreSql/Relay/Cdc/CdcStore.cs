@@ -18,6 +18,7 @@ internal sealed partial class CdcStore
     private const string Columns = "id, aggregatetype, aggregateid, type, payload, lane, commit_seq, created_at, traceparent, tracestate, attempts";
 
     private readonly NpgsqlDataSource _dataSource;
+    private readonly string? _replicationConnectionString;
     private readonly CdcNames _names;
     private readonly string _publicationSql;
     private readonly string _createPublicationSql;
@@ -34,9 +35,16 @@ internal sealed partial class CdcStore
     private readonly string _dueRetriesSql;
     private readonly string _moveBacklogSql;
 
-    public CdcStore(NpgsqlDataSource dataSource, CdcNames names)
+    /// <param name="dataSource">The outbox's data source (the application's role).</param>
+    /// <param name="names">The relay's object names.</param>
+    /// <param name="replicationConnectionString">
+    /// <see cref="PostgreSqlOutboxOptions.ReplicationConnectionString"/> when set: the role whose <c>REPLICATION</c>
+    /// attribute the start checks (the data source's role needs none then).
+    /// </param>
+    public CdcStore(NpgsqlDataSource dataSource, CdcNames names, string? replicationConnectionString = null)
     {
         _dataSource = dataSource;
+        _replicationConnectionString = string.IsNullOrEmpty(replicationConnectionString) ? null : replicationConnectionString;
         _names = names;
         _publicationSql = """
             SELECT p.pubinsert, p.pubupdate, p.pubdelete, p.pubtruncate, p.puballtables,
@@ -144,6 +152,38 @@ internal sealed partial class CdcStore
                     reader.GetBoolean(6),
                     reader.GetBoolean(7),
                     reader.GetBoolean(8));
+            }
+        }
+    }
+
+    /// <summary>
+    /// The server facts, with the privilege of the role that opens the replication connection: the data source's role,
+    /// or the role of <see cref="PostgreSqlOutboxOptions.ReplicationConnectionString"/> when it is set (read over a
+    /// short, unpooled ordinary connection of that role).
+    /// </summary>
+    public async Task<CdcServerFacts> ReadServerFactsWithReplicationRoleAsync(CancellationToken cancellationToken)
+    {
+        var facts = await ReadServerFactsAsync(cancellationToken).ConfigureAwait(false);
+        if (_replicationConnectionString is null)
+        {
+            return facts;
+        }
+
+        const string sql = "SELECT (SELECT r.rolreplication OR r.rolsuper FROM pg_roles r WHERE r.rolname = current_user), current_user::text";
+        var builder = new NpgsqlConnectionStringBuilder(_replicationConnectionString) { Pooling = false };
+        var connection = new NpgsqlConnection(builder.ConnectionString);
+        await using (connection.ConfigureAwait(false))
+        {
+            await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
+            var command = new NpgsqlCommand(sql, connection);
+            await using (command.ConfigureAwait(false))
+            {
+                var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+                await using (reader.ConfigureAwait(false))
+                {
+                    await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+                    return facts with { CanReplicate = !reader.IsDBNull(0) && reader.GetBoolean(0), CurrentUser = reader.GetString(1), ReplicationRoleSeparate = true };
+                }
             }
         }
     }

@@ -40,7 +40,9 @@ namespace Outbox.PostgreSql.Cdc;
 /// <para>
 /// Ending always drains while the stream is still open: the reader pauses, the batches in flight settle, the
 /// acknowledged rows are deleted and their position confirmed (a status update can only be sent while streaming),
-/// and only then is the stream cancelled.
+/// and only then is the stream cancelled. A graceful stop first finishes the transaction being decoded, and hands over
+/// everything decoded up to its commit, so that no transaction is left with its first rows acknowledged and its commit
+/// unconfirmed (the next session would publish them again).
 /// </para>
 /// </remarks>
 internal sealed class CdcStreamSession : IDisposable

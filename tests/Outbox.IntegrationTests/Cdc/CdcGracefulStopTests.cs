@@ -1,3 +1,4 @@
+using Npgsql;
 using Outbox.PostgreSql;
 using Xunit.Abstractions;
 
@@ -59,5 +60,53 @@ public sealed class CdcGracefulStopTests(ITestOutputHelper output)
         var duplicates = harness.AssertAllInOrder(harness.ReadTopic());
         Assert.Empty(duplicates);
         Assert.Equal(CdcRelayState.Streaming, CdcHarness.MonitorOf(second).State);
+    }
+
+    [Fact]
+    public async Task A_stop_while_a_delete_of_acknowledged_rows_waits_lets_it_finish_and_confirms_so_a_restart_repeats_nothing()
+    {
+        await using var harness = await CdcHarness.CreateAsync(output);
+        AckGatedPublisher? gated = null;
+        var first = await harness.StartRelayHostAsync("relay-1", services: s => AckGatedPublisher.Decorate(s, p => gated = p));
+        await harness.WaitUntilStreamingAsync(first);
+        await harness.WriteAsync(3, keys: 3, perTransaction: 1);
+        await gated!.FirstHandOver.WaitAsync(TimeSpan.FromSeconds(60));
+
+        // The rows are in Kafka; a lock makes the relay's delete of them wait (SHARE conflicts with DELETE's ROW
+        // EXCLUSIVE), and the acknowledgements arrive.
+        await using var locker = await harness.DataSource.OpenConnectionAsync();
+        await using var lockTransaction = await locker.BeginTransactionAsync();
+        await using (var command = new NpgsqlCommand("LOCK TABLE outbox.messages IN SHARE MODE", locker, lockTransaction))
+        {
+            await command.ExecuteNonQueryAsync();
+        }
+
+        gated.Open();
+        await harness.WaitAsync(
+            async () =>
+            {
+                await using var waiting = harness.DataSource.CreateCommand(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query ILIKE 'DELETE%'");
+                return (long)(await waiting.ExecuteScalarAsync())! > 0;
+            },
+            "the relay's delete of the acknowledged rows waits on the lock");
+
+        // Stopped while the delete waits; the lock is released once the stop is done, or after 2 s (shaping: a stop
+        // that waits for the delete, as it should, would otherwise wait for the lock until ShutdownTimeout).
+        var stop = first.StopAsync();
+        await Task.WhenAny(stop, Task.Delay(TimeSpan.FromSeconds(2)));
+        await lockTransaction.RollbackAsync();
+        await stop.WaitAsync(TimeSpan.FromSeconds(60));
+
+        var second = await harness.StartRelayHostAsync("relay-2");
+        await harness.WaitUntilStreamingAsync(second);
+        var marker = (await harness.WriteKeyAsync("marker")).Single();
+        await harness.WaitAsync(
+            () => harness.ReadTopic().Exists(r => CdcHarness.EventOf(r) is { Key: "marker" } e && e.Seq == marker.Seq),
+            "the restarted relay publishes the marker");
+        await harness.WaitAsync(async () => await harness.CountPendingAsync() == 0, "the published rows are deleted");
+
+        var duplicates = harness.AssertAllInOrder(harness.ReadTopic());
+        Assert.Empty(duplicates);
     }
 }

@@ -214,7 +214,11 @@ internal sealed class CdcStreamSession : IDisposable
 
         var aborted = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         using var abort = _abort.Token.Register(static state => ((TaskCompletionSource)state!).TrySetResult(), aborted);
-        await Task.WhenAny(publisher, reader, _failed.Task, aborted.Task).ConfigureAwait(false);
+        if (await Task.WhenAny(publisher, reader, _failed.Task, aborted.Task).ConfigureAwait(false) == aborted.Task)
+        {
+            // Shutdown time limit: the rows not handed over yet, and a transaction cut short, are published again by the next relay.
+            _aborted = true;
+        }
     }
 
     /// <summary>

@@ -45,6 +45,9 @@ internal sealed class CdcHarness : IAsyncDisposable
 
     public ITestOutputHelper Output { get; }
 
+    /// <summary>Raised for every log line a relay host of this harness writes at Information or above: the host's name and the event id.</summary>
+    public event Action<string, EventId>? Logged;
+
     public TestDatabase Database { get; }
 
     public string ConnectionString { get; }
@@ -109,12 +112,13 @@ internal sealed class CdcHarness : IAsyncDisposable
         Action<KafkaOptions>? kafka = null,
         string? connectionString = null,
         Action<PostgreSqlOutboxOptions>? postgreSql = null,
-        Action<OutboxOptions>? outbox = null)
+        Action<OutboxOptions>? outbox = null,
+        Action<IServiceCollection>? services = null)
     {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         builder.Logging.ClearProviders();
         builder.Logging.SetMinimumLevel(LogLevel.Information);
-        builder.Logging.AddProvider(new CdcTestLoggerProvider(Output, name));
+        builder.Logging.AddProvider(new CdcTestLoggerProvider(Output, name, id => Logged?.Invoke(name, id)));
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(30));
         builder.Services.AddOutbox(o =>
             {
@@ -137,6 +141,7 @@ internal sealed class CdcHarness : IAsyncDisposable
                 o.RetryMaxDelay = TimeSpan.FromSeconds(2);
                 configure?.Invoke(o);
             });
+        services?.Invoke(builder.Services);
         var host = builder.Build();
         _hosts.Add(host);
         return host;
@@ -147,9 +152,10 @@ internal sealed class CdcHarness : IAsyncDisposable
         Action<CdcRelayOptions>? configure = null,
         Action<KafkaOptions>? kafka = null,
         Action<PostgreSqlOutboxOptions>? postgreSql = null,
-        Action<OutboxOptions>? outbox = null)
+        Action<OutboxOptions>? outbox = null,
+        Action<IServiceCollection>? services = null)
     {
-        var host = BuildRelayHost(name, configure, kafka, postgreSql: postgreSql, outbox: outbox);
+        var host = BuildRelayHost(name, configure, kafka, postgreSql: postgreSql, outbox: outbox, services: services);
         await host.StartAsync();
         return host;
     }

@@ -4,16 +4,19 @@ using Xunit.Abstractions;
 
 namespace Outbox.IntegrationTests.Cdc;
 
-/// <summary>Sends a relay host's log lines to the test output (shown when a test fails).</summary>
-public sealed class CdcTestLoggerProvider(ITestOutputHelper output, string name) : ILoggerProvider
+/// <summary>
+/// Sends a relay host's log lines to the test output (shown when a test fails), and their event ids to
+/// <paramref name="logged"/> when given (a test may wait for a log line).
+/// </summary>
+public sealed class CdcTestLoggerProvider(ITestOutputHelper output, string name, Action<EventId>? logged = null) : ILoggerProvider
 {
-    public ILogger CreateLogger(string categoryName) => new Logger(output, name, categoryName[(categoryName.LastIndexOf('.') + 1)..]);
+    public ILogger CreateLogger(string categoryName) => new Logger(output, name, categoryName[(categoryName.LastIndexOf('.') + 1)..], logged);
 
     public void Dispose()
     {
     }
 
-    private sealed class Logger(ITestOutputHelper output, string name, string category) : ILogger
+    private sealed class Logger(ITestOutputHelper output, string name, string category, Action<EventId>? logged) : ILogger
     {
         public IDisposable? BeginScope<TState>(TState state)
             where TState : notnull => null;
@@ -27,6 +30,7 @@ public sealed class CdcTestLoggerProvider(ITestOutputHelper output, string name)
                 return;
             }
 
+            logged?.Invoke(eventId);
             try
             {
                 var time = DateTime.UtcNow.ToString("HH:mm:ss.fff", CultureInfo.InvariantCulture);

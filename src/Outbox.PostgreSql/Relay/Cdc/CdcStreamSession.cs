@@ -40,7 +40,9 @@ namespace Outbox.PostgreSql.Cdc;
 /// <para>
 /// Ending always drains while the stream is still open: the reader pauses, the batches in flight settle, the
 /// acknowledged rows are deleted and their position confirmed (a status update can only be sent while streaming),
-/// and only then is the stream cancelled.
+/// and only then is the stream cancelled. A graceful stop first finishes the transaction being decoded, and hands over
+/// everything decoded up to its commit, so that no transaction is left with its first rows acknowledged and its commit
+/// unconfirmed (the next session would publish them again).
 /// </para>
 /// </remarks>
 internal sealed class CdcStreamSession : IDisposable
@@ -65,6 +67,10 @@ internal sealed class CdcStreamSession : IDisposable
     private readonly CancellationTokenSource _readerStop = new();
     private readonly CancellationTokenSource _abort = new();
     private readonly TaskCompletionSource _ending = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource _failed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly Lock _boundary = new();
+    private bool _readerInTransaction;
+    private bool _finishing;
     private static readonly TimeSpan DeleteRetryPeriod = TimeSpan.FromSeconds(30);
     private static readonly TimeSpan ForgetReleasedPeriod = TimeSpan.FromSeconds(30);
     private static readonly TimeSpan VisibilityWait = TimeSpan.FromSeconds(30);
@@ -142,6 +148,11 @@ internal sealed class CdcStreamSession : IDisposable
             if (stoppingToken.IsCancellationRequested)
             {
                 _abort.CancelAfter(_options.ShutdownTimeout);
+                Log.Stopping(_logger, _options.ShutdownTimeout);
+                if (!_draining)
+                {
+                    await FinishTransactionAsync(reader, publisher).ConfigureAwait(false);
+                }
             }
 
             // Nothing new is decoded or handed over from now on; the batches in flight settle.
@@ -179,6 +190,75 @@ internal sealed class CdcStreamSession : IDisposable
         {
             await stopping.DisposeAsync().ConfigureAwait(false);
             flushStop.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// A graceful stop ends at a transaction boundary: a transaction whose first rows are in Kafka already is decoded and
+    /// handed over to its end, so its commit position can be confirmed. Stopping in the middle of it would leave its
+    /// position unconfirmed while its first rows are acknowledged (and deleted), and the next session would replay the
+    /// whole transaction and publish them again. The reader stops before the next transaction; the publisher hands over
+    /// what was decoded up to there. Waits until the publisher has handed everything over, the session failed, or the
+    /// shutdown time limit expired (or the stream broke).
+    /// </summary>
+    private async Task FinishTransactionAsync(Task reader, Task publisher)
+    {
+        lock (_boundary)
+        {
+            _finishing = true;
+            if (!_readerInTransaction)
+            {
+                _decoded.Writer.TryComplete();
+            }
+        }
+
+        var aborted = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var abort = _abort.Token.Register(static state => ((TaskCompletionSource)state!).TrySetResult(), aborted);
+        if (await Task.WhenAny(publisher, reader, _failed.Task, aborted.Task).ConfigureAwait(false) == aborted.Task)
+        {
+            // Shutdown time limit: the rows not handed over yet, and a transaction cut short, are published again by the next relay.
+            _aborted = true;
+        }
+    }
+
+    /// <summary>
+    /// Called by the reader before it handles each message: whether to stop here, at a transaction boundary, because
+    /// the session is finishing (see <see cref="FinishTransactionAsync"/>).
+    /// </summary>
+    private bool StopsBefore(ReplicationMessage message)
+    {
+        lock (_boundary)
+        {
+            if (_readerInTransaction)
+            {
+                return false;
+            }
+
+            if (_finishing)
+            {
+                _decoded.Writer.TryComplete();
+                return true;
+            }
+
+            if (message is BeginMessage)
+            {
+                _readerInTransaction = true;
+            }
+
+            return false;
+        }
+    }
+
+    /// <summary>Called by the reader once it handled a transaction's commit: a finishing session decodes nothing more.</summary>
+    private void TransactionDecoded()
+    {
+        lock (_boundary)
+        {
+            _readerInTransaction = false;
+            if (_finishing)
+            {
+                _decoded.Writer.TryComplete();
+            }
         }
     }
 
@@ -291,7 +371,7 @@ internal sealed class CdcStreamSession : IDisposable
             uint xid = 0;
             await foreach (var message in _connection.StartReplication(slot, options, token).ConfigureAwait(false))
             {
-                if (_draining)
+                if (_draining || StopsBefore(message))
                 {
                     // Ending: leave this message unhandled (the next session streams it again) but keep the stream
                     // open, so that the final position can still be confirmed.
@@ -328,6 +408,7 @@ internal sealed class CdcStreamSession : IDisposable
                         break;
                     case CommitMessage commit:
                         _progress.Commit((ulong)commit.TransactionEndLsn);
+                        TransactionDecoded();
                         break;
                 }
             }
@@ -358,7 +439,7 @@ internal sealed class CdcStreamSession : IDisposable
         List<CdcRow>? carryOver = null;
         try
         {
-            while (!_draining && (carryOver is not null || await reader.WaitToReadAsync(CancellationToken.None).ConfigureAwait(false)) && !_draining)
+            while (!_draining && (carryOver is not null || await reader.WaitToReadAsync(_publishStop.Token).ConfigureAwait(false)) && !_draining)
             {
                 // The slot is released by the settler once the batch's results are settled.
                 await _slots.WaitAsync(_publishStop.Token).ConfigureAwait(false);
@@ -630,9 +711,11 @@ internal sealed class CdcStreamSession : IDisposable
 
             try
             {
-                await FlushOnceAsync(cancellationToken).ConfigureAwait(false);
+                // Not cancelled when the loop is told to stop: a flush cut short blocks every later confirmation of the
+                // session (see FlushOnceAsync), the final one included, so its rows would be published again.
+                await FlushOnceAsync(_abort.Token).ConfigureAwait(false);
             }
-            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            catch (OperationCanceledException) when (_abort.IsCancellationRequested)
             {
                 return;
             }
@@ -689,6 +772,7 @@ internal sealed class CdcStreamSession : IDisposable
         _draining = true;
         Interlocked.CompareExchange(ref _failure, ExceptionDispatchInfo.Capture(exception), null);
         _ending.TrySetResult();
+        _failed.TrySetResult();
     }
 
     private async Task Observe(Task task)

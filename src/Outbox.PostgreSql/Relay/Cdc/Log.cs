@@ -38,6 +38,9 @@ internal static partial class Log
     [LoggerMessage(5018, LogLevel.Warning, "Releasing keys due for their retry, or forgetting released keys, failed; the CDC relay goes on streaming and tries again at the next check")]
     public static partial void ParkingMaintenanceFailed(ILogger logger, Exception exception);
 
+    [LoggerMessage(5019, LogLevel.Information, "CDC relay stopping: finishing the transaction being published and settling the batches in flight (at most {ShutdownTimeout})")]
+    public static partial void Stopping(ILogger logger, TimeSpan shutdownTimeout);
+
     [LoggerMessage(5011, LogLevel.Warning, "CDC relay failed; it resumes from the last confirmed position in {Delay}")]
     public static partial void Retrying(ILogger logger, TimeSpan delay, Exception exception);
 

@@ -216,8 +216,8 @@ internal static class ReportWriter
             md.AppendLine();
             md.AppendLine("4 EF Core writers (one DbContext per transaction, like a request) save one business row and E events per");
             md.AppendLine("SaveChanges through the interceptor, at a fixed rate or as fast as they can; the relay (library defaults) and a");
-            md.AppendLine("plain Confluent.Kafka consumer run in the same process. Dual-write: the same save, then a direct produce awaited");
-            md.AppendLine("(unsafe; the floor). Commit to consume: from SaveChanges returning to the consumer receiving the record. CPU per");
+            md.AppendLine("plain Confluent.Kafka consumer run in the same process. Dual-write: the same save, then a direct produce that the");
+            md.AppendLine("writer does not wait for (unsafe; the fastest floor). Commit to consume: from SaveChanges returning to the consumer receiving the record. CPU per");
             md.AppendLine("event: the machine's busy time over the measured seconds, split into this process (writers, relay, consumer,");
             md.AppendLine("clients), PostgreSQL and the embedded broker's threads; other processes' share is in the last column.");
             md.AppendLine();

@@ -22,6 +22,9 @@ internal sealed record CpuSnapshot(double MachineBusy, double MachineTotal, doub
         double dotnet = 0;
         double rdkafka = 0;
         double broker = 0;
+
+        // The process's own total counts the threads that already exited too (their time leaves /proc/self/task).
+        var process = ReadStat("/proc/self/stat")?.Seconds;
         foreach (var task in SafeDirectories("/proc/self/task"))
         {
             if (ReadStat(Path.Combine(task, "stat")) is { } stat)
@@ -40,6 +43,11 @@ internal sealed record CpuSnapshot(double MachineBusy, double MachineTotal, doub
                     dotnet += stat.Seconds;
                 }
             }
+        }
+
+        if (process is { } all)
+        {
+            dotnet = Math.Max(0, all - rdkafka - broker);
         }
 
         double postgres = 0;

@@ -38,7 +38,17 @@ public static class MovieWatchApp
         var outbox = services
             .AddOutbox(o => o.MapEvent<MovieStarted>("movie", e => e.UserId.ToString(System.Globalization.CultureInfo.InvariantCulture)))
             .UsePostgreSql(cs)
-            .UseKafka(k => k.BootstrapServers = infrastructure.BootstrapServers);
+            .UseKafka(k =>
+            {
+                k.BootstrapServers = infrastructure.BootstrapServers;
+                if (infrastructure.EmbeddedKafka)
+                {
+                    // librdkafka's mock cluster answers a fetch only when fetch.wait.max.ms (500 ms by default) has passed,
+                    // even when records arrived meanwhile; a real broker answers as soon as there are records. So that the
+                    // sample's latency is not the mock's, its consumers wait 10 ms. Leave the default with a real broker.
+                    k.Consumer.FetchWaitMaxMs = 10;
+                }
+            });
         _ = settings.Relay switch
         {
             "polling" => outbox.AddPollingRelay(),

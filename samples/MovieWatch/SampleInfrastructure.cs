@@ -17,6 +17,9 @@ public sealed class SampleInfrastructure : IAsyncDisposable
 
     public string BootstrapServers { get; private set; } = "";
 
+    /// <summary>Gets whether Kafka is librdkafka's mock cluster in this process (no container, nothing configured).</summary>
+    public bool EmbeddedKafka => _kafka?.Kind == Outbox.Testing.KafkaServerKind.Embedded;
+
     public string Description { get; private set; } = "";
 
     public static async Task<SampleInfrastructure> StartAsync(IConfiguration configuration, TextWriter log)

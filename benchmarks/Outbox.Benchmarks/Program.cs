@@ -105,8 +105,9 @@ public static class Program
                     var seconds = options.GetInt("seconds", 20);
                     var writers = options.GetInt("writers", 4);
                     var partitions = options.GetInt("partitions", 32);
+                    var appOptions = options.GetString("app-connection-options", "");
                     options.ThrowIfUnknown();
-                    await LiveScenario.RunAsync(infrastructure, modes, rate, eventsPerTransaction, seconds, writers, partitions, Emit, cancel.Token);
+                    await LiveScenario.RunAsync(infrastructure, modes, rate, eventsPerTransaction, seconds, writers, partitions, Emit, cancel.Token, appOptions);
                     break;
                 }
 
@@ -164,6 +165,7 @@ public static class Program
           latency     --relay polling|cdc [--rate 500] [--seconds 30] [--partitions 32] [--linger-ms <override the producer's default>]
                       [--keys 1000] [--poison-every <N: every N-th measured event is one the relay's producer refuses; p99 of the other keys>]
           live        [--relay all|dual-write|polling|cdc] [--rate 500 | --rate closed] [--events-per-tx 1] [--seconds 20] [--writers 4] [--partitions 32]
+                      [--app-connection-options "No Reset On Close=true" (added to the application's connection string only)]
                       (EF Core writers as an application writes, relay and consumer in process, the dual-write baseline in the same run)
           inbox       [--messages 100000] [--batch 1] [--partitions 16]
           inbox-latency [--rate 500] [--seconds 30] [--keys 200] [--partitions 16] [--poison-every <N: every N-th measured record always fails its handler>]

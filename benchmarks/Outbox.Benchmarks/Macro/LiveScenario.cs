@@ -41,12 +41,12 @@ internal static class LiveScenario
 
     public static async Task<IReadOnlyList<LiveResult>> RunAsync(
         BenchInfrastructure infrastructure, IReadOnlyList<LiveMode> modes, int rate, int eventsPerTransaction, int seconds, int writers, int partitions,
-        Action<ScenarioResult> emit, CancellationToken cancellationToken)
+        Action<ScenarioResult> emit, CancellationToken cancellationToken, string? appConnectionOptions = null)
     {
         var results = new List<LiveResult>();
         foreach (var mode in modes)
         {
-            var result = await RunOneAsync(infrastructure, mode, rate, eventsPerTransaction, seconds, writers, partitions, cancellationToken);
+            var result = await RunOneAsync(infrastructure, mode, rate, eventsPerTransaction, seconds, writers, partitions, appConnectionOptions, cancellationToken);
             emit(result);
             results.Add(result);
         }
@@ -64,7 +64,8 @@ internal static class LiveScenario
     }
 
     private static async Task<LiveResult> RunOneAsync(
-        BenchInfrastructure infrastructure, LiveMode mode, int rate, int eventsPerTransaction, int seconds, int writers, int partitions, CancellationToken cancellationToken)
+        BenchInfrastructure infrastructure, LiveMode mode, int rate, int eventsPerTransaction, int seconds, int writers, int partitions, string? appConnectionOptions,
+        CancellationToken cancellationToken)
     {
         var closedLoop = rate <= 0;
         var transactionsCap = closedLoop ? ClosedLoopCapPerSecond * (WarmUpSeconds + seconds) : rate * (WarmUpSeconds + seconds);
@@ -87,7 +88,9 @@ internal static class LiveScenario
         }
 
         var topic = await infrastructure.CreateTopicAsync(workload.Topic(options), partitions, cancellationToken);
-        using var host = BuildHost(mode, connectionString, infrastructure.BootstrapServers, workload);
+        // The application's DbContext may use its own connection settings (--app-connection-options), the outbox keeps its own.
+        var appConnectionString = string.IsNullOrEmpty(appConnectionOptions) ? connectionString : connectionString + ";" + appConnectionOptions;
+        using var host = BuildHost(mode, connectionString, appConnectionString, infrastructure.BootstrapServers, workload);
         await host.StartAsync(cancellationToken);
         if (mode == LiveMode.Cdc)
         {
@@ -252,13 +255,13 @@ internal static class LiveScenario
         return (long)(await command.ExecuteScalarAsync())!;
     }
 
-    private static IHost BuildHost(LiveMode mode, string connectionString, string bootstrapServers, Workload workload)
+    private static IHost BuildHost(LiveMode mode, string connectionString, string appConnectionString, string bootstrapServers, Workload workload)
     {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         builder.Logging.AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace).SetMinimumLevel(LogLevel.Warning);
         if (mode == LiveMode.DualWrite)
         {
-            builder.Services.AddDbContext<LiveDb>(db => db.UseNpgsql(connectionString));
+            builder.Services.AddDbContext<LiveDb>(db => db.UseNpgsql(appConnectionString));
             builder.Services.AddSingleton(_ => new ProducerBuilder<byte[], byte[]>(new ProducerConfig { BootstrapServers = bootstrapServers }).Build());
             return builder.Build();
         }
@@ -269,7 +272,7 @@ internal static class LiveScenario
             .UsePostgreSql(connectionString)
             .UseKafka(k => k.BootstrapServers = bootstrapServers);
         _ = mode == LiveMode.Polling ? outbox.AddPollingRelay() : outbox.AddCdcRelay(o => o.SlotName = RelayHost.SlotName(workload));
-        builder.Services.AddDbContext<LiveDb>((sp, db) => db.UseNpgsql(connectionString).UseOutbox(sp));
+        builder.Services.AddDbContext<LiveDb>((sp, db) => db.UseNpgsql(appConnectionString).UseOutbox(sp));
         return builder.Build();
     }
 }

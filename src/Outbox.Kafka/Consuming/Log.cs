@@ -6,39 +6,39 @@ namespace Outbox.Kafka.Consuming;
 /// <summary>Log messages of the Kafka consumer host of the inbox (event ids 4100-4199).</summary>
 internal static partial class Log
 {
-    [LoggerMessage(4101, LogLevel.Information, "Inbox consumer group {ConsumerGroup} started on topics {Topics}")]
+    [LoggerMessage(OutboxEventId.ConsumerStarted, LogLevel.Information, "Inbox consumer group {ConsumerGroup} started on topics {Topics}")]
     public static partial void Started(ILogger logger, string consumerGroup, string topics);
 
-    [LoggerMessage(4102, LogLevel.Information, "Inbox consumer group {ConsumerGroup} stopped")]
+    [LoggerMessage(OutboxEventId.ConsumerStopped, LogLevel.Information, "Inbox consumer group {ConsumerGroup} stopped")]
     public static partial void Stopped(ILogger logger, string consumerGroup);
 
-    [LoggerMessage(4103, LogLevel.Information, "Group {ConsumerGroup} assigned {Partitions}")]
+    [LoggerMessage(OutboxEventId.ConsumerAssigned, LogLevel.Information, "Group {ConsumerGroup} assigned {Partitions}")]
     public static partial void Assigned(ILogger logger, string consumerGroup, string partitions);
 
-    [LoggerMessage(4104, LogLevel.Information, "Group {ConsumerGroup} revoked {Partitions}")]
+    [LoggerMessage(OutboxEventId.ConsumerRevoked, LogLevel.Information, "Group {ConsumerGroup} revoked {Partitions}")]
     public static partial void Revoked(ILogger logger, string consumerGroup, string partitions);
 
-    [LoggerMessage(4105, LogLevel.Warning, "Group {ConsumerGroup} lost {Partitions}: in-flight work is abandoned and rolled back, nothing is committed for them")]
+    [LoggerMessage(OutboxEventId.ConsumerLost, LogLevel.Warning, "Group {ConsumerGroup} lost {Partitions}: in-flight work is abandoned and rolled back, nothing is committed for them")]
     public static partial void Lost(ILogger logger, string consumerGroup, string partitions);
 
-    [LoggerMessage(4106, LogLevel.Warning, "Kafka consumer of group {ConsumerGroup}: {Code}: {Reason}")]
+    [LoggerMessage(OutboxEventId.ConsumerError, LogLevel.Warning, "Kafka consumer of group {ConsumerGroup}: {Code}: {Reason}")]
     public static partial void ConsumerError(ILogger logger, string consumerGroup, ErrorCode code, string reason);
 
-    [LoggerMessage(4107, LogLevel.Warning, "Consuming in group {ConsumerGroup} failed")]
+    [LoggerMessage(OutboxEventId.ConsumerConsumeFailed, LogLevel.Warning, "Consuming in group {ConsumerGroup} failed")]
     public static partial void ConsumeFailed(ILogger logger, Exception exception, string consumerGroup);
 
-    [LoggerMessage(4108, LogLevel.Warning, "Reading the stored offsets of group {ConsumerGroup} failed; retrying in {Delay}")]
+    [LoggerMessage(OutboxEventId.ConsumerReadOffsetsFailed, LogLevel.Warning, "Reading the stored offsets of group {ConsumerGroup} failed; retrying in {Delay}")]
     public static partial void ReadOffsetsFailed(ILogger logger, Exception exception, string consumerGroup, TimeSpan delay);
 
-    [LoggerMessage(4109, LogLevel.Debug, "Storing offset {Offset} of {Topic}[{Partition}] failed")]
+    [LoggerMessage(OutboxEventId.ConsumerStoreOffsetFailed, LogLevel.Debug, "Storing offset {Offset} of {Topic}[{Partition}] failed")]
     public static partial void StoreOffsetFailed(ILogger logger, Exception exception, string topic, int partition, long offset);
 
-    [LoggerMessage(4110, LogLevel.Error, "Kafka consumer of group {ConsumerGroup} had a fatal error {Code}: {Reason}; it is recreated")]
+    [LoggerMessage(OutboxEventId.ConsumerFatalError, LogLevel.Error, "Kafka consumer of group {ConsumerGroup} had a fatal error {Code}: {Reason}; it is recreated")]
     public static partial void FatalError(ILogger logger, string consumerGroup, ErrorCode code, string reason);
 
-    [LoggerMessage(4111, LogLevel.Error, "The partition worker of {Topic}[{Partition}] in group {ConsumerGroup} failed")]
+    [LoggerMessage(OutboxEventId.ConsumerWorkerFailed, LogLevel.Error, "The partition worker of {Topic}[{Partition}] in group {ConsumerGroup} failed")]
     public static partial void WorkerFailed(ILogger logger, Exception exception, string topic, int partition, string consumerGroup);
 
-    [LoggerMessage(4112, LogLevel.Debug, "librdkafka {Facility}: {Message}")]
+    [LoggerMessage(OutboxEventId.ConsumerClientLog, LogLevel.Debug, "librdkafka {Facility}: {Message}")]
     public static partial void ClientLog(ILogger logger, string facility, string message);
 }

@@ -6,22 +6,22 @@ namespace Outbox.Kafka.Publishing;
 /// <summary>Log messages of the Kafka publisher (event ids 3000-3099).</summary>
 internal static partial class Log
 {
-    [LoggerMessage(3001, LogLevel.Warning, "Kafka producer error {Code}: {Reason}")]
+    [LoggerMessage(OutboxEventId.ProducerError, LogLevel.Warning, "Kafka producer error {Code}: {Reason}")]
     public static partial void ProducerError(ILogger logger, ErrorCode code, string reason);
 
-    [LoggerMessage(3002, LogLevel.Error, "Kafka producer fatal error {Code}: {Reason}; the producer is disposed and a new one is created for the next batch")]
+    [LoggerMessage(OutboxEventId.ProducerFatalError, LogLevel.Error, "Kafka producer fatal error {Code}: {Reason}; the producer is disposed and a new one is created for the next batch")]
     public static partial void ProducerFatalError(ILogger logger, ErrorCode code, string reason);
 
-    [LoggerMessage(3003, LogLevel.Information, "Kafka producer created (generation {Generation})")]
+    [LoggerMessage(OutboxEventId.ProducerCreated, LogLevel.Information, "Kafka producer created (generation {Generation})")]
     public static partial void ProducerCreated(ILogger logger, int generation);
 
-    [LoggerMessage(3004, LogLevel.Warning, "{Count} Kafka deliveries were still outstanding after the flush time limit of {FlushTimeout}")]
+    [LoggerMessage(OutboxEventId.ProducerFlushTimedOut, LogLevel.Warning, "{Count} Kafka deliveries were still outstanding after the flush time limit of {FlushTimeout}")]
     public static partial void FlushTimedOut(ILogger logger, int count, TimeSpan flushTimeout);
 
-    [LoggerMessage(3005, LogLevel.Warning, "Disposing a retired Kafka producer failed")]
+    [LoggerMessage(OutboxEventId.ProducerRetireFailed, LogLevel.Warning, "Disposing a retired Kafka producer failed")]
     public static partial void RetireFailed(ILogger logger, Exception exception);
 
-    [LoggerMessage(EventId = 3006, Message = "librdkafka {Facility}: {Message}")]
+    [LoggerMessage(EventId = OutboxEventId.ProducerLibrdkafka, Message = "librdkafka {Facility}: {Message}")]
     public static partial void Librdkafka(ILogger logger, LogLevel level, string facility, string message);
 
     /// <summary>librdkafka's own log lines go to the application's logger instead of stderr. Its "errors" are mostly

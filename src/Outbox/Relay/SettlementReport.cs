@@ -34,15 +34,15 @@ internal static class SettlementReport
 /// <summary>Log messages of the settlement shared by both relays (event ids 1020-1029).</summary>
 internal static partial class SettlementLog
 {
-    [LoggerMessage(1020, LogLevel.Warning,
+    [LoggerMessage(OutboxEventId.SettlementKeyRetrying, LogLevel.Warning,
         "The {Relay} relay could not publish event {Id} of key {AggregateType}/{AggregateId} (failed attempt {Attempts}); that key waits {Delay} and is tried again, in order, while every other key goes on: {Error}")]
     public static partial void KeyRetrying(ILogger logger, string relay, Guid id, string aggregateType, string aggregateId, int attempts, TimeSpan delay, string error);
 
-    [LoggerMessage(1021, LogLevel.Error,
+    [LoggerMessage(OutboxEventId.SettlementKeyParked, LogLevel.Error,
         "The {Relay} relay parked key {AggregateType}/{AggregateId}: event {Id} failed {Attempts} time(s) and {Reason}. It and every later event of the key wait, in order, until an operator replays or discards the key (dotnet outbox parked); every other key goes on. Last error: {Error}")]
     public static partial void KeyParked(ILogger logger, string relay, Guid id, string aggregateType, string aggregateId, int attempts, string reason, string error);
 
-    [LoggerMessage(1022, LogLevel.Warning,
+    [LoggerMessage(OutboxEventId.SettlementTransientFailure, LogLevel.Warning,
         "The {Relay} relay could not publish {Rows} record(s) for a reason that is not theirs (the broker or the network); retrying in {Delay}, without counting it against them: {Error}")]
     public static partial void TransientFailure(ILogger logger, string relay, int rows, TimeSpan delay, string error);
 }

@@ -22,12 +22,7 @@ internal sealed class CdcHealthProbe(IServiceProvider services) : IOutboxHealthP
             data["cdc.lag_bytes"] = slot.LagBytes ?? 0;
         }
 
-        var status = report.Status switch
-        {
-            CdcHealthStatus.Healthy => HealthStatus.Healthy,
-            CdcHealthStatus.Degraded => HealthStatus.Degraded,
-            _ => HealthStatus.Unhealthy,
-        };
+        var status = report.Status;
         var description = "CDC: " + report.Description;
         if (status == HealthStatus.Healthy && report.Slot?.LagBytes is { } lag && lag >= options.SlotLagDegradedBytes)
         {

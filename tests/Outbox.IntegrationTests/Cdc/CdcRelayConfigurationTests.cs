@@ -1,4 +1,5 @@
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using Npgsql;
@@ -171,7 +172,7 @@ public sealed class CdcRelayConfigurationTests(ITestOutputHelper output)
             async () =>
             {
                 health = await monitor.CheckHealthAsync();
-                return health.Status == CdcHealthStatus.Unhealthy && monitor.State == CdcRelayState.Faulted;
+                return health.Status == HealthStatus.Unhealthy && monitor.State == CdcRelayState.Faulted;
             },
             "the relay reports the lost slot");
         output.WriteLine(health.Description);
@@ -198,6 +199,6 @@ public sealed class CdcRelayConfigurationTests(ITestOutputHelper output)
             "the relay recovers, publishes the kept rows and streams");
         var records = harness.ReadTopic();
         Assert.All(unpublished, row => Assert.Contains(records, r => r.Id == row.Id));
-        Assert.Equal(CdcHealthStatus.Healthy, (await monitor.CheckHealthAsync()).Status);
+        Assert.Equal(HealthStatus.Healthy, (await monitor.CheckHealthAsync()).Status);
     }
 }

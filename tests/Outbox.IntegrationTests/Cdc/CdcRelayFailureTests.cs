@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Npgsql;
 using NpgsqlTypes;
 using Outbox.IntegrationTests.Infrastructure;
@@ -68,7 +69,7 @@ public sealed class CdcRelayFailureTests(ITestOutputHelper output, CdcKafkaFixtu
         var standby = await harness.StartRelayHostAsync("standby");
         var standbyMonitor = CdcHarness.MonitorOf(standby);
         await harness.WaitAsync(() => standbyMonitor.State == CdcRelayState.Standby, "the second relay stands by");
-        Assert.Equal(CdcHealthStatus.Healthy, (await standbyMonitor.CheckHealthAsync()).Status);
+        Assert.Equal(HealthStatus.Healthy, (await standbyMonitor.CheckHealthAsync()).Status);
 
         await harness.WriteAsync(200, keys: 10);
         await harness.WaitAsync(() => CdcHarness.MonitorOf(active).PublishedCount >= 200, "the active relay publishes");

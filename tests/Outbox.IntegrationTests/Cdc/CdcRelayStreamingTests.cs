@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 using NpgsqlTypes;
 using Outbox.IntegrationTests.Infrastructure;
 using Outbox.PostgreSql;
@@ -46,7 +47,7 @@ public sealed class CdcRelayStreamingTests(ITestOutputHelper output)
         Assert.Empty(duplicates);
         Assert.All(records, r => Assert.Equal(nameof(CdcTestEvent), r.Header("type")));
         Assert.Equal(CdcRelayState.Streaming, monitor.State);
-        Assert.Equal(CdcHealthStatus.Healthy, (await monitor.CheckHealthAsync()).Status);
+        Assert.Equal(HealthStatus.Healthy, (await monitor.CheckHealthAsync()).Status);
     }
 
     [Fact]

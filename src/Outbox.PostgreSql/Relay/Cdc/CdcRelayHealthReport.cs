@@ -1,10 +1,12 @@
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+
 namespace Outbox.PostgreSql;
 
 /// <summary>The result of <see cref="CdcRelayMonitor.CheckHealthAsync"/>.</summary>
 public sealed class CdcRelayHealthReport
 {
-    /// <summary>Gets the overall health.</summary>
-    public required CdcHealthStatus Status { get; init; }
+    /// <summary>Gets the overall health, in the health-check vocabulary of Microsoft.Extensions.Diagnostics.HealthChecks.</summary>
+    public required HealthStatus Status { get; init; }
 
     /// <summary>Gets a sentence that says why.</summary>
     public required string Description { get; init; }

@@ -1,4 +1,5 @@
 using System.Globalization;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Outbox.PostgreSql.Cdc;
 
 namespace Outbox.PostgreSql;
@@ -72,38 +73,38 @@ public sealed class CdcRelayMonitor
         }
         catch (Exception ex) when (ex is Npgsql.NpgsqlException or TimeoutException or InvalidOperationException)
         {
-            return Report(CdcHealthStatus.Unhealthy, $"The slot's status could not be read: {ex.Message}", state, null, error);
+            return Report(HealthStatus.Unhealthy, $"The slot's status could not be read: {ex.Message}", state, null, error);
         }
 
         if (state == CdcRelayState.Faulted)
         {
-            return Report(CdcHealthStatus.Unhealthy, $"The CDC relay is faulted: {error}", state, slot, error);
+            return Report(HealthStatus.Unhealthy, $"The CDC relay is faulted: {error}", state, slot, error);
         }
 
         if (slot.IsLost)
         {
-            return Report(CdcHealthStatus.Unhealthy, $"Replication slot '{slot.SlotName}' was invalidated (wal_status = lost).", state, slot, error);
+            return Report(HealthStatus.Unhealthy, $"Replication slot '{slot.SlotName}' was invalidated (wal_status = lost).", state, slot, error);
         }
 
         if (!slot.Exists)
         {
             return state == CdcRelayState.Starting || state == CdcRelayState.Retrying
-                ? Report(CdcHealthStatus.Degraded, $"Replication slot '{slot.SlotName}' does not exist yet ({state}).", state, slot, error)
-                : Report(CdcHealthStatus.Unhealthy, $"Replication slot '{slot.SlotName}' does not exist.", state, slot, error);
+                ? Report(HealthStatus.Degraded, $"Replication slot '{slot.SlotName}' does not exist yet ({state}).", state, slot, error)
+                : Report(HealthStatus.Unhealthy, $"Replication slot '{slot.SlotName}' does not exist.", state, slot, error);
         }
 
         if (string.Equals(slot.WalStatus, "unreserved", StringComparison.Ordinal))
         {
-            return Report(CdcHealthStatus.Degraded, string.Create(CultureInfo.InvariantCulture,
+            return Report(HealthStatus.Degraded, string.Create(CultureInfo.InvariantCulture,
                 $"Replication slot '{slot.SlotName}' is unreserved: it is invalidated at the next checkpoint unless the relay catches up (lag {slot.LagBytes} bytes)."), state, slot, error);
         }
 
         if (state == CdcRelayState.Retrying)
         {
-            return Report(CdcHealthStatus.Degraded, $"The CDC relay is retrying: {error}", state, slot, error);
+            return Report(HealthStatus.Degraded, $"The CDC relay is retrying: {error}", state, slot, error);
         }
 
-        return Report(CdcHealthStatus.Healthy, string.Create(CultureInfo.InvariantCulture,
+        return Report(HealthStatus.Healthy, string.Create(CultureInfo.InvariantCulture,
             $"{state}; slot '{slot.SlotName}' lag {slot.LagBytes} bytes, {slot.RetainedWalBytes} bytes of WAL retained, wal_status {slot.WalStatus}."), state, slot, error);
     }
 
@@ -124,6 +125,6 @@ public sealed class CdcRelayMonitor
         }
     }
 
-    private static CdcRelayHealthReport Report(CdcHealthStatus status, string description, CdcRelayState state, CdcSlotStatus? slot, string? error) =>
+    private static CdcRelayHealthReport Report(HealthStatus status, string description, CdcRelayState state, CdcSlotStatus? slot, string? error) =>
         new() { Status = status, Description = description, State = state, Slot = slot, LastError = error };
 }

@@ -1,4 +1,3 @@
-using System.Globalization;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Outbox.Relay;
 
@@ -7,24 +6,10 @@ namespace Outbox;
 /// <summary>
 /// The polling relay runs and its heartbeat holds: it owns lanes, or it is a healthy standby (its share is zero
 /// because more instances run than there are lanes). A heartbeat that failed long enough for the leases to be in
-/// doubt means the relay drains nothing: Unhealthy.
+/// doubt means the relay drains nothing: Unhealthy. The decision is <see cref="PollingRelayMonitor.CheckHealth"/>.
 /// </summary>
 internal sealed class PollingRelayHealthProbe(IServiceProvider services) : IOutboxHealthProbe
 {
-    public Task<HealthCheckResult?> CheckAsync(OutboxHealthOptions options, CancellationToken cancellationToken)
-    {
-        if (services.GetService(typeof(PollingRelay)) is not PollingRelay relay)
-        {
-            return Task.FromResult<HealthCheckResult?>(null);
-        }
-
-        var lanes = relay.Scheduler.Count;
-        var data = new Dictionary<string, object>(StringComparer.Ordinal) { ["relay.instance"] = relay.InstanceId, ["relay.lanes_owned"] = lanes };
-        var result = relay.HeartbeatValid
-            ? HealthCheckResult.Healthy(lanes > 0
-                ? string.Create(CultureInfo.InvariantCulture, $"Polling relay {relay.InstanceId} owns {lanes} lane(s).")
-                : $"Polling relay {relay.InstanceId} is a standby (no lane share).", data)
-            : HealthCheckResult.Unhealthy($"Polling relay {relay.InstanceId} has no valid lease heartbeat: it drains nothing.", data: data);
-        return Task.FromResult<HealthCheckResult?>(result);
-    }
+    public Task<HealthCheckResult?> CheckAsync(OutboxHealthOptions options, CancellationToken cancellationToken) =>
+        Task.FromResult(services.GetService(typeof(PollingRelayMonitor)) is PollingRelayMonitor monitor ? monitor.CheckHealth() : (HealthCheckResult?)null);
 }

@@ -7,6 +7,7 @@ using Npgsql;
 using Outbox.IntegrationTests.Inbox;
 using Outbox.IntegrationTests.Infrastructure;
 using Outbox.PostgreSql;
+using Outbox.Relay;
 
 namespace Outbox.IntegrationTests.Observability;
 
@@ -111,6 +112,43 @@ public sealed class HealthCheckTests
         var stopped = (await health.CheckHealthAsync()).Entries["outbox"];
         Assert.Equal(HealthStatus.Unhealthy, stopped.Status);
         Assert.Contains("no valid lease heartbeat", stopped.Description, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task The_polling_relay_monitor_reports_its_lanes_its_published_count_and_its_health()
+    {
+        var cs = await SharedInfrastructure.CreateDatabaseAsync("health");
+        var kafka = await SharedInfrastructure.KafkaAsync();
+        var prefix = "health-" + Guid.NewGuid().ToString("N")[..8];
+        await OutboxSchema.EnsureCreatedAsync(NpgsqlDataSource.Create(cs), InboxHarness.Options(prefix));
+        using var host = BuildHost(cs, prefix, TimeProvider.System, kafka.BootstrapServers);
+        var monitor = host.Services.GetRequiredService<PollingRelayMonitor>();
+        Assert.Same(monitor, host.Services.GetRequiredService<PollingRelayMonitor>());
+        Assert.Empty(monitor.OwnedLanes);
+        Assert.Equal(0L, monitor.PublishedCount);
+        await host.StartAsync();
+
+        await Eventually.TrueAsync(() => Task.FromResult(monitor.OwnedLanes.Count == 64), "the only instance owns every lane");
+        Assert.Equal(Enumerable.Range(0, 64), monitor.OwnedLanes);
+        Assert.True(monitor.HeartbeatValid);
+        var healthy = monitor.CheckHealth();
+        Assert.Equal(HealthStatus.Healthy, healthy.Status);
+        Assert.Equal(monitor.InstanceId, healthy.Data["relay.instance"]);
+
+        await using (var connection = await NpgsqlDataSource.Create(cs).OpenConnectionAsync())
+        {
+            var writer = host.Services.GetRequiredService<OutboxWriter>();
+            await writer.EnqueueAsync(connection, null, new MovieStarted("u1", 1));
+            await writer.EnqueueAsync(connection, null, new MovieStarted("u2", 2));
+        }
+
+        await Eventually.TrueAsync(() => Task.FromResult(monitor.PublishedCount == 2), "the monitor counts both published events");
+        Assert.Equal(0L, monitor.ParkedCount);
+
+        await host.StopAsync();
+        Assert.Empty(monitor.OwnedLanes);
+        Assert.False(monitor.HeartbeatValid);
+        Assert.Equal(HealthStatus.Unhealthy, monitor.CheckHealth().Status);
     }
 
     [Fact]

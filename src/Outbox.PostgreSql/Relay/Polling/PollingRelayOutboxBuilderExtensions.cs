@@ -51,6 +51,7 @@ public static class PollingRelayOutboxBuilderExtensions
             sp.GetRequiredService<IOptions<OutboxOptions>>().Value,
             sp.GetRequiredService<TimeProvider>(),
             sp.GetService<ILogger<PollingRelay>>() ?? NullLogger<PollingRelay>.Instance));
+        services.TryAddSingleton(sp => new PollingRelayMonitor(sp.GetRequiredService<PollingRelay>()));
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, PollingRelayHostedService>(sp => new PollingRelayHostedService(
             sp.GetRequiredService<PollingRelay>(),
             sp.GetRequiredService<PostgreSqlPollingStore>(),

@@ -1,11 +1,11 @@
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.EntityFrameworkCore.Metadata.Conventions.Infrastructure;
 
 namespace Outbox.EntityFrameworkCore;
 
-/// <summary>Carries the outbox options into EF Core's internal services and swaps in the model customizer.</summary>
+/// <summary>Carries the outbox options into EF Core's internal services and adds the outbox model's convention plugin.</summary>
 internal sealed class OutboxDbContextOptionsExtension(OutboxOptions options, OutboxEventRegistry registry) : IDbContextOptionsExtension
 {
     private ExtensionInfo? _info;
@@ -19,7 +19,8 @@ internal sealed class OutboxDbContextOptionsExtension(OutboxOptions options, Out
 
     public void ApplyServices(IServiceCollection services)
     {
-        services.Replace(ServiceDescriptor.Singleton<IModelCustomizer, OutboxModelCustomizer>());
+        // EF Core's hook for extensions that shape the model: composes with any IModelCustomizer of the application.
+        new EntityFrameworkServicesBuilder(services).TryAdd<IConventionSetPlugin, OutboxConventionSetPlugin>();
 
         // One state per context instance; EF resets it when a pooled context goes back to its pool.
         services.AddScoped<OutboxContextState>();

@@ -9,7 +9,16 @@ namespace Outbox.EntityFrameworkCore;
 /// </summary>
 internal static class OutboxModel
 {
-    public static void Apply(ModelBuilder modelBuilder, OutboxOptions options)
+    /// <summary>
+    /// The properties written by the database (commit_seq, at commit) or by the relays later, never by an insert: leaving
+    /// them out of EF's INSERT makes each outbox row four parameters lighter. They stay NULL, which is their value at insert.
+    /// </summary>
+    public static readonly string[] RelayWrittenProperties =
+        [nameof(OutboxMessage.CommitSequence), nameof(OutboxMessage.LastError), nameof(OutboxMessage.NextAttemptAt), nameof(OutboxMessage.PublishedAt)];
+
+    /// <summary>Validates the schema and table names (and the names derived from them) and returns them.</summary>
+    /// <exception cref="OutboxConfigurationException">A name is not a plain identifier, or a derived name is too long.</exception>
+    public static (string Schema, string Table) ValidatedNames(OutboxOptions options)
     {
         var schema = SqlIdentifier.Validate(options.Schema, nameof(OutboxOptions.Schema));
         var table = SqlIdentifier.Validate(options.MessagesTable, nameof(OutboxOptions.MessagesTable));
@@ -17,6 +26,13 @@ internal static class OutboxModel
         {
             throw new OutboxConfigurationException(string.Join(" ", problems));
         }
+
+        return (schema, table);
+    }
+
+    public static void Apply(ModelBuilder modelBuilder, OutboxOptions options)
+    {
+        var (schema, table) = ValidatedNames(options);
 
         modelBuilder.Entity<OutboxMessage>(e =>
         {
@@ -37,9 +53,7 @@ internal static class OutboxModel
             e.Property(m => m.NextAttemptAt).HasColumnName(OutboxColumns.NextAttemptAt).HasColumnType("timestamp with time zone");
             e.Property(m => m.PublishedAt).HasColumnName(OutboxColumns.PublishedAt).HasColumnType("timestamp with time zone");
 
-            // Written by the database (commit_seq, at commit) or by the relays later, never by an insert: leaving them out
-            // of EF's INSERT makes each outbox row four parameters lighter. They stay NULL, which is their value at insert.
-            foreach (var relayColumn in new[] { nameof(OutboxMessage.CommitSequence), nameof(OutboxMessage.LastError), nameof(OutboxMessage.NextAttemptAt), nameof(OutboxMessage.PublishedAt) })
+            foreach (var relayColumn in RelayWrittenProperties)
             {
                 e.Property(relayColumn).Metadata.SetBeforeSaveBehavior(PropertySaveBehavior.Ignore);
             }

@@ -76,16 +76,39 @@ public sealed class BadInputTests(ShopFixture fixture) : IClassFixture<ShopFixtu
     [Fact]
     public async Task Context_whose_model_lost_the_outbox_entity_gets_a_clear_error()
     {
-        // UseOutbox adds the entity through its model customizer; a customizer replaced after it drops the entity.
-        var builder = new DbContextOptionsBuilder<ShopDb>().UseNpgsql(fixture.ConnectionString);
+        // UseOutbox adds the entity through EF's convention plugin hook; only the application's own model configuration can
+        // take it out again (here: Ignore<OutboxMessage>() in OnModelCreating).
+        var builder = new DbContextOptionsBuilder<OutboxIgnoringDb>().UseNpgsql(fixture.ConnectionString);
         builder.UseOutbox(fixture.Services);
-        builder.ReplaceService<Microsoft.EntityFrameworkCore.Infrastructure.IModelCustomizer, Microsoft.EntityFrameworkCore.Infrastructure.RelationalModelCustomizer>();
-        await using var db = new ShopDb(builder.Options);
+        await using var db = new OutboxIgnoringDb(builder.Options);
         db.Outbox().Add(new AccountOpened(Guid.NewGuid(), "x"));
 
         var ex = await Assert.ThrowsAsync<OutboxException>(() => db.SaveChangesAsync());
         Assert.Contains("ApplyOutbox", ex.Message, StringComparison.Ordinal);
+        Assert.Contains(nameof(OutboxIgnoringDb), ex.Message, StringComparison.Ordinal);
         Assert.Equal(0, await fixture.ScalarAsync("SELECT count(*) FROM outbox.messages"));
+    }
+
+    [Fact]
+    public async Task A_model_customizer_replaced_by_the_application_keeps_the_outbox_entity_and_the_event_is_written()
+    {
+        // Before, UseOutbox replaced EF's IModelCustomizer, and an application's own replacement silently dropped the entity.
+        var builder = new DbContextOptionsBuilder<ShopDb>().UseNpgsql(fixture.ConnectionString);
+        builder.UseOutbox(fixture.Services);
+        builder.ReplaceService<Microsoft.EntityFrameworkCore.Infrastructure.IModelCustomizer, Microsoft.EntityFrameworkCore.Infrastructure.RelationalModelCustomizer>();
+        await using var db = new ShopDb(builder.Options);
+        var id = Guid.NewGuid();
+        db.Outbox().Add(new AccountOpened(id, "customized"));
+
+        await db.SaveChangesAsync();
+
+        Assert.NotNull(db.Model.FindEntityType(typeof(OutboxMessage)));
+        Assert.Equal(1, await fixture.ScalarAsync($"SELECT count(*) FROM outbox.messages WHERE aggregateid = '{id}'"));
+    }
+
+    private sealed class OutboxIgnoringDb(DbContextOptions<OutboxIgnoringDb> options) : DbContext(options)
+    {
+        protected override void OnModelCreating(ModelBuilder modelBuilder) => modelBuilder.Ignore<OutboxMessage>();
     }
 
     [Fact]

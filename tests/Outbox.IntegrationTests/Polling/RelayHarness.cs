@@ -104,7 +104,7 @@ internal sealed class RelayHarness : IAsyncDisposable
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         builder.Logging.ClearProviders();
         builder.Logging.SetMinimumLevel(LogLevel.Information);
-        builder.Logging.AddProvider(new RelayTestLoggerProvider(Output, name));
+        builder.Logging.AddProvider(new TestOutputLoggerProvider(Output, name));
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(30));
         builder.Services.AddOutbox(o =>
             {
@@ -147,7 +147,7 @@ internal sealed class RelayHarness : IAsyncDisposable
         configure?.Invoke(options);
         IPollingRelayStore store = new PostgreSqlPollingStore(DataSource, OutboxOptions, options.RetainPublishedFor is not null);
         store = wrapStore?.Invoke(store) ?? store;
-        return new PollingRelay(store, publisher, options, OutboxOptions, TimeProvider.System, new RelayTestLoggerFactory(Output, instanceId).CreateLogger<PollingRelay>());
+        return new PollingRelay(store, publisher, options, OutboxOptions, TimeProvider.System, new TestOutputLoggerFactory(Output, instanceId).CreateLogger<PollingRelay>());
     }
 
     public KafkaOutboxPublisher CreatePublisher(Action<KafkaOptions>? configure = null, Action<OutboxOptions>? outbox = null)

@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.Data.Common;
 using System.Text;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Diagnostics;
@@ -16,7 +15,7 @@ namespace Outbox.Tests.Inbox;
 /// failures, held keys, a failed batch split up. tests/Outbox.IntegrationTests/Inbox checks the same on PostgreSQL and
 /// Kafka; these run in milliseconds.
 /// </summary>
-public sealed class InboxProcessorDecisionTests : IAsyncDisposable
+public sealed partial class InboxProcessorTests : IAsyncDisposable
 {
     private const string Topic = "t.movie";
     private readonly FakeTimeProvider _time = new(new DateTimeOffset(2026, 1, 1, 12, 0, 0, TimeSpan.Zero));
@@ -27,7 +26,7 @@ public sealed class InboxProcessorDecisionTests : IAsyncDisposable
     private readonly ServiceProvider _services;
     private readonly List<long> _completed = [];
 
-    public InboxProcessorDecisionTests()
+    public InboxProcessorTests()
     {
         _script = new Script(_time);
         var database = "inbox-" + Guid.NewGuid().ToString("N");
@@ -275,13 +274,6 @@ public sealed class InboxProcessorDecisionTests : IAsyncDisposable
             db.Effects.Add(new Effect { EventId = message.Id });
             return Task.CompletedTask;
         }
-    }
-
-    private sealed class FakeDbException(bool transient, string? sqlState = null) : DbException("database error")
-    {
-        public override bool IsTransient => transient;
-
-        public override string? SqlState => sqlState;
     }
 
     /// <summary>Inbox rows are tracked on the consumer's context, so they commit with its SaveChanges or not at all.</summary>

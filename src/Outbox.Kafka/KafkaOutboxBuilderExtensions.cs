@@ -27,9 +27,11 @@ public static class KafkaOutboxBuilderExtensions
         services.AddOptions<KafkaOptions>().Configure(configure).ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<KafkaOptions>, KafkaOptionsValidator>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<KafkaOptions>, KafkaOptionsRulesValidator>());
+        services.TryAddSingleton<PublishTelemetry>();
         services.TryAddSingleton<IOutboxPublisher>(sp => new KafkaOutboxPublisher(
             sp.GetRequiredService<IOptions<KafkaOptions>>().Value,
             sp.GetRequiredService<IOptions<OutboxOptions>>().Value,
+            sp.GetRequiredService<PublishTelemetry>(),
             sp.GetService<ILogger<KafkaOutboxPublisher>>() ?? NullLogger<KafkaOutboxPublisher>.Instance,
             sp.GetService<IOptions<PublisherDefaults>>()?.Value));
         return builder;

@@ -31,6 +31,7 @@ internal sealed class InboxConsumerHost : IHostedService, IAsyncDisposable
     private readonly IServiceProvider _services;
     private readonly ILogger _logger;
     private InboxProgress? _progress;
+    private InboxTelemetry? _telemetry;
     private readonly Dictionary<TopicPartition, PartitionWorker> _workers = [];
     private readonly ConcurrentQueue<(PartitionWorker Worker, long NextOffset)> _completions = new();
     private readonly CancellationTokenSource _stop = new();
@@ -101,17 +102,19 @@ internal sealed class InboxConsumerHost : IHostedService, IAsyncDisposable
             InitialRetryDelay = _options.InitialRetryDelay,
             MaxRetryDelay = _options.MaxRetryDelay,
         };
+        _telemetry = _services.GetRequiredService<InboxTelemetry>();
         _processor = new InboxProcessor(
             _services.GetRequiredService<IServiceScopeFactory>(),
             _store,
             _deadLetters,
             settings,
             _services.GetService<TimeProvider>() ?? TimeProvider.System,
+            _telemetry,
             _services.GetService<ILoggerFactory>()?.CreateLogger("Outbox.Inbox.InboxProcessor") ?? NullLogger.Instance,
             _concurrency);
         _progress = _services.GetService<InboxProgress>() ?? new InboxProgress(_services.GetService<TimeProvider>() ?? TimeProvider.System);
         _progress.Started(_group);
-        InboxTelemetry.AddSource(_progress);
+        _telemetry.AddSource(_progress);
 
         // Room for the batch being handled and the next one, so that a worker never waits for a fetch.
         _bufferLimit = Math.Max(_options.MaxBufferedRecordsPerPartition, 2 * _options.MaxBatchSize);
@@ -265,7 +268,7 @@ internal sealed class InboxConsumerHost : IHostedService, IAsyncDisposable
         _progress?.Stopped(_group);
         if (_progress is not null)
         {
-            InboxTelemetry.RemoveSource(_progress);
+            _telemetry?.RemoveSource(_progress);
         }
 
         try

@@ -16,13 +16,15 @@ internal sealed class KafkaOutboxPublisher : IOutboxPublisher
     private readonly ProducerConfig _config;
     private readonly KafkaRecordFactory _records;
     private readonly TimeSpan _flushTimeout;
+    private readonly PublishTelemetry _telemetry;
     private readonly ILogger _logger;
     private readonly Lock _gate = new();
     private ProducerGeneration _current;
     private int _generations;
     private int _disposed;
 
-    public KafkaOutboxPublisher(KafkaOptions kafkaOptions, OutboxOptions outboxOptions, ILogger<KafkaOutboxPublisher> logger, PublisherDefaults? defaults = null)
+    public KafkaOutboxPublisher(
+        KafkaOptions kafkaOptions, OutboxOptions outboxOptions, PublishTelemetry telemetry, ILogger<KafkaOutboxPublisher> logger, PublisherDefaults? defaults = null)
     {
         ArgumentNullException.ThrowIfNull(kafkaOptions);
         ArgumentNullException.ThrowIfNull(outboxOptions);
@@ -30,6 +32,7 @@ internal sealed class KafkaOutboxPublisher : IOutboxPublisher
         CheckPayloadFits(_config, outboxOptions.MaxPayloadBytes);
         _records = new KafkaRecordFactory(outboxOptions);
         _flushTimeout = kafkaOptions.FlushTimeout;
+        _telemetry = telemetry;
         _logger = logger;
 
         // Built now, so that a bad producer setting fails when the host starts, not at the first event.
@@ -152,7 +155,7 @@ internal sealed class KafkaOutboxPublisher : IOutboxPublisher
         var activity = PublishTelemetry.StartSend(topic, message);
         while (true)
         {
-            var handler = PublishTelemetry.Wrap(activity, topic, batch.Expect(index));
+            var handler = _telemetry.Wrap(activity, topic, batch.Expect(index));
             try
             {
                 producer.Produce(topic, record, handler);
@@ -168,13 +171,13 @@ internal sealed class KafkaOutboxPublisher : IOutboxPublisher
             catch (KafkaException ex)
             {
                 batch.Unexpect(index);
-                PublishTelemetry.Failed(activity, topic, DeliveryBatch.Describe(ex.Error));
+                _telemetry.Failed(activity, topic, DeliveryBatch.Describe(ex.Error));
                 return PublishResult.Failed(DeliveryBatch.Describe(ex.Error), KafkaErrorClassifier.Classify(ex.Error));
             }
             catch (ObjectDisposedException)
             {
                 batch.Unexpect(index);
-                PublishTelemetry.Failed(activity, topic, "The Kafka producer was disposed.");
+                _telemetry.Failed(activity, topic, "The Kafka producer was disposed.");
                 return KafkaErrorClassifier.ProducerGone("The Kafka producer was disposed (fatal error or shutdown).");
             }
         }

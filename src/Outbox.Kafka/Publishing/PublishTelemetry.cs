@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Diagnostics.Metrics;
 using System.Globalization;
 using Confluent.Kafka;
 
@@ -6,10 +7,20 @@ namespace Outbox.Kafka.Publishing;
 
 /// <summary>
 /// The <c>send</c> span of one record: a new root (the relay's work is not part of the request that wrote the row),
-/// linked to the trace stored with the row, ended by the delivery report with the partition and offset.
+/// linked to the trace stored with the row, ended by the delivery report with the partition and offset; and the
+/// <c>messaging.client.sent.messages</c> counter, on the container's <c>Outbox.Relay</c> meter.
 /// </summary>
-internal static class PublishTelemetry
+internal sealed class PublishTelemetry
 {
+    private readonly Counter<long> _sent;
+
+    public PublishTelemetry(IMeterFactory meterFactory)
+    {
+        ArgumentNullException.ThrowIfNull(meterFactory);
+        _sent = meterFactory.Create(OutboxDiagnostics.RelaySourceName).CreateCounter<long>(
+            "messaging.client.sent.messages", "{message}", "Records handed to the broker and acknowledged (error.type set when the broker refused them).");
+    }
+
     public static Activity? StartSend(string topic, OutboxMessage message)
     {
         if (!OutboxTelemetry.RelaySource.HasListeners())
@@ -33,9 +44,9 @@ internal static class PublishTelemetry
         return OutboxTelemetry.StartRoot(OutboxTelemetry.RelaySource, "send " + topic, ActivityKind.Producer, tags, links);
     }
 
-    public static Action<DeliveryReport<byte[], byte[]>> Wrap(Activity? activity, string topic, Action<DeliveryReport<byte[], byte[]>> handler)
+    public Action<DeliveryReport<byte[], byte[]>> Wrap(Activity? activity, string topic, Action<DeliveryReport<byte[], byte[]>> handler)
     {
-        if (activity is null && !OutboxTelemetry.Sent.Enabled)
+        if (activity is null && !_sent.Enabled)
         {
             return handler;
         }
@@ -47,9 +58,9 @@ internal static class PublishTelemetry
         };
     }
 
-    public static void Failed(Activity? activity, string topic, string error)
+    public void Failed(Activity? activity, string topic, string error)
     {
-        OutboxTelemetry.Sent.Add(1, new(MessagingAttributes.System, MessagingAttributes.Kafka), new(MessagingAttributes.DestinationName, topic), new(MessagingAttributes.ErrorType, "refused"));
+        _sent.Add(1, new(MessagingAttributes.System, MessagingAttributes.Kafka), new(MessagingAttributes.DestinationName, topic), new(MessagingAttributes.ErrorType, "refused"));
         if (activity is not null)
         {
             activity.SetStatus(ActivityStatusCode.Error, error);
@@ -58,11 +69,11 @@ internal static class PublishTelemetry
         }
     }
 
-    private static void Delivered(Activity? activity, string topic, DeliveryReport<byte[], byte[]> report)
+    private void Delivered(Activity? activity, string topic, DeliveryReport<byte[], byte[]> report)
     {
         var error = report.Error is { IsError: true } e ? e : null;
         var errorType = error is null ? null : error.Code.ToString();
-        OutboxTelemetry.Sent.Add(1, new(MessagingAttributes.System, MessagingAttributes.Kafka), new(MessagingAttributes.DestinationName, topic), new(MessagingAttributes.ErrorType, errorType));
+        _sent.Add(1, new(MessagingAttributes.System, MessagingAttributes.Kafka), new(MessagingAttributes.DestinationName, topic), new(MessagingAttributes.ErrorType, errorType));
         if (activity is null)
         {
             return;

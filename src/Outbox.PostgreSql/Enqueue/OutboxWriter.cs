@@ -11,12 +11,14 @@ namespace Outbox.PostgreSql;
 public sealed class OutboxWriter
 {
     private readonly OutboxMessageFactory _factory;
+    private readonly EnqueueTelemetry _telemetry;
     private readonly string _insertSql;
     private readonly string _copySql;
 
-    internal OutboxWriter(OutboxMessageFactory factory)
+    internal OutboxWriter(OutboxMessageFactory factory, EnqueueTelemetry telemetry)
     {
         _factory = factory;
+        _telemetry = telemetry;
         var names = new OutboxTableNames(factory.Options);
         const string columns = "id, aggregatetype, aggregateid, type, payload, lane, created_at, traceparent, tracestate, attempts";
         _insertSql = $"INSERT INTO {names.Messages} ({columns}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0)";
@@ -52,7 +54,7 @@ public sealed class OutboxWriter
         command.Parameters.Add(new NpgsqlParameter { Value = (object?)message.TraceParent ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
         command.Parameters.Add(new NpgsqlParameter { Value = (object?)message.TraceState ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
         await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-        EnqueueTelemetry.Written([message]);
+        _telemetry.Written([message]);
         return message.Id;
     }
 
@@ -104,7 +106,7 @@ public sealed class OutboxWriter
             await importer.CompleteAsync(cancellationToken).ConfigureAwait(false);
         }
 
-        EnqueueTelemetry.Written(messages);
+        _telemetry.Written(messages);
 
         return messages.ConvertAll(m => m.Id);
     }

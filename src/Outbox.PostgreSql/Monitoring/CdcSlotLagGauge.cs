@@ -3,56 +3,35 @@ using System.Diagnostics.Metrics;
 namespace Outbox.PostgreSql;
 
 /// <summary>
-/// <c>outbox.cdc.slot.lag</c>: bytes of WAL the CDC slot has not confirmed. Read from <c>pg_replication_slots</c> at
-/// most once per refresh interval, in the background; a scrape reports the cached value.
+/// <c>outbox.cdc.slot.lag</c>, on the container's <c>Outbox.Relay</c> meter: bytes of WAL the CDC slot has not
+/// confirmed. Read from <c>pg_replication_slots</c> at most once per refresh interval, in the background; a scrape
+/// reports the cached value (<see cref="CachedReading{T}"/>).
 /// </summary>
-internal sealed class CdcSlotLagGauge : IDisposable
+internal sealed class CdcSlotLagGauge
 {
     private readonly IServiceProvider _services;
-    private readonly TimeProvider _timeProvider;
-    private readonly Meter _meter;
-    private CdcSlotStatus? _last;
-    private DateTimeOffset _sampledAt = DateTimeOffset.MinValue;
-    private int _refreshing;
+    private readonly CachedReading<CdcSlotStatus> _slot;
 
-    public CdcSlotLagGauge(IServiceProvider services, TimeProvider timeProvider)
+    public CdcSlotLagGauge(IServiceProvider services, IMeterFactory meterFactory, TimeProvider timeProvider)
     {
         _services = services;
-        _timeProvider = timeProvider;
-        _meter = new Meter(OutboxDiagnostics.RelaySourceName);
-        _meter.CreateObservableGauge("outbox.cdc.slot.lag", Observe, "By", "WAL bytes between the server's current position and the CDC slot's confirmed position.");
+        _slot = new CachedReading<CdcSlotStatus>(ReadAsync, timeProvider);
+        meterFactory.Create(OutboxDiagnostics.RelaySourceName).CreateObservableGauge(
+            "outbox.cdc.slot.lag", Observe, "By", "WAL bytes between the server's current position and the CDC slot's confirmed position.");
     }
 
-    public void Dispose() => _meter.Dispose();
+    private Task<CdcSlotStatus> ReadAsync(CancellationToken cancellationToken) =>
+        ((CdcRelayMonitor)_services.GetService(typeof(CdcRelayMonitor))!).GetSlotStatusAsync(cancellationToken);
 
     private IEnumerable<Measurement<long>> Observe()
     {
-        if (_services.GetService(typeof(CdcRelayMonitor)) is not CdcRelayMonitor monitor)
+        // No CDC relay in this container: no slot to report.
+        if (_services.GetService(typeof(CdcRelayMonitor)) is null)
         {
             return [];
         }
 
-        if (_timeProvider.GetUtcNow() - _sampledAt >= OutboxBacklogMonitor.RefreshInterval && Interlocked.Exchange(ref _refreshing, 1) == 0)
-        {
-            _ = Task.Run(async () =>
-            {
-                try
-                {
-                    Volatile.Write(ref _last, await monitor.GetSlotStatusAsync(CancellationToken.None).ConfigureAwait(false));
-                    _sampledAt = _timeProvider.GetUtcNow();
-                }
-                catch (Exception ex) when (ex is Npgsql.NpgsqlException or TimeoutException or InvalidOperationException or ObjectDisposedException)
-                {
-                    // Keep the last value; the health check reports the problem.
-                }
-                finally
-                {
-                    Volatile.Write(ref _refreshing, 0);
-                }
-            });
-        }
-
-        return Volatile.Read(ref _last) is { LagBytes: { } lag } slot
+        return _slot.Current() is { LagBytes: { } lag } slot
             ? [new Measurement<long>(lag, new KeyValuePair<string, object?>(MessagingAttributes.Slot, slot.SlotName))]
             : [];
     }

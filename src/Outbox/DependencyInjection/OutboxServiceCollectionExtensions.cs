@@ -2,6 +2,8 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using Outbox;
 using Outbox.EntityFrameworkCore;
+using Outbox.Inbox;
+using Outbox.Relay;
 
 namespace Microsoft.Extensions.DependencyInjection;
 
@@ -9,8 +11,9 @@ namespace Microsoft.Extensions.DependencyInjection;
 public static class OutboxServiceCollectionExtensions
 {
     /// <summary>
-    /// Adds the outbox: options (validated at host start), the event registry and the EF Core interceptors that
-    /// <c>UseOutbox</c> installs. Calling it again only adds configuration.
+    /// Adds the outbox: options (validated at host start), the event registry, the EF Core interceptors that
+    /// <c>UseOutbox</c> installs and the metrics services (<c>AddMetrics()</c>: the outbox's meters come from the
+    /// container's <see cref="System.Diagnostics.Metrics.IMeterFactory"/>). Calling it again only adds configuration.
     /// </summary>
     /// <param name="services">The application's services.</param>
     /// <param name="configure">Configures the options, typically the event mappings.</param>
@@ -32,6 +35,12 @@ public static class OutboxServiceCollectionExtensions
             sp.GetRequiredService<OutboxEventRegistry>(),
             sp.GetRequiredService<IOptions<OutboxOptions>>().Value,
             sp.GetRequiredService<TimeProvider>()));
+        // The instruments are on meters from the container's IMeterFactory: they go away with the container, and a
+        // test (or a second host in the process) observes its own.
+        services.AddMetrics();
+        services.TryAddSingleton<EnqueueTelemetry>();
+        services.TryAddSingleton<RelayTelemetry>();
+        services.TryAddSingleton<InboxTelemetry>();
         services.TryAddSingleton<OutboxSaveChangesInterceptor>();
         services.TryAddSingleton<OutboxTransactionInterceptor>();
         return new OutboxBuilder(services);

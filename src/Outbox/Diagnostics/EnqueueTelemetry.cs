@@ -1,10 +1,23 @@
 using System.Diagnostics;
+using System.Diagnostics.Metrics;
 
 namespace Outbox;
 
-/// <summary>The <c>enqueue</c> span and counter of the write path (EF Core interceptor and ADO.NET writer).</summary>
-internal static class EnqueueTelemetry
+/// <summary>
+/// The <c>enqueue</c> span and counter of the write path, shared by its two writers (the EF Core interceptor here and
+/// the ADO.NET writer of Outbox.PostgreSql). One per container, on the container's <c>Outbox</c> meter.
+/// </summary>
+internal sealed class EnqueueTelemetry
 {
+    private readonly Counter<long> _enqueued;
+
+    public EnqueueTelemetry(IMeterFactory meterFactory)
+    {
+        ArgumentNullException.ThrowIfNull(meterFactory);
+        _enqueued = meterFactory.Create(OutboxDiagnostics.EnqueueSourceName).CreateCounter<long>(
+            "outbox.messages.enqueued", "{message}", "Outbox rows written (counted when SaveChanges wrote them; a rollback afterwards is not subtracted).");
+    }
+
     /// <summary>Starts the span and makes it current, so that the rows created next store its trace context.</summary>
     public static Activity? Start(string writer, int count)
     {
@@ -23,22 +36,22 @@ internal static class EnqueueTelemetry
         return activity;
     }
 
-    public static void Written(IEnumerable<OutboxMessage> messages)
+    public void Written(IEnumerable<OutboxMessage> messages)
     {
-        if (!OutboxTelemetry.Enqueued.Enabled)
+        if (!_enqueued.Enabled)
         {
             return;
         }
 
         foreach (var group in messages.GroupBy(m => m.AggregateType, StringComparer.Ordinal))
         {
-            OutboxTelemetry.Enqueued.Add(group.LongCount(), new KeyValuePair<string, object?>(MessagingAttributes.AggregateType, group.Key));
+            _enqueued.Add(group.LongCount(), new KeyValuePair<string, object?>(MessagingAttributes.AggregateType, group.Key));
         }
     }
 
-    public static void Written(List<(OutboxMessage Message, EntityFrameworkCore.WrittenEvent Source)> rows)
+    public void Written(List<(OutboxMessage Message, EntityFrameworkCore.WrittenEvent Source)> rows)
     {
-        if (OutboxTelemetry.Enqueued.Enabled)
+        if (_enqueued.Enabled)
         {
             Written(rows.Select(r => r.Message));
         }

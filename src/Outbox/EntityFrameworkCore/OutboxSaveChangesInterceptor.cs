@@ -9,7 +9,7 @@ namespace Outbox.EntityFrameworkCore;
 /// Adds the outbox rows of pending events to the same SaveChanges (same batch, same transaction). Events leave their
 /// entity (or the <see cref="IOutbox"/> buffer) only once the transaction that wrote them commits.
 /// </summary>
-internal sealed class OutboxSaveChangesInterceptor(OutboxMessageFactory factory) : SaveChangesInterceptor
+internal sealed class OutboxSaveChangesInterceptor(OutboxMessageFactory factory, EnqueueTelemetry telemetry) : SaveChangesInterceptor
 {
     public OutboxEventRegistry Registry => factory.Registry;
 
@@ -130,7 +130,7 @@ internal sealed class OutboxSaveChangesInterceptor(OutboxMessageFactory factory)
         }
     }
 
-    private static void Saved(DbContext? context)
+    private void Saved(DbContext? context)
     {
         var state = OutboxContextState.Find(context);
         if (context is null || state is null || state.InFlight.Count == 0)
@@ -138,7 +138,7 @@ internal sealed class OutboxSaveChangesInterceptor(OutboxMessageFactory factory)
             return;
         }
 
-        EnqueueTelemetry.Written(state.InFlight);
+        telemetry.Written(state.InFlight);
         EnqueueTelemetry.Stop(state.EnqueueActivity, null);
         state.EnqueueActivity = null;
 

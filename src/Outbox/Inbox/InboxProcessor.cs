@@ -23,6 +23,7 @@ internal sealed class InboxProcessor
     private readonly IDeadLetterPublisher _deadLetters;
     private readonly InboxSettings _settings;
     private readonly TimeProvider _timeProvider;
+    private readonly InboxTelemetry _telemetry;
     private readonly ILogger _logger;
     private readonly SemaphoreSlim? _concurrency;
 
@@ -32,6 +33,7 @@ internal sealed class InboxProcessor
         IDeadLetterPublisher deadLetters,
         InboxSettings settings,
         TimeProvider timeProvider,
+        InboxTelemetry telemetry,
         ILogger logger,
         SemaphoreSlim? concurrency = null)
     {
@@ -40,6 +42,7 @@ internal sealed class InboxProcessor
         _deadLetters = deadLetters;
         _settings = settings;
         _timeProvider = timeProvider;
+        _telemetry = telemetry;
         _logger = logger;
         _concurrency = concurrency;
     }
@@ -218,7 +221,7 @@ internal sealed class InboxProcessor
             }
 
             Log.DeadLettered(_logger, record.Topic, record.Partition, record.Offset, record.Id, _settings.ConsumerGroup, topic, item.DeadLetter!.Reason, item.DeadLetter.ErrorMessage);
-            InboxTelemetry.DeadLettered(record, _settings.ConsumerGroup, item.DeadLetter.Reason);
+            _telemetry.DeadLettered(record, _settings.ConsumerGroup, item.DeadLetter.Reason);
             return await RemoveParkedAsync(record, stopping, aborting).ConfigureAwait(false) ? true : null;
         }
 
@@ -240,7 +243,7 @@ internal sealed class InboxProcessor
 
             if (failure is null)
             {
-                InboxTelemetry.RecordReplayed(record, _settings.ConsumerGroup);
+                _telemetry.RecordReplayed(record, _settings.ConsumerGroup);
                 return true;
             }
 
@@ -251,7 +254,7 @@ internal sealed class InboxProcessor
                 transient++;
                 delay = Backoff(transient);
                 Log.TransactionFailed(_logger, failure.Exception, _settings.ConsumerGroup, record.Topic, record.Partition, record.Offset, delay);
-                InboxTelemetry.TransientFailure(record, _settings.ConsumerGroup);
+                _telemetry.TransientFailure(record, _settings.ConsumerGroup);
             }
             else if (kind == InboxFailureKind.Permanent || attempt >= _settings.MaxAttempts)
             {
@@ -324,7 +327,7 @@ internal sealed class InboxProcessor
                 transientFailures++;
                 delay = Backoff(transientFailures);
                 Log.TransactionFailed(_logger, failure.Exception, _settings.ConsumerGroup, last.Topic, last.Partition, segment[0].Record.Offset, delay);
-                InboxTelemetry.TransientFailure(segment[0].Record, _settings.ConsumerGroup);
+                _telemetry.TransientFailure(segment[0].Record, _settings.ConsumerGroup);
             }
             else if (segment.Length > 1)
             {
@@ -426,7 +429,7 @@ internal sealed class InboxProcessor
         if (topic is not null)
         {
             Log.DeadLettered(_logger, record.Topic, record.Partition, record.Offset, record.Id, _settings.ConsumerGroup, topic, deadLetter.Reason, deadLetter.ErrorMessage);
-            InboxTelemetry.DeadLettered(record, _settings.ConsumerGroup, deadLetter.Reason);
+            _telemetry.DeadLettered(record, _settings.ConsumerGroup, deadLetter.Reason);
         }
 
         var parked = new ParkedRecord
@@ -498,7 +501,7 @@ internal sealed class InboxProcessor
         }
 
         Log.DeadLettered(_logger, record.Topic, record.Partition, record.Offset, record.Id, _settings.ConsumerGroup, topic, deadLetter.Reason, deadLetter.ErrorMessage);
-        InboxTelemetry.DeadLettered(record, _settings.ConsumerGroup, deadLetter.Reason);
+        _telemetry.DeadLettered(record, _settings.ConsumerGroup, deadLetter.Reason);
 
         // Store the position so that a restart does not dead-letter the record again. No inbox row: the event was not
         // handled, and replaying it from the dead-letter topic after a fix must not be skipped as a duplicate.
@@ -518,7 +521,7 @@ internal sealed class InboxProcessor
         catch (Exception ex) when (!aborting.IsCancellationRequested)
         {
             Log.DeadLetterRefused(_logger, ex, record.Topic, record.Partition, record.Offset, _settings.ConsumerGroup);
-            InboxTelemetry.DeadLetterFellBack(record, _settings.ConsumerGroup);
+            _telemetry.DeadLetterFellBack(record, _settings.ConsumerGroup);
             return (null, ex);
         }
         catch (Exception) when (aborting.IsCancellationRequested)
@@ -538,7 +541,7 @@ internal sealed class InboxProcessor
         }
 
         parking.RowStored();
-        InboxTelemetry.RecordParked(parked.Record, _settings.ConsumerGroup, parked.State);
+        _telemetry.RecordParked(parked.Record, _settings.ConsumerGroup, parked.State);
         return true;
     }
 
@@ -703,7 +706,7 @@ internal sealed class InboxProcessor
                     }
                     finally
                     {
-                        InboxTelemetry.HandlerDone(item.Record, _settings.ConsumerGroup, _timeProvider.GetElapsedTime(startedAt));
+                        _telemetry.HandlerDone(item.Record, _settings.ConsumerGroup, _timeProvider.GetElapsedTime(startedAt));
                     }
                 }
 
@@ -718,7 +721,7 @@ internal sealed class InboxProcessor
             }
 
             await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
-            InboxTelemetry.Committed(segment, fresh, duplicates, _settings.ConsumerGroup);
+            _telemetry.Committed(segment, fresh, duplicates, _settings.ConsumerGroup);
             return null;
         }
     }

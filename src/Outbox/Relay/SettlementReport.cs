@@ -6,11 +6,13 @@ namespace Outbox.Relay;
 internal static class SettlementReport
 {
     public static void Settled(
-        RelayKind relay, IReadOnlyList<OutboxMessage> messages, BatchSettlement settlement, IReadOnlyList<KeyFailureOutcome> outcomes, OutboxOptions options, ILogger logger)
+        RelayKind relay, IReadOnlyList<OutboxMessage> messages, BatchSettlement settlement, IReadOnlyList<KeyFailureOutcome> outcomes, OutboxOptions options,
+        RelayTelemetry telemetry, ILogger logger)
     {
         ArgumentNullException.ThrowIfNull(settlement);
         ArgumentNullException.ThrowIfNull(outcomes);
-        RelayTelemetry.Settled(relay, messages, settlement, outcomes, options);
+        ArgumentNullException.ThrowIfNull(telemetry);
+        telemetry.Settled(relay, messages, settlement, outcomes, options);
         var name = relay == RelayKind.Polling ? "polling" : "CDC";
         for (var i = 0; i < settlement.Failures.Count && i < outcomes.Count; i++)
         {

@@ -25,7 +25,7 @@ public static class Hosts
     {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = [], ContentRootPath = AppContext.BaseDirectory });
         builder.Logging.ClearProviders();
-        builder.Logging.AddProvider(new TestOutputLoggerProvider(output));
+        builder.Logging.AddProvider(new TestOutputLoggerProvider(output, "host", LogLevel.Trace));
         if (capture is not null)
         {
             builder.Logging.AddProvider(capture);

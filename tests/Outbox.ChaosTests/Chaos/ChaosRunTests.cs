@@ -9,12 +9,17 @@ namespace Outbox.ChaosTests.Chaos;
 /// The chaos run of CI: 60 seconds of faults (40 s polling relays, 20 s CDC relay and standby) against writer, relay and
 /// consumer processes, then the checks. A failure prints the seed: <c>OUTBOX_CHAOS_SEED=S dotnet test --filter ChaosRunTests</c>
 /// (or <c>dotnet tests/Outbox.ChaosTests/bin/Debug/net10.0/Outbox.ChaosTests.dll chaos --seconds 60 --seed S</c>)
-/// replays the same faults.
+/// replays the same faults. A plain <c>dotnet test</c> leaves it out (<see cref="Category"/>, the project's default
+/// filter); <c>.ci/run</c> runs it as a step of its own: <c>dotnet test tests/Outbox.ChaosTests --filter Category=ChaosRun</c>.
 /// </summary>
 [Collection(ChaosRunCollection.Name)]
+[Trait("Category", Category)]
 public sealed partial class ChaosRunTests(ITestOutputHelper output)
 {
     public const string SeedVariable = "OUTBOX_CHAOS_SEED";
+
+    /// <summary>The trait value of the chaos run.</summary>
+    public const string Category = "ChaosRun";
 
     [Fact]
     public async Task Sixty_seconds_of_faults_lose_nothing_keep_key_order_and_take_effect_once()

@@ -118,7 +118,7 @@ internal sealed class CdcHarness : IAsyncDisposable
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         builder.Logging.ClearProviders();
         builder.Logging.SetMinimumLevel(LogLevel.Information);
-        builder.Logging.AddProvider(new CdcTestLoggerProvider(Output, name, id => Logged?.Invoke(name, id)));
+        builder.Logging.AddProvider(new TestOutputLoggerProvider(Output, name, logged: id => Logged?.Invoke(name, id)));
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(30));
         builder.Services.AddOutbox(o =>
             {

@@ -159,7 +159,7 @@ public sealed class CommitOrderSchemaTests(ITestOutputHelper output)
     {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         builder.Logging.ClearProviders();
-        builder.Logging.AddProvider(new CdcTestLoggerProvider(output, "app"));
+        builder.Logging.AddProvider(new TestOutputLoggerProvider(output, "app"));
         configure(builder.Services
             .AddOutbox(outboxOptions ?? (o => o.MapEvent<CdcTestEvent>(CdcHarness.AggregateType, e => e.Key, nameof(CdcTestEvent))))
             .UsePostgreSql(connectionString, o => o.EnsureSchemaOnStart = ensureSchema));

@@ -73,7 +73,7 @@ public sealed class DebeziumModeTests(ITestOutputHelper output)
     {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         builder.Logging.ClearProviders();
-        builder.Logging.AddProvider(new CdcTestLoggerProvider(output, "app"));
+        builder.Logging.AddProvider(new TestOutputLoggerProvider(output, "app"));
         configure(builder.Services.AddOutbox(harness.ConfigureOutbox).UsePostgreSql(harness.ConnectionString));
         return builder.Build();
     }

@@ -293,7 +293,7 @@ public sealed class UnnumberedRowOrderTests(ITestOutputHelper output)
     {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         builder.Logging.ClearProviders();
-        builder.Logging.AddProvider(new CdcTestLoggerProvider(output, "polling"));
+        builder.Logging.AddProvider(new TestOutputLoggerProvider(output, "polling"));
         builder.Services
             .AddOutbox(harness.ConfigureOutbox)
             .UsePostgreSql(connectionString, o =>

@@ -181,7 +181,7 @@ public sealed class RelayConformanceTests(ITestOutputHelper output, ConformanceK
     {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         builder.Logging.ClearProviders();
-        builder.Logging.AddProvider(new CdcTestLoggerProvider(output, name));
+        builder.Logging.AddProvider(new TestOutputLoggerProvider(output, name));
         var outbox = builder.Services.AddOutbox(o => o.TopicTemplate = TopicTemplate)
             .UsePostgreSql(connectionString)
             .UseKafka(k => k.BootstrapServers = server.BootstrapServers);

@@ -69,7 +69,7 @@ public sealed class InboxCleanupTests(ITestOutputHelper output)
         {
             // The first run (at start) finds nothing old enough; a day and an interval later the next run deletes it.
             time.Advance(TimeSpan.FromDays(1) - TimeSpan.FromHours(1));
-            await Infrastructure.Eventually.TrueAsync(async () =>
+            await Eventually.TrueAsync(async () =>
             {
                 time.Advance(TimeSpan.FromHours(1));
                 return await harness.ScalarAsync("SELECT count(*) FROM outbox.inbox") == 0;

@@ -132,6 +132,7 @@ public sealed class InboxRebalanceTests(ITestOutputHelper output)
             new NoDeadLetters(),
             new InboxSettings { ConsumerGroup = group, DbContextType = typeof(InboxTestDb) },
             TimeProvider.System,
+            services.GetRequiredService<InboxTelemetry>(),
             NullLogger.Instance);
         return (processor, routes);
     }

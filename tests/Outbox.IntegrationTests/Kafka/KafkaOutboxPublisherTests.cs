@@ -15,6 +15,9 @@ public sealed class KafkaOutboxPublisherTests
 {
     private const int Partitions = 6;
 
+    // The publishers of these tests report to meters of their own (no test here reads them).
+    private static readonly TestMeterFactory s_meters = new();
+
     [Fact]
     public async Task Records_have_the_DESIGN_shape_topic_key_value_and_headers()
     {
@@ -154,7 +157,7 @@ public sealed class KafkaOutboxPublisherTests
             outbox.MaxPayloadBytes = max;
         }
 
-        return new KafkaOutboxPublisher(options, outbox, NullLogger<KafkaOutboxPublisher>.Instance);
+        return new KafkaOutboxPublisher(options, outbox, new PublishTelemetry(s_meters), NullLogger<KafkaOutboxPublisher>.Instance);
     }
 
     private static OutboxMessage Message(string key, string payload) => new()

@@ -217,7 +217,7 @@ public sealed class EfCoreMigrationsRoundTripTests(ITestOutputHelper output)
     {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         builder.Logging.ClearProviders();
-        builder.Logging.AddProvider(new CdcTestLoggerProvider(output, name));
+        builder.Logging.AddProvider(new TestOutputLoggerProvider(output, name));
         relay(builder.Services.AddOutbox(configure).UsePostgreSql(database).UseKafka(k =>
         {
             k.BootstrapServers = kafka.BootstrapServers;

@@ -28,6 +28,7 @@ internal sealed class RelayHarness : IAsyncDisposable
     private readonly List<IHost> _hosts = [];
     private readonly List<IAsyncDisposable> _disposables = [];
     private readonly ServiceProvider _writerServices;
+    private readonly TestMeterFactory _meters = new();
 
     private RelayHarness(ITestOutputHelper output, string connectionString, KafkaServer kafka, string prefix, int laneCount, int partitions)
     {
@@ -104,7 +105,7 @@ internal sealed class RelayHarness : IAsyncDisposable
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         builder.Logging.ClearProviders();
         builder.Logging.SetMinimumLevel(LogLevel.Information);
-        builder.Logging.AddProvider(new RelayTestLoggerProvider(Output, name));
+        builder.Logging.AddProvider(new TestOutputLoggerProvider(Output, name));
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(30));
         builder.Services.AddOutbox(o =>
             {
@@ -147,7 +148,7 @@ internal sealed class RelayHarness : IAsyncDisposable
         configure?.Invoke(options);
         IPollingRelayStore store = new PostgreSqlPollingStore(DataSource, OutboxOptions, options.RetainPublishedFor is not null);
         store = wrapStore?.Invoke(store) ?? store;
-        return new PollingRelay(store, publisher, options, OutboxOptions, TimeProvider.System, new RelayTestLoggerFactory(Output, instanceId).CreateLogger<PollingRelay>());
+        return new PollingRelay(store, publisher, options, OutboxOptions, TimeProvider.System, new RelayTelemetry(_meters), new TestOutputLoggerFactory(Output, instanceId).CreateLogger<PollingRelay>());
     }
 
     public KafkaOutboxPublisher CreatePublisher(Action<KafkaOptions>? configure = null, Action<OutboxOptions>? outbox = null)
@@ -156,7 +157,7 @@ internal sealed class RelayHarness : IAsyncDisposable
         configure?.Invoke(options);
         var outboxOptions = OutboxOptions;
         outbox?.Invoke(outboxOptions);
-        var publisher = new KafkaOutboxPublisher(options, outboxOptions, NullLogger<KafkaOutboxPublisher>.Instance);
+        var publisher = new KafkaOutboxPublisher(options, outboxOptions, new PublishTelemetry(_meters), NullLogger<KafkaOutboxPublisher>.Instance);
         _disposables.Add(publisher);
         return publisher;
     }
@@ -313,6 +314,7 @@ internal sealed class RelayHarness : IAsyncDisposable
 
         await _writerServices.DisposeAsync();
         await DataSource.DisposeAsync();
+        _meters.Dispose();
     }
 
     private static PublishedRecord ToRecord(ConsumeResult<byte[], byte[]> result, Message<byte[], byte[]> message)

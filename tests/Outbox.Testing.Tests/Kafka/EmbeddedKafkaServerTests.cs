@@ -99,15 +99,15 @@ public sealed class EmbeddedKafkaServerTests(ITestOutputHelper output)
         first.Subscribe(topic);
         second.Subscribe(topic);
 
-        await Eventually.WaitUntilAsync(
+        await Eventually.TrueAsync(
             () =>
             {
                 first.Consume(TimeSpan.FromMilliseconds(100));
                 second.Consume(TimeSpan.FromMilliseconds(100));
                 return first.Assignment.Count == 2 && second.Assignment.Count == 2;
             },
-            s_generous,
-            "both members to own two partitions each");
+            "both members own two partitions each",
+            s_generous);
 
         Assert.Empty(first.Assignment.Intersect(second.Assignment));
         first.Close();

@@ -45,7 +45,7 @@ public sealed class KafkaFaultTests(ITestOutputHelper output) : IAsyncLifetime
         }
 
         Produce(perPhase);
-        await Eventually.WaitUntilAsync(() => tracker.Delivered == perPhase, s_generous, "the first phase to be delivered");
+        await Eventually.TrueAsync(() => tracker.Delivered == perPhase, "the first phase is delivered", s_generous);
         Assert.Equal(leaders.Count, tracker.PartitionOfKey.Values.Distinct().Count());
 
         _kafka.SetBrokerDown(2);
@@ -55,14 +55,14 @@ public sealed class KafkaFaultTests(ITestOutputHelper output) : IAsyncLifetime
         // Keys whose partition broker 1 leads keep flowing; the others must wait for their leaders.
         var healthyKeys = tracker.PartitionOfKey.Where(pair => leaders[pair.Value] == 1).Select(pair => pair.Key).ToHashSet();
         var healthyInSecondPhase = Enumerable.Range(0, perPhase).Count(i => healthyKeys.Contains("key-" + (i % keys)));
-        await Eventually.WaitUntilAsync(
-            () => tracker.Delivered >= perPhase + healthyInSecondPhase, s_generous, "messages for broker 1's partitions");
+        await Eventually.TrueAsync(
+            () => tracker.Delivered >= perPhase + healthyInSecondPhase, "broker 1's partitions have their messages", s_generous);
         Assert.Equal(perPhase + healthyInSecondPhase, tracker.Delivered);
         output.WriteLine($"while two brokers were down: {healthyInSecondPhase} delivered, {perPhase - healthyInSecondPhase} waiting");
 
         _kafka.SetBrokerUp(2);
         _kafka.SetBrokerUp(3);
-        await Eventually.WaitUntilAsync(() => tracker.Delivered + tracker.Errors.Count >= 2 * perPhase, s_generous, "all delivery reports");
+        await Eventually.TrueAsync(() => tracker.Delivered + tracker.Errors.Count >= 2 * perPhase, "every delivery report is in", s_generous);
         Assert.Empty(tracker.Errors);
 
         var consumed = await KafkaTestClients.ConsumeAsync(_kafka.BootstrapServers, topic, 2 * perPhase, s_generous);

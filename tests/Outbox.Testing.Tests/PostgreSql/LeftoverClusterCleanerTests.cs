@@ -129,10 +129,10 @@ public sealed class LeftoverClusterCleanerTests(ITestOutputHelper output) : IDis
     internal static async Task<int> ZombiePidAsync(Process parent)
     {
         var zombie = int.Parse((await parent.StandardOutput.ReadLineAsync())!, System.Globalization.CultureInfo.InvariantCulture);
-        await Eventually.WaitUntilAsync(
+        await Eventually.TrueAsync(
             () => File.Exists($"/proc/{zombie}/stat") && File.ReadAllText($"/proc/{zombie}/stat").Contains(") Z ", StringComparison.Ordinal),
-            TimeSpan.FromSeconds(20),
-            "the child to become a zombie");
+            "the child is a zombie",
+            TimeSpan.FromSeconds(20));
         return zombie;
     }
 }

@@ -3,7 +3,7 @@ using Outbox.Inbox;
 
 namespace Outbox.Tests.Inbox;
 
-public sealed class InboxProcessorTests
+public sealed partial class InboxProcessorTests
 {
     private sealed class FakeDbException(bool transient, string? sqlState = null, Exception? inner = null) : DbException("database error", inner)
     {

@@ -26,6 +26,7 @@ internal sealed class CdcRelayService : IHostedService, IAsyncDisposable
     private CdcAcknowledger? _acknowledger;
     private ParkingStore? _parking;
     private OutboxOptions? _outboxOptions;
+    private RelayTelemetry? _telemetry;
     private IOutboxPublisher? _publisher;
     private string? _connectionString;
     private Task? _loop;
@@ -211,6 +212,7 @@ internal sealed class CdcRelayService : IHostedService, IAsyncDisposable
         _store = _services.GetRequiredService<CdcStore>();
         _acknowledger = _services.GetRequiredService<CdcAcknowledger>();
         _outboxOptions = _services.GetRequiredService<IOptions<OutboxOptions>>().Value;
+        _telemetry = _services.GetRequiredService<RelayTelemetry>();
         _parking = new ParkingStore(_services.GetRequiredService<OutboxDataSource>().DataSource, _outboxOptions);
         _slots = new CdcSlotManager(_store, _logger, postgreSql!.UnknownCommitOrder);
     }
@@ -267,7 +269,7 @@ internal sealed class CdcRelayService : IHostedService, IAsyncDisposable
                 await store.UnlockSetupAsync(setupLock).ConfigureAwait(false);
             }
 
-            using var session = new CdcStreamSession(replication, store, _publisher!, _acknowledger!, _parking!, _outboxOptions!, _options, _timeProvider, _logger);
+            using var session = new CdcStreamSession(replication, store, _publisher!, _acknowledger!, _parking!, _outboxOptions!, _options, _timeProvider, _telemetry!, _logger);
             Volatile.Write(ref _session, session);
             _monitor.Set(CdcRelayState.Streaming);
             Log.Streaming(_logger, store.Names.SlotName, store.Names.PublicationName);
@@ -329,8 +331,8 @@ internal sealed class CdcRelayService : IHostedService, IAsyncDisposable
                 held.Add((failure.Message.AggregateType, failure.Message.AggregateId));
             }
 
-            SettlementReport.Settled(RelayKind.Cdc, send, settlement, outcomes, _outboxOptions!, _logger);
-            RelayTelemetry.BatchDuration(RelayKind.Cdc, _timeProvider.GetElapsedTime(startedAt));
+            SettlementReport.Settled(RelayKind.Cdc, send, settlement, outcomes, _outboxOptions!, _telemetry!, _logger);
+            _telemetry!.BatchDuration(RelayKind.Cdc, _timeProvider.GetElapsedTime(startedAt));
 
             // Backlog rows predate the slot: none of them is ever in the stream, so none is taken for a stream row.
             var done = settlement.Done.Select(i => send[i].Id).ToHashSet();

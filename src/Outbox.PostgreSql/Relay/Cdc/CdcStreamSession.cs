@@ -57,6 +57,7 @@ internal sealed class CdcStreamSession : IDisposable
     private readonly CdcByteBudget _budget;
     private readonly CdcRelayOptions _options;
     private readonly TimeProvider _timeProvider;
+    private readonly RelayTelemetry _telemetry;
     private readonly ILogger _logger;
     private readonly CdcRowDecoder _decoder;
     private readonly CdcProgress _progress = new(0);
@@ -92,6 +93,7 @@ internal sealed class CdcStreamSession : IDisposable
         OutboxOptions outboxOptions,
         CdcRelayOptions options,
         TimeProvider timeProvider,
+        RelayTelemetry telemetry,
         ILogger logger)
     {
         _parking = parking;
@@ -104,6 +106,7 @@ internal sealed class CdcStreamSession : IDisposable
         _acknowledger = acknowledger;
         _options = options;
         _timeProvider = timeProvider;
+        _telemetry = telemetry;
         _logger = logger;
         _decoder = new CdcRowDecoder(store.Names.Schema, store.Names.MessagesTable);
 
@@ -621,8 +624,8 @@ internal sealed class CdcStreamSession : IDisposable
                 }
 
                 _budget.Give(bytes);
-                SettlementReport.Settled(RelayKind.Cdc, outcome.SettledMessages, outcome.Settlement, outcome.Outcomes, _outboxOptions, _logger);
-                RelayTelemetry.BatchDuration(RelayKind.Cdc, _timeProvider.GetElapsedTime(entry.StartedAt));
+                SettlementReport.Settled(RelayKind.Cdc, outcome.SettledMessages, outcome.Settlement, outcome.Outcomes, _outboxOptions, _telemetry, _logger);
+                _telemetry.BatchDuration(RelayKind.Cdc, _timeProvider.GetElapsedTime(entry.StartedAt));
                 if (outcome.TransientError is { } error)
                 {
                     // The broker or the network, not the rows: nothing is counted; the session ends and the relay

@@ -50,6 +50,7 @@ public static class PollingRelayOutboxBuilderExtensions
             sp.GetRequiredService<IOptions<PollingRelayOptions>>().Value,
             sp.GetRequiredService<IOptions<OutboxOptions>>().Value,
             sp.GetRequiredService<TimeProvider>(),
+            sp.GetRequiredService<RelayTelemetry>(),
             sp.GetService<ILogger<PollingRelay>>() ?? NullLogger<PollingRelay>.Instance));
         services.TryAddSingleton(sp => new PollingRelayMonitor(sp.GetRequiredService<PollingRelay>()));
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, PollingRelayHostedService>(sp => new PollingRelayHostedService(

@@ -19,6 +19,7 @@ internal sealed class PollingRelay
     private readonly LeaseClock _leaseClock;
     private readonly OutboxOptions _outboxOptions;
     private readonly TimeProvider _timeProvider;
+    private readonly RelayTelemetry _telemetry;
     private long _published;
     private long _claims;
     private long _claimedLanes;
@@ -33,6 +34,7 @@ internal sealed class PollingRelay
         PollingRelayOptions options,
         OutboxOptions outboxOptions,
         TimeProvider timeProvider,
+        RelayTelemetry telemetry,
         ILogger<PollingRelay> logger,
         Func<double>? jitter = null)
     {
@@ -44,6 +46,7 @@ internal sealed class PollingRelay
         _laneCount = outboxOptions.LaneCount;
         _outboxOptions = outboxOptions;
         _timeProvider = timeProvider;
+        _telemetry = telemetry;
         _logger = logger;
         _jitter = jitter ?? Random.Shared.NextDouble;
         _leaseClock = new LeaseClock(timeProvider, options.LeaseDuration);
@@ -88,7 +91,7 @@ internal sealed class PollingRelay
         }
 
         Log.Started(_logger, InstanceId, _laneCount, _options.BatchSize, _options.MaxConcurrentLanes);
-        RelayTelemetry.Running(this);
+        _telemetry.Running(this);
     }
 
     /// <summary>
@@ -316,8 +319,8 @@ internal sealed class PollingRelay
 
         var published = settlement.Done.Count;
         Interlocked.Add(ref _published, published);
-        SettlementReport.Settled(RelayKind.Polling, messages, settlement, failureOutcomes, _outboxOptions, _logger);
-        RelayTelemetry.BatchDuration(RelayKind.Polling, _timeProvider.GetElapsedTime(startedAt));
+        SettlementReport.Settled(RelayKind.Polling, messages, settlement, failureOutcomes, _outboxOptions, _telemetry, _logger);
+        _telemetry.BatchDuration(RelayKind.Polling, _timeProvider.GetElapsedTime(startedAt));
 
         // Per lane: what was done, what failed, what was left.
         var laneDone = new Dictionary<int, int>();
@@ -375,7 +378,7 @@ internal sealed class PollingRelay
         var leases = Scheduler.Leases();
         Scheduler.Clear();
         _leaseClock.Lost();
-        RelayTelemetry.Stopped(this);
+        _telemetry.Stopped(this);
         if (leases.Count > 0)
         {
             await _store.ReleaseAsync(InstanceId, leases, cancellationToken).ConfigureAwait(false);

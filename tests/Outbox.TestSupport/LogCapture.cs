@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
 
-namespace Outbox.ChaosTests.Infrastructure;
+namespace Outbox.TestSupport;
 
 /// <summary>Keeps the log lines of warning level and above, so that a test can wait for the error the library reported.</summary>
 public sealed class LogCapture : ILoggerProvider

@@ -8,8 +8,8 @@ using Outbox.PostgreSql.Cdc;
 namespace Outbox.PostgreSql.Debezium;
 
 /// <summary>
-/// Debezium mode's only work in the process: at host start, refuse a second relay and create the publication the
-/// connector reads (the generated configuration disables Debezium's own, which would publish updates too).
+/// Debezium mode's only work in the process: at host start, create the publication the connector reads (a second relay
+/// in the process is refused when it is registered: <see cref="RelayModeRegistration"/>) (the generated configuration disables Debezium's own, which would publish updates too).
 /// </summary>
 internal sealed class DebeziumPublicationInitializer(
     IServiceProvider services,
@@ -17,16 +17,8 @@ internal sealed class DebeziumPublicationInitializer(
     IOptions<OutboxOptions> outboxOptions,
     ILogger<DebeziumPublicationInitializer> logger) : IHostedService
 {
-    public const string BothRelaysMessage =
-        "UseDebezium() and AddCdcRelay() are both registered: Debezium relays the outbox outside the process, so a CDC relay would publish every event twice. Choose one.";
-
     public async Task StartAsync(CancellationToken cancellationToken)
     {
-        if (services.GetServices<IHostedService>().Any(s => s is CdcRelayService))
-        {
-            throw new OutboxConfigurationException(BothRelaysMessage);
-        }
-
         var debezium = options.Value;
         if (debezium.CreatePublicationOnStart)
         {

@@ -25,24 +25,18 @@ public static class CdcRelayOutboxBuilderExtensions
     /// <param name="configure">Configures the relay: slot and publication names, batching, retries.</param>
     /// <returns>The builder, for chaining.</returns>
     /// <remarks>Resolve <see cref="CdcRelayMonitor"/> for the relay's state and the slot's health.</remarks>
-    /// <exception cref="OutboxConfigurationException"><c>UseDebezium()</c> was called too: every event would be published twice.</exception>
+    /// <exception cref="OutboxConfigurationException"><c>AddPollingRelay()</c> or <c>UseDebezium()</c> was called too: every event would be published twice.</exception>
     public static IOutboxBuilder AddCdcRelay(this IOutboxBuilder builder, Action<CdcRelayOptions>? configure = null)
     {
         ArgumentNullException.ThrowIfNull(builder);
         var services = builder.Services;
-        if (services.Any(d => d.ImplementationType == typeof(Outbox.PostgreSql.Debezium.DebeziumOptionsValidator)))
-        {
-            throw new OutboxConfigurationException(Outbox.PostgreSql.Debezium.DebeziumPublicationInitializer.BothRelaysMessage);
-        }
+        RelayModeRegistration.Register(services, RelayMode.Cdc);
 
         var options = services.AddOptions<CdcRelayOptions>().ValidateOnStart();
         if (configure is not null)
         {
             options.Configure(configure);
         }
-
-        // Commit order comes from the WAL: the schema initializer leaves out the commit-order trigger (cheaper writes).
-        services.Configure<OutboxSchemaRequirements>(r => r.CommitOrderFromWal = true);
 
         // The replication connection needs a connection string even when the outbox uses the application's data source.
         services.Configure<PostgreSqlOutboxOptions>(o => o.CdcRelayRegistered = true);

@@ -59,12 +59,37 @@ public static class CdcRelayOutboxBuilderExtensions
         services.TryAddSingleton(sp => new CdcRelayMonitor(
             () => sp.GetRequiredService<CdcStore>(),
             () => sp.GetService<CdcAcknowledger>()?.Published ?? 0));
+        services.TryAddSingleton(sp =>
+        {
+            var publisher = sp.GetService<IOutboxPublisher>()
+                            ?? throw new OutboxConfigurationException("AddCdcRelay() needs a broker: call UseKafka(...) on the outbox builder.");
+            var postgreSql = sp.GetService<IOptions<PostgreSqlOutboxOptions>>()?.Value;
+            var connectionString = postgreSql?.EffectiveReplicationConnectionString;
+            if (postgreSql is null || string.IsNullOrWhiteSpace(connectionString))
+            {
+                throw new OutboxConfigurationException("AddCdcRelay() needs the PostgreSQL store: call UsePostgreSql(connectionString) on the outbox builder.");
+            }
+
+            // The log category stays the hosted service's: operators filter on it.
+            ILogger logger = sp.GetService<ILogger<CdcRelayService>>() ?? NullLogger<CdcRelayService>.Instance;
+            var store = sp.GetRequiredService<CdcStore>();
+            var outboxOptions = sp.GetRequiredService<IOptions<OutboxOptions>>().Value;
+            return new CdcRelay(
+                store,
+                new CdcSlotManager(store, logger, postgreSql.UnknownCommitOrder),
+                sp.GetRequiredService<CdcAcknowledger>(),
+                new ParkingStore(sp.GetRequiredService<OutboxDataSource>().DataSource, outboxOptions),
+                publisher,
+                outboxOptions,
+                sp.GetRequiredService<IOptions<CdcRelayOptions>>().Value,
+                connectionString,
+                sp.GetRequiredService<CdcRelayMonitor>(),
+                sp.GetRequiredService<TimeProvider>(),
+                logger);
+        });
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, CdcRelayService>(sp => new CdcRelayService(
-            sp,
-            sp.GetRequiredService<IOptions<CdcRelayOptions>>(),
-            sp.GetRequiredService<CdcRelayMonitor>(),
-            sp.GetRequiredService<TimeProvider>(),
-            sp.GetService<ILogger<CdcRelayService>>() ?? NullLogger<CdcRelayService>.Instance)));
+            sp.GetRequiredService<CdcRelay>(),
+            sp.GetRequiredService<TimeProvider>())));
         return builder;
     }
 }

@@ -4,6 +4,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using Outbox.PostgreSql.Cdc;
+using Outbox.PostgreSql.Replication;
 
 namespace Outbox.PostgreSql.Debezium;
 
@@ -34,8 +35,7 @@ internal sealed class DebeziumPublicationInitializer(
                     Log.WalLevelNotLogical(logger, facts.WalLevel);
                 }
 
-                await new CdcSlotManager(store, logger, slotOption: "DebeziumOptions.SlotName", publicationOption: "DebeziumOptions.PublicationName")
-                    .EnsurePublicationAsync(cancellationToken).ConfigureAwait(false);
+                await new OutboxPublication(store, logger, "DebeziumOptions.PublicationName").EnsureAsync(cancellationToken).ConfigureAwait(false);
             }
             catch (Exception ex) when (ex is NpgsqlException or TimeoutException)
             {

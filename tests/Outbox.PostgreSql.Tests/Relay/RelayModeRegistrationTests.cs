@@ -50,7 +50,7 @@ public sealed class RelayModeRegistrationTests
         var outbox = services.AddOutbox();
         Calls[call](outbox);
         Calls[call](outbox);
-        var registration = Assert.Single(services.Select(d => d.ImplementationInstance).OfType<RelayModeRegistration>());
+        var registration = Assert.Single(services.Where(d => d.ServiceType == typeof(RelayModeRegistration)).Select(d => d.ImplementationInstance).OfType<RelayModeRegistration>());
         Assert.Equal(Enum.Parse<RelayMode>(mode), registration.Mode);
     }
 }

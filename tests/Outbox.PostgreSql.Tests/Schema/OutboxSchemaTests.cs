@@ -60,7 +60,7 @@ public sealed class OutboxSchemaTests
             RelayModeRegistration.Register(services, Enum.Parse<RelayMode>(mode));
         }
 
-        var registration = services.Select(d => d.ImplementationInstance).OfType<RelayModeRegistration>().SingleOrDefault();
+        var registration = services.Where(d => d.ServiceType == typeof(RelayModeRegistration)).Select(d => d.ImplementationInstance).OfType<RelayModeRegistration>().SingleOrDefault();
         Assert.Equal(expected, RelayModeRegistration.CommitOrderOf(registration));
     }
 }

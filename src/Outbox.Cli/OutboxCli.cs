@@ -357,7 +357,7 @@ internal static class OutboxCli
 
             return WithDatabaseAsync(parse, async (dataSource, options) =>
             {
-                var names = new Outbox.PostgreSql.Cdc.CdcNames(options, parse.GetValue(dropSlot)!, parse.GetValue(dropPublication)!, "--slot", "--publication");
+                var names = new Outbox.PostgreSql.Replication.CdcNames(options, parse.GetValue(dropSlot)!, parse.GetValue(dropPublication)!, "--slot", "--publication");
                 await using (var slotCommand = dataSource.CreateCommand(
                     "SELECT active, active_pid FROM pg_replication_slots WHERE slot_name = $1 AND database = current_database()"))
                 {

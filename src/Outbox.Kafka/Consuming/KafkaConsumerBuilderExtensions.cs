@@ -56,7 +56,8 @@ public static class KafkaConsumerBuilderExtensions
             services.AddSingleton(new InboxConsumerRegistration(groupId, typeof(TDbContext)));
 
             // Not TryAddEnumerable: one hosted service per group, all of the same implementation type.
-            services.AddSingleton<IHostedService>(sp => new InboxConsumerHost(groupId, typeof(TDbContext), sp));
+            services.AddKeyedSingleton(groupId, (sp, _) => CreateInboxConsumer(sp, groupId, typeof(TDbContext)));
+            services.AddSingleton<IHostedService>(sp => new InboxConsumerHost(sp.GetRequiredKeyedService<InboxConsumer>(groupId)));
             services.AddSingleton<IHostedService>(sp =>
             {
                 var options = sp.GetRequiredService<IOptionsMonitor<ConsumerOptions>>().Get(groupId);
@@ -75,6 +76,65 @@ public static class KafkaConsumerBuilderExtensions
         }
 
         return builder;
+    }
+
+    /// <summary>Builds the consumer of one group from the registered services (when the host resolves its hosted services).</summary>
+    private static InboxConsumer CreateInboxConsumer(IServiceProvider services, string group, Type dbContextType)
+    {
+        var options = services.GetRequiredService<IOptionsMonitor<ConsumerOptions>>().Get(group);
+        var kafkaOptions = services.GetService<IOptions<KafkaOptions>>()?.Value
+            ?? throw new OutboxConfigurationException($"Consumer group '{group}' needs the Kafka transport: call UseKafka(...) on the outbox builder.");
+        var outboxOptions = services.GetRequiredService<IOptions<OutboxOptions>>().Value;
+        var store = services.GetService<IInboxStore>()
+            ?? throw new OutboxConfigurationException($"Consumer group '{group}' needs an inbox store: call UsePostgreSql(...) on the outbox builder.");
+        var subscriptions = services.GetRequiredService<IOptionsMonitor<InboxSubscriptions>>().Get(group);
+        var routes = new InboxRoutes(group, subscriptions.Items, services.GetRequiredService<OutboxEventRegistry>(), outboxOptions);
+        using (var scope = services.CreateScope())
+        {
+            if (scope.ServiceProvider.GetService(dbContextType) is not DbContext)
+            {
+                throw new OutboxConfigurationException(
+                    $"Consumer group '{group}' handles events on {dbContextType.Name}, which is not registered: call services.AddDbContext<{dbContextType.Name}>(...).");
+            }
+        }
+
+        var consumerConfig = ConsumerClientConfig.CreateConsumer(kafkaOptions, group);
+        var timeProvider = services.GetService<TimeProvider>() ?? TimeProvider.System;
+        var loggerFactory = services.GetService<ILoggerFactory>();
+        var deadLetters = new KafkaDeadLetterPublisher(kafkaOptions, options.DeadLetterTopicTemplate);
+        var concurrency = new SemaphoreSlim(options.MaxConcurrency, options.MaxConcurrency);
+        var settings = new InboxSettings
+        {
+            ConsumerGroup = group,
+            DbContextType = dbContextType,
+            MaxAttempts = options.MaxAttempts,
+            InitialRetryDelay = options.InitialRetryDelay,
+            MaxRetryDelay = options.MaxRetryDelay,
+        };
+        var telemetry = services.GetRequiredService<InboxTelemetry>();
+        var processor = new InboxProcessor(
+            services.GetRequiredService<IServiceScopeFactory>(),
+            store,
+            deadLetters,
+            settings,
+            timeProvider,
+            telemetry,
+            loggerFactory?.CreateLogger("Outbox.Inbox.InboxProcessor") ?? NullLogger.Instance,
+            concurrency);
+        return new InboxConsumer(
+            group,
+            dbContextType,
+            options,
+            consumerConfig,
+            routes,
+            store,
+            deadLetters,
+            processor,
+            concurrency,
+            services.GetService<InboxProgress>() ?? new InboxProgress(timeProvider),
+            telemetry,
+            services.GetRequiredService<IServiceScopeFactory>(),
+            loggerFactory?.CreateLogger("Outbox.Kafka.Consuming.InboxConsumerHost") ?? NullLogger.Instance);
     }
 
     /// <summary>Sets the options of this consumer group (named options: the name is the group id).</summary>

@@ -4,6 +4,7 @@ using System.Text.Encodings.Web;
 using System.Text.Json;
 using Npgsql;
 using Outbox.PostgreSql.Cdc;
+using Outbox.PostgreSql.Replication;
 
 namespace Outbox.PostgreSql;
 

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Options;
 using Npgsql;
 using Outbox.PostgreSql.Cdc;
+using Outbox.PostgreSql.Replication;
 
 namespace Outbox.PostgreSql.Debezium;
 

@@ -19,15 +19,12 @@ public static class DebeziumOutboxBuilderExtensions
     /// <param name="builder">The outbox builder.</param>
     /// <param name="configure">Configures the options.</param>
     /// <returns>The builder, for chaining.</returns>
-    /// <exception cref="OutboxConfigurationException"><c>AddCdcRelay()</c> was called too: every event would be published twice.</exception>
+    /// <exception cref="OutboxConfigurationException"><c>AddCdcRelay()</c> or <c>AddPollingRelay()</c> was called too: every event would be published twice.</exception>
     public static IOutboxBuilder UseDebezium(this IOutboxBuilder builder, Action<DebeziumOptions>? configure = null)
     {
         ArgumentNullException.ThrowIfNull(builder);
         var services = builder.Services;
-        if (services.Any(d => d.ServiceType == typeof(Outbox.PostgreSql.Cdc.CdcStore)))
-        {
-            throw new OutboxConfigurationException(DebeziumPublicationInitializer.BothRelaysMessage);
-        }
+        RelayModeRegistration.Register(services, RelayMode.Debezium);
 
         var options = services.AddOptions<DebeziumOptions>().ValidateOnStart();
         if (configure is not null)
@@ -42,8 +39,6 @@ public static class DebeziumOutboxBuilderExtensions
                 o.ConnectionString = sp.GetService<IOptions<PostgreSqlOutboxOptions>>()?.Value.ConnectionString;
             }
         });
-        // Debezium reads commit order from the WAL: the schema initializer leaves out the commit-order trigger.
-        services.Configure<OutboxSchemaRequirements>(r => r.CommitOrderFromWal = true);
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<DebeziumOptions>, DebeziumOptionsValidator>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<DebeziumOptions>, DebeziumOptionsRulesValidator>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, DebeziumPublicationInitializer>());

@@ -4,12 +4,13 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using Outbox.PostgreSql.Cdc;
+using Outbox.PostgreSql.Replication;
 
 namespace Outbox.PostgreSql.Debezium;
 
 /// <summary>
-/// Debezium mode's only work in the process: at host start, refuse a second relay and create the publication the
-/// connector reads (the generated configuration disables Debezium's own, which would publish updates too).
+/// Debezium mode's only work in the process: at host start, create the publication the connector reads (a second relay
+/// in the process is refused when it is registered: <see cref="RelayModeRegistration"/>) (the generated configuration disables Debezium's own, which would publish updates too).
 /// </summary>
 internal sealed class DebeziumPublicationInitializer(
     IServiceProvider services,
@@ -17,16 +18,8 @@ internal sealed class DebeziumPublicationInitializer(
     IOptions<OutboxOptions> outboxOptions,
     ILogger<DebeziumPublicationInitializer> logger) : IHostedService
 {
-    public const string BothRelaysMessage =
-        "UseDebezium() and AddCdcRelay() are both registered: Debezium relays the outbox outside the process, so a CDC relay would publish every event twice. Choose one.";
-
     public async Task StartAsync(CancellationToken cancellationToken)
     {
-        if (services.GetServices<IHostedService>().Any(s => s is CdcRelayService))
-        {
-            throw new OutboxConfigurationException(BothRelaysMessage);
-        }
-
         var debezium = options.Value;
         if (debezium.CreatePublicationOnStart)
         {
@@ -42,8 +35,7 @@ internal sealed class DebeziumPublicationInitializer(
                     Log.WalLevelNotLogical(logger, facts.WalLevel);
                 }
 
-                await new CdcSlotManager(store, logger, slotOption: "DebeziumOptions.SlotName", publicationOption: "DebeziumOptions.PublicationName")
-                    .EnsurePublicationAsync(cancellationToken).ConfigureAwait(false);
+                await new OutboxPublication(store, logger, "DebeziumOptions.PublicationName").EnsureAsync(cancellationToken).ConfigureAwait(false);
             }
             catch (Exception ex) when (ex is NpgsqlException or TimeoutException)
             {

@@ -8,9 +8,11 @@ using Npgsql;
 namespace Outbox.PostgreSql;
 
 /// <summary>
-/// At host start: creates the outbox schema when <see cref="PostgreSqlOutboxOptions.EnsureSchemaOnStart"/> is set, in
-/// the variant the registered relays need (without the commit-order trigger when only the CDC relay or Debezium is
-/// registered); then, when the polling relay is registered, checks that the schema gives it commit order, so a schema
+/// In the host's starting phase (<see cref="IHostedLifecycleService.StartingAsync"/>, which the host runs for every
+/// lifecycle service before it starts any hosted service), so that the relays, Debezium's publication and the inbox
+/// consumers find the schema whatever the order of the builder calls that registered them: creates the outbox schema when <see cref="PostgreSqlOutboxOptions.EnsureSchemaOnStart"/> is set, in
+/// the variant the process's relay mode needs (<see cref="RelayModeRegistration"/>: without the commit-order trigger for
+/// the CDC relay and Debezium); then, when the polling relay is registered, checks that the schema gives it commit order, so a schema
 /// made for CDC fails the host with a message that names the fix instead of reordering events.
 /// </summary>
 internal sealed class OutboxSchemaInitializer(
@@ -18,14 +20,14 @@ internal sealed class OutboxSchemaInitializer(
     OutboxDataSource dataSource,
     IOptions<OutboxOptions> outboxOptions,
     IOptions<PostgreSqlOutboxOptions> options,
-    IOptions<OutboxSchemaRequirements> requirements,
-    ILogger<OutboxSchemaInitializer>? logger = null) : IHostedService
+    RelayModeRegistration? relayMode = null,
+    ILogger<OutboxSchemaInitializer>? logger = null) : IHostedLifecycleService
 {
     private readonly ILogger _logger = (ILogger?)logger ?? NullLogger.Instance;
 
-    public async Task StartAsync(CancellationToken cancellationToken)
+    public async Task StartingAsync(CancellationToken cancellationToken)
     {
-        var commitOrder = requirements.Value.CommitOrder;
+        var commitOrder = RelayModeRegistration.CommitOrderOf(relayMode);
         if (options.Value.EnsureSchemaOnStart)
         {
             await OutboxSchema.EnsureCreatedAsync(dataSource.DataSource, outboxOptions.Value, commitOrder, options.Value.UnknownCommitOrder, cancellationToken).ConfigureAwait(false);
@@ -57,5 +59,13 @@ internal sealed class OutboxSchemaInitializer(
         }
     }
 
+    public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StartedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StoppingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StoppedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 }

@@ -26,7 +26,11 @@ public sealed class PostgreSqlOutboxOptions
     internal string? EffectiveReplicationConnectionString =>
         !string.IsNullOrEmpty(ReplicationConnectionString) ? ReplicationConnectionString : string.IsNullOrEmpty(ConnectionString) ? null : ConnectionString;
 
-    /// <summary>Gets or sets a value indicating whether the outbox schema is created (idempotently) when the host starts.</summary>
+    /// <summary>
+    /// Gets or sets a value indicating whether the outbox schema is created (idempotently) when the host starts: in its
+    /// starting phase, before any hosted service starts, so the relays and the inbox consumers find it whatever the
+    /// order of the builder calls.
+    /// </summary>
     /// <value>The default is <see langword="false"/>: production schemas are usually managed by migrations or
     /// <see cref="OutboxSchema.CreateScript(OutboxOptions, OutboxCommitOrder)"/>. When set, the schema is created without the
     /// commit-order trigger if only <c>AddCdcRelay()</c> or <c>UseDebezium()</c> is registered (an existing trigger is

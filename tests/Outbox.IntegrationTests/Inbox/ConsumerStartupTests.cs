@@ -93,5 +93,16 @@ public sealed class ConsumerStartupTests
         Assert.Equal(2, outbox.Services.Count(d => d.ServiceType == typeof(IHostedService)));
     }
 
+    [Fact]
+    public async Task A_consumer_on_an_unregistered_context_fails_naming_AddDbContext()
+    {
+        var ex = await StartFailsAsync(s => s.AddOutbox(o => o.MapEvent<MovieStarted>("movie", e => e.UserId))
+            .UsePostgreSql("Host=127.0.0.1;Database=unused")
+            .UseKafka(k => k.BootstrapServers = "127.0.0.1:1")
+            .AddConsumer<OtherDb>("g", c => c.Subscribe<MovieStarted, RecordingHandler>()));
+        Assert.IsType<OutboxConfigurationException>(ex);
+        Assert.Contains("AddDbContext<OtherDb>", ex.Message, StringComparison.Ordinal);
+    }
+
     private sealed class OtherDb(DbContextOptions<OtherDb> options) : DbContext(options);
 }

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using Outbox.PostgreSql;
 
 namespace Outbox.PostgreSql.Tests.Schema;
@@ -47,13 +48,19 @@ public sealed class OutboxSchemaTests
     }
 
     [Theory]
-    [InlineData(false, false, OutboxCommitOrder.Trigger)]
-    [InlineData(true, false, OutboxCommitOrder.WriteAheadLog)]
-    [InlineData(true, true, OutboxCommitOrder.Trigger)]
-    [InlineData(false, true, OutboxCommitOrder.Trigger)]
-    public void The_schema_leaves_out_the_trigger_only_when_no_polling_relay_needs_it(bool walRelay, bool pollingRelay, OutboxCommitOrder expected)
+    [InlineData(null, OutboxCommitOrder.Trigger)]
+    [InlineData(nameof(RelayMode.Polling), OutboxCommitOrder.Trigger)]
+    [InlineData(nameof(RelayMode.Cdc), OutboxCommitOrder.WriteAheadLog)]
+    [InlineData(nameof(RelayMode.Debezium), OutboxCommitOrder.WriteAheadLog)]
+    public void The_schema_leaves_out_the_trigger_only_when_the_relay_mode_reads_commit_order_from_the_wal(string? mode, OutboxCommitOrder expected)
     {
-        var requirements = new OutboxSchemaRequirements { CommitOrderFromWal = walRelay, PollingRelay = pollingRelay };
-        Assert.Equal(expected, requirements.CommitOrder);
+        var services = new ServiceCollection();
+        if (mode is not null)
+        {
+            RelayModeRegistration.Register(services, Enum.Parse<RelayMode>(mode));
+        }
+
+        var registration = services.Where(d => d.ServiceType == typeof(RelayModeRegistration)).Select(d => d.ImplementationInstance).OfType<RelayModeRegistration>().SingleOrDefault();
+        Assert.Equal(expected, RelayModeRegistration.CommitOrderOf(registration));
     }
 }

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Options;
+using Outbox.PostgreSql.Replication;
 
 namespace Outbox.PostgreSql.Cdc;
 

@@ -6,6 +6,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Outbox.PostgreSql;
 using Outbox.PostgreSql.Cdc;
+using Outbox.PostgreSql.Replication;
 using Outbox.Relay;
 
 namespace Outbox;
@@ -25,24 +26,18 @@ public static class CdcRelayOutboxBuilderExtensions
     /// <param name="configure">Configures the relay: slot and publication names, batching, retries.</param>
     /// <returns>The builder, for chaining.</returns>
     /// <remarks>Resolve <see cref="CdcRelayMonitor"/> for the relay's state and the slot's health.</remarks>
-    /// <exception cref="OutboxConfigurationException"><c>UseDebezium()</c> was called too: every event would be published twice.</exception>
+    /// <exception cref="OutboxConfigurationException"><c>AddPollingRelay()</c> or <c>UseDebezium()</c> was called too: every event would be published twice.</exception>
     public static IOutboxBuilder AddCdcRelay(this IOutboxBuilder builder, Action<CdcRelayOptions>? configure = null)
     {
         ArgumentNullException.ThrowIfNull(builder);
         var services = builder.Services;
-        if (services.Any(d => d.ImplementationType == typeof(Outbox.PostgreSql.Debezium.DebeziumOptionsValidator)))
-        {
-            throw new OutboxConfigurationException(Outbox.PostgreSql.Debezium.DebeziumPublicationInitializer.BothRelaysMessage);
-        }
+        RelayModeRegistration.Register(services, RelayMode.Cdc);
 
         var options = services.AddOptions<CdcRelayOptions>().ValidateOnStart();
         if (configure is not null)
         {
             options.Configure(configure);
         }
-
-        // Commit order comes from the WAL: the schema initializer leaves out the commit-order trigger (cheaper writes).
-        services.Configure<OutboxSchemaRequirements>(r => r.CommitOrderFromWal = true);
 
         // The replication connection needs a connection string even when the outbox uses the application's data source.
         services.Configure<PostgreSqlOutboxOptions>(o => o.CdcRelayRegistered = true);
@@ -65,12 +60,38 @@ public static class CdcRelayOutboxBuilderExtensions
         services.TryAddSingleton(sp => new CdcRelayMonitor(
             () => sp.GetRequiredService<CdcStore>(),
             () => sp.GetService<CdcAcknowledger>()?.Published ?? 0));
+        services.TryAddSingleton(sp =>
+        {
+            var publisher = sp.GetService<IOutboxPublisher>()
+                            ?? throw new OutboxConfigurationException("AddCdcRelay() needs a broker: call UseKafka(...) on the outbox builder.");
+            var postgreSql = sp.GetService<IOptions<PostgreSqlOutboxOptions>>()?.Value;
+            var connectionString = postgreSql?.EffectiveReplicationConnectionString;
+            if (postgreSql is null || string.IsNullOrWhiteSpace(connectionString))
+            {
+                throw new OutboxConfigurationException("AddCdcRelay() needs the PostgreSQL store: call UsePostgreSql(connectionString) on the outbox builder.");
+            }
+
+            // The log category stays the hosted service's: operators filter on it.
+            ILogger logger = sp.GetService<ILogger<CdcRelayService>>() ?? NullLogger<CdcRelayService>.Instance;
+            var store = sp.GetRequiredService<CdcStore>();
+            var outboxOptions = sp.GetRequiredService<IOptions<OutboxOptions>>().Value;
+            return new CdcRelay(
+                store,
+                new CdcSlotManager(store, logger, postgreSql.UnknownCommitOrder),
+                sp.GetRequiredService<CdcAcknowledger>(),
+                new ParkingStore(sp.GetRequiredService<OutboxDataSource>().DataSource, outboxOptions),
+                publisher,
+                outboxOptions,
+                sp.GetRequiredService<IOptions<CdcRelayOptions>>().Value,
+                connectionString,
+                sp.GetRequiredService<CdcRelayMonitor>(),
+                sp.GetRequiredService<TimeProvider>(),
+                sp.GetRequiredService<RelayTelemetry>(),
+                logger);
+        });
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, CdcRelayService>(sp => new CdcRelayService(
-            sp,
-            sp.GetRequiredService<IOptions<CdcRelayOptions>>(),
-            sp.GetRequiredService<CdcRelayMonitor>(),
-            sp.GetRequiredService<TimeProvider>(),
-            sp.GetService<ILogger<CdcRelayService>>() ?? NullLogger<CdcRelayService>.Instance)));
+            sp.GetRequiredService<CdcRelay>(),
+            sp.GetRequiredService<TimeProvider>())));
         return builder;
     }
 }

@@ -1,10 +1,11 @@
 using Microsoft.Extensions.Logging;
 using Npgsql.Replication;
+using Outbox.PostgreSql.Replication;
 
 namespace Outbox.PostgreSql.Cdc;
 
 /// <summary>
-/// Checks the server and sets up the publication and the slot. The publication is created before the slot (a write
+/// Checks the server and sets up the publication (<see cref="OutboxPublication"/>) and the slot. The publication is created before the slot (a write
 /// between the two would make decoding fail), never inside an application transaction, and the slot is created with an
 /// exported snapshot in which the rows it cannot stream are moved to the backlog table, so none is skipped.
 /// </summary>
@@ -77,23 +78,8 @@ internal sealed class CdcSlotManager(
     }
 
     /// <summary>Creates the publication when it is missing, or checks that the existing one publishes the outbox table's inserts only.</summary>
-    public async Task EnsurePublicationAsync(CancellationToken cancellationToken)
-    {
-        var publication = await store.ReadPublicationAsync(cancellationToken).ConfigureAwait(false);
-        if (publication is null)
-        {
-            if (await store.CreatePublicationAsync(cancellationToken).ConfigureAwait(false))
-            {
-                Log.PublicationCreated(logger, Names.PublicationName, Names.Messages);
-                return;
-            }
-
-            publication = await store.ReadPublicationAsync(cancellationToken).ConfigureAwait(false)
-                          ?? throw new OutboxException($"Publication '{Names.PublicationName}' vanished right after another process created it.");
-        }
-
-        CheckPublication(publication);
-    }
+    public Task EnsurePublicationAsync(CancellationToken cancellationToken) =>
+        new OutboxPublication(store, logger, publicationOption).EnsureAsync(cancellationToken);
 
     /// <summary>Checks that an existing slot can be used; throws when it is another database's, not pgoutput, or lost.</summary>
     public void CheckSlot(CdcSlotStatus slot, string database)
@@ -182,29 +168,5 @@ internal sealed class CdcSlotManager(
         }
 
         Log.SlotCreated(logger, Names.SlotName, created.ConsistentPoint.ToString(), moved);
-    }
-
-    private void CheckPublication(CdcPublicationFacts publication)
-    {
-        if (!publication.AllTables && !publication.HasOutboxTable)
-        {
-            throw new OutboxConfigurationException(
-                $"Publication '{Names.PublicationName}' ({publicationOption}) exists but does not publish the outbox table {Names.Messages}. " +
-                $"Add it (ALTER PUBLICATION {Names.QuotedPublication} ADD TABLE {Names.Messages}) or choose another {publicationOption}.");
-        }
-
-        if (!publication.PublishesInsert || publication.PublishesUpdate || publication.PublishesDelete || publication.PublishesTruncate)
-        {
-            throw new OutboxConfigurationException(
-                $"Publication '{Names.PublicationName}' ({publicationOption}) must publish inserts only: the outbox table's commit trigger " +
-                "updates every row and acknowledged rows are deleted, and neither is an event. " +
-                $"Fix it with ALTER PUBLICATION {Names.QuotedPublication} SET (publish = 'insert'), or choose another {publicationOption}.");
-        }
-
-        var others = publication.AllTables ? -1 : publication.TableCount - 1;
-        if (others != 0)
-        {
-            Log.PublicationHasOtherTables(logger, Names.PublicationName, others);
-        }
     }
 }

@@ -2,6 +2,7 @@ using System.Data;
 using System.Text.RegularExpressions;
 using Npgsql;
 using NpgsqlTypes;
+using Outbox.PostgreSql.Replication;
 
 namespace Outbox.PostgreSql.Cdc;
 

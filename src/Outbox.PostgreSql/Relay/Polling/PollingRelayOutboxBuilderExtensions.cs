@@ -18,22 +18,23 @@ public static class PollingRelayOutboxBuilderExtensions
     /// Adds the polling relay as a hosted service: it leases lanes of the outbox table with the other instances,
     /// publishes their rows in commit order through the transport (<c>UseKafka</c>) and deletes them (or marks them
     /// published) once acknowledged. Needs <c>UsePostgreSql</c> and a transport. Options are validated at host start.
+    /// Per-key order needs the commit-order trigger: the schema initializer creates it and checks it at host start.
     /// </summary>
     /// <param name="builder">The outbox builder.</param>
     /// <param name="configure">Configures the relay; the defaults suit most applications.</param>
     /// <returns>The builder, for chaining.</returns>
+    /// <exception cref="OutboxConfigurationException"><c>AddCdcRelay()</c> or <c>UseDebezium()</c> was called too: every event would be published twice.</exception>
     public static IOutboxBuilder AddPollingRelay(this IOutboxBuilder builder, Action<PollingRelayOptions>? configure = null)
     {
         ArgumentNullException.ThrowIfNull(builder);
         var services = builder.Services;
+        RelayModeRegistration.Register(services, RelayMode.Polling);
         var options = services.AddOptions<PollingRelayOptions>().ValidateOnStart();
         if (configure is not null)
         {
             options.Configure(configure);
         }
 
-        // Per-key order needs the commit-order trigger: the schema initializer keeps it and checks it at host start.
-        services.Configure<OutboxSchemaRequirements>(r => r.PollingRelay = true);
         // The relay gathers its batches itself (PollingRelayOptions.Linger), so the producer need not wait for more:
         // linger.ms = 1 (instead of 5). An application's own KafkaOptions.Producer.LingerMs wins.
         services.Configure<PublisherDefaults>(d => d.LingerMs ??= PollingLingerMs);

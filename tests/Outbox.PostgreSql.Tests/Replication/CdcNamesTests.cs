@@ -1,6 +1,6 @@
-using Outbox.PostgreSql.Cdc;
+using Outbox.PostgreSql.Replication;
 
-namespace Outbox.PostgreSql.Tests.Relay.Cdc;
+namespace Outbox.PostgreSql.Tests.Replication;
 
 public sealed class CdcNamesTests
 {

@@ -1,6 +1,6 @@
 using System.Text.RegularExpressions;
 
-namespace Outbox.PostgreSql.Cdc;
+namespace Outbox.PostgreSql.Replication;
 
 /// <summary>Validated, quoted names of the database objects of the CDC relay: the one place its SQL identifiers come from.</summary>
 internal sealed partial class CdcNames

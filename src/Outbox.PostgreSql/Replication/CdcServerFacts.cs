@@ -1,4 +1,4 @@
-namespace Outbox.PostgreSql.Cdc;
+namespace Outbox.PostgreSql.Replication;
 
 /// <summary>What the relay needs to know about the server before it starts: settings, privileges, the outbox table and the relay's own tables.</summary>
 internal sealed record CdcServerFacts(

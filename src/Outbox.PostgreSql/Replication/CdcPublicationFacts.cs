@@ -1,4 +1,4 @@
-namespace Outbox.PostgreSql.Cdc;
+namespace Outbox.PostgreSql.Replication;
 
 /// <summary>The definition of an existing publication, as far as the relay cares.</summary>
 internal sealed record CdcPublicationFacts(

@@ -1,9 +1,9 @@
 using Outbox.PostgreSql.Cdc;
 using Outbox.Relay;
 
-namespace Outbox.IntegrationTests.Cdc;
+namespace Outbox.PostgreSql.Tests.Relay.Cdc;
 
-/// <summary>Pure logic (no I/O), kept here because IOutboxPublisher's result types are internal to Outbox.</summary>
+/// <summary>Pure logic (no I/O): how the CDC relay settles a batch from its publish results.</summary>
 public sealed class CdcAcknowledgerTests
 {
     private readonly List<KeyFailure> _recorded = [];

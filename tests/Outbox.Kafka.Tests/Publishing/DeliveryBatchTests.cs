@@ -2,9 +2,7 @@ using Confluent.Kafka;
 using Outbox.Kafka.Publishing;
 using Outbox.Relay;
 
-namespace Outbox.IntegrationTests.Kafka;
-
-// A pure unit test kept here because PublishResult is internal to Outbox, which grants this project (not Outbox.Kafka.Tests) access.
+namespace Outbox.Kafka.Tests.Publishing;
 
 public sealed class DeliveryBatchTests
 {

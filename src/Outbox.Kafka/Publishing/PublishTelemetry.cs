@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using Confluent.Kafka;
+using Outbox.Providers;
 
 namespace Outbox.Kafka.Publishing;
 
@@ -10,7 +11,7 @@ namespace Outbox.Kafka.Publishing;
 /// </summary>
 internal static class PublishTelemetry
 {
-    public static Activity? StartSend(string topic, OutboxMessage message)
+    public static Activity? StartSend(string topic, OutboxRecord message)
     {
         if (!OutboxTelemetry.RelaySource.HasListeners())
         {

@@ -116,7 +116,7 @@ public sealed class OutboxAdministration(NpgsqlDataSource dataSource, OutboxOpti
             var sql = $"{SelectDeadLetters} ORDER BY dead_lettered_at, commit_seq NULLS LAST LIMIT $1";
             await foreach (var r in QueryAsync(connection, sql, cancellationToken, new NpgsqlParameter<int> { TypedValue = limit }).ConfigureAwait(false))
             {
-                rows.Add(ReadDeadLetter(r));
+                rows.Add(DeadLetterRows.Read(r));
             }
 
             return rows;
@@ -134,7 +134,7 @@ public sealed class OutboxAdministration(NpgsqlDataSource dataSource, OutboxOpti
         {
             await foreach (var r in QueryAsync(connection, $"{SelectDeadLetters} WHERE id = $1", cancellationToken, new NpgsqlParameter<Guid> { TypedValue = id }).ConfigureAwait(false))
             {
-                return ReadDeadLetter(r);
+                return DeadLetterRows.Read(r);
             }
 
             return null;
@@ -159,9 +159,9 @@ public sealed class OutboxAdministration(NpgsqlDataSource dataSource, OutboxOpti
             $"""
             WITH moved AS (
                 DELETE FROM {_names.DeadLetters} WHERE ($1::uuid[] IS NULL OR id = ANY($1))
-                RETURNING id, aggregatetype, aggregateid, type, payload, lane, commit_seq, created_at, traceparent, tracestate, dead_lettered_at
+                RETURNING {OutboxRows.EventColumns}, dead_lettered_at
             )
-            INSERT INTO {_names.Messages} (id, aggregatetype, aggregateid, type, payload, lane, created_at, traceparent, tracestate, attempts)
+            INSERT INTO {_names.Messages} ({OutboxRows.WriteColumns})
             SELECT id, aggregatetype, aggregateid, type, payload, lane, created_at, traceparent, tracestate, 0
             FROM moved ORDER BY commit_seq NULLS LAST, dead_lettered_at, created_at, id
             """,
@@ -248,12 +248,7 @@ public sealed class OutboxAdministration(NpgsqlDataSource dataSource, OutboxOpti
         }
     }
 
-    private string SelectDeadLetters =>
-        $"SELECT id, aggregatetype, aggregateid, type, payload::text, attempts, last_error, created_at, dead_lettered_at FROM {_names.DeadLetters}";
-
-    private static DeadLetterRow ReadDeadLetter(NpgsqlDataReader r) => new(
-        r.GetGuid(0), r.GetString(1), r.GetString(2), r.GetString(3), r.GetString(4), r.GetInt32(5),
-        r.IsDBNull(6) ? null : r.GetString(6), r.GetFieldValue<DateTimeOffset>(7), r.GetFieldValue<DateTimeOffset>(8));
+    private string SelectDeadLetters => $"SELECT {DeadLetterRows.ReadColumns} FROM {_names.DeadLetters}";
 
     private async Task<int> InTransactionAsync(string sql, IReadOnlyCollection<Guid>? ids, CancellationToken cancellationToken)
     {

@@ -6,6 +6,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Outbox.PostgreSql;
 using Outbox.PostgreSql.Cdc;
+using Outbox.Providers;
 using Outbox.Relay;
 
 namespace Outbox;

@@ -4,6 +4,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using Npgsql.Replication;
+using Outbox.Providers;
 using Outbox.Relay;
 
 namespace Outbox.PostgreSql.Cdc;

@@ -2,6 +2,7 @@ using System.Data;
 using System.Text.RegularExpressions;
 using Npgsql;
 using NpgsqlTypes;
+using Outbox.Providers;
 
 namespace Outbox.PostgreSql.Cdc;
 
@@ -13,9 +14,6 @@ internal sealed partial class CdcStore
 {
     // pg_try_advisory_lock(int, int): a key space of its own ("OB"), so it never meets the schema's bigint lock.
     private const int AdvisoryLockClass = 0x4F42;
-
-    // The columns the relay reads and copies; the order is the order of the readers below.
-    private const string Columns = "id, aggregatetype, aggregateid, type, payload, lane, commit_seq, created_at, traceparent, tracestate, attempts";
 
     private readonly NpgsqlDataSource _dataSource;
     private readonly string? _replicationConnectionString;
@@ -64,10 +62,10 @@ internal sealed partial class CdcStore
         // values above every numbered row, in commit order (UnnumberedRowOrder), so the backlog is read in commit order.
         _captureBacklogSql = $"""
             WITH moved AS (
-                DELETE FROM {names.Messages} RETURNING {Columns}, xmin),
+                DELETE FROM {names.Messages} RETURNING {OutboxRows.RelayColumns}, xmin),
             base AS (
                 SELECT greatest(coalesce((SELECT max(commit_seq) FROM moved), 0), coalesce((SELECT max(commit_seq) FROM {names.BacklogTable}), 0)) AS v)
-            INSERT INTO {names.BacklogTable} ({Columns})
+            INSERT INTO {names.BacklogTable} ({OutboxRows.RelayColumns})
             SELECT id, aggregatetype, aggregateid, type, payload, lane,
                    coalesce(commit_seq, base.v + row_number() OVER (PARTITION BY commit_seq IS NULL ORDER BY {UnnumberedRowOrder.OrderBy("moved")})),
                    created_at, traceparent, tracestate, attempts
@@ -75,7 +73,7 @@ internal sealed partial class CdcStore
             ON CONFLICT (id) DO NOTHING
             """;
         _unknownOrderSql = UnnumberedRowOrder.UnknownOrderKeys(names.Messages, "true");
-        _readBacklogSql = $"SELECT {Columns} FROM {names.BacklogTable} ORDER BY commit_seq NULLS LAST, id LIMIT $1";
+        _readBacklogSql = $"SELECT {OutboxRows.RelayColumns} FROM {names.BacklogTable} ORDER BY commit_seq NULLS LAST, id LIMIT $1";
         _deleteBacklogSql = $"DELETE FROM {names.BacklogTable} WHERE id = ANY($1) RETURNING id";
         _deleteMessagesSql = $"DELETE FROM {names.Messages} WHERE id = ANY($1) RETURNING id";
 
@@ -110,9 +108,9 @@ internal sealed partial class CdcStore
         // with the rest); they keep their commit_seq, which sorts them before the key's streamed rows (none) there.
         _moveBacklogSql = $"""
             WITH moved AS (
-                DELETE FROM {names.BacklogTable} WHERE id = ANY($1) RETURNING {Columns})
-            INSERT INTO {names.Messages} ({Columns})
-            SELECT {Columns} FROM moved ORDER BY commit_seq NULLS LAST, id
+                DELETE FROM {names.BacklogTable} WHERE id = ANY($1) RETURNING {OutboxRows.RelayColumns})
+            INSERT INTO {names.Messages} ({OutboxRows.RelayColumns})
+            SELECT {OutboxRows.RelayColumns} FROM moved ORDER BY commit_seq NULLS LAST, id
             ON CONFLICT (id) DO NOTHING
             """;
     }
@@ -450,7 +448,7 @@ internal sealed partial class CdcStore
     }
 
     /// <summary>Reads the oldest backlog rows in commit order.</summary>
-    public async Task<List<OutboxMessage>> ReadBacklogAsync(int limit, CancellationToken cancellationToken)
+    public async Task<List<OutboxRecord>> ReadBacklogAsync(int limit, CancellationToken cancellationToken)
     {
         var command = _dataSource.CreateCommand(_readBacklogSql);
         await using (command.ConfigureAwait(false))
@@ -459,23 +457,10 @@ internal sealed partial class CdcStore
             var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
             await using (reader.ConfigureAwait(false))
             {
-                var messages = new List<OutboxMessage>();
+                var messages = new List<OutboxRecord>();
                 while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
                 {
-                    messages.Add(new OutboxMessage
-                    {
-                        Id = reader.GetGuid(0),
-                        AggregateType = reader.GetString(1),
-                        AggregateId = reader.GetString(2),
-                        Type = reader.GetString(3),
-                        Payload = reader.GetString(4),
-                        Lane = reader.GetInt32(5),
-                        CommitSequence = reader.IsDBNull(6) ? null : reader.GetInt64(6),
-                        CreatedAt = reader.GetFieldValue<DateTimeOffset>(7),
-                        TraceParent = NullableString(reader, 8),
-                        TraceState = NullableString(reader, 9),
-                        Attempts = reader.GetInt32(10),
-                    });
+                    messages.Add(OutboxRows.Read(reader));
                 }
 
                 return messages;

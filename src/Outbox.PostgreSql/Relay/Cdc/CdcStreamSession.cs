@@ -5,6 +5,7 @@ using Npgsql.Replication;
 using Npgsql.Replication.PgOutput;
 using Npgsql.Replication.PgOutput.Messages;
 using NpgsqlTypes;
+using Outbox.Providers;
 using Outbox.Relay;
 
 namespace Outbox.PostgreSql.Cdc;
@@ -648,9 +649,9 @@ internal sealed class CdcStreamSession : IDisposable
     /// by its id and its transaction's commit position: the same id inserted again by a later transaction (a released
     /// key's events, a replayed dead letter) is a new row and is sent.
     /// </summary>
-    private async ValueTask<PublishHandOver> HandOverUnacknowledgedAsync(List<CdcRow> batch, List<OutboxMessage> messages, CancellationToken cancellationToken)
+    private async ValueTask<PublishHandOver> HandOverUnacknowledgedAsync(List<CdcRow> batch, List<OutboxRecord> messages, CancellationToken cancellationToken)
     {
-        List<OutboxMessage>? fresh = null;
+        List<OutboxRecord>? fresh = null;
         List<int>? positions = null;
         for (var i = 0; i < batch.Count; i++)
         {

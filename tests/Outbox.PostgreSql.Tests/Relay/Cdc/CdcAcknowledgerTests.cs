@@ -1,4 +1,5 @@
 using Outbox.PostgreSql.Cdc;
+using Outbox.Providers;
 using Outbox.Relay;
 
 namespace Outbox.PostgreSql.Tests.Relay.Cdc;
@@ -134,5 +135,5 @@ public sealed class CdcAcknowledgerTests
     }
 
     private static List<CdcRow> Rows(params string[] keys) =>
-        keys.Select(k => new CdcRow(new OutboxMessage { Id = Guid.NewGuid(), AggregateType = "order", AggregateId = k }, 0x1000)).ToList();
+        keys.Select(k => new CdcRow(new OutboxRecord { Id = Guid.NewGuid(), AggregateType = "order", AggregateId = k }, 0x1000)).ToList();
 }

@@ -227,8 +227,8 @@ internal sealed class CdcRelayService : IHostedService, IAsyncDisposable
             var names = _store!.Names;
             throw new OutboxConfigurationException(
                 $"The CDC relay could not create publication '{names.PublicationName}' (CdcRelayOptions.PublicationName): {ex.MessageText}. " +
-                $"Creating a publication needs ownership of {names.Messages}; create it once as the owner: " +
-                $"CREATE PUBLICATION {names.QuotedPublication} FOR TABLE {names.Messages} WITH (publish = 'insert');");
+                $"Creating a publication needs ownership of {names.Tables.Messages}; create it once as the owner: " +
+                $"CREATE PUBLICATION {names.QuotedPublication} FOR TABLE {names.Tables.Messages} WITH (publish = 'insert');");
         }
     }
 

@@ -55,14 +55,14 @@ internal sealed class CdcSlotManager(
         if (!facts.TableExists)
         {
             throw new OutboxConfigurationException(
-                $"The outbox table {Names.Messages} does not exist in database '{facts.Database}'. Create the schema first " +
+                $"The outbox table {Names.Tables.Messages} does not exist in database '{facts.Database}'. Create the schema first " +
                 "(OutboxSchema.CreateScript in a migration, or PostgreSqlOutboxOptions.EnsureSchemaOnStart).");
         }
 
         if (!facts.RelayTablesExist)
         {
             throw new OutboxConfigurationException(
-                $"The CDC relay's tables {Names.SlotsTable} and {Names.BacklogTable} do not exist in database '{facts.Database}': the outbox schema " +
+                $"The CDC relay's tables {Names.Tables.CdcSlots} and {Names.Tables.CdcBacklog} do not exist in database '{facts.Database}': the outbox schema " +
                 "predates them. Run the schema script again (it is idempotent): OutboxSchema.CreateScript / `dotnet outbox schema`, " +
                 "or PostgreSqlOutboxOptions.EnsureSchemaOnStart.");
         }
@@ -84,7 +84,7 @@ internal sealed class CdcSlotManager(
         {
             if (await store.CreatePublicationAsync(cancellationToken).ConfigureAwait(false))
             {
-                Log.PublicationCreated(logger, Names.PublicationName, Names.Messages);
+                Log.PublicationCreated(logger, Names.PublicationName, Names.Tables.Messages);
                 return;
             }
 
@@ -189,8 +189,8 @@ internal sealed class CdcSlotManager(
         if (!publication.AllTables && !publication.HasOutboxTable)
         {
             throw new OutboxConfigurationException(
-                $"Publication '{Names.PublicationName}' ({publicationOption}) exists but does not publish the outbox table {Names.Messages}. " +
-                $"Add it (ALTER PUBLICATION {Names.QuotedPublication} ADD TABLE {Names.Messages}) or choose another {publicationOption}.");
+                $"Publication '{Names.PublicationName}' ({publicationOption}) exists but does not publish the outbox table {Names.Tables.Messages}. " +
+                $"Add it (ALTER PUBLICATION {Names.QuotedPublication} ADD TABLE {Names.Tables.Messages}) or choose another {publicationOption}.");
         }
 
         if (!publication.PublishesInsert || publication.PublishesUpdate || publication.PublishesDelete || publication.PublishesTruncate)

@@ -106,7 +106,7 @@ internal sealed class CdcStreamSession : IDisposable
         _options = options;
         _timeProvider = timeProvider;
         _logger = logger;
-        _decoder = new CdcRowDecoder(store.Names.Schema, store.Names.MessagesTable);
+        _decoder = new CdcRowDecoder(store.Names.Tables.Schema, store.Names.Tables.MessagesTableName);
 
         // Decoding runs ahead of publishing by at most two batches.
         _slots = new SemaphoreSlim(options.MaxBatchesInFlight, options.MaxBatchesInFlight);

@@ -8,6 +8,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Outbox.Inbox;
+using Outbox.Providers;
 
 namespace Outbox.Kafka.Consuming;
 

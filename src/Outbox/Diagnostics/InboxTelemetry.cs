@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using System.Globalization;
 using System.Text;
+using Outbox.Providers;
 
 namespace Outbox.Inbox;
 

@@ -2,6 +2,8 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
 using Npgsql;
 using Outbox.PostgreSql;
 
@@ -357,49 +359,34 @@ internal static class OutboxCli
 
             return WithDatabaseAsync(parse, async (dataSource, options) =>
             {
-                var names = new Outbox.PostgreSql.Replication.CdcNames(options, parse.GetValue(dropSlot)!, parse.GetValue(dropPublication)!, "--slot", "--publication");
-                await using (var slotCommand = dataSource.CreateCommand(
-                    "SELECT active, active_pid FROM pg_replication_slots WHERE slot_name = $1 AND database = current_database()"))
+                var slotName = parse.GetValue(dropSlot)!;
+                var publicationName = parse.GetValue(dropPublication)!;
+                ReplicationDrop dropped;
+                try
                 {
-                    slotCommand.Parameters.Add(new NpgsqlParameter<string> { TypedValue = names.SlotName });
-                    await using var reader = await slotCommand.ExecuteReaderAsync(ct);
-                    if (!await reader.ReadAsync(ct))
-                    {
-                        stdout.WriteLine($"No replication slot '{names.SlotName}' in this database.");
-                    }
-                    else if (reader.GetBoolean(0))
-                    {
-                        stderr.WriteLine($"error: replication slot '{names.SlotName}' is in use by server process {(reader.IsDBNull(1) ? "?" : reader.GetInt32(1))} (a running relay or Debezium connector): stop it first.");
+                    dropped = await new OutboxAdministration(dataSource, options, TimeProvider.System).DropReplicationAsync(slotName, publicationName, ct);
+                }
+                catch (ArgumentException ex) when (ex.ParamName is "slotName" or "publicationName")
+                {
+                    var option = ex.ParamName == "slotName" ? "--slot" : "--publication";
+                    stderr.WriteLine($"error: {option}: {ex.Message.Replace($" (Parameter '{ex.ParamName}')", "", StringComparison.Ordinal)}");
+                    return 1;
+                }
+
+                switch (dropped.Slot)
+                {
+                    case ReplicationSlotDrop.InUse:
+                        stderr.WriteLine($"error: replication slot '{slotName}' is in use by server process {dropped.SlotActivePid?.ToString(CultureInfo.InvariantCulture) ?? "?"} (a running relay or Debezium connector): stop it first.");
                         return 1;
-                    }
+                    case ReplicationSlotDrop.NotFound:
+                        stdout.WriteLine($"No replication slot '{slotName}' in this database.");
+                        break;
+                    default:
+                        stdout.WriteLine($"Dropped replication slot '{slotName}'.");
+                        break;
                 }
 
-                await using (var drop = dataSource.CreateCommand(
-                    "SELECT count(pg_drop_replication_slot(slot_name)) FROM pg_replication_slots WHERE slot_name = $1 AND database = current_database()"))
-                {
-                    drop.Parameters.Add(new NpgsqlParameter<string> { TypedValue = names.SlotName });
-                    if ((long)(await drop.ExecuteScalarAsync(ct))! > 0)
-                    {
-                        stdout.WriteLine($"Dropped replication slot '{names.SlotName}'.");
-                    }
-                }
-
-                await using (var publicationExists = dataSource.CreateCommand("SELECT EXISTS (SELECT 1 FROM pg_publication WHERE pubname = $1)"))
-                {
-                    publicationExists.Parameters.Add(new NpgsqlParameter<string> { TypedValue = names.PublicationName });
-                    if (!(bool)(await publicationExists.ExecuteScalarAsync(ct))!)
-                    {
-                        stdout.WriteLine($"No publication '{names.PublicationName}' in this database.");
-                        return 0;
-                    }
-                }
-
-                await using (var dropPublicationCommand = dataSource.CreateCommand($"DROP PUBLICATION IF EXISTS {names.QuotedPublication}"))
-                {
-                    await dropPublicationCommand.ExecuteNonQueryAsync(ct);
-                }
-
-                stdout.WriteLine($"Dropped publication '{names.PublicationName}'.");
+                stdout.WriteLine(dropped.PublicationFound ? $"Dropped publication '{publicationName}'." : $"No publication '{publicationName}' in this database.");
                 return 0;
             });
         });
@@ -485,10 +472,16 @@ internal static class OutboxCli
             Given(inboxTable, v => options.InboxTable = v!);
             Given(inboxOffsetsTable, v => options.InboxOffsetsTable = v!);
             Given(topicTemplate, v => options.TopicTemplate = v!);
-            var result = new OutboxOptionsRulesValidator().Validate(null, options);
-            if (result.Failed)
+            // The validators AddOutbox registers (data annotations and cross-field rules): the checks a host makes at start.
+            using var validation = new ServiceCollection().AddOutbox().Services.BuildServiceProvider();
+            var failures = validation.GetServices<IValidateOptions<OutboxOptions>>()
+                .Select(v => v.Validate(Microsoft.Extensions.Options.Options.DefaultName, options))
+                .Where(r => r.Failed)
+                .SelectMany(r => r.Failures ?? [])
+                .ToList();
+            if (failures.Count > 0)
             {
-                throw new OutboxConfigurationException(result.FailureMessage);
+                throw new OutboxConfigurationException(string.Join("; ", failures));
             }
 
             return options;

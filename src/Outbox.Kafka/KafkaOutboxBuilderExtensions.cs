@@ -5,6 +5,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Outbox.Kafka;
 using Outbox.Kafka.Publishing;
+using Outbox.Providers;
 using Outbox.Relay;
 
 namespace Outbox;

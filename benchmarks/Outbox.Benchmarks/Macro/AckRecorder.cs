@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using Outbox.Providers;
 
 namespace Outbox.Benchmarks.Macro;
 
@@ -42,7 +43,7 @@ internal sealed class AckRecorder
         return _all.Task;
     }
 
-    public void Published(IReadOnlyList<OutboxMessage> messages, ReadOnlySpan<bool> acknowledged, long startedAt, long finishedAt)
+    public void Published(IReadOnlyList<OutboxRecord> messages, ReadOnlySpan<bool> acknowledged, long startedAt, long finishedAt)
     {
         Interlocked.Increment(ref _publishCalls);
         Interlocked.Add(ref _publishedMessages, messages.Count);

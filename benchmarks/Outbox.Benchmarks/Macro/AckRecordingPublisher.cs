@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Microsoft.Extensions.DependencyInjection;
+using Outbox.Providers;
 using Outbox.Relay;
 
 namespace Outbox.Benchmarks.Macro;
@@ -11,7 +12,7 @@ namespace Outbox.Benchmarks.Macro;
 /// </summary>
 internal sealed class AckRecordingPublisher(IOutboxPublisher inner, AckRecorder recorder) : IOutboxPublisher
 {
-    public async ValueTask<PublishResult[]> PublishAsync(IReadOnlyList<OutboxMessage> messages, CancellationToken cancellationToken)
+    public async ValueTask<PublishResult[]> PublishAsync(IReadOnlyList<OutboxRecord> messages, CancellationToken cancellationToken)
     {
         var started = Stopwatch.GetTimestamp();
         var results = await inner.PublishAsync(messages, cancellationToken);
@@ -26,7 +27,7 @@ internal sealed class AckRecordingPublisher(IOutboxPublisher inner, AckRecorder 
         return results;
     }
 
-    public async ValueTask<PublishHandOver> HandOverAsync(IReadOnlyList<OutboxMessage> messages, CancellationToken cancellationToken)
+    public async ValueTask<PublishHandOver> HandOverAsync(IReadOnlyList<OutboxRecord> messages, CancellationToken cancellationToken)
     {
         var started = Stopwatch.GetTimestamp();
         var handOver = await inner.HandOverAsync(messages, cancellationToken);
@@ -35,7 +36,7 @@ internal sealed class AckRecordingPublisher(IOutboxPublisher inner, AckRecorder 
 
     public ValueTask DisposeAsync() => inner.DisposeAsync();
 
-    private async Task<PublishResult[]> RecordAsync(Task<PublishResult[]> pending, IReadOnlyList<OutboxMessage> messages, long started)
+    private async Task<PublishResult[]> RecordAsync(Task<PublishResult[]> pending, IReadOnlyList<OutboxRecord> messages, long started)
     {
         var results = await pending;
         var finished = Stopwatch.GetTimestamp();

@@ -5,6 +5,7 @@ using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Outbox.Inbox;
+using Outbox.Providers;
 
 namespace Outbox.Kafka.Consuming;
 

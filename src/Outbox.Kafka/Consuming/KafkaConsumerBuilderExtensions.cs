@@ -8,6 +8,7 @@ using Microsoft.Extensions.Options;
 using Outbox.Inbox;
 using Outbox.Kafka;
 using Outbox.Kafka.Consuming;
+using Outbox.Providers;
 
 namespace Outbox;
 

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using Confluent.Kafka;
 using Outbox.Inbox;
+using Outbox.Providers;
 
 namespace Outbox.Kafka.Consuming;
 

@@ -3,6 +3,7 @@ using System.Threading.Channels;
 using Confluent.Kafka;
 using Microsoft.Extensions.Logging;
 using Outbox.Inbox;
+using Outbox.Providers;
 
 namespace Outbox.Kafka.Consuming;
 

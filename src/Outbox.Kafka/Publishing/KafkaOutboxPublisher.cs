@@ -1,5 +1,6 @@
 using Confluent.Kafka;
 using Microsoft.Extensions.Logging;
+using Outbox.Providers;
 using Outbox.Relay;
 
 namespace Outbox.Kafka.Publishing;
@@ -60,13 +61,13 @@ internal sealed class KafkaOutboxPublisher : IOutboxPublisher
     /// <summary>Gets how many producers were created so far (1 + the fatal-error replacements).</summary>
     internal int ProducerGenerations => Volatile.Read(ref _generations);
 
-    public async ValueTask<PublishResult[]> PublishAsync(IReadOnlyList<OutboxMessage> messages, CancellationToken cancellationToken)
+    public async ValueTask<PublishResult[]> PublishAsync(IReadOnlyList<OutboxRecord> messages, CancellationToken cancellationToken)
     {
         var handOver = await HandOverAsync(messages, cancellationToken).ConfigureAwait(false);
         return await handOver.Results.ConfigureAwait(false);
     }
 
-    public async ValueTask<PublishHandOver> HandOverAsync(IReadOnlyList<OutboxMessage> messages, CancellationToken cancellationToken)
+    public async ValueTask<PublishHandOver> HandOverAsync(IReadOnlyList<OutboxRecord> messages, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(messages);
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
@@ -148,7 +149,7 @@ internal sealed class KafkaOutboxPublisher : IOutboxPublisher
     }
 
     private async ValueTask<PublishResult?> ProduceAsync(
-        IProducer<byte[], byte[]> producer, DeliveryBatch batch, int index, OutboxMessage message, CancellationToken cancellationToken)
+        IProducer<byte[], byte[]> producer, DeliveryBatch batch, int index, OutboxRecord message, CancellationToken cancellationToken)
     {
         var record = KafkaRecordFactory.CreateMessage(message);
         var topic = _records.GetTopic(message);

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Globalization;
 using System.Text;
 using Confluent.Kafka;
+using Outbox.Providers;
 
 namespace Outbox.Kafka.Publishing;
 
@@ -10,10 +11,10 @@ internal sealed class KafkaRecordFactory(OutboxOptions options)
 {
     private readonly ConcurrentDictionary<string, string> _topics = new(StringComparer.Ordinal);
 
-    public string GetTopic(OutboxMessage message) =>
+    public string GetTopic(OutboxRecord message) =>
         _topics.GetOrAdd(message.AggregateType, static (type, o) => o.GetTopic(type), options);
 
-    public static Message<byte[], byte[]> CreateMessage(OutboxMessage message)
+    public static Message<byte[], byte[]> CreateMessage(OutboxRecord message)
     {
         var headers = new Headers
         {

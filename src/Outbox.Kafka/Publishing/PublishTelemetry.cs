@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using System.Globalization;
 using Confluent.Kafka;
+using Outbox.Providers;
 
 namespace Outbox.Kafka.Publishing;
 
@@ -21,7 +22,7 @@ internal sealed class PublishTelemetry
             "messaging.client.sent.messages", "{message}", "Records handed to the broker and acknowledged (error.type set when the broker refused them).");
     }
 
-    public static Activity? StartSend(string topic, OutboxMessage message)
+    public static Activity? StartSend(string topic, OutboxRecord message)
     {
         if (!OutboxTelemetry.RelaySource.HasListeners())
         {

@@ -101,7 +101,7 @@ public static class DebeziumConnectorConfig
         p["slot.name"] = names.SlotName;
         p["publication.name"] = names.PublicationName;
         p["publication.autocreate.mode"] = "disabled";
-        p["table.include.list"] = EscapeRegex(names.Schema) + "\\." + EscapeRegex(names.MessagesTable);
+        p["table.include.list"] = EscapeRegex(names.Tables.Schema) + "\\." + EscapeRegex(names.Tables.MessagesTableName);
 
         // Rows already in the table are not events to replay; deletes of published rows are not events either.
         p["snapshot.mode"] = "no_data";

@@ -5,6 +5,7 @@ using Microsoft.Extensions.Options;
 using Npgsql;
 using Outbox.PostgreSql;
 using Outbox.PostgreSql.Inbox;
+using Outbox.Providers;
 
 namespace Outbox;
 

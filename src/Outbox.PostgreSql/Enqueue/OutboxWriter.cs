@@ -20,9 +20,8 @@ public sealed class OutboxWriter
         _factory = factory;
         _telemetry = telemetry;
         var names = new OutboxTableNames(factory.Options);
-        const string columns = "id, aggregatetype, aggregateid, type, payload, lane, created_at, traceparent, tracestate, attempts";
-        _insertSql = $"INSERT INTO {names.Messages} ({columns}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0)";
-        _copySql = $"COPY {names.Messages} ({columns}) FROM STDIN (FORMAT BINARY)";
+        _insertSql = $"INSERT INTO {names.Messages} ({OutboxRows.WriteColumns}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0)";
+        _copySql = $"COPY {names.Messages} ({OutboxRows.WriteColumns}) FROM STDIN (FORMAT BINARY)";
     }
 
     /// <summary>Writes one event in the given transaction.</summary>

@@ -2,6 +2,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using Outbox.Inbox;
+using Outbox.Providers;
 
 namespace Outbox.PostgreSql.Inbox;
 

@@ -3,6 +3,7 @@ using Microsoft.EntityFrameworkCore.Storage;
 using Npgsql;
 using NpgsqlTypes;
 using Outbox.Inbox;
+using Outbox.Providers;
 
 namespace Outbox.PostgreSql.Inbox;
 

@@ -1,4 +1,6 @@
 using Npgsql;
+using Outbox.PostgreSql.Cdc;
+using Outbox.PostgreSql.Replication;
 
 namespace Outbox.PostgreSql;
 
@@ -6,13 +8,19 @@ namespace Outbox.PostgreSql;
 /// Operator queries and repairs on the outbox tables (used by the <c>dotnet outbox</c> CLI and health checks):
 /// status, and dead-letter list/show/replay/purge. All SQL of these operations lives here.
 /// </summary>
-internal sealed class OutboxAdministration(NpgsqlDataSource dataSource, OutboxOptions options, TimeProvider timeProvider)
+/// <param name="dataSource">The data source of the database that holds the outbox tables.</param>
+/// <param name="options">The outbox options (schema and table names).</param>
+/// <param name="timeProvider">The clock that ages pending rows.</param>
+public sealed class OutboxAdministration(NpgsqlDataSource dataSource, OutboxOptions options, TimeProvider timeProvider)
 {
     /// <summary>The most pending rows counted per lane by <see cref="GetStatusAsync"/> (a larger backlog shows as "at least").</summary>
     public const int LaneCountCap = 10_000;
 
     private readonly OutboxTableNames _names = new(options);
 
+    /// <summary>Reads a snapshot of the outbox: pending rows per lane, leases, dead letters, CDC slots and inboxes.</summary>
+    /// <param name="cancellationToken">Cancels the queries.</param>
+    /// <returns>The snapshot.</returns>
     public async Task<OutboxStatus> GetStatusAsync(CancellationToken cancellationToken = default)
     {
         var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
@@ -96,6 +104,10 @@ internal sealed class OutboxAdministration(NpgsqlDataSource dataSource, OutboxOp
         }
     }
 
+    /// <summary>Lists dead letters, oldest first.</summary>
+    /// <param name="limit">The most rows to return.</param>
+    /// <param name="cancellationToken">Cancels the query.</param>
+    /// <returns>The dead letters in the order they were dead-lettered.</returns>
     public async Task<IReadOnlyList<DeadLetterRow>> ListDeadLettersAsync(int limit, CancellationToken cancellationToken = default)
     {
         var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
@@ -105,13 +117,17 @@ internal sealed class OutboxAdministration(NpgsqlDataSource dataSource, OutboxOp
             var sql = $"{SelectDeadLetters} ORDER BY dead_lettered_at, commit_seq NULLS LAST LIMIT $1";
             await foreach (var r in QueryAsync(connection, sql, cancellationToken, new NpgsqlParameter<int> { TypedValue = limit }).ConfigureAwait(false))
             {
-                rows.Add(ReadDeadLetter(r));
+                rows.Add(DeadLetterRows.Read(r));
             }
 
             return rows;
         }
     }
 
+    /// <summary>Reads one dead letter.</summary>
+    /// <param name="id">The event id.</param>
+    /// <param name="cancellationToken">Cancels the query.</param>
+    /// <returns>The dead letter, or <see langword="null"/> when there is none with that id.</returns>
     public async Task<DeadLetterRow?> GetDeadLetterAsync(Guid id, CancellationToken cancellationToken = default)
     {
         var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
@@ -119,7 +135,7 @@ internal sealed class OutboxAdministration(NpgsqlDataSource dataSource, OutboxOp
         {
             await foreach (var r in QueryAsync(connection, $"{SelectDeadLetters} WHERE id = $1", cancellationToken, new NpgsqlParameter<Guid> { TypedValue = id }).ConfigureAwait(false))
             {
-                return ReadDeadLetter(r);
+                return DeadLetterRows.Read(r);
             }
 
             return null;
@@ -136,14 +152,17 @@ internal sealed class OutboxAdministration(NpgsqlDataSource dataSource, OutboxOp
     /// Each relay publishes the replayed rows as rows committed now: after everything committed before, with the same
     /// ids (the CDC relay tells them from the rows it dead-lettered by their transaction).
     /// </remarks>
+    /// <param name="ids">The event ids to replay; <see langword="null"/> replays every dead letter.</param>
+    /// <param name="cancellationToken">Cancels the transaction.</param>
+    /// <returns>How many rows moved back into the outbox.</returns>
     public Task<int> ReplayDeadLettersAsync(IReadOnlyCollection<Guid>? ids, CancellationToken cancellationToken = default) =>
         InTransactionAsync(
             $"""
             WITH moved AS (
                 DELETE FROM {_names.DeadLetters} WHERE ($1::uuid[] IS NULL OR id = ANY($1))
-                RETURNING id, aggregatetype, aggregateid, type, payload, lane, commit_seq, created_at, traceparent, tracestate, dead_lettered_at
+                RETURNING {OutboxRows.EventColumns}, dead_lettered_at
             )
-            INSERT INTO {_names.Messages} (id, aggregatetype, aggregateid, type, payload, lane, created_at, traceparent, tracestate, attempts)
+            INSERT INTO {_names.Messages} ({OutboxRows.WriteColumns})
             SELECT id, aggregatetype, aggregateid, type, payload, lane, created_at, traceparent, tracestate, 0
             FROM moved ORDER BY commit_seq NULLS LAST, dead_lettered_at, created_at, id
             """,
@@ -151,15 +170,86 @@ internal sealed class OutboxAdministration(NpgsqlDataSource dataSource, OutboxOp
             cancellationToken);
 
     /// <summary>Deletes dead letters for good. <paramref name="ids"/> <see langword="null"/> purges all.</summary>
+    /// <param name="ids">The event ids to delete; <see langword="null"/> deletes every dead letter.</param>
+    /// <param name="cancellationToken">Cancels the transaction.</param>
+    /// <returns>How many dead letters were deleted.</returns>
     public Task<int> PurgeDeadLettersAsync(IReadOnlyCollection<Guid>? ids, CancellationToken cancellationToken = default) =>
         InTransactionAsync($"DELETE FROM {_names.DeadLetters} WHERE ($1::uuid[] IS NULL OR id = ANY($1))", ids, cancellationToken);
 
-    private string SelectDeadLetters =>
-        $"SELECT id, aggregatetype, aggregateid, type, payload::text, attempts, last_error, created_at, dead_lettered_at FROM {_names.DeadLetters}";
+    /// <summary>
+    /// Drops a CDC relay's (or Debezium connector's) logical replication slot and then its publication, unless a
+    /// process uses the slot. A relay started later makes a new slot and publishes the table's rows from it.
+    /// </summary>
+    /// <param name="slotName">The replication slot (lower-case letters, digits and '_', at most 63 characters).</param>
+    /// <param name="publicationName">The publication (a plain SQL identifier).</param>
+    /// <param name="cancellationToken">Cancels the commands.</param>
+    /// <returns>What was dropped.</returns>
+    /// <exception cref="ArgumentException">A name is not valid; <see cref="ArgumentException.ParamName"/> says which.</exception>
+    public async Task<ReplicationDrop> DropReplicationAsync(string slotName, string publicationName, CancellationToken cancellationToken = default)
+    {
+        if (!CdcNames.IsValidSlotName(slotName))
+        {
+            throw new ArgumentException($"'{slotName}' is not a replication slot name (lower-case letters, digits and '_', at most 63 characters).", nameof(slotName));
+        }
 
-    private static DeadLetterRow ReadDeadLetter(NpgsqlDataReader r) => new(
-        r.GetGuid(0), r.GetString(1), r.GetString(2), r.GetString(3), r.GetString(4), r.GetInt32(5),
-        r.IsDBNull(6) ? null : r.GetString(6), r.GetFieldValue<DateTimeOffset>(7), r.GetFieldValue<DateTimeOffset>(8));
+        if (!SqlIdentifier.IsValid(publicationName))
+        {
+            throw new ArgumentException($"'{publicationName}' is not a publication name (a plain SQL identifier: letters, digits and '_', starting with a letter or '_', at most 63 characters).", nameof(publicationName));
+        }
+
+        var names = new CdcNames(options, slotName, publicationName);
+        var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            var slotFound = false;
+            await foreach (var r in QueryAsync(
+                connection,
+                "SELECT active, active_pid FROM pg_replication_slots WHERE slot_name = $1 AND database = current_database()",
+                cancellationToken,
+                new NpgsqlParameter<string> { TypedValue = names.SlotName }).ConfigureAwait(false))
+            {
+                if (r.GetBoolean(0))
+                {
+                    return new ReplicationDrop(ReplicationSlotDrop.InUse, r.IsDBNull(1) ? null : r.GetInt32(1), PublicationFound: false);
+                }
+
+                slotFound = true;
+            }
+
+            if (slotFound)
+            {
+                var drop = new NpgsqlCommand(
+                    "SELECT count(pg_drop_replication_slot(slot_name)) FROM pg_replication_slots WHERE slot_name = $1 AND database = current_database()",
+                    connection);
+                await using (drop.ConfigureAwait(false))
+                {
+                    drop.Parameters.Add(new NpgsqlParameter<string> { TypedValue = names.SlotName });
+                    slotFound = (long)(await drop.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))! > 0;
+                }
+            }
+
+            var publicationFound = false;
+            var exists = new NpgsqlCommand("SELECT EXISTS (SELECT 1 FROM pg_publication WHERE pubname = $1)", connection);
+            await using (exists.ConfigureAwait(false))
+            {
+                exists.Parameters.Add(new NpgsqlParameter<string> { TypedValue = names.PublicationName });
+                publicationFound = (bool)(await exists.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
+            }
+
+            if (publicationFound)
+            {
+                var dropPublication = new NpgsqlCommand($"DROP PUBLICATION IF EXISTS {names.QuotedPublication}", connection);
+                await using (dropPublication.ConfigureAwait(false))
+                {
+                    await dropPublication.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+                }
+            }
+
+            return new ReplicationDrop(slotFound ? ReplicationSlotDrop.Dropped : ReplicationSlotDrop.NotFound, null, publicationFound);
+        }
+    }
+
+    private string SelectDeadLetters => $"SELECT {DeadLetterRows.ReadColumns} FROM {_names.DeadLetters}";
 
     private async Task<int> InTransactionAsync(string sql, IReadOnlyCollection<Guid>? ids, CancellationToken cancellationToken)
     {

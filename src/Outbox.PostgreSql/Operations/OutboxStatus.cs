@@ -1,7 +1,16 @@
 namespace Outbox.PostgreSql;
 
 /// <summary>A snapshot of the outbox for operators: pending rows, relay leases, dead letters, CDC slots, inboxes.</summary>
-internal sealed record OutboxStatus(
+/// <param name="Pending">Rows waiting in the outbox table (see <paramref name="PendingCapped"/>).</param>
+/// <param name="OldestPendingAge">The age of the oldest pending row; <see langword="null"/> when none is pending.</param>
+/// <param name="Lanes">The polling relay's lanes, in lane order.</param>
+/// <param name="DeadLetters">Rows in the dead-letter table.</param>
+/// <param name="ReplicationSlots">The CDC relay's logical replication slots.</param>
+/// <param name="Inboxes">One entry per consumer group that has an inbox.</param>
+/// <param name="ParkedKeys">Keys the relays parked after their last attempt.</param>
+/// <param name="RetryingKeys">Keys the relays hold back for a retry.</param>
+/// <param name="PendingCapped"><see langword="true"/> when a lane had more pending rows than <see cref="OutboxAdministration.LaneCountCap"/>: <paramref name="Pending"/> is then a lower bound.</param>
+public sealed record OutboxStatus(
     long Pending,
     TimeSpan? OldestPendingAge,
     IReadOnlyList<LaneStatus> Lanes,
@@ -13,10 +22,26 @@ internal sealed record OutboxStatus(
     bool PendingCapped = false);
 
 /// <summary>One lane: its pending rows (counted up to <see cref="OutboxAdministration.LaneCountCap"/> + 1) and its lease.</summary>
-internal sealed record LaneStatus(int Lane, long Pending, TimeSpan? OldestPendingAge, string? Owner, long Epoch, DateTimeOffset? LeaseExpiresAt);
+/// <param name="Lane">The lane number.</param>
+/// <param name="Pending">Pending rows in the lane, counted up to <see cref="OutboxAdministration.LaneCountCap"/> + 1.</param>
+/// <param name="OldestPendingAge">The age of the lane's oldest pending row; <see langword="null"/> when none is pending.</param>
+/// <param name="Owner">The relay instance that holds the lane's lease, if any.</param>
+/// <param name="Epoch">The lease's epoch (its fencing token).</param>
+/// <param name="LeaseExpiresAt">When the lease expires unless renewed; <see langword="null"/> when the lane is not leased.</param>
+public sealed record LaneStatus(int Lane, long Pending, TimeSpan? OldestPendingAge, string? Owner, long Epoch, DateTimeOffset? LeaseExpiresAt);
 
 /// <summary>One logical replication slot.</summary>
-internal sealed record SlotStatus(string Name, bool Active, int? ActivePid, string? WalStatus, long? LagBytes, long? RetainedBytes);
+/// <param name="Name">The slot name.</param>
+/// <param name="Active">Whether a relay is connected to the slot.</param>
+/// <param name="ActivePid">The server process id of the connected relay, if any.</param>
+/// <param name="WalStatus">PostgreSQL's <c>wal_status</c> for the slot (<c>reserved</c>, <c>extended</c>, <c>unreserved</c>, <c>lost</c>).</param>
+/// <param name="LagBytes">Bytes of WAL between the slot's confirmed position and the server's current position.</param>
+/// <param name="RetainedBytes">Bytes of WAL the slot keeps on the server.</param>
+public sealed record SlotStatus(string Name, bool Active, int? ActivePid, string? WalStatus, long? LagBytes, long? RetainedBytes);
 
 /// <summary>One consumer group's inbox.</summary>
-internal sealed record InboxStatus(string ConsumerGroup, long Handled, DateTimeOffset? LastHandledAt, long StoredPartitions);
+/// <param name="ConsumerGroup">The Kafka consumer group.</param>
+/// <param name="Handled">Events the group's inbox recorded as handled.</param>
+/// <param name="LastHandledAt">When the group last handled an event, if ever.</param>
+/// <param name="StoredPartitions">Partitions whose position the inbox stores.</param>
+public sealed record InboxStatus(string ConsumerGroup, long Handled, DateTimeOffset? LastHandledAt, long StoredPartitions);

@@ -2,7 +2,11 @@ using System.Text.RegularExpressions;
 
 namespace Outbox.PostgreSql.Replication;
 
-/// <summary>Validated, quoted names of the database objects of the CDC relay: the one place its SQL identifiers come from.</summary>
+/// <summary>
+/// The validated names of the CDC relay's own server objects: its replication slot and its publication. Every table
+/// name (the outbox table, the CDC backlog and slots tables) comes from <see cref="Tables"/>, i.e. from
+/// <see cref="OutboxTableNames"/>, the one place table names come from.
+/// </summary>
 internal sealed partial class CdcNames
 {
     public CdcNames(OutboxOptions outboxOptions, string slotName, string publicationName, string slotOption = "CdcRelayOptions.SlotName", string publicationOption = "CdcRelayOptions.PublicationName")
@@ -17,13 +21,9 @@ internal sealed partial class CdcNames
         SlotName = slotName;
         PublicationName = SqlIdentifier.Validate(publicationName, publicationOption);
         QuotedPublication = SqlIdentifier.Quote(publicationName);
-        Schema = Tables.Schema;
-        MessagesTable = Tables.MessagesTableName;
-
-        BacklogTable = Tables.CdcBacklog;
-        SlotsTable = Tables.CdcSlots;
     }
 
+    /// <summary>The outbox's table names (validated, quoted).</summary>
     public OutboxTableNames Tables { get; }
 
     public string SlotName { get; }
@@ -31,21 +31,6 @@ internal sealed partial class CdcNames
     public string PublicationName { get; }
 
     public string QuotedPublication { get; }
-
-    /// <summary>The schema of the outbox table, unquoted (as the replication stream reports it).</summary>
-    public string Schema { get; }
-
-    /// <summary>The outbox table, unquoted (as the replication stream reports it).</summary>
-    public string MessagesTable { get; }
-
-    /// <summary>The outbox table, qualified and quoted.</summary>
-    public string Messages => Tables.Messages;
-
-    /// <summary>Rows that were in the outbox table when the slot was created: the stream does not have them.</summary>
-    public string BacklogTable { get; }
-
-    /// <summary>Which slots the relay created and whether their backlog was captured.</summary>
-    public string SlotsTable { get; }
 
     /// <summary>PostgreSQL accepts lower-case letters, digits and underscores in slot names, at most NAMEDATALEN - 1 bytes.</summary>
     public static bool IsValidSlotName(string? name) => name is not null && SlotNamePattern().IsMatch(name);

@@ -20,7 +20,7 @@ internal sealed class OutboxPublication(CdcStore store, ILogger logger, string p
         {
             if (await store.CreatePublicationAsync(cancellationToken).ConfigureAwait(false))
             {
-                Cdc.Log.PublicationCreated(logger, Names.PublicationName, Names.Messages);
+                Cdc.Log.PublicationCreated(logger, Names.PublicationName, Names.Tables.Messages);
                 return;
             }
 
@@ -36,8 +36,8 @@ internal sealed class OutboxPublication(CdcStore store, ILogger logger, string p
         if (!publication.AllTables && !publication.HasOutboxTable)
         {
             throw new OutboxConfigurationException(
-                $"Publication '{Names.PublicationName}' ({publicationOption}) exists but does not publish the outbox table {Names.Messages}. " +
-                $"Add it (ALTER PUBLICATION {Names.QuotedPublication} ADD TABLE {Names.Messages}) or choose another {publicationOption}.");
+                $"Publication '{Names.PublicationName}' ({publicationOption}) exists but does not publish the outbox table {Names.Tables.Messages}. " +
+                $"Add it (ALTER PUBLICATION {Names.QuotedPublication} ADD TABLE {Names.Tables.Messages}) or choose another {publicationOption}.");
         }
 
         if (!publication.PublishesInsert || publication.PublishesUpdate || publication.PublishesDelete || publication.PublishesTruncate)

@@ -1,6 +1,7 @@
 namespace Outbox.PostgreSql;
 
-/// <summary>Validated, quoted names of every outbox object in the database: the one place SQL identifiers come from.
+/// <summary>Validated, quoted names of every outbox table and derived object in the database: the one place table names come from
+/// (the CDC relay's slot and publication, which are not tables, are in <see cref="Replication.CdcNames"/>).
 /// Every derived name fits PostgreSQL's 63 bytes (<see cref="DerivedObjectNames"/>), or the constructor throws.</summary>
 internal sealed class OutboxTableNames
 {

@@ -1,6 +1,7 @@
 using System.Globalization;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Outbox.Inbox;
+using Outbox.Providers;
 
 namespace Outbox;
 

@@ -2,6 +2,7 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
 using Outbox;
+using Outbox.Providers;
 
 namespace Microsoft.Extensions.DependencyInjection;
 

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Outbox.Providers;
 using Outbox.Relay;
 
 namespace Outbox;

@@ -1,4 +1,5 @@
 using System.Text;
+using Outbox.Providers;
 
 namespace Outbox.Inbox;
 

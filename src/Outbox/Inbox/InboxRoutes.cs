@@ -1,5 +1,6 @@
 using System.Collections.Frozen;
 using System.Text.Json;
+using Outbox.Providers;
 
 namespace Outbox.Inbox;
 

@@ -1,3 +1,5 @@
+using Outbox.Providers;
+
 namespace Outbox.Inbox;
 
 /// <summary>

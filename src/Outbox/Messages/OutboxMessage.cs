@@ -6,7 +6,9 @@ namespace Outbox;
 /// <remarks>
 /// The column names follow Debezium's Outbox Event Router (<c>id</c>, <c>aggregatetype</c>, <c>aggregateid</c>,
 /// <c>type</c>, <c>payload</c>), so every relay, Debezium's included, produces the same Kafka record from it.
-/// Instances are created by the library; applications normally never construct one.
+/// Instances are created by the library; applications normally never construct one. The relay's bookkeeping (lane,
+/// commit sequence, attempts, errors, publish time) is set by the library and the database only: EF Core materializes
+/// it through the non-public setters. Relays read rows as <see cref="Providers.OutboxRecord"/>, not as this entity.
 /// </remarks>
 public sealed class OutboxMessage
 {
@@ -26,12 +28,12 @@ public sealed class OutboxMessage
     /// <remarks>Stored as <c>jsonb</c>: PostgreSQL normalizes whitespace and key order.</remarks>
     public string Payload { get; set; } = "";
 
-    /// <summary>Gets or sets the relay lane: a stable hash of <see cref="AggregateId"/> modulo the lane count.</summary>
-    public int Lane { get; set; }
+    /// <summary>Gets the relay lane: a stable hash of <see cref="AggregateId"/> modulo the lane count.</summary>
+    public int Lane { get; internal set; }
 
-    /// <summary>Gets or sets the ordering sequence, assigned by the database when the transaction commits.</summary>
+    /// <summary>Gets the ordering sequence, assigned by the database when the transaction commits.</summary>
     /// <value><see langword="null"/> until the writing transaction commits.</value>
-    public long? CommitSequence { get; set; }
+    public long? CommitSequence { get; internal set; }
 
     /// <summary>Gets or sets when the event was recorded.</summary>
     public DateTimeOffset CreatedAt { get; set; }
@@ -42,15 +44,15 @@ public sealed class OutboxMessage
     /// <summary>Gets or sets the W3C <c>tracestate</c> of the activity that recorded the event.</summary>
     public string? TraceState { get; set; }
 
-    /// <summary>Gets or sets how many publish attempts failed so far.</summary>
-    public int Attempts { get; set; }
+    /// <summary>Gets how many publish attempts failed so far.</summary>
+    public int Attempts { get; internal set; }
 
-    /// <summary>Gets or sets the error of the last failed publish attempt.</summary>
-    public string? LastError { get; set; }
+    /// <summary>Gets the error of the last failed publish attempt.</summary>
+    public string? LastError { get; internal set; }
 
-    /// <summary>Gets or sets the earliest time of the next publish attempt after a failure.</summary>
-    public DateTimeOffset? NextAttemptAt { get; set; }
+    /// <summary>Gets the earliest time of the next publish attempt after a failure.</summary>
+    public DateTimeOffset? NextAttemptAt { get; internal set; }
 
-    /// <summary>Gets or sets when the row was published (retention mode only; deleted rows never have it).</summary>
-    public DateTimeOffset? PublishedAt { get; set; }
+    /// <summary>Gets when the row was published (retention mode only; deleted rows never have it).</summary>
+    public DateTimeOffset? PublishedAt { get; internal set; }
 }

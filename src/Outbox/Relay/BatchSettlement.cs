@@ -1,3 +1,5 @@
+using Outbox.Providers;
+
 namespace Outbox.Relay;
 
 /// <summary>
@@ -39,7 +41,7 @@ internal sealed class BatchSettlement
         return new BatchSettlement(Done.Where(keep).ToList(), Failures.Where(f => keep(f.Index)).ToList(), TransientError, TransientRows);
     }
 
-    public static BatchSettlement Settle(IReadOnlyList<OutboxMessage> messages, IReadOnlyList<PublishResult> results)
+    public static BatchSettlement Settle(IReadOnlyList<OutboxRecord> messages, IReadOnlyList<PublishResult> results)
     {
         ArgumentNullException.ThrowIfNull(messages);
         ArgumentNullException.ThrowIfNull(results);
@@ -86,7 +88,7 @@ internal sealed class BatchSettlement
 /// <param name="Message">The row.</param>
 /// <param name="Error">The error text.</param>
 /// <param name="Permanent">Whether the record can never be published as it is (parked at once).</param>
-internal readonly record struct KeyFailure(int Index, OutboxMessage Message, string Error, bool Permanent);
+internal readonly record struct KeyFailure(int Index, OutboxRecord Message, string Error, bool Permanent);
 
 /// <summary>What the store recorded for a key's failure.</summary>
 /// <param name="Attempts">The failed attempts of this event so far, this one included.</param>

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
+using Outbox.Providers;
 
 namespace Outbox.Relay;
 
@@ -41,7 +42,7 @@ internal sealed class RelayTelemetry
 
     /// <summary>Counts a settled batch: the rows done per destination, the failures by kind, the keys parked.</summary>
     public void Settled(
-        RelayKind relay, IReadOnlyList<OutboxMessage> messages, BatchSettlement settlement, IReadOnlyList<KeyFailureOutcome> outcomes, OutboxOptions options)
+        RelayKind relay, IReadOnlyList<OutboxRecord> messages, BatchSettlement settlement, IReadOnlyList<KeyFailureOutcome> outcomes, OutboxOptions options)
     {
         ArgumentNullException.ThrowIfNull(messages);
         ArgumentNullException.ThrowIfNull(settlement);

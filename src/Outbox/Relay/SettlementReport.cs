@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging;
+using Outbox.Providers;
 
 namespace Outbox.Relay;
 
@@ -6,7 +7,7 @@ namespace Outbox.Relay;
 internal static class SettlementReport
 {
     public static void Settled(
-        RelayKind relay, IReadOnlyList<OutboxMessage> messages, BatchSettlement settlement, IReadOnlyList<KeyFailureOutcome> outcomes, OutboxOptions options,
+        RelayKind relay, IReadOnlyList<OutboxRecord> messages, BatchSettlement settlement, IReadOnlyList<KeyFailureOutcome> outcomes, OutboxOptions options,
         RelayTelemetry telemetry, ILogger logger)
     {
         ArgumentNullException.ThrowIfNull(settlement);

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.DependencyInjection;
+using Outbox.Providers;
 using Outbox.Relay;
 
 namespace Outbox.IntegrationTests.Cdc;
@@ -35,13 +36,13 @@ internal sealed class AckGatedPublisher(IOutboxPublisher inner) : IOutboxPublish
 
     public void Open() => _gate.TrySetResult();
 
-    public async ValueTask<PublishResult[]> PublishAsync(IReadOnlyList<OutboxMessage> messages, CancellationToken cancellationToken)
+    public async ValueTask<PublishResult[]> PublishAsync(IReadOnlyList<OutboxRecord> messages, CancellationToken cancellationToken)
     {
         var handOver = await HandOverAsync(messages, cancellationToken);
         return await handOver.Results;
     }
 
-    public async ValueTask<PublishHandOver> HandOverAsync(IReadOnlyList<OutboxMessage> messages, CancellationToken cancellationToken)
+    public async ValueTask<PublishHandOver> HandOverAsync(IReadOnlyList<OutboxRecord> messages, CancellationToken cancellationToken)
     {
         var handOver = await inner.HandOverAsync(messages, cancellationToken);
         Interlocked.Add(ref _rowsHandedOver, messages.Count);

@@ -5,6 +5,7 @@ using Microsoft.Extensions.Options;
 using Npgsql;
 using Outbox.IntegrationTests.Infrastructure;
 using Outbox.PostgreSql;
+using Outbox.Providers;
 using Outbox.Testing;
 using Xunit.Abstractions;
 
@@ -19,16 +20,16 @@ public sealed class CdcRelayConfigurationTests(ITestOutputHelper output)
     {
         await using var harness = await CdcHarness.CreateAsync(output);
         using var host = harness.BuildRelayHost("relay");
-        Assert.Equal(1, host.Services.GetRequiredService<IOptions<Outbox.Relay.PublisherDefaults>>().Value.LingerMs);
+        Assert.Equal(1, host.Services.GetRequiredService<IOptions<Outbox.Providers.PublisherDefaults>>().Value.LingerMs);
         var config = Outbox.Kafka.Publishing.ProducerConfigFactory.Create(
             host.Services.GetRequiredService<IOptions<Outbox.Kafka.KafkaOptions>>().Value,
-            host.Services.GetRequiredService<IOptions<Outbox.Relay.PublisherDefaults>>().Value.LingerMs ?? 5);
+            host.Services.GetRequiredService<IOptions<Outbox.Providers.PublisherDefaults>>().Value.LingerMs ?? 5);
         Assert.Equal(1, config.LingerMs);
 
         using var tuned = harness.BuildRelayHost("tuned", kafka: k => k.Producer.LingerMs = 7);
         config = Outbox.Kafka.Publishing.ProducerConfigFactory.Create(
             tuned.Services.GetRequiredService<IOptions<Outbox.Kafka.KafkaOptions>>().Value,
-            tuned.Services.GetRequiredService<IOptions<Outbox.Relay.PublisherDefaults>>().Value.LingerMs ?? 5);
+            tuned.Services.GetRequiredService<IOptions<Outbox.Providers.PublisherDefaults>>().Value.LingerMs ?? 5);
         Assert.Equal(7, config.LingerMs);
     }
 

@@ -3,6 +3,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Npgsql;
 using Outbox.PostgreSql;
+using Outbox.Providers;
 using Xunit.Abstractions;
 
 namespace Outbox.IntegrationTests.Cdc;
@@ -21,7 +22,7 @@ public sealed class DebeziumModeTests(ITestOutputHelper output)
         try
         {
             Assert.Empty(host.Services.GetServices<IHostedService>().OfType<Outbox.PostgreSql.Cdc.CdcRelayService>());
-            Assert.Null(host.Services.GetService<Outbox.Relay.IOutboxPublisher>());
+            Assert.Null(host.Services.GetService<Outbox.Providers.IOutboxPublisher>());
 
             await using (var publication = harness.DataSource.CreateCommand(
                 "SELECT pubinsert, pubupdate, pubdelete, pubtruncate, (SELECT string_agg(schemaname || '.' || tablename, ',') FROM pg_publication_tables t WHERE t.pubname = p.pubname) FROM pg_publication p WHERE pubname = 'for_debezium'"))

@@ -89,7 +89,7 @@ public sealed class DebeziumConnectorConfigConformanceTests
     [Fact]
     public void The_headers_the_router_places_are_those_the_relays_write_in_the_same_order()
     {
-        var message = new OutboxMessage
+        var message = new Outbox.Providers.OutboxRecord
         {
             Id = Guid.CreateVersion7(),
             AggregateType = "order",

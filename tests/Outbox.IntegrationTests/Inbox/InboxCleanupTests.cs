@@ -3,6 +3,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
 using Outbox.Inbox;
+using Outbox.Providers;
 using Xunit.Abstractions;
 
 namespace Outbox.IntegrationTests.Inbox;

@@ -5,6 +5,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Outbox.Inbox;
 using Outbox.IntegrationTests.Infrastructure;
+using Outbox.Providers;
 using Xunit.Abstractions;
 
 namespace Outbox.IntegrationTests.Inbox;

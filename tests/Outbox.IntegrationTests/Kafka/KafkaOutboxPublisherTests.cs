@@ -5,6 +5,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Outbox.IntegrationTests.Infrastructure;
 using Outbox.Kafka;
 using Outbox.Kafka.Publishing;
+using Outbox.Providers;
 using Outbox.Relay;
 using Outbox.Testing;
 
@@ -26,9 +27,7 @@ public sealed class KafkaOutboxPublisherTests
         await kafka.CreateTopicAsync(prefix + ".movie", Partitions);
         await using var publisher = CreatePublisher(kafka, prefix);
         var plain = Message("user-42", "{\"userId\":42,\"title\":\"Heat\"}");
-        var traced = Message("user-7", "{\"userId\":7,\"title\":\"Ran\"}");
-        traced.TraceParent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
-        traced.TraceState = "congo=t61rcWkgMzE";
+        var traced = Message("user-7", "{\"userId\":7,\"title\":\"Ran\"}", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", "congo=t61rcWkgMzE");
 
         var results = await publisher.PublishAsync([plain, traced], CancellationToken.None);
 
@@ -160,8 +159,10 @@ public sealed class KafkaOutboxPublisherTests
         return new KafkaOutboxPublisher(options, outbox, new PublishTelemetry(s_meters), NullLogger<KafkaOutboxPublisher>.Instance);
     }
 
-    private static OutboxMessage Message(string key, string payload) => new()
+    private static OutboxRecord Message(string key, string payload, string? traceParent = null, string? traceState = null) => new()
     {
+        TraceParent = traceParent,
+        TraceState = traceState,
         Id = Guid.CreateVersion7(),
         AggregateType = "movie",
         AggregateId = key,

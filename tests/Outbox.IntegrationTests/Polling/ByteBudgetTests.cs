@@ -1,4 +1,5 @@
 using System.Text;
+using Outbox.Providers;
 using Outbox.Relay;
 using Xunit.Abstractions;
 
@@ -46,7 +47,7 @@ public sealed class ByteBudgetTests(ITestOutputHelper output)
     {
         public List<List<int>> Batches { get; } = [];
 
-        public ValueTask<PublishResult[]> PublishAsync(IReadOnlyList<OutboxMessage> messages, CancellationToken cancellationToken)
+        public ValueTask<PublishResult[]> PublishAsync(IReadOnlyList<OutboxRecord> messages, CancellationToken cancellationToken)
         {
             Batches.Add(messages.Select(m => Encoding.UTF8.GetByteCount(m.Payload)).ToList());
             return inner.PublishAsync(messages, cancellationToken);

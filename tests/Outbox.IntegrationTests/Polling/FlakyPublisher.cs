@@ -1,3 +1,4 @@
+using Outbox.Providers;
 using Outbox.Relay;
 
 namespace Outbox.IntegrationTests.Polling;
@@ -15,7 +16,7 @@ internal sealed class FlakyPublisher(IOutboxPublisher inner, string key, int fai
     /// <summary>Gets how many failures were injected.</summary>
     public int Injected => _failures - Volatile.Read(ref _left);
 
-    public async ValueTask<PublishResult[]> PublishAsync(IReadOnlyList<OutboxMessage> messages, CancellationToken cancellationToken)
+    public async ValueTask<PublishResult[]> PublishAsync(IReadOnlyList<OutboxRecord> messages, CancellationToken cancellationToken)
     {
         var results = new PublishResult[messages.Count];
         var send = new List<int>();

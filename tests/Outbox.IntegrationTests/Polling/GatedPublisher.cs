@@ -1,3 +1,4 @@
+using Outbox.Providers;
 using Outbox.Relay;
 
 namespace Outbox.IntegrationTests.Polling;
@@ -17,7 +18,7 @@ internal sealed class GatedPublisher(IOutboxPublisher inner, int passThrough = i
 
     public void Open() => _gate.TrySetResult();
 
-    public async ValueTask<PublishResult[]> PublishAsync(IReadOnlyList<OutboxMessage> messages, CancellationToken cancellationToken)
+    public async ValueTask<PublishResult[]> PublishAsync(IReadOnlyList<OutboxRecord> messages, CancellationToken cancellationToken)
     {
         var sent = messages.Take(passThrough).ToList();
         var results = await inner.PublishAsync(sent, cancellationToken);

@@ -11,6 +11,7 @@ using Outbox.IntegrationTests.Infrastructure;
 using Outbox.Kafka;
 using Outbox.Kafka.Publishing;
 using Outbox.PostgreSql;
+using Outbox.Providers;
 using Outbox.Relay;
 using Outbox.Testing;
 using Xunit.Abstractions;

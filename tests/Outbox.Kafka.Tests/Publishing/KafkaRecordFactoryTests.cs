@@ -1,5 +1,6 @@
 using System.Text;
 using Outbox.Kafka.Publishing;
+using Outbox.Providers;
 
 namespace Outbox.Kafka.Tests.Publishing;
 
@@ -9,7 +10,7 @@ public sealed class KafkaRecordFactoryTests
     public void Key_value_and_headers_follow_the_design()
     {
         var id = Guid.Parse("01939e0e-58a4-7c6f-9d3a-3b8c2f5e4a10");
-        var message = KafkaRecordFactory.CreateMessage(new OutboxMessage
+        var message = KafkaRecordFactory.CreateMessage(new OutboxRecord
         {
             Id = id,
             AggregateType = "movie",
@@ -28,7 +29,7 @@ public sealed class KafkaRecordFactoryTests
     [Fact]
     public void Trace_headers_are_present_only_when_the_row_has_them()
     {
-        var message = KafkaRecordFactory.CreateMessage(new OutboxMessage
+        var message = KafkaRecordFactory.CreateMessage(new OutboxRecord
         {
             Id = Guid.NewGuid(),
             AggregateType = "movie",
@@ -46,7 +47,7 @@ public sealed class KafkaRecordFactoryTests
     public void The_topic_comes_from_the_template()
     {
         var factory = new KafkaRecordFactory(new OutboxOptions { TopicTemplate = "app.{aggregatetype}.events" });
-        Assert.Equal("app.movie.events", factory.GetTopic(new OutboxMessage { AggregateType = "movie" }));
-        Assert.Equal("app.user.events", factory.GetTopic(new OutboxMessage { AggregateType = "user" }));
+        Assert.Equal("app.movie.events", factory.GetTopic(new OutboxRecord { AggregateType = "movie" }));
+        Assert.Equal("app.user.events", factory.GetTopic(new OutboxRecord { AggregateType = "user" }));
     }
 }

@@ -8,12 +8,12 @@ public sealed class CdcNamesTests
     public void The_relay_tables_sit_next_to_the_outbox_table_and_are_quoted()
     {
         var names = new CdcNames(new OutboxOptions { Schema = "sales", MessagesTable = "events" }, "slot", "pub");
-        Assert.Equal("\"sales\".\"events\"", names.Messages);
-        Assert.Equal("\"sales\".\"events_cdc_backlog\"", names.BacklogTable);
-        Assert.Equal("\"sales\".\"events_cdc_slots\"", names.SlotsTable);
+        Assert.Equal("\"sales\".\"events\"", names.Tables.Messages);
+        Assert.Equal("\"sales\".\"events_cdc_backlog\"", names.Tables.CdcBacklog);
+        Assert.Equal("\"sales\".\"events_cdc_slots\"", names.Tables.CdcSlots);
         Assert.Equal("\"pub\"", names.QuotedPublication);
-        Assert.Equal("sales", names.Schema);
-        Assert.Equal("events", names.MessagesTable);
+        Assert.Equal("sales", names.Tables.Schema);
+        Assert.Equal("events", names.Tables.MessagesTableName);
     }
 
     [Fact]
@@ -26,7 +26,7 @@ public sealed class CdcNamesTests
         Assert.Contains("OutboxOptions.MessagesTable", error.Message, StringComparison.Ordinal);
 
         var names = new CdcNames(new OutboxOptions { MessagesTable = "t" + new string('x', 43) }, "slot", "pub");
-        var backlog = names.BacklogTable.Split('.')[1].Trim('"');
+        var backlog = names.Tables.CdcBacklog.Split('.')[1].Trim('"');
         Assert.True(backlog.Length <= 63, backlog);
         Assert.EndsWith("_cdc_backlog", backlog, StringComparison.Ordinal);
     }

@@ -1,11 +1,12 @@
 using System.Collections.Concurrent;
 using System.Text;
-using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Diagnostics;
+using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
 using Outbox.Inbox;
+using Outbox.Providers;
 
 namespace Outbox.Tests.Inbox;
 

@@ -1,5 +1,6 @@
 using System.Text;
 using Outbox.Inbox;
+using Outbox.Providers;
 
 namespace Outbox.Tests.Inbox;
 

@@ -1,4 +1,5 @@
 using Outbox.Inbox;
+using Outbox.Providers;
 
 namespace Outbox.Tests.Inbox;
 

@@ -1,3 +1,4 @@
+using Outbox.Providers;
 using Outbox.Relay;
 
 namespace Outbox.Tests.Relay;
@@ -67,8 +68,8 @@ public sealed class BatchSettlementTests
 
     private static PublishResult Ack => PublishResult.Acknowledged;
 
-    private static List<OutboxMessage> Rows(params string[] keys) =>
-        keys.Select((k, i) => new OutboxMessage
+    private static List<OutboxRecord> Rows(params string[] keys) =>
+        keys.Select((k, i) => new OutboxRecord
         {
             Id = Guid.NewGuid(),
             AggregateType = "order",

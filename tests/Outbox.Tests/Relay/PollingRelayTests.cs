@@ -2,6 +2,7 @@ using System.Diagnostics.Metrics;
 using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
+using Outbox.Providers;
 using Outbox.Relay;
 
 namespace Outbox.Tests.Relay;
@@ -297,7 +298,7 @@ public sealed class PollingRelayTests : IDisposable
         return relay;
     }
 
-    private static OutboxMessage Row(int lane, string key) => new()
+    private static OutboxRecord Row(int lane, string key) => new()
     {
         Id = Guid.CreateVersion7(),
         AggregateType = "order",
@@ -309,14 +310,14 @@ public sealed class PollingRelayTests : IDisposable
 
     private sealed class FakePublisher : IOutboxPublisher
     {
-        public List<OutboxMessage> Published { get; } = [];
+        public List<OutboxRecord> Published { get; } = [];
 
-        public Func<OutboxMessage, PublishResult> Result { get; set; } = _ => PublishResult.Acknowledged;
+        public Func<OutboxRecord, PublishResult> Result { get; set; } = _ => PublishResult.Acknowledged;
 
         /// <summary>Runs while the batch is with the broker (before the acknowledgements return).</summary>
         public Action? During { get; set; }
 
-        public ValueTask<PublishResult[]> PublishAsync(IReadOnlyList<OutboxMessage> messages, CancellationToken cancellationToken)
+        public ValueTask<PublishResult[]> PublishAsync(IReadOnlyList<OutboxRecord> messages, CancellationToken cancellationToken)
         {
             Published.AddRange(messages);
             During?.Invoke();
@@ -335,12 +336,12 @@ public sealed class PollingRelayTests : IDisposable
     {
         private readonly Dictionary<int, (string? Owner, long Epoch)> _lanes = [];
         private readonly Dictionary<int, DateTimeOffset> _expiresAt = [];
-        private readonly List<OutboxMessage> _rows = [];
+        private readonly List<OutboxRecord> _rows = [];
         private readonly Dictionary<Guid, int> _attempts = [];
         private readonly HashSet<string> _heldKeys = [];
         private readonly HashSet<string> _parkedKeys = [];
 
-        public List<OutboxMessage> Written { get; } = [];
+        public List<OutboxRecord> Written { get; } = [];
 
         public Dictionary<Guid, KeyFailureOutcome> Outcomes { get; } = [];
 
@@ -352,13 +353,13 @@ public sealed class PollingRelayTests : IDisposable
 
         public int Free => _lanes.Values.Count(l => l.Owner is null);
 
-        public void Add(params OutboxMessage[] rows)
+        public void Add(params OutboxRecord[] rows)
         {
             _rows.AddRange(rows);
             Written.AddRange(rows);
         }
 
-        public List<OutboxMessage> Pending(int lane) => _rows.Where(r => r.Lane == lane).ToList();
+        public List<OutboxRecord> Pending(int lane) => _rows.Where(r => r.Lane == lane).ToList();
 
         public void TakeOver(int lane) => _lanes[lane] = ("someone-else", _lanes[lane].Epoch + 1);
 

@@ -1,3 +1,4 @@
+using Outbox.Providers;
 using Outbox.Relay;
 
 namespace Outbox.PostgreSql.Cdc;
@@ -47,7 +48,7 @@ internal sealed class CdcAcknowledger
 
         // Rows sent whose key is held by now (its event failed in an earlier batch in flight) are held too, even when
         // acknowledged: they wait in the table and are sent again after the failed one when the key is released.
-        var settled = new List<OutboxMessage>();
+        var settled = new List<OutboxRecord>();
         var settledRows = new List<int>();
         for (var i = 0; i < rows.Count; i++)
         {

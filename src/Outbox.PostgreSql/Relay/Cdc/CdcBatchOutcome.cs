@@ -1,3 +1,4 @@
+using Outbox.Providers;
 using Outbox.Relay;
 
 namespace Outbox.PostgreSql.Cdc;
@@ -21,7 +22,7 @@ internal sealed class CdcBatchOutcome
     public required BatchSettlement Settlement { get; init; }
 
     /// <summary>Gets the messages <see cref="Settlement"/> indexes.</summary>
-    public required List<OutboxMessage> SettledMessages { get; init; }
+    public required List<OutboxRecord> SettledMessages { get; init; }
 
     /// <summary>Gets what the parked-keys table recorded for each of <see cref="BatchSettlement.Failures"/>.</summary>
     public required List<KeyFailureOutcome> Outcomes { get; init; }

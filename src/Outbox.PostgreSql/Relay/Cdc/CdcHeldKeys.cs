@@ -1,3 +1,5 @@
+using Outbox.Providers;
+
 namespace Outbox.PostgreSql.Cdc;
 
 /// <summary>
@@ -30,7 +32,7 @@ internal sealed class CdcHeldKeys
         }
     }
 
-    public bool Contains(OutboxMessage message)
+    public bool Contains(OutboxRecord message)
     {
         lock (_gate)
         {
@@ -38,7 +40,7 @@ internal sealed class CdcHeldKeys
         }
     }
 
-    public void Add(OutboxMessage message)
+    public void Add(OutboxRecord message)
     {
         lock (_gate)
         {

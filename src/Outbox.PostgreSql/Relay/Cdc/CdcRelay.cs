@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging;
-using Npgsql;
 using Npgsql.Replication;
+using Npgsql;
+using Outbox.Providers;
 using Outbox.Relay;
 
 namespace Outbox.PostgreSql.Cdc;
@@ -169,8 +170,8 @@ internal sealed class CdcRelay
             var names = _store.Names;
             throw new OutboxConfigurationException(
                 $"The CDC relay could not create publication '{names.PublicationName}' (CdcRelayOptions.PublicationName): {ex.MessageText}. " +
-                $"Creating a publication needs ownership of {names.Messages}; create it once as the owner: " +
-                $"CREATE PUBLICATION {names.QuotedPublication} FOR TABLE {names.Messages} WITH (publish = 'insert');");
+                $"Creating a publication needs ownership of {names.Tables.Messages}; create it once as the owner: " +
+                $"CREATE PUBLICATION {names.QuotedPublication} FOR TABLE {names.Tables.Messages} WITH (publish = 'insert');");
         }
     }
 

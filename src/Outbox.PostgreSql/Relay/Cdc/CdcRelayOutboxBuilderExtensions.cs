@@ -7,6 +7,7 @@ using Microsoft.Extensions.Options;
 using Outbox.PostgreSql;
 using Outbox.PostgreSql.Cdc;
 using Outbox.PostgreSql.Replication;
+using Outbox.Providers;
 using Outbox.Relay;
 
 namespace Outbox;

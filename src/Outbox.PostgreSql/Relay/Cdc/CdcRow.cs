@@ -1,3 +1,5 @@
+using Outbox.Providers;
+
 namespace Outbox.PostgreSql.Cdc;
 
 /// <summary>
@@ -13,7 +15,7 @@ namespace Outbox.PostgreSql.Cdc;
 /// </param>
 /// <param name="Bytes">The payload's size in bytes, taken from the session's byte budget while the row is not settled.</param>
 /// <param name="Xid">The inserting transaction's id (32 bits, as pgoutput sends it); 0 for backlog rows.</param>
-internal readonly record struct CdcRow(OutboxMessage Message, ulong CommitLsn, int Bytes = 0, uint Xid = 0)
+internal readonly record struct CdcRow(OutboxRecord Message, ulong CommitLsn, int Bytes = 0, uint Xid = 0)
 {
     /// <summary>The position given to backlog rows: no transaction of the stream commits at 0.</summary>
     public const ulong Backlog = 0;

@@ -1,10 +1,11 @@
 using Npgsql.Replication.PgOutput;
 using Npgsql.Replication.PgOutput.Messages;
+using Outbox.Providers;
 
 namespace Outbox.PostgreSql.Cdc;
 
 /// <summary>
-/// Turns pgoutput insert messages of the outbox table into <see cref="OutboxMessage"/>s. Columns are matched by name
+/// Turns pgoutput insert messages of the outbox table into <see cref="OutboxRecord"/>s. Columns are matched by name
 /// from the relation message (so column order and extra columns do not matter), and every value is copied out: Npgsql
 /// reuses its message objects.
 /// </summary>
@@ -80,7 +81,7 @@ internal sealed class CdcRowDecoder(string schema, string table)
     }
 
     /// <summary>Decodes an insert; <see langword="null"/> when it is not a row of the outbox table.</summary>
-    public async ValueTask<OutboxMessage?> DecodeAsync(InsertMessage insert, CancellationToken cancellationToken)
+    public async ValueTask<OutboxRecord?> DecodeAsync(InsertMessage insert, CancellationToken cancellationToken)
     {
         if (!_relations.TryGetValue(insert.Relation.RelationId, out var map))
         {
@@ -94,7 +95,11 @@ internal sealed class CdcRowDecoder(string schema, string table)
             return null;
         }
 
-        var message = new OutboxMessage();
+        Guid id = default;
+        string aggregateType = "", aggregateId = "", type = "", payload = "";
+        var lane = 0;
+        DateTimeOffset createdAt = default;
+        string? traceParent = null, traceState = null;
         var i = 0;
         await foreach (var value in insert.NewRow.ConfigureAwait(false).WithCancellation(cancellationToken))
         {
@@ -108,35 +113,46 @@ internal sealed class CdcRowDecoder(string schema, string table)
             switch (field)
             {
                 case Field.Id:
-                    message.Id = await value.Get<Guid>(cancellationToken).ConfigureAwait(false);
+                    id = await value.Get<Guid>(cancellationToken).ConfigureAwait(false);
                     break;
                 case Field.AggregateType:
-                    message.AggregateType = await value.Get<string>(cancellationToken).ConfigureAwait(false);
+                    aggregateType = await value.Get<string>(cancellationToken).ConfigureAwait(false);
                     break;
                 case Field.AggregateId:
-                    message.AggregateId = await value.Get<string>(cancellationToken).ConfigureAwait(false);
+                    aggregateId = await value.Get<string>(cancellationToken).ConfigureAwait(false);
                     break;
                 case Field.Type:
-                    message.Type = await value.Get<string>(cancellationToken).ConfigureAwait(false);
+                    type = await value.Get<string>(cancellationToken).ConfigureAwait(false);
                     break;
                 case Field.Payload:
-                    message.Payload = await value.Get<string>(cancellationToken).ConfigureAwait(false);
+                    payload = await value.Get<string>(cancellationToken).ConfigureAwait(false);
                     break;
                 case Field.Lane:
-                    message.Lane = await value.Get<int>(cancellationToken).ConfigureAwait(false);
+                    lane = await value.Get<int>(cancellationToken).ConfigureAwait(false);
                     break;
                 case Field.CreatedAt:
-                    message.CreatedAt = await value.Get<DateTimeOffset>(cancellationToken).ConfigureAwait(false);
+                    createdAt = await value.Get<DateTimeOffset>(cancellationToken).ConfigureAwait(false);
                     break;
                 case Field.TraceParent:
-                    message.TraceParent = await value.Get<string>(cancellationToken).ConfigureAwait(false);
+                    traceParent = await value.Get<string>(cancellationToken).ConfigureAwait(false);
                     break;
                 case Field.TraceState:
-                    message.TraceState = await value.Get<string>(cancellationToken).ConfigureAwait(false);
+                    traceState = await value.Get<string>(cancellationToken).ConfigureAwait(false);
                     break;
             }
         }
 
-        return message;
+        return new OutboxRecord
+        {
+            Id = id,
+            AggregateType = aggregateType,
+            AggregateId = aggregateId,
+            Type = type,
+            Payload = payload,
+            Lane = lane,
+            CreatedAt = createdAt,
+            TraceParent = traceParent,
+            TraceState = traceState,
+        };
     }
 }

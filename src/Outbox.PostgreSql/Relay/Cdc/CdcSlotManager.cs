@@ -56,14 +56,14 @@ internal sealed class CdcSlotManager(
         if (!facts.TableExists)
         {
             throw new OutboxConfigurationException(
-                $"The outbox table {Names.Messages} does not exist in database '{facts.Database}'. Create the schema first " +
+                $"The outbox table {Names.Tables.Messages} does not exist in database '{facts.Database}'. Create the schema first " +
                 "(OutboxSchema.CreateScript in a migration, or PostgreSqlOutboxOptions.EnsureSchemaOnStart).");
         }
 
         if (!facts.RelayTablesExist)
         {
             throw new OutboxConfigurationException(
-                $"The CDC relay's tables {Names.SlotsTable} and {Names.BacklogTable} do not exist in database '{facts.Database}': the outbox schema " +
+                $"The CDC relay's tables {Names.Tables.CdcSlots} and {Names.Tables.CdcBacklog} do not exist in database '{facts.Database}': the outbox schema " +
                 "predates them. Run the schema script again (it is idempotent): OutboxSchema.CreateScript / `dotnet outbox schema`, " +
                 "or PostgreSqlOutboxOptions.EnsureSchemaOnStart.");
         }

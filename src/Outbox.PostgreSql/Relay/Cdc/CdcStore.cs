@@ -3,6 +3,7 @@ using System.Text.RegularExpressions;
 using Npgsql;
 using NpgsqlTypes;
 using Outbox.PostgreSql.Replication;
+using Outbox.Providers;
 
 namespace Outbox.PostgreSql.Cdc;
 
@@ -14,9 +15,6 @@ internal sealed partial class CdcStore
 {
     // pg_try_advisory_lock(int, int): a key space of its own ("OB"), so it never meets the schema's bigint lock.
     private const int AdvisoryLockClass = 0x4F42;
-
-    // The columns the relay reads and copies; the order is the order of the readers below.
-    private const string Columns = "id, aggregatetype, aggregateid, type, payload, lane, commit_seq, created_at, traceparent, tracestate, attempts";
 
     private readonly NpgsqlDataSource _dataSource;
     private readonly string? _replicationConnectionString;
@@ -53,10 +51,10 @@ internal sealed partial class CdcStore
                    (SELECT count(*)::int FROM pg_publication_tables t WHERE t.pubname = p.pubname)
             FROM pg_publication p WHERE p.pubname = $1
             """;
-        _createPublicationSql = $"CREATE PUBLICATION {names.QuotedPublication} FOR TABLE {names.Messages} WITH (publish = 'insert')";
-        _slotStateSql = $"SELECT state FROM {names.SlotsTable} WHERE slot_name = $1";
+        _createPublicationSql = $"CREATE PUBLICATION {names.QuotedPublication} FOR TABLE {names.Tables.Messages} WITH (publish = 'insert')";
+        _slotStateSql = $"SELECT state FROM {names.Tables.CdcSlots} WHERE slot_name = $1";
         _setSlotStateSql = $"""
-            INSERT INTO {names.SlotsTable} (slot_name, state, updated_at) VALUES ($1, $2, now())
+            INSERT INTO {names.Tables.CdcSlots} (slot_name, state, updated_at) VALUES ($1, $2, now())
             ON CONFLICT (slot_name) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at
             """;
 
@@ -65,20 +63,20 @@ internal sealed partial class CdcStore
         // values above every numbered row, in commit order (UnnumberedRowOrder), so the backlog is read in commit order.
         _captureBacklogSql = $"""
             WITH moved AS (
-                DELETE FROM {names.Messages} RETURNING {Columns}, xmin),
+                DELETE FROM {names.Tables.Messages} RETURNING {OutboxRows.RelayColumns}, xmin),
             base AS (
-                SELECT greatest(coalesce((SELECT max(commit_seq) FROM moved), 0), coalesce((SELECT max(commit_seq) FROM {names.BacklogTable}), 0)) AS v)
-            INSERT INTO {names.BacklogTable} ({Columns})
+                SELECT greatest(coalesce((SELECT max(commit_seq) FROM moved), 0), coalesce((SELECT max(commit_seq) FROM {names.Tables.CdcBacklog}), 0)) AS v)
+            INSERT INTO {names.Tables.CdcBacklog} ({OutboxRows.RelayColumns})
             SELECT id, aggregatetype, aggregateid, type, payload, lane,
                    coalesce(commit_seq, base.v + row_number() OVER (PARTITION BY commit_seq IS NULL ORDER BY {UnnumberedRowOrder.OrderBy("moved")})),
                    created_at, traceparent, tracestate, attempts
             FROM moved, base
             ON CONFLICT (id) DO NOTHING
             """;
-        _unknownOrderSql = UnnumberedRowOrder.UnknownOrderKeys(names.Messages, "true");
-        _readBacklogSql = $"SELECT {Columns} FROM {names.BacklogTable} ORDER BY commit_seq NULLS LAST, id LIMIT $1";
-        _deleteBacklogSql = $"DELETE FROM {names.BacklogTable} WHERE id = ANY($1) RETURNING id";
-        _deleteMessagesSql = $"DELETE FROM {names.Messages} WHERE id = ANY($1) RETURNING id";
+        _unknownOrderSql = UnnumberedRowOrder.UnknownOrderKeys(names.Tables.Messages, "true");
+        _readBacklogSql = $"SELECT {OutboxRows.RelayColumns} FROM {names.Tables.CdcBacklog} ORDER BY commit_seq NULLS LAST, id LIMIT $1";
+        _deleteBacklogSql = $"DELETE FROM {names.Tables.CdcBacklog} WHERE id = ANY($1) RETURNING id";
+        _deleteMessagesSql = $"DELETE FROM {names.Tables.Messages} WHERE id = ANY($1) RETURNING id";
 
         // Every key of the parked-keys table, held or released: a released key's rows committed before its release are
         // copies the release inserted again, and must be told from the rows after it (see CdcStreamSession).
@@ -111,9 +109,9 @@ internal sealed partial class CdcStore
         // with the rest); they keep their commit_seq, which sorts them before the key's streamed rows (none) there.
         _moveBacklogSql = $"""
             WITH moved AS (
-                DELETE FROM {names.BacklogTable} WHERE id = ANY($1) RETURNING {Columns})
-            INSERT INTO {names.Messages} ({Columns})
-            SELECT {Columns} FROM moved ORDER BY commit_seq NULLS LAST, id
+                DELETE FROM {names.Tables.CdcBacklog} WHERE id = ANY($1) RETURNING {OutboxRows.RelayColumns})
+            INSERT INTO {names.Tables.Messages} ({OutboxRows.RelayColumns})
+            SELECT {OutboxRows.RelayColumns} FROM moved ORDER BY commit_seq NULLS LAST, id
             ON CONFLICT (id) DO NOTHING
             """;
     }
@@ -136,9 +134,9 @@ internal sealed partial class CdcStore
         var command = _dataSource.CreateCommand(sql);
         await using (command.ConfigureAwait(false))
         {
-            command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = _names.Messages });
-            command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = _names.SlotsTable });
-            command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = _names.BacklogTable });
+            command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = _names.Tables.Messages });
+            command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = _names.Tables.CdcSlots });
+            command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = _names.Tables.CdcBacklog });
             var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
             await using (reader.ConfigureAwait(false))
             {
@@ -195,8 +193,8 @@ internal sealed partial class CdcStore
         await using (command.ConfigureAwait(false))
         {
             command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = _names.PublicationName });
-            command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = _names.Schema });
-            command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = _names.MessagesTable });
+            command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = _names.Tables.Schema });
+            command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = _names.Tables.MessagesTableName });
             var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
             await using (reader.ConfigureAwait(false))
             {
@@ -439,7 +437,7 @@ internal sealed partial class CdcStore
                 if (keys > 0)
                 {
                     throw new OutboxConfigurationException(UnnumberedRowOrder.UnknownOrderMessage(
-                        _names.Messages,
+                        _names.Tables.Messages,
                         keys.ToString(System.Globalization.CultureInfo.InvariantCulture),
                         reader.GetString(1),
                         reader.GetString(2),
@@ -451,7 +449,7 @@ internal sealed partial class CdcStore
     }
 
     /// <summary>Reads the oldest backlog rows in commit order.</summary>
-    public async Task<List<OutboxMessage>> ReadBacklogAsync(int limit, CancellationToken cancellationToken)
+    public async Task<List<OutboxRecord>> ReadBacklogAsync(int limit, CancellationToken cancellationToken)
     {
         var command = _dataSource.CreateCommand(_readBacklogSql);
         await using (command.ConfigureAwait(false))
@@ -460,23 +458,10 @@ internal sealed partial class CdcStore
             var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
             await using (reader.ConfigureAwait(false))
             {
-                var messages = new List<OutboxMessage>();
+                var messages = new List<OutboxRecord>();
                 while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
                 {
-                    messages.Add(new OutboxMessage
-                    {
-                        Id = reader.GetGuid(0),
-                        AggregateType = reader.GetString(1),
-                        AggregateId = reader.GetString(2),
-                        Type = reader.GetString(3),
-                        Payload = reader.GetString(4),
-                        Lane = reader.GetInt32(5),
-                        CommitSequence = reader.IsDBNull(6) ? null : reader.GetInt64(6),
-                        CreatedAt = reader.GetFieldValue<DateTimeOffset>(7),
-                        TraceParent = NullableString(reader, 8),
-                        TraceState = NullableString(reader, 9),
-                        Attempts = reader.GetInt32(10),
-                    });
+                    messages.Add(OutboxRows.Read(reader));
                 }
 
                 return messages;

@@ -5,6 +5,7 @@ using Npgsql.Replication;
 using Npgsql.Replication.PgOutput;
 using Npgsql.Replication.PgOutput.Messages;
 using NpgsqlTypes;
+using Outbox.Providers;
 using Outbox.Relay;
 
 namespace Outbox.PostgreSql.Cdc;
@@ -108,7 +109,7 @@ internal sealed class CdcStreamSession : IDisposable
         _timeProvider = timeProvider;
         _telemetry = telemetry;
         _logger = logger;
-        _decoder = new CdcRowDecoder(store.Names.Schema, store.Names.MessagesTable);
+        _decoder = new CdcRowDecoder(store.Names.Tables.Schema, store.Names.Tables.MessagesTableName);
 
         // Decoding runs ahead of publishing by at most two batches.
         _slots = new SemaphoreSlim(options.MaxBatchesInFlight, options.MaxBatchesInFlight);
@@ -651,9 +652,9 @@ internal sealed class CdcStreamSession : IDisposable
     /// by its id and its transaction's commit position: the same id inserted again by a later transaction (a released
     /// key's events, a replayed dead letter) is a new row and is sent.
     /// </summary>
-    private async ValueTask<PublishHandOver> HandOverUnacknowledgedAsync(List<CdcRow> batch, List<OutboxMessage> messages, CancellationToken cancellationToken)
+    private async ValueTask<PublishHandOver> HandOverUnacknowledgedAsync(List<CdcRow> batch, List<OutboxRecord> messages, CancellationToken cancellationToken)
     {
-        List<OutboxMessage>? fresh = null;
+        List<OutboxRecord>? fresh = null;
         List<int>? positions = null;
         for (var i = 0; i < batch.Count; i++)
         {

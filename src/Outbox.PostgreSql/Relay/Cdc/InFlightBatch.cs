@@ -1,3 +1,4 @@
+using Outbox.Providers;
 using Outbox.Relay;
 
 namespace Outbox.PostgreSql.Cdc;

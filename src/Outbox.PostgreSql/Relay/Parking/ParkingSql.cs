@@ -20,9 +20,6 @@ namespace Outbox.PostgreSql;
 /// </remarks>
 internal sealed class ParkingSql
 {
-    private const string MessageColumns =
-        "id, aggregatetype, aggregateid, type, payload, lane, commit_seq, created_at, traceparent, tracestate";
-
     public ParkingSql(OutboxOptions options)
     {
         var n = new OutboxTableNames(options);
@@ -73,9 +70,9 @@ internal sealed class ParkingSql
         DiscardHead = $"""
             WITH moved AS (
                 DELETE FROM {n.Messages} WHERE id = $1 AND published_at IS NULL
-                RETURNING {MessageColumns})
-            INSERT INTO {n.DeadLetters} ({MessageColumns}, attempts, last_error, dead_lettered_at)
-            SELECT {MessageColumns}, $2, $3, now() FROM moved
+                RETURNING {OutboxRows.EventColumns})
+            INSERT INTO {n.DeadLetters} ({DeadLetterRows.WriteColumns})
+            SELECT {OutboxRows.EventColumns}, $2, $3, now() FROM moved
             ON CONFLICT (id) DO NOTHING
             """;
 
@@ -87,7 +84,7 @@ internal sealed class ParkingSql
             WITH moved AS (
                 DELETE FROM {n.Messages} m WHERE m.aggregatetype = $1 AND m.aggregateid = $2 AND m.published_at IS NULL
                 RETURNING m.*, m.xmin)
-            INSERT INTO {n.Messages} ({MessageColumns}, attempts, last_error, next_attempt_at, published_at)
+            INSERT INTO {n.Messages} ({OutboxRows.EventColumns}, attempts, last_error, next_attempt_at, published_at)
             SELECT id, aggregatetype, aggregateid, type, payload, lane,
                    row_number() OVER (ORDER BY moved.commit_seq NULLS LAST, {UnnumberedRowOrder.OrderBy("moved")}),
                    created_at, traceparent, tracestate, 0, NULL, NULL, NULL

@@ -6,11 +6,6 @@ namespace Outbox.PostgreSql;
 /// </summary>
 internal sealed class PollingSql
 {
-    private const string MessageColumns =
-        "id, aggregatetype, aggregateid, type, payload, lane, commit_seq, created_at, traceparent, tracestate";
-
-    private static string Prefixed(string alias) => string.Join(", ", MessageColumns.Split(", ").Select(c => alias + "." + c));
-
     public PollingSql(OutboxOptions options, bool retainPublished)
     {
         var n = new OutboxTableNames(options);
@@ -81,11 +76,11 @@ internal sealed class PollingSql
         Claim = $"""
             SELECT c.* FROM unnest($1::integer[]) AS h(lane)
             CROSS JOIN LATERAL (
-                SELECT {MessageColumns}, attempts, candidates FROM (
+                SELECT {OutboxRows.EventColumns}, attempts, candidates FROM (
                     SELECT c.*, row_number() OVER w AS n, count(*) OVER () AS candidates,
                            sum(octet_length(c.payload::text)) OVER (w ROWS UNBOUNDED PRECEDING) AS bytes_through
                     FROM (
-                        SELECT {Prefixed("m")}, CASE WHEN p.message_id = m.id THEN p.attempts ELSE 0 END AS attempts
+                        SELECT {OutboxRows.EventColumnsOf("m")}, CASE WHEN p.message_id = m.id THEN p.attempts ELSE 0 END AS attempts
                         FROM {n.Messages} m
                         LEFT JOIN {n.ParkedKeys} p ON p.aggregatetype = m.aggregatetype AND p.aggregateid = m.aggregateid
                         WHERE m.lane = h.lane AND m.commit_seq IS NOT NULL AND m.published_at IS NULL

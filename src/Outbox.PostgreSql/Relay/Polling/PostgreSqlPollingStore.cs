@@ -1,6 +1,7 @@
 using System.Globalization;
 using Npgsql;
 using NpgsqlTypes;
+using Outbox.Providers;
 using Outbox.Relay;
 
 namespace Outbox.PostgreSql;
@@ -143,23 +144,10 @@ internal sealed class PostgreSqlPollingStore : IPollingRelayStore
                 await using (reader.ConfigureAwait(false))
                 {
                     // Rows come ordered by lane, then commit order.
-                    var byLane = new Dictionary<int, (List<OutboxMessage> Messages, long Candidates)>();
+                    var byLane = new Dictionary<int, (List<OutboxRecord> Messages, long Candidates)>();
                     while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
                     {
-                        var message = new OutboxMessage
-                        {
-                            Id = reader.GetGuid(0),
-                            AggregateType = reader.GetString(1),
-                            AggregateId = reader.GetString(2),
-                            Type = reader.GetString(3),
-                            Payload = reader.GetString(4),
-                            Lane = reader.GetInt32(5),
-                            CommitSequence = reader.GetInt64(6),
-                            CreatedAt = reader.GetFieldValue<DateTimeOffset>(7),
-                            TraceParent = reader.IsDBNull(8) ? null : reader.GetString(8),
-                            TraceState = reader.IsDBNull(9) ? null : reader.GetString(9),
-                            Attempts = reader.GetInt32(10),
-                        };
+                        var message = OutboxRows.Read(reader);
                         if (!byLane.TryGetValue(message.Lane, out var lane))
                         {
                             lane = ([], reader.GetInt64(11));

@@ -1,5 +1,6 @@
 using System.Globalization;
 using Microsoft.Extensions.Logging;
+using Outbox.Providers;
 
 namespace Outbox.Relay;
 
@@ -239,7 +240,7 @@ internal sealed class PollingRelay
         // The claim may be long past (a GC pause, a SIGSTOP, a starved machine): if a lease may have expired meanwhile,
         // another instance may already have published newer events of these keys, and sending this batch now would put
         // stale copies behind them. Both checks are local: no round trip on the live path.
-        var messages = new List<OutboxMessage>();
+        var messages = new List<OutboxRecord>();
         var active = new List<LaneLease>(leases.Count);
         var slots = new int[leases.Count];
         var clockValid = _leaseClock.IsValid;

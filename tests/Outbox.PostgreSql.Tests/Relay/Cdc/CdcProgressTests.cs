@@ -1,4 +1,5 @@
 using Outbox.PostgreSql.Cdc;
+using Outbox.Providers;
 
 namespace Outbox.PostgreSql.Tests.Relay.Cdc;
 
@@ -88,13 +89,13 @@ public sealed class CdcProgressTests
     }
 
     /// <summary>The next <paramref name="count"/> rows are acknowledged (so deleted).</summary>
-    private static void Acknowledge(CdcProgress progress, IReadOnlyList<OutboxMessage> messages, int count) =>
+    private static void Acknowledge(CdcProgress progress, IReadOnlyList<OutboxRecord> messages, int count) =>
         progress.Settle(count, messages.Take(count).Select(m => m.Id).ToList());
 
-    private static List<OutboxMessage> Rows(CdcProgress progress, int count, ulong commitEnd)
+    private static List<OutboxRecord> Rows(CdcProgress progress, int count, ulong commitEnd)
     {
         progress.Begin();
-        var rows = new List<OutboxMessage>();
+        var rows = new List<OutboxRecord>();
         for (var i = 0; i < count; i++)
         {
             progress.RowDecoded();
@@ -105,5 +106,5 @@ public sealed class CdcProgressTests
         return rows;
     }
 
-    private static OutboxMessage Message() => new() { Id = Guid.NewGuid() };
+    private static OutboxRecord Message() => new() { Id = Guid.NewGuid() };
 }

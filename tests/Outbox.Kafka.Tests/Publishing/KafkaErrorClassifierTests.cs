@@ -1,10 +1,9 @@
 using Confluent.Kafka;
 using Outbox.Kafka.Publishing;
+using Outbox.Providers;
 using Outbox.Relay;
 
-namespace Outbox.IntegrationTests.Kafka;
-
-// Here rather than in Outbox.Kafka.Tests: the failure kinds are internal to Outbox (see issue 18, package seams).
+namespace Outbox.Kafka.Tests.Publishing;
 
 public sealed class KafkaErrorClassifierTests
 {

@@ -1,12 +1,13 @@
 using Microsoft.EntityFrameworkCore;
 
-namespace Outbox.Inbox;
+namespace Outbox.Providers;
 
 /// <summary>
 /// The inbox tables, reached through the consumer's <see cref="DbContext"/> so that the inbox rows and offsets commit
-/// in the same transaction as the handler's changes. Implemented by the store package (PostgreSQL).
+/// in the same transaction as the handler's changes. Implemented by the store package (PostgreSQL), called by the
+/// inbox engine that the transport's consumer host drives. For provider packages; applications do not call this.
 /// </summary>
-internal interface IInboxStore
+public interface IInboxStore
 {
     /// <summary>
     /// In the context's current transaction: inserts an inbox row per entry unless the group already has one with the

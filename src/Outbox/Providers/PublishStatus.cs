@@ -1,7 +1,7 @@
-namespace Outbox.Relay;
+namespace Outbox.Providers;
 
-/// <summary>What happened to one message of a publish call.</summary>
-internal enum PublishStatus
+/// <summary>What happened to one record of an <see cref="IOutboxPublisher"/> call. For provider packages; applications do not call this.</summary>
+public enum PublishStatus
 {
     /// <summary>The broker acknowledged it (acks=all).</summary>
     Acknowledged,

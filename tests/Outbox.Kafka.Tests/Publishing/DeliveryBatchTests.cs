@@ -1,10 +1,9 @@
 using Confluent.Kafka;
 using Outbox.Kafka.Publishing;
+using Outbox.Providers;
 using Outbox.Relay;
 
-namespace Outbox.IntegrationTests.Kafka;
-
-// A pure unit test kept here because PublishResult is internal to Outbox, which grants this project (not Outbox.Kafka.Tests) access.
+namespace Outbox.Kafka.Tests.Publishing;
 
 public sealed class DeliveryBatchTests
 {

@@ -1,7 +1,7 @@
-namespace Outbox.Relay;
+namespace Outbox.Providers;
 
-/// <summary>Why a record failed, as far as the transport can tell: decides whether the failure counts against the record.</summary>
-internal enum PublishFailureKind
+/// <summary>Why a record failed, as far as the transport can tell: decides whether the failure counts against the record. For provider packages; applications do not call this.</summary>
+public enum PublishFailureKind
 {
     /// <summary>The record may be at fault (an error the transport cannot attribute): counts as an attempt of the record.</summary>
     Record,

@@ -1,9 +1,10 @@
 using Outbox.PostgreSql.Cdc;
+using Outbox.Providers;
 using Outbox.Relay;
 
-namespace Outbox.IntegrationTests.Cdc;
+namespace Outbox.PostgreSql.Tests.Relay.Cdc;
 
-/// <summary>Pure logic (no I/O), kept here because IOutboxPublisher's result types are internal to Outbox.</summary>
+/// <summary>Pure logic (no I/O): how the CDC relay settles a batch from its publish results.</summary>
 public sealed class CdcAcknowledgerTests
 {
     private readonly List<KeyFailure> _recorded = [];
@@ -134,5 +135,5 @@ public sealed class CdcAcknowledgerTests
     }
 
     private static List<CdcRow> Rows(params string[] keys) =>
-        keys.Select(k => new CdcRow(new OutboxMessage { Id = Guid.NewGuid(), AggregateType = "order", AggregateId = k }, 0x1000)).ToList();
+        keys.Select(k => new CdcRow(new OutboxRecord { Id = Guid.NewGuid(), AggregateType = "order", AggregateId = k }, 0x1000)).ToList();
 }

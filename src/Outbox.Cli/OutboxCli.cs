@@ -555,7 +555,7 @@ internal static class OutboxCli
 
         int Done(string verb, string g, string t, int p, string? k)
         {
-            stdout.WriteLine($"Asked for a {verb} of key {k ?? "(no key)"} in {g} {t}[{p}]: the consumer that owns the partition carries it out within ConsumerOptions.ParkedCheckInterval.");
+            stdout.WriteLine($"Asked for a {verb} of key {k ?? "(no key)"} in {g} {t}[{p}]: the consumer that owns the partition carries it out within InboxConsumerOptions.ParkedCheckInterval.");
             return 0;
         }
 

@@ -1,7 +1,7 @@
 using System.ComponentModel.DataAnnotations;
 using Confluent.Kafka;
 
-namespace Outbox.Kafka;
+namespace Outbox;
 
 /// <summary>
 /// Options of the Kafka transport, shared by the publisher (relays) and the consumer host (inbox). Every librdkafka

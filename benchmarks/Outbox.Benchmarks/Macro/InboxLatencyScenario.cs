@@ -142,7 +142,7 @@ internal static class InboxLatencyScenario
     }
 
     /// <summary>Records when each event was handled; fails every poison event.</summary>
-    private sealed class LatencyHandler(ConcurrentDictionary<(string Account, long Seq), long> handled) : IOutboxHandler<BenchEvent>
+    private sealed class LatencyHandler(ConcurrentDictionary<(string Account, long Seq), long> handled) : IInboxHandler<BenchEvent>
     {
         public const string Poison = "poison";
 

@@ -1,7 +1,7 @@
 namespace Outbox.Benchmarks.Macro;
 
 /// <summary>Does nothing but count, and check that each account's events arrive in order.</summary>
-internal sealed class NoOpHandler(InboxHandlerCounters counters) : IOutboxHandler<BenchEvent>
+internal sealed class NoOpHandler(InboxHandlerCounters counters) : IInboxHandler<BenchEvent>
 {
     public Task HandleAsync(BenchEvent evt, MessageContext context, CancellationToken cancellationToken)
     {

@@ -6,7 +6,7 @@ using Outbox;
 namespace MovieWatch.Handlers;
 
 /// <summary>The recommendation service: counts each watch once per user and genre, with the watched length.</summary>
-public sealed class RecommendationsHandler(MovieWatchDb db, TimeProvider time, RecentEvents recent) : IOutboxHandler<MovieStarted>
+public sealed class RecommendationsHandler(MovieWatchDb db, TimeProvider time, RecentEvents recent) : IInboxHandler<MovieStarted>
 {
     public const string ConsumerGroup = "movie-recommendations";
 

@@ -5,7 +5,7 @@ using Outbox;
 namespace MovieWatch.Handlers;
 
 /// <summary>The streaming service: opens one streaming session per watch. The inbox makes it happen once per event.</summary>
-public sealed class StreamingHandler(MovieWatchDb db, TimeProvider time, RecentEvents recent) : IOutboxHandler<MovieStarted>
+public sealed class StreamingHandler(MovieWatchDb db, TimeProvider time, RecentEvents recent) : IInboxHandler<MovieStarted>
 {
     public const string ConsumerGroup = "movie-streaming";
 

@@ -5,26 +5,26 @@ using Outbox.Inbox;
 namespace Outbox.Kafka.Consuming;
 
 /// <summary>
-/// Rules of <see cref="ConsumerOptions"/> that data annotations cannot say: retry delays, and the dead-letter topic of
+/// Rules of <see cref="InboxConsumerOptions"/> that data annotations cannot say: retry delays, and the dead-letter topic of
 /// every topic the group reads (the template applied to the topic of each subscribed event) must be a topic Kafka accepts.
 /// </summary>
-internal sealed class ConsumerOptionsRulesValidator(IServiceProvider? services = null) : IValidateOptions<ConsumerOptions>
+internal sealed class ConsumerOptionsRulesValidator(IServiceProvider? services = null) : IValidateOptions<InboxConsumerOptions>
 {
-    public ValidateOptionsResult Validate(string? name, ConsumerOptions options)
+    public ValidateOptionsResult Validate(string? name, InboxConsumerOptions options)
     {
         var failures = new List<string>();
         var group = string.IsNullOrEmpty(name) ? "" : $" (consumer group '{name}')";
         if (options.MaxRetryDelay < options.InitialRetryDelay)
         {
-            failures.Add($"ConsumerOptions.MaxRetryDelay ({options.MaxRetryDelay}) must not be shorter than ConsumerOptions.InitialRetryDelay ({options.InitialRetryDelay}){group}.");
+            failures.Add($"InboxConsumerOptions.MaxRetryDelay ({options.MaxRetryDelay}) must not be shorter than InboxConsumerOptions.InitialRetryDelay ({options.InitialRetryDelay}){group}.");
         }
 
         var template = options.DeadLetterTopicTemplate;
         if (string.IsNullOrEmpty(template)
-            || !template.Contains(ConsumerOptions.TopicPlaceholder, StringComparison.Ordinal)
-            || !TopicNames.IsValidTopicPart(template.Replace(ConsumerOptions.TopicPlaceholder, "x", StringComparison.Ordinal)))
+            || !template.Contains(InboxConsumerOptions.TopicPlaceholder, StringComparison.Ordinal)
+            || !TopicNames.IsValidTopicPart(template.Replace(InboxConsumerOptions.TopicPlaceholder, "x", StringComparison.Ordinal)))
         {
-            failures.Add($"ConsumerOptions.DeadLetterTopicTemplate '{template}' must contain {ConsumerOptions.TopicPlaceholder} and otherwise only letters, digits, '.', '_' and '-'{group}.");
+            failures.Add($"InboxConsumerOptions.DeadLetterTopicTemplate '{template}' must contain {InboxConsumerOptions.TopicPlaceholder} and otherwise only letters, digits, '.', '_' and '-'{group}.");
         }
         else
         {
@@ -33,7 +33,7 @@ internal sealed class ConsumerOptionsRulesValidator(IServiceProvider? services =
                 if (!TopicNames.IsValidTopicName(deadLetterTopic))
                 {
                     failures.Add(
-                        $"ConsumerOptions.DeadLetterTopicTemplate '{template}' makes the dead-letter topic '{deadLetterTopic}' ({deadLetterTopic.Length} characters) " +
+                        $"InboxConsumerOptions.DeadLetterTopicTemplate '{template}' makes the dead-letter topic '{deadLetterTopic}' ({deadLetterTopic.Length} characters) " +
                         $"of topic '{topic}'{group}, which Kafka refuses: {TopicNames.Rule}. Use a shorter template (or shorter topics: OutboxOptions.TopicTemplate, aggregate types).");
                 }
             }
@@ -66,7 +66,7 @@ internal sealed class ConsumerOptionsRulesValidator(IServiceProvider? services =
             .OfType<EventMapping>()
             .Select(m => outbox.GetTopic(m.AggregateType))
             .Distinct(StringComparer.Ordinal)
-            .Select(topic => (Topic: topic, DeadLetterTopic: template.Replace(ConsumerOptions.TopicPlaceholder, topic, StringComparison.Ordinal)))
+            .Select(topic => (Topic: topic, DeadLetterTopic: template.Replace(InboxConsumerOptions.TopicPlaceholder, topic, StringComparison.Ordinal)))
             .ToList();
     }
 }

@@ -14,7 +14,7 @@ namespace Outbox.Kafka.Consuming;
 /// records to one <see cref="PartitionWorker"/> per assigned partition (partitions in parallel, order within each). On
 /// assignment it resumes every partition from the offset stored in the database with the last handled record; the
 /// Kafka offset is stored only after that database transaction committed, and is committed by the client afterwards.
-/// On revocation it lets in-flight work finish (or cancels it after <see cref="ConsumerOptions.StopTimeout"/>) before
+/// On revocation it lets in-flight work finish (or cancels it after <see cref="InboxConsumerOptions.ShutdownTimeout"/>) before
 /// the partition moves on, and never stores an offset for a partition it no longer owns. <see cref="InboxConsumerHost"/>
 /// runs its poll loop; <see cref="PollOnce"/> is one iteration.
 /// </summary>
@@ -27,7 +27,7 @@ internal sealed class InboxConsumer : IDisposable
 
     private readonly string _group;
     private readonly Type _dbContextType;
-    private readonly ConsumerOptions _options;
+    private readonly InboxConsumerOptions _options;
     private readonly ConsumerConfig _consumerConfig;
     private readonly InboxRoutes _routes;
     private readonly IInboxStore _store;
@@ -55,7 +55,7 @@ internal sealed class InboxConsumer : IDisposable
     public InboxConsumer(
         string group,
         Type dbContextType,
-        ConsumerOptions options,
+        InboxConsumerOptions options,
         ConsumerConfig consumerConfig,
         InboxRoutes routes,
         IInboxStore store,
@@ -93,7 +93,7 @@ internal sealed class InboxConsumer : IDisposable
     /// <summary>Gets the bytes of the records read ahead and not yet finished, over all partitions.</summary>
     internal long BufferedBytes => Interlocked.Read(ref _bufferedBytes);
 
-    /// <summary>Gets the most bytes ever read ahead at once (see <see cref="ConsumerOptions.MaxBufferedBytes"/>).</summary>
+    /// <summary>Gets the most bytes ever read ahead at once (see <see cref="InboxConsumerOptions.MaxBufferedBytes"/>).</summary>
     internal long PeakBufferedBytes => Interlocked.Read(ref _peakBufferedBytes);
 
     /// <summary>Gets how long the next <see cref="PollOnce"/> may wait for a record: briefly while a partition is paused.</summary>
@@ -339,7 +339,7 @@ internal sealed class InboxConsumer : IDisposable
 
     /// <summary>
     /// Stops the workers of the partitions and forgets them. Graceful: running transactions may finish within
-    /// <see cref="ConsumerOptions.StopTimeout"/>, and the offsets they complete are stored while the partitions are
+    /// <see cref="InboxConsumerOptions.ShutdownTimeout"/>, and the offsets they complete are stored while the partitions are
     /// still assigned. Abandon (partitions lost): running transactions are cancelled and nothing more is stored.
     /// </summary>
     private void StopWorkers(List<TopicPartition> partitions, bool abandon)
@@ -357,7 +357,7 @@ internal sealed class InboxConsumer : IDisposable
             _consumer!.Resume(paused);
         }
 
-        var stopped = workers.Select(w => abandon ? w.AbortAsync() : w.StopAsync(_options.StopTimeout)).ToArray();
+        var stopped = workers.Select(w => abandon ? w.AbortAsync() : w.StopAsync(_options.ShutdownTimeout)).ToArray();
 
         // Rebalance callbacks are synchronous and run on this host's own poll thread: the partition's work must be
         // over before the callback returns and the partition goes to another member. Worker tasks never fault.

@@ -24,7 +24,7 @@ internal sealed class InboxConsumerHost(InboxConsumer consumer) : IHostedService
     /// <summary>Gets the bytes of the records read ahead and not yet finished, over all partitions.</summary>
     internal long BufferedBytes => consumer.BufferedBytes;
 
-    /// <summary>Gets the most bytes ever read ahead at once (see <see cref="ConsumerOptions.MaxBufferedBytes"/>).</summary>
+    /// <summary>Gets the most bytes ever read ahead at once (see <see cref="InboxConsumerOptions.MaxBufferedBytes"/>).</summary>
     internal long PeakBufferedBytes => consumer.PeakBufferedBytes;
 
     public Task StartAsync(CancellationToken cancellationToken)

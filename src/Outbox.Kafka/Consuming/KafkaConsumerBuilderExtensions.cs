@@ -19,7 +19,7 @@ public static class KafkaConsumerBuilderExtensions
     /// Adds a consumer group that handles events through the inbox: a hosted service reads the topics of the
     /// subscribed events' aggregate types and, per record, commits the inbox row, the consumed offset, the handlers'
     /// changes on <typeparamref name="TDbContext"/> and the outbox events they add in one transaction; a second hosted
-    /// service deletes inbox rows older than <see cref="ConsumerOptions.InboxRetention"/>. Call it once per group;
+    /// service deletes inbox rows older than <see cref="InboxConsumerOptions.InboxRetention"/>. Call it once per group;
     /// calling it again with the same group and context only adds subscriptions.
     /// </summary>
     /// <typeparam name="TDbContext">The context the handlers write with; registered with <c>AddDbContext</c> on
@@ -47,9 +47,9 @@ public static class KafkaConsumerBuilderExtensions
                 $"Consumer group '{groupId}' is already added with {existing.DbContextType.Name}; a group handles events on one DbContext type.");
         }
 
-        services.AddOptions<ConsumerOptions>(groupId).ValidateOnStart();
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<ConsumerOptions>, ConsumerOptionsValidator>());
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<ConsumerOptions>, ConsumerOptionsRulesValidator>());
+        services.AddOptions<InboxConsumerOptions>(groupId).ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<InboxConsumerOptions>, ConsumerOptionsValidator>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<InboxConsumerOptions>, ConsumerOptionsRulesValidator>());
         configure(new ConsumerBuilder(groupId, services));
 
         if (existing is null)
@@ -61,7 +61,7 @@ public static class KafkaConsumerBuilderExtensions
             services.AddSingleton<IHostedService>(sp => new InboxConsumerHost(sp.GetRequiredKeyedService<InboxConsumer>(groupId)));
             services.AddSingleton<IHostedService>(sp =>
             {
-                var options = sp.GetRequiredService<IOptionsMonitor<ConsumerOptions>>().Get(groupId);
+                var options = sp.GetRequiredService<IOptionsMonitor<InboxConsumerOptions>>().Get(groupId);
                 var store = sp.GetService<IInboxStore>()
                     ?? throw new OutboxConfigurationException($"Consumer group '{groupId}' needs an inbox store: call UsePostgreSql(...) on the outbox builder.");
                 return new InboxCleanupService(
@@ -82,7 +82,7 @@ public static class KafkaConsumerBuilderExtensions
     /// <summary>Builds the consumer of one group from the registered services (when the host resolves its hosted services).</summary>
     private static InboxConsumer CreateInboxConsumer(IServiceProvider services, string group, Type dbContextType)
     {
-        var options = services.GetRequiredService<IOptionsMonitor<ConsumerOptions>>().Get(group);
+        var options = services.GetRequiredService<IOptionsMonitor<InboxConsumerOptions>>().Get(group);
         var kafkaOptions = services.GetService<IOptions<KafkaOptions>>()?.Value
             ?? throw new OutboxConfigurationException($"Consumer group '{group}' needs the Kafka transport: call UseKafka(...) on the outbox builder.");
         var outboxOptions = services.GetRequiredService<IOptions<OutboxOptions>>().Value;
@@ -142,7 +142,7 @@ public static class KafkaConsumerBuilderExtensions
     /// <param name="builder">The consumer builder.</param>
     /// <param name="configure">Sets the options.</param>
     /// <returns>The builder, for chaining.</returns>
-    public static IConsumerBuilder Configure(this IConsumerBuilder builder, Action<ConsumerOptions> configure)
+    public static IConsumerBuilder Configure(this IConsumerBuilder builder, Action<InboxConsumerOptions> configure)
     {
         ArgumentNullException.ThrowIfNull(builder);
         ArgumentNullException.ThrowIfNull(configure);

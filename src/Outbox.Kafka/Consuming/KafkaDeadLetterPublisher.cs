@@ -26,7 +26,7 @@ internal sealed class KafkaDeadLetterPublisher : IDeadLetterPublisher, IDisposab
         _flushTimeout = kafkaOptions.FlushTimeout;
     }
 
-    public string GetTopic(string topic) => _topicTemplate.Replace(ConsumerOptions.TopicPlaceholder, topic, StringComparison.Ordinal);
+    public string GetTopic(string topic) => _topicTemplate.Replace(InboxConsumerOptions.TopicPlaceholder, topic, StringComparison.Ordinal);
 
     public async Task<string> PublishAsync(InboxRecord record, string consumerGroup, DeadLetter deadLetter, CancellationToken cancellationToken)
     {

@@ -1,6 +1,6 @@
 namespace Outbox.Kafka;
 
-/// <summary>Header names of an outbox record (DESIGN.md: the same whichever relay sends it).</summary>
+/// <summary>Header names of an outbox record (docs/architecture.md, "The contract": the same whichever relay sends it).</summary>
 internal static class KafkaHeaderNames
 {
     /// <summary>The event id: the row's uuid as its canonical string, UTF-8.</summary>

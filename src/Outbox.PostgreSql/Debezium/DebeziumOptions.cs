@@ -1,6 +1,7 @@
 using System.ComponentModel.DataAnnotations;
+using Outbox.PostgreSql;
 
-namespace Outbox.PostgreSql;
+namespace Outbox;
 
 /// <summary>
 /// Options of Debezium mode: what <see cref="DebeziumConnectorConfig"/> puts in the Kafka Connect configuration of

@@ -1,6 +1,7 @@
 using Npgsql;
+using Outbox.PostgreSql;
 
-namespace Outbox.PostgreSql;
+namespace Outbox;
 
 /// <summary>Options of the PostgreSQL store.</summary>
 public sealed class PostgreSqlOutboxOptions

@@ -5,11 +5,11 @@ namespace Outbox.PostgreSql;
 
 /// <summary>
 /// The inbox's parked records, for operators (the <c>dotnet outbox parked</c> commands use it). A record that fails
-/// for good (after <c>ConsumerOptions.MaxAttempts</c>, or at once when the database refuses it) is sent to the
+/// for good (after <c>InboxConsumerOptions.MaxAttempts</c>, or at once when the database refuses it) is sent to the
 /// dead-letter topic and stored in the parked table, and parks its key in its partition: the later records of that key
 /// are stored there too (held, in offset order) while every other key goes on. <see cref="ReplayAsync"/> and
 /// <see cref="DiscardAsync"/> release a key; the consumer that owns the partition carries them out between two
-/// batches, within <c>ConsumerOptions.ParkedCheckInterval</c>. Registered by <c>UsePostgreSql</c>.
+/// batches, within <c>InboxConsumerOptions.ParkedCheckInterval</c>. Registered by <c>UsePostgreSql</c>.
 /// </summary>
 public sealed class InboxParking
 {

@@ -6,7 +6,7 @@ namespace Outbox.PostgreSql.Inbox;
 
 /// <summary>
 /// The operator's side of the inbox's parked table: list, show, ask for a replay, discard. A replay is a request: the
-/// worker that owns the partition picks it up between batches (within <c>ConsumerOptions.ParkedCheckInterval</c>) and
+/// worker that owns the partition picks it up between batches (within <c>InboxConsumerOptions.ParkedCheckInterval</c>) and
 /// handles the key's records in offset order. Every SQL statement of these operations lives here; values are parameters.
 /// </summary>
 internal sealed class InboxParkingStore(NpgsqlDataSource dataSource, OutboxOptions options, TimeProvider timeProvider)

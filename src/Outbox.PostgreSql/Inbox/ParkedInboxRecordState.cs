@@ -3,7 +3,7 @@ namespace Outbox.PostgreSql;
 /// <summary>Why a record is in the inbox's parked table.</summary>
 public enum ParkedInboxRecordState
 {
-    /// <summary>The record failed for good (after <c>ConsumerOptions.MaxAttempts</c>, or at once when the database
+    /// <summary>The record failed for good (after <c>InboxConsumerOptions.MaxAttempts</c>, or at once when the database
     /// refused it); later records of its key in the partition are held behind it.</summary>
     Parked,
 

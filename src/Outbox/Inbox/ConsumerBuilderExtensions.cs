@@ -21,7 +21,7 @@ public static class ConsumerBuilderExtensions
     /// <returns>The builder, for chaining.</returns>
     public static IConsumerBuilder Subscribe<TEvent, THandler>(this IConsumerBuilder builder, bool allowBatching = true)
         where TEvent : class
-        where THandler : class, IOutboxHandler<TEvent>
+        where THandler : class, IInboxHandler<TEvent>
     {
         ArgumentNullException.ThrowIfNull(builder);
         builder.Services.TryAddScoped<THandler>();

@@ -24,7 +24,7 @@ internal sealed class InboxSubscription
 
     public static InboxSubscription Create<TEvent, THandler>(bool allowBatching)
         where TEvent : class
-        where THandler : class, IOutboxHandler<TEvent> =>
+        where THandler : class, IInboxHandler<TEvent> =>
         new(typeof(TEvent), typeof(THandler), allowBatching, static (services, evt, context, cancellationToken) =>
             services.GetRequiredService<THandler>().HandleAsync((TEvent)evt, context, cancellationToken));
 }

@@ -1,6 +1,6 @@
 namespace Outbox;
 
-/// <summary>Where an event handled by an <see cref="IOutboxHandler{TEvent}"/> came from.</summary>
+/// <summary>Where an event handled by an <see cref="IInboxHandler{TEvent}"/> came from.</summary>
 /// <remarks>Public with init-only properties so that handler unit tests can build one.</remarks>
 public sealed class MessageContext
 {

@@ -1,7 +1,7 @@
 namespace Outbox.Providers;
 
 /// <summary>
-/// Sends outbox messages to the broker with the record shape of DESIGN.md (topic from
+/// Sends outbox messages to the broker with the record shape of docs/architecture.md ("The contract") (topic from
 /// <see cref="OutboxOptions.GetTopic"/>, key = aggregate id, value = payload bytes, headers <c>id</c>, <c>type</c>,
 /// <c>traceparent</c>/<c>tracestate</c> when present). Every relay (polling, CDC) uses the same implementation.
 /// The transport package implements it (Outbox.Kafka) and registers it; the relay packages call it.

@@ -31,18 +31,18 @@ public sealed class InvalidConfigurationTests(ITestOutputHelper output)
         { "polling PollInterval = -1 s", "PollInterval" },
         { "polling HeartbeatInterval = -1 s", "HeartbeatInterval" },
         { "polling LeaseDuration = -1 s", "LeaseDuration" },
-        { "polling RetryBaseDelay = -1 ms", "RetryBaseDelay" },
-        { "polling RetryMaxDelay = -1 s", "RetryMaxDelay" },
+        { "polling InitialRetryDelay = -1 ms", "InitialRetryDelay" },
+        { "polling MaxRetryDelay = -1 s", "MaxRetryDelay" },
         { "polling CleanupInterval = -1 s", "CleanupInterval" },
-        { "polling RetainPublishedFor = -1 min", "RetainPublishedFor" },
-        { "polling BatchSize = 0", "BatchSize" },
+        { "polling PublishedRetention = -1 min", "PublishedRetention" },
+        { "polling MaxBatchSize = 0", "MaxBatchSize" },
         { "polling MaxConcurrentLanes = -1", "MaxConcurrentLanes" },
         { "polling MaxAttempts = 0", "MaxAttempts" },
         { "polling InstanceId = blank", "InstanceId" },
         { "cdc AcknowledgeInterval = -1 s", "AcknowledgeInterval" },
         { "cdc ReplicationTimeout = 0", "ReplicationTimeout" },
         { "cdc StandbyPollInterval = -1 s", "StandbyPollInterval" },
-        { "cdc RetryBaseDelay = -1 ms", "RetryBaseDelay" },
+        { "cdc InitialRetryDelay = -1 ms", "InitialRetryDelay" },
         { "cdc ShutdownTimeout = -1 s", "ShutdownTimeout" },
         { "cdc MaxBatchSize = 0", "MaxBatchSize" },
         { "cdc MaxAttempts = 0", "MaxAttempts" },
@@ -50,7 +50,7 @@ public sealed class InvalidConfigurationTests(ITestOutputHelper output)
         { "cdc PublicationName = hostile", "PublicationName" },
         { "consumer InitialRetryDelay = -1 s", "InitialRetryDelay" },
         { "consumer MaxRetryDelay = -1 s", "MaxRetryDelay" },
-        { "consumer StopTimeout = -1 s", "StopTimeout" },
+        { "consumer ShutdownTimeout = -1 s", "ShutdownTimeout" },
         { "consumer InboxRetention = -1 day", "InboxRetention" },
         { "consumer CleanupInterval = 0", "CleanupInterval" },
         { "consumer MaxBatchSize = 0", "MaxBatchSize" },
@@ -154,33 +154,33 @@ public sealed class InvalidConfigurationTests(ITestOutputHelper output)
             case (PollingRelayOptions o, "PollInterval = -1 s"): o.PollInterval = minus1; break;
             case (PollingRelayOptions o, "HeartbeatInterval = -1 s"): o.HeartbeatInterval = minus1; break;
             case (PollingRelayOptions o, "LeaseDuration = -1 s"): o.LeaseDuration = minus1; break;
-            case (PollingRelayOptions o, "RetryBaseDelay = -1 ms"): o.RetryBaseDelay = TimeSpan.FromMilliseconds(-1); break;
-            case (PollingRelayOptions o, "RetryMaxDelay = -1 s"): o.RetryMaxDelay = minus1; break;
+            case (PollingRelayOptions o, "InitialRetryDelay = -1 ms"): o.InitialRetryDelay = TimeSpan.FromMilliseconds(-1); break;
+            case (PollingRelayOptions o, "MaxRetryDelay = -1 s"): o.MaxRetryDelay = minus1; break;
             case (PollingRelayOptions o, "CleanupInterval = -1 s"): o.CleanupInterval = minus1; break;
-            case (PollingRelayOptions o, "RetainPublishedFor = -1 min"): o.RetainPublishedFor = TimeSpan.FromMinutes(-1); break;
-            case (PollingRelayOptions o, "BatchSize = 0"): o.BatchSize = 0; break;
+            case (PollingRelayOptions o, "PublishedRetention = -1 min"): o.PublishedRetention = TimeSpan.FromMinutes(-1); break;
+            case (PollingRelayOptions o, "MaxBatchSize = 0"): o.MaxBatchSize = 0; break;
             case (PollingRelayOptions o, "MaxConcurrentLanes = -1"): o.MaxConcurrentLanes = -1; break;
             case (PollingRelayOptions o, "MaxAttempts = 0"): o.MaxAttempts = 0; break;
             case (PollingRelayOptions o, "InstanceId = blank"): o.InstanceId = "   "; break;
             case (CdcRelayOptions o, "AcknowledgeInterval = -1 s"): o.AcknowledgeInterval = minus1; break;
             case (CdcRelayOptions o, "ReplicationTimeout = 0"): o.ReplicationTimeout = TimeSpan.Zero; break;
             case (CdcRelayOptions o, "StandbyPollInterval = -1 s"): o.StandbyPollInterval = minus1; break;
-            case (CdcRelayOptions o, "RetryBaseDelay = -1 ms"): o.RetryBaseDelay = TimeSpan.FromMilliseconds(-1); break;
+            case (CdcRelayOptions o, "InitialRetryDelay = -1 ms"): o.InitialRetryDelay = TimeSpan.FromMilliseconds(-1); break;
             case (CdcRelayOptions o, "ShutdownTimeout = -1 s"): o.ShutdownTimeout = minus1; break;
             case (CdcRelayOptions o, "MaxBatchSize = 0"): o.MaxBatchSize = 0; break;
             case (CdcRelayOptions o, "MaxAttempts = 0"): o.MaxAttempts = 0; break;
             case (CdcRelayOptions o, "SlotName = hostile"): o.SlotName = "outbox'; SELECT pg_drop_replication_slot('x'); --"; break;
             case (CdcRelayOptions o, "PublicationName = hostile"): o.PublicationName = "pub\"; DROP TABLE outbox.messages; --"; break;
-            case (ConsumerOptions o, "InitialRetryDelay = -1 s"): o.InitialRetryDelay = minus1; break;
-            case (ConsumerOptions o, "MaxRetryDelay = -1 s"): o.MaxRetryDelay = minus1; break;
-            case (ConsumerOptions o, "StopTimeout = -1 s"): o.StopTimeout = minus1; break;
-            case (ConsumerOptions o, "InboxRetention = -1 day"): o.InboxRetention = TimeSpan.FromDays(-1); break;
-            case (ConsumerOptions o, "CleanupInterval = 0"): o.CleanupInterval = TimeSpan.Zero; break;
-            case (ConsumerOptions o, "MaxBatchSize = 0"): o.MaxBatchSize = 0; break;
-            case (ConsumerOptions o, "MaxConcurrency = 0"): o.MaxConcurrency = 0; break;
-            case (ConsumerOptions o, "MaxAttempts = -1"): o.MaxAttempts = -1; break;
-            case (ConsumerOptions o, "DeadLetterTopicTemplate = hostile"): o.DeadLetterTopicTemplate = "{topic}; rm -rf /"; break;
-            case (ConsumerOptions o, "DeadLetterTopicTemplate = without {topic}"): o.DeadLetterTopicTemplate = "all-dead-letters"; break;
+            case (InboxConsumerOptions o, "InitialRetryDelay = -1 s"): o.InitialRetryDelay = minus1; break;
+            case (InboxConsumerOptions o, "MaxRetryDelay = -1 s"): o.MaxRetryDelay = minus1; break;
+            case (InboxConsumerOptions o, "ShutdownTimeout = -1 s"): o.ShutdownTimeout = minus1; break;
+            case (InboxConsumerOptions o, "InboxRetention = -1 day"): o.InboxRetention = TimeSpan.FromDays(-1); break;
+            case (InboxConsumerOptions o, "CleanupInterval = 0"): o.CleanupInterval = TimeSpan.Zero; break;
+            case (InboxConsumerOptions o, "MaxBatchSize = 0"): o.MaxBatchSize = 0; break;
+            case (InboxConsumerOptions o, "MaxConcurrency = 0"): o.MaxConcurrency = 0; break;
+            case (InboxConsumerOptions o, "MaxAttempts = -1"): o.MaxAttempts = -1; break;
+            case (InboxConsumerOptions o, "DeadLetterTopicTemplate = hostile"): o.DeadLetterTopicTemplate = "{topic}; rm -rf /"; break;
+            case (InboxConsumerOptions o, "DeadLetterTopicTemplate = without {topic}"): o.DeadLetterTopicTemplate = "all-dead-letters"; break;
             case (KafkaOptions o, "BootstrapServers = empty"): o.BootstrapServers = ""; break;
             case (KafkaOptions o, "BootstrapServers = blank"): o.BootstrapServers = "  \t "; break;
             case (KafkaOptions o, "BootstrapServers = not a broker list;;;"): o.BootstrapServers = "not a broker list;;;"; break;
@@ -204,7 +204,7 @@ public sealed class InvalidConfigurationTests(ITestOutputHelper output)
                 o.TopicTemplate = OutboxOptions.AggregateTypePlaceholder;
                 o.MapEvent<DotDotEvent>("..", e => e.Key);
                 break;
-            case (ConsumerOptions o, "DeadLetterTopicTemplate = {topic}.dlq of a 249-character topic"): o.DeadLetterTopicTemplate = "{topic}.dlq"; break;
+            case (InboxConsumerOptions o, "DeadLetterTopicTemplate = {topic}.dlq of a 249-character topic"): o.DeadLetterTopicTemplate = "{topic}.dlq"; break;
             default: throw new ArgumentException($"no case for {options.GetType().Name}: {assignment}");
         }
     }

@@ -143,13 +143,13 @@ public sealed class PrivilegeTests(BadInputFixture fixture, ITestOutputHelper ou
         Assert.Equal(0, TopicReader.Count(fixture.Kafka.BootstrapServers, topic + ".dlq"));
     }
 
-    private static void Fast(Outbox.Relay.PollingRelayOptions o)
+    private static void Fast(Outbox.PollingRelayOptions o)
     {
         o.LeaseDuration = TimeSpan.FromSeconds(3);
         o.HeartbeatInterval = TimeSpan.FromMilliseconds(500);
         o.PollInterval = TimeSpan.FromMilliseconds(100);
-        o.RetryBaseDelay = TimeSpan.FromMilliseconds(50);
-        o.RetryMaxDelay = TimeSpan.FromMilliseconds(500);
+        o.InitialRetryDelay = TimeSpan.FromMilliseconds(50);
+        o.MaxRetryDelay = TimeSpan.FromMilliseconds(500);
     }
 
     private async Task<List<ChaosEvent>> WriteAsSuperuserAsync(string cs, Action<OutboxOptions> outbox, int count)

@@ -28,8 +28,8 @@ public sealed class UnreachableBrokerTests(BadInputFixture fixture, ITestOutputH
         using var relay = Hosts.Build(output, cs, nowhere, outbox, o => o.AddPollingRelay(r =>
         {
             r.MaxAttempts = 2;
-            r.RetryBaseDelay = TimeSpan.FromMilliseconds(50);
-            r.RetryMaxDelay = TimeSpan.FromMilliseconds(50);
+            r.InitialRetryDelay = TimeSpan.FromMilliseconds(50);
+            r.MaxRetryDelay = TimeSpan.FromMilliseconds(50);
             r.LeaseDuration = TimeSpan.FromSeconds(3);
             r.HeartbeatInterval = TimeSpan.FromMilliseconds(500);
         }), kafka: k => k.Producer.MessageTimeoutMs = 1500, capture: capture);

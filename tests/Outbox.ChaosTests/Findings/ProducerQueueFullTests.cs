@@ -12,7 +12,7 @@ namespace Outbox.ChaosTests.Findings;
 
 /// <summary>
 /// A relay batch larger than librdkafka's local queue (<c>queue.buffering.max.messages</c>, 100,000 by default; reached
-/// with <c>BatchSize</c> x <c>MaxConcurrentLanes</c> above it, or a smaller queue) makes <c>Produce</c> throw
+/// with <c>MaxBatchSize</c> x <c>MaxConcurrentLanes</c> above it, or a smaller queue) makes <c>Produce</c> throw
 /// <c>Local_QueueFull</c>; the publisher waits and hands the record over again. It must still complete the batch.
 /// </summary>
 /// <remarks>
@@ -43,7 +43,7 @@ public sealed class ProducerQueueFullTests(BadInputFixture fixture, ITestOutputH
         using var relay = Hosts.Build(output, cs, fixture.Kafka.BootstrapServers, outbox,
             o => o.AddPollingRelay(r =>
             {
-                r.BatchSize = 50;
+                r.MaxBatchSize = 50;
                 r.MaxConcurrentLanes = 1;
             }),
             kafka: k => k.Producer.QueueBufferingMaxMessages = 10);

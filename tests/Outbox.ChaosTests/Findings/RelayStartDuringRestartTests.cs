@@ -54,7 +54,7 @@ public sealed class RelayStartDuringRestartTests(BadInputFixture fixture, ITestO
         {
             r.PollInterval = TimeSpan.FromMilliseconds(250);
             r.HeartbeatInterval = TimeSpan.FromSeconds(1);
-            r.RetryBaseDelay = TimeSpan.FromMilliseconds(200);
+            r.InitialRetryDelay = TimeSpan.FromMilliseconds(200);
         }));
         try
         {

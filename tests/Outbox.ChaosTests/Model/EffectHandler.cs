@@ -8,7 +8,7 @@ namespace Outbox.ChaosTests.Model;
 /// recorded as a sequence violation, in the same transaction). About one event in two hundred fails on its first attempt
 /// after saving its changes, so retries must roll them back.
 /// </summary>
-public sealed class EffectHandler(ChaosDb db) : IOutboxHandler<ChaosEvent>
+public sealed class EffectHandler(ChaosDb db) : IInboxHandler<ChaosEvent>
 {
     public async Task HandleAsync(ChaosEvent evt, MessageContext context, CancellationToken cancellationToken)
     {

@@ -17,7 +17,7 @@ public sealed class ChaosRun
 {
     // Generous: ten processes starting at once (mostly JIT) on a busy two-core machine took up to 130 s in measurements.
     private static readonly TimeSpan ReadyTimeout = TimeSpan.FromSeconds(300);
-    private static readonly TimeSpan StopTimeout = TimeSpan.FromSeconds(60);
+    private static readonly TimeSpan ShutdownTimeout = TimeSpan.FromSeconds(60);
 
     private readonly ChaosSettings _settings;
     private readonly RelayKind _relay;
@@ -66,7 +66,7 @@ public sealed class ChaosRun
             await ExecutePlanAsync(plan, faultTime, cancellationToken);
             await HealAsync();
             var (drained, quiet) = await WaitQuietAsync(cancellationToken);
-            await Task.WhenAll(Services.Select(p => p.StopAsync(StopTimeout)));
+            await Task.WhenAll(Services.Select(p => p.StopAsync(ShutdownTimeout)));
             _log.Line($"{Name}: every process stopped; checking");
             return await CheckAsync(plan, drained, quiet, cancellationToken);
         }
@@ -282,7 +282,7 @@ public sealed class ChaosRun
 
                 break;
             case FaultActionKind.StopWriters:
-                await Task.WhenAll(_writers.Select(w => w.StopAsync(StopTimeout)));
+                await Task.WhenAll(_writers.Select(w => w.StopAsync(ShutdownTimeout)));
                 note = "writers stopped";
                 break;
             default:

@@ -13,7 +13,7 @@ public static class CdcRelayRole
         {
             o.SlotName = SlotName;
             o.StandbyPollInterval = TimeSpan.FromMilliseconds(250);
-            o.RetryBaseDelay = TimeSpan.FromMilliseconds(200);
-            o.RetryMaxDelay = TimeSpan.FromSeconds(5);
+            o.InitialRetryDelay = TimeSpan.FromMilliseconds(200);
+            o.MaxRetryDelay = TimeSpan.FromSeconds(5);
         }));
 }

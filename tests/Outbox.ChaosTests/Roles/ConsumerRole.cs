@@ -51,10 +51,10 @@ public static class ConsumerRole
         return await RoleHost.RunAsync(host, stop);
     }
 
-    private static void Configure(ConsumerOptions options)
+    private static void Configure(InboxConsumerOptions options)
     {
         options.InitialRetryDelay = TimeSpan.FromMilliseconds(50);
         options.MaxRetryDelay = TimeSpan.FromSeconds(2);
-        options.StopTimeout = TimeSpan.FromSeconds(5);
+        options.ShutdownTimeout = TimeSpan.FromSeconds(5);
     }
 }

@@ -16,7 +16,7 @@ public static class RelayRole
             o.LeaseDuration = LeaseDuration;
             o.HeartbeatInterval = TimeSpan.FromSeconds(1);
             o.PollInterval = TimeSpan.FromMilliseconds(250);
-            o.RetryBaseDelay = TimeSpan.FromMilliseconds(200);
-            o.RetryMaxDelay = TimeSpan.FromSeconds(5);
+            o.InitialRetryDelay = TimeSpan.FromMilliseconds(200);
+            o.MaxRetryDelay = TimeSpan.FromSeconds(5);
         }));
 }

@@ -137,8 +137,8 @@ internal sealed class CdcHarness : IAsyncDisposable
                 o.SlotName = SlotName;
                 o.AcknowledgeInterval = TimeSpan.FromMilliseconds(100);
                 o.StandbyPollInterval = TimeSpan.FromMilliseconds(200);
-                o.RetryBaseDelay = TimeSpan.FromMilliseconds(200);
-                o.RetryMaxDelay = TimeSpan.FromSeconds(2);
+                o.InitialRetryDelay = TimeSpan.FromMilliseconds(200);
+                o.MaxRetryDelay = TimeSpan.FromSeconds(2);
                 configure?.Invoke(o);
             });
         services?.Invoke(builder.Services);

@@ -206,7 +206,7 @@ public sealed class CdcParkingTests(ITestOutputHelper output, CdcKafkaFixture fi
         {
             o.MaxAttempts = 5;
             o.MaxBatchesInFlight = 1;
-            o.RetryBaseDelay = o.RetryMaxDelay = TimeSpan.FromSeconds(3);
+            o.InitialRetryDelay = o.MaxRetryDelay = TimeSpan.FromSeconds(3);
         });
         await harness.WaitUntilStreamingAsync(host);
         await harness.WriteKeyAsync("k");
@@ -235,7 +235,7 @@ public sealed class CdcParkingTests(ITestOutputHelper output, CdcKafkaFixture fi
         {
             o.MaxAttempts = 2;
             o.MaxBatchesInFlight = 1;
-            o.RetryBaseDelay = o.RetryMaxDelay = TimeSpan.FromSeconds(4);
+            o.InitialRetryDelay = o.MaxRetryDelay = TimeSpan.FromSeconds(4);
         });
         await harness.WaitUntilStreamingAsync(first);
         await harness.WriteKeyAsync("k");
@@ -257,7 +257,7 @@ public sealed class CdcParkingTests(ITestOutputHelper output, CdcKafkaFixture fi
         {
             o.MaxAttempts = 2;
             o.MaxBatchesInFlight = 1;
-            o.RetryBaseDelay = o.RetryMaxDelay = TimeSpan.FromSeconds(1);
+            o.InitialRetryDelay = o.MaxRetryDelay = TimeSpan.FromSeconds(1);
         });
         await harness.WaitUntilStreamingAsync(second);
         await harness.WaitAsync(
@@ -279,14 +279,14 @@ public sealed class CdcParkingTests(ITestOutputHelper output, CdcKafkaFixture fi
         {
             o.MaxAttempts = 2;
             o.MaxBatchesInFlight = 1;
-            o.RetryBaseDelay = o.RetryMaxDelay = TimeSpan.FromSeconds(4);
+            o.InitialRetryDelay = o.MaxRetryDelay = TimeSpan.FromSeconds(4);
         });
         await harness.WaitUntilStreamingAsync(active);
         var standby = await harness.StartRelayHostAsync("standby", o =>
         {
             o.MaxAttempts = 2;
             o.MaxBatchesInFlight = 1;
-            o.RetryBaseDelay = o.RetryMaxDelay = TimeSpan.FromSeconds(1);
+            o.InitialRetryDelay = o.MaxRetryDelay = TimeSpan.FromSeconds(1);
         });
         await harness.WaitAsync(() => CdcHarness.MonitorOf(standby).State == CdcRelayState.Standby, "the second relay stands by");
         await harness.WriteKeyAsync("k");

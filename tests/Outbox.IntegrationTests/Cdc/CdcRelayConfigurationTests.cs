@@ -22,13 +22,13 @@ public sealed class CdcRelayConfigurationTests(ITestOutputHelper output)
         using var host = harness.BuildRelayHost("relay");
         Assert.Equal(1, host.Services.GetRequiredService<IOptions<Outbox.Providers.PublisherDefaults>>().Value.LingerMs);
         var config = Outbox.Kafka.Publishing.ProducerConfigFactory.Create(
-            host.Services.GetRequiredService<IOptions<Outbox.Kafka.KafkaOptions>>().Value,
+            host.Services.GetRequiredService<IOptions<Outbox.KafkaOptions>>().Value,
             host.Services.GetRequiredService<IOptions<Outbox.Providers.PublisherDefaults>>().Value.LingerMs ?? 5);
         Assert.Equal(1, config.LingerMs);
 
         using var tuned = harness.BuildRelayHost("tuned", kafka: k => k.Producer.LingerMs = 7);
         config = Outbox.Kafka.Publishing.ProducerConfigFactory.Create(
-            tuned.Services.GetRequiredService<IOptions<Outbox.Kafka.KafkaOptions>>().Value,
+            tuned.Services.GetRequiredService<IOptions<Outbox.KafkaOptions>>().Value,
             tuned.Services.GetRequiredService<IOptions<Outbox.Providers.PublisherDefaults>>().Value.LingerMs ?? 5);
         Assert.Equal(7, config.LingerMs);
     }

@@ -24,7 +24,7 @@ public sealed class CdcRelayFailureTests(ITestOutputHelper output, CdcKafkaFixtu
         SetRtt(TimeSpan.FromMilliseconds(50));
         try
         {
-            var first = await harness.StartRelayHostAsync("relay-1", o => o.RetryBaseDelay = o.RetryMaxDelay = TimeSpan.FromMinutes(5));
+            var first = await harness.StartRelayHostAsync("relay-1", o => o.InitialRetryDelay = o.MaxRetryDelay = TimeSpan.FromMinutes(5));
             await harness.WaitUntilStreamingAsync(first);
             var monitor = CdcHarness.MonitorOf(first);
             var writer = Task.Run(() => harness.WriteAsync(3000, keys: 30, perTransaction: 5));
@@ -64,7 +64,7 @@ public sealed class CdcRelayFailureTests(ITestOutputHelper output, CdcKafkaFixtu
     public async Task A_standby_takes_over_within_seconds_when_the_active_relay_dies()
     {
         await using var harness = await CdcHarness.CreateAsync(output, partitions: 4, kafka: fixture.Kafka);
-        var active = await harness.StartRelayHostAsync("active", o => o.RetryBaseDelay = o.RetryMaxDelay = TimeSpan.FromMinutes(5));
+        var active = await harness.StartRelayHostAsync("active", o => o.InitialRetryDelay = o.MaxRetryDelay = TimeSpan.FromMinutes(5));
         await harness.WaitUntilStreamingAsync(active);
         var standby = await harness.StartRelayHostAsync("standby");
         var standbyMonitor = CdcHarness.MonitorOf(standby);

@@ -12,7 +12,7 @@ using Xunit.Abstractions;
 namespace Outbox.IntegrationTests.Conformance;
 
 /// <summary>
-/// The record contract of DESIGN.md, for every relay that runs in-process: one set of rows goes through the polling
+/// The record contract of docs/architecture.md ("The contract"), for every relay that runs in-process: one set of rows goes through the polling
 /// relay and through the CDC relay, and both must write exactly the records the contract describes (topic, partition
 /// of the key, key bytes, value bytes, header names, values and order), hence identical records.
 /// </summary>

@@ -50,14 +50,14 @@ internal sealed class CdcContractDriver : RelayContractDriver
             name,
             o =>
             {
-                if (settings.RetryBaseDelay is { } baseDelay)
+                if (settings.InitialRetryDelay is { } baseDelay)
                 {
-                    o.RetryBaseDelay = baseDelay;
+                    o.InitialRetryDelay = baseDelay;
                 }
 
-                if (settings.RetryMaxDelay is { } maxDelay)
+                if (settings.MaxRetryDelay is { } maxDelay)
                 {
-                    o.RetryMaxDelay = maxDelay;
+                    o.MaxRetryDelay = maxDelay;
                 }
 
                 if (settings.MaxAttempts is { } attempts)

@@ -42,8 +42,8 @@ internal sealed class PollingContractDriver : RelayContractDriver
             name,
             o =>
             {
-                o.RetryBaseDelay = settings.RetryBaseDelay ?? TimeSpan.FromMilliseconds(200);
-                o.RetryMaxDelay = settings.RetryMaxDelay ?? TimeSpan.FromSeconds(2);
+                o.InitialRetryDelay = settings.InitialRetryDelay ?? TimeSpan.FromMilliseconds(200);
+                o.MaxRetryDelay = settings.MaxRetryDelay ?? TimeSpan.FromSeconds(2);
                 if (settings.MaxAttempts is { } attempts)
                 {
                     o.MaxAttempts = attempts;

@@ -11,9 +11,9 @@ public sealed record RelayContractSettings
     /// <summary>Attempts before an event is given up on (dead-lettered today; parked once issue 15 lands).</summary>
     public int? MaxAttempts { get; init; }
 
-    public TimeSpan? RetryBaseDelay { get; init; }
+    public TimeSpan? InitialRetryDelay { get; init; }
 
-    public TimeSpan? RetryMaxDelay { get; init; }
+    public TimeSpan? MaxRetryDelay { get; init; }
 
     /// <summary>
     /// The producer's <c>message.max.bytes</c>. With a small value, one chosen event (written with a payload above it,

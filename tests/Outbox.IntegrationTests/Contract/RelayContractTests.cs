@@ -7,7 +7,7 @@ using Xunit.Abstractions;
 namespace Outbox.IntegrationTests.Contract;
 
 /// <summary>
-/// The relay contract (DESIGN.md, "Delivery semantics" and "Failure is normal"), written once against
+/// The relay contract (docs/architecture.md, "The contract": delivery semantics and failure is normal), written once against
 /// <see cref="RelayContractDriver"/> and run by every relay: each relay's test class subclasses it and supplies its
 /// driver. Events are written through both write paths (EF Core's SaveChanges and OutboxWriter); every transaction
 /// bumps its keys' aggregate versions under the row lock, so the ledger knows each key's commit order, and every test
@@ -202,8 +202,8 @@ public abstract class RelayContractTests(ITestOutputHelper output)
         await RunBrokerOutageAsync(driver, new RelayContractSettings
         {
             MaxAttempts = 3,
-            RetryBaseDelay = TimeSpan.FromMilliseconds(100),
-            RetryMaxDelay = TimeSpan.FromMilliseconds(500),
+            InitialRetryDelay = TimeSpan.FromMilliseconds(100),
+            MaxRetryDelay = TimeSpan.FromMilliseconds(500),
             ProducerMessageTimeout = TimeSpan.FromSeconds(2),
         }, writeWhileRecovering: false);
     }
@@ -318,7 +318,7 @@ public abstract class RelayContractTests(ITestOutputHelper output)
         await driver.StartRelayAsync("relay-1");
         await driver.WaitUntilDrainedAsync();
 
-        // Repeats come only from a relay dying between Kafka's acknowledgement and its own bookkeeping (DESIGN.md):
+        // Repeats come only from a relay dying between Kafka's acknowledgement and its own bookkeeping (docs/architecture.md, "The contract"):
         // a graceful stop settles everything it sent, so nothing is published twice.
         Assert.Equal(0, driver.AssertCommittedInOrder(driver.ReadTopic()));
     }

@@ -32,9 +32,9 @@ public sealed class ConsumerStartupTests
             })));
 
         var validation = Assert.IsType<OptionsValidationException>(ex);
-        Assert.Contains("ConsumerOptions.MaxRetryDelay", validation.Message, StringComparison.Ordinal);
+        Assert.Contains("InboxConsumerOptions.MaxRetryDelay", validation.Message, StringComparison.Ordinal);
         Assert.Contains("consumer group 'g'", validation.Message, StringComparison.Ordinal);
-        Assert.Contains(nameof(ConsumerOptions.MaxAttempts), validation.Message, StringComparison.Ordinal);
+        Assert.Contains(nameof(InboxConsumerOptions.MaxAttempts), validation.Message, StringComparison.Ordinal);
     }
 
     [Theory]
@@ -48,7 +48,7 @@ public sealed class ConsumerStartupTests
             .AddConsumer<InboxTestDb>("g", c => c.Subscribe<MovieStarted, RecordingHandler>().Configure(o => o.MaxBufferedBytes = bytes)));
 
         var validation = Assert.IsType<OptionsValidationException>(ex);
-        Assert.Contains(nameof(ConsumerOptions.MaxBufferedBytes), validation.Message, StringComparison.Ordinal);
+        Assert.Contains(nameof(InboxConsumerOptions.MaxBufferedBytes), validation.Message, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -58,7 +58,7 @@ public sealed class ConsumerStartupTests
             .UsePostgreSql("Host=127.0.0.1;Database=unused")
             .UseKafka(k => k.BootstrapServers = "127.0.0.1:1")
             .AddConsumer<InboxTestDb>("g", c => c.Subscribe<MovieStarted, RecordingHandler>().Configure(o => o.DeadLetterTopicTemplate = "dead letters")));
-        Assert.Contains("ConsumerOptions.DeadLetterTopicTemplate", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("InboxConsumerOptions.DeadLetterTopicTemplate", ex.Message, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -3,7 +3,7 @@ using Microsoft.EntityFrameworkCore;
 namespace Outbox.IntegrationTests.Inbox;
 
 /// <summary>Writes an effect row per event on the consumer's context; fails, delays or chains as the test says.</summary>
-public sealed class RecordingHandler(InboxTestDb db, HandlerBehavior behavior) : IOutboxHandler<MovieStarted>
+public sealed class RecordingHandler(InboxTestDb db, HandlerBehavior behavior) : IInboxHandler<MovieStarted>
 {
     public async Task HandleAsync(MovieStarted evt, MessageContext context, CancellationToken cancellationToken)
     {
@@ -51,7 +51,7 @@ public sealed class RecordingHandler(InboxTestDb db, HandlerBehavior behavior) :
 /// Writes a row that a deferred unique constraint checks only at COMMIT (table <c>deferred_unique</c>, which the test
 /// creates) for events whose note is "dup": the second write of the same value fails when the transaction commits.
 /// </summary>
-public sealed class DeferredConstraintHandler(InboxTestDb db, HandlerBehavior behavior) : IOutboxHandler<MovieStarted>
+public sealed class DeferredConstraintHandler(InboxTestDb db, HandlerBehavior behavior) : IInboxHandler<MovieStarted>
 {
     public async Task HandleAsync(MovieStarted evt, MessageContext context, CancellationToken cancellationToken)
     {
@@ -75,7 +75,7 @@ public sealed class DeferredConstraintHandler(InboxTestDb db, HandlerBehavior be
 }
 
 /// <summary>A second handler of the same event, to check that several handlers share the transaction.</summary>
-public sealed class AuditHandler(InboxTestDb db, HandlerBehavior behavior) : IOutboxHandler<MovieStarted>
+public sealed class AuditHandler(InboxTestDb db, HandlerBehavior behavior) : IInboxHandler<MovieStarted>
 {
     public Task HandleAsync(MovieStarted evt, MessageContext context, CancellationToken cancellationToken)
     {
@@ -94,7 +94,7 @@ public sealed class AuditHandler(InboxTestDb db, HandlerBehavior behavior) : IOu
 }
 
 /// <summary>Does nothing: measures the inbox's own cost.</summary>
-public sealed class NoOpHandler : IOutboxHandler<MovieStarted>
+public sealed class NoOpHandler : IInboxHandler<MovieStarted>
 {
     public Task HandleAsync(MovieStarted evt, MessageContext context, CancellationToken cancellationToken) => Task.CompletedTask;
 }

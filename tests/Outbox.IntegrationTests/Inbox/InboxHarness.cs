@@ -82,7 +82,7 @@ public sealed class InboxHarness : IAsyncDisposable
         string group,
         HandlerBehavior behavior,
         Action<IConsumerBuilder>? subscribe = null,
-        Action<ConsumerOptions>? options = null,
+        Action<InboxConsumerOptions>? options = null,
         Action<ConsumerConfig>? consumerConfig = null,
         bool withPollingRelay = false,
         bool retryOnFailure = false,
@@ -134,7 +134,7 @@ public sealed class InboxHarness : IAsyncDisposable
                 {
                     o.InitialRetryDelay = TimeSpan.FromMilliseconds(20);
                     o.MaxRetryDelay = TimeSpan.FromMilliseconds(200);
-                    o.StopTimeout = TimeSpan.FromSeconds(5);
+                    o.ShutdownTimeout = TimeSpan.FromSeconds(5);
                     options?.Invoke(o);
                 });
             });

@@ -19,7 +19,7 @@ public sealed class LeaseTakeoverTests(ITestOutputHelper output)
         var dying = harness.CreateEngine("dying", publisher, o =>
         {
             o.LeaseDuration = TimeSpan.FromSeconds(3);
-            o.BatchSize = 100;
+            o.MaxBatchSize = 100;
         });
         await dying.PrepareAsync(CancellationToken.None);
         await dying.RunLeaseCycleAsync(CancellationToken.None);

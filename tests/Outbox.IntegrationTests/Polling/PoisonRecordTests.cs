@@ -127,8 +127,8 @@ public sealed class PoisonRecordTests(ITestOutputHelper output)
         void Configure(PollingRelayOptions o)
         {
             o.MaxAttempts = 3;
-            o.RetryBaseDelay = TimeSpan.FromMilliseconds(200);
-            o.RetryMaxDelay = TimeSpan.FromMilliseconds(200);
+            o.InitialRetryDelay = TimeSpan.FromMilliseconds(200);
+            o.MaxRetryDelay = TimeSpan.FromMilliseconds(200);
         }
 
         // Each relay below is a new process as far as the database can tell: the attempts live in the table.
@@ -169,8 +169,8 @@ public sealed class PoisonRecordTests(ITestOutputHelper output)
         var relay = harness.CreateEngine("relay", flaky, o =>
         {
             o.MaxAttempts = 5;
-            o.RetryBaseDelay = TimeSpan.FromMilliseconds(100);
-            o.RetryMaxDelay = TimeSpan.FromMilliseconds(300);
+            o.InitialRetryDelay = TimeSpan.FromMilliseconds(100);
+            o.MaxRetryDelay = TimeSpan.FromMilliseconds(300);
         });
         await relay.PrepareAsync(CancellationToken.None);
         await relay.RunLeaseCycleAsync(CancellationToken.None);

@@ -12,7 +12,7 @@ public sealed class PollingRelayDrainTests(ITestOutputHelper output)
     {
         await using var harness = await RelayHarness.CreateAsync(output, laneCount: 16);
         var written = await harness.WriteManyAsync(3000, keys: 50);
-        var host = await harness.StartRelayHostAsync("relay-1", o => o.BatchSize = 200);
+        var host = await harness.StartRelayHostAsync("relay-1", o => o.MaxBatchSize = 200);
 
         await harness.WaitUntilDrainedAsync();
         var records = harness.ReadTopic(3000);
@@ -54,7 +54,7 @@ public sealed class PollingRelayDrainTests(ITestOutputHelper output)
         var written = await harness.WriteManyAsync(500, keys: 20);
         var host = await harness.StartRelayHostAsync("relay-1", o =>
         {
-            o.RetainPublishedFor = TimeSpan.FromSeconds(3);
+            o.PublishedRetention = TimeSpan.FromSeconds(3);
             o.CleanupInterval = TimeSpan.FromMilliseconds(200);
         });
 

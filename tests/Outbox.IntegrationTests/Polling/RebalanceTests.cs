@@ -10,7 +10,7 @@ public sealed class RebalanceTests(ITestOutputHelper output)
     public async Task Lanes_rebalance_when_a_fourth_instance_joins_and_when_one_leaves_while_rows_keep_flowing()
     {
         await using var harness = await RelayHarness.CreateAsync(output, laneCount: 64);
-        void Fast(Outbox.Relay.PollingRelayOptions o)
+        void Fast(Outbox.PollingRelayOptions o)
         {
             o.LeaseDuration = TimeSpan.FromSeconds(3);
             o.HeartbeatInterval = TimeSpan.FromMilliseconds(300);

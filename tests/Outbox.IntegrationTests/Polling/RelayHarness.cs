@@ -144,10 +144,10 @@ internal sealed class RelayHarness : IAsyncDisposable
             InstanceId = instanceId,
             LeaseDuration = TimeSpan.FromSeconds(2),
             HeartbeatInterval = TimeSpan.FromMilliseconds(500),
-            RetainPublishedFor = retainPublished ? TimeSpan.FromHours(1) : null,
+            PublishedRetention = retainPublished ? TimeSpan.FromHours(1) : null,
         };
         configure?.Invoke(options);
-        IPollingRelayStore store = new PostgreSqlPollingStore(DataSource, OutboxOptions, options.RetainPublishedFor is not null);
+        IPollingRelayStore store = new PostgreSqlPollingStore(DataSource, OutboxOptions, options.PublishedRetention is not null);
         store = wrapStore?.Invoke(store) ?? store;
         return new PollingRelay(store, publisher, options, OutboxOptions, TimeProvider.System, new RelayTelemetry(_meters), new TestOutputLoggerFactory(Output, instanceId).CreateLogger<PollingRelay>());
     }

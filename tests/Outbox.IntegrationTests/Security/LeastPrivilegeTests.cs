@@ -97,8 +97,8 @@ public sealed partial class LeastPrivilegeTests(ITestOutputHelper output)
                 {
                     o.SlotName = slot;
                     o.AcknowledgeInterval = TimeSpan.FromMilliseconds(100);
-                    o.RetryBaseDelay = TimeSpan.FromMilliseconds(200);
-                    o.RetryMaxDelay = TimeSpan.FromSeconds(2);
+                    o.InitialRetryDelay = TimeSpan.FromMilliseconds(200);
+                    o.MaxRetryDelay = TimeSpan.FromSeconds(2);
                 }), postgreSql: o => o.ReplicationConnectionString = replicator);
                 await Eventually.TrueAsync(() => CdcHarness.MonitorOf(relay).State == CdcRelayState.Streaming, "the CDC relay streams");
                 await WriteAsync(services, 7, 3);

@@ -48,7 +48,7 @@ public sealed class SecurityDb(DbContextOptions<SecurityDb> options) : DbContext
 }
 
 /// <summary>Records each event once, in the consumer's transaction; refuses the events of <see cref="RefusedAccount"/>.</summary>
-public sealed class AccountOpenedHandler(SecurityDb db) : IOutboxHandler<AccountOpened>
+public sealed class AccountOpenedHandler(SecurityDb db) : IInboxHandler<AccountOpened>
 {
     public const string RefusedAccount = "poison";
 

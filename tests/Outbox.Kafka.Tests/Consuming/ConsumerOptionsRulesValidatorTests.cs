@@ -9,7 +9,7 @@ public sealed class ConsumerOptionsRulesValidatorTests
 {
     public sealed record Shipped(string Id);
 
-    private sealed class ShippedHandler : IOutboxHandler<Shipped>
+    private sealed class ShippedHandler : IInboxHandler<Shipped>
     {
         public Task HandleAsync(Shipped evt, MessageContext context, CancellationToken cancellationToken) => Task.CompletedTask;
     }
@@ -26,7 +26,7 @@ public sealed class ConsumerOptionsRulesValidatorTests
             })
             .AddConsumer<NoDb>("g", c => c.Subscribe<Shipped, ShippedHandler>().Configure(o => o.DeadLetterTopicTemplate = deadLetterTemplate));
         using var provider = services.BuildServiceProvider();
-        var options = provider.GetRequiredService<IOptionsMonitor<ConsumerOptions>>();
+        var options = provider.GetRequiredService<IOptionsMonitor<InboxConsumerOptions>>();
         try
         {
             _ = options.Get("g");
@@ -47,7 +47,7 @@ public sealed class ConsumerOptionsRulesValidatorTests
         var result = Validate(template, "{topic}.dlq");
 
         Assert.True(result.Failed);
-        Assert.Contains("ConsumerOptions.DeadLetterTopicTemplate", result.FailureMessage, StringComparison.Ordinal);
+        Assert.Contains("InboxConsumerOptions.DeadLetterTopicTemplate", result.FailureMessage, StringComparison.Ordinal);
         Assert.Contains("253 characters", result.FailureMessage, StringComparison.Ordinal);
         Assert.Contains("consumer group 'g'", result.FailureMessage, StringComparison.Ordinal);
     }

@@ -263,7 +263,7 @@ public sealed partial class InboxProcessorTests : IAsyncDisposable
         }
     }
 
-    public sealed class TestHandler(TestDb db, Script script) : IOutboxHandler<TestEvent>
+    public sealed class TestHandler(TestDb db, Script script) : IInboxHandler<TestEvent>
     {
         public Task HandleAsync(TestEvent message, MessageContext context, CancellationToken cancellationToken)
         {

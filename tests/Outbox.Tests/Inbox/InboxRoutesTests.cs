@@ -12,17 +12,17 @@ public sealed class InboxRoutesTests
 
     public sealed record Billed(string AccountId);
 
-    public sealed class StartedHandler : IOutboxHandler<Started>
+    public sealed class StartedHandler : IInboxHandler<Started>
     {
         public Task HandleAsync(Started evt, MessageContext context, CancellationToken cancellationToken) => Task.CompletedTask;
     }
 
-    public sealed class OtherStartedHandler : IOutboxHandler<Started>
+    public sealed class OtherStartedHandler : IInboxHandler<Started>
     {
         public Task HandleAsync(Started evt, MessageContext context, CancellationToken cancellationToken) => Task.CompletedTask;
     }
 
-    public sealed class BilledHandler : IOutboxHandler<Billed>
+    public sealed class BilledHandler : IInboxHandler<Billed>
     {
         public Task HandleAsync(Billed evt, MessageContext context, CancellationToken cancellationToken) => Task.CompletedTask;
     }

@@ -30,18 +30,18 @@ public sealed class PollingRelayOptionsValidationTests
     {
         var result = new PollingRelayOptionsRulesValidator().Validate(null, new PollingRelayOptions
         {
-            RetryBaseDelay = TimeSpan.FromMinutes(10),
-            RetryMaxDelay = TimeSpan.FromMinutes(1),
-            RetainPublishedFor = TimeSpan.Zero,
+            InitialRetryDelay = TimeSpan.FromMinutes(10),
+            MaxRetryDelay = TimeSpan.FromMinutes(1),
+            PublishedRetention = TimeSpan.Zero,
             InstanceId = " ",
         });
-        Assert.Contains("PollingRelayOptions.RetryMaxDelay", result.FailureMessage, StringComparison.Ordinal);
-        Assert.Contains("PollingRelayOptions.RetainPublishedFor", result.FailureMessage, StringComparison.Ordinal);
+        Assert.Contains("PollingRelayOptions.MaxRetryDelay", result.FailureMessage, StringComparison.Ordinal);
+        Assert.Contains("PollingRelayOptions.PublishedRetention", result.FailureMessage, StringComparison.Ordinal);
         Assert.Contains("PollingRelayOptions.InstanceId", result.FailureMessage, StringComparison.Ordinal);
     }
 
     [Theory]
-    [InlineData(nameof(PollingRelayOptions.BatchSize))]
+    [InlineData(nameof(PollingRelayOptions.MaxBatchSize))]
     [InlineData(nameof(PollingRelayOptions.MaxConcurrentLanes))]
     [InlineData(nameof(PollingRelayOptions.MaxAttempts))]
     [InlineData(nameof(PollingRelayOptions.PollInterval))]
@@ -52,8 +52,8 @@ public sealed class PollingRelayOptionsValidationTests
         var options = new PollingRelayOptions();
         switch (setting)
         {
-            case nameof(PollingRelayOptions.BatchSize):
-                options.BatchSize = 0;
+            case nameof(PollingRelayOptions.MaxBatchSize):
+                options.MaxBatchSize = 0;
                 break;
             case nameof(PollingRelayOptions.MaxConcurrentLanes):
                 options.MaxConcurrentLanes = 0;

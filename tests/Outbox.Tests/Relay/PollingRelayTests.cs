@@ -23,12 +23,12 @@ public sealed class PollingRelayTests : IDisposable
     private readonly PollingRelayOptions _options = new()
     {
         InstanceId = Me,
-        BatchSize = 3,
+        MaxBatchSize = 3,
         LeaseDuration = TimeSpan.FromSeconds(30),
         HeartbeatInterval = TimeSpan.FromSeconds(10),
         MaxAttempts = 2,
-        RetryBaseDelay = TimeSpan.FromSeconds(1),
-        RetryMaxDelay = TimeSpan.FromSeconds(20),
+        InitialRetryDelay = TimeSpan.FromSeconds(1),
+        MaxRetryDelay = TimeSpan.FromSeconds(20),
     };
 
     private readonly OutboxOptions _outbox = new() { LaneCount = 4, TopicTemplate = "t.{aggregatetype}" };
@@ -114,7 +114,7 @@ public sealed class PollingRelayTests : IDisposable
         // b is done; a's failed row and the row behind it wait, in order; the lane is drained again at once.
         Assert.Equal(DrainOutcome.More(1), outcome);
         Assert.Equal([a1.Id, a2.Id], _store.Pending(0).Select(m => m.Id));
-        Assert.Equal(new KeyFailureOutcome(1, false, _options.RetryBaseDelay), _store.Outcomes[a1.Id]);
+        Assert.Equal(new KeyFailureOutcome(1, false, _options.InitialRetryDelay), _store.Outcomes[a1.Id]);
         Assert.Equal(1, relay.FailedAttempts);
         Assert.Equal(0, relay.Parked);
 
@@ -171,7 +171,7 @@ public sealed class PollingRelayTests : IDisposable
             delays.Add(outcome.Delay);
         }
 
-        // Jitter pinned to its maximum: 1, 2, 4, 8, 16 s, then the cap (RetryMaxDelay 20 s, never above 30 s).
+        // Jitter pinned to its maximum: 1, 2, 4, 8, 16 s, then the cap (MaxRetryDelay 20 s, never above 30 s).
         Assert.Equal([1, 2, 4, 8, 16, 20, 20], delays.Select(d => d.TotalSeconds));
         Assert.Empty(_store.Outcomes);
         Assert.Equal(0, relay.FailedAttempts);
@@ -194,7 +194,7 @@ public sealed class PollingRelayTests : IDisposable
         _store.Add(a1, Row(0, "b"));
         _publisher.Result = m => m.Id == a1.Id ? PublishResult.Acknowledged : PublishResult.NotAttempted;
 
-        Assert.Equal(DrainOutcome.RetryLater(_options.RetryBaseDelay, 1), await relay.DrainOnceAsync(lease, CancellationToken.None));
+        Assert.Equal(DrainOutcome.RetryLater(_options.InitialRetryDelay, 1), await relay.DrainOnceAsync(lease, CancellationToken.None));
         Assert.Single(_store.Pending(0));
         Assert.Empty(_store.Outcomes);
     }

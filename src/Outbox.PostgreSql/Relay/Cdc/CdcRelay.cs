@@ -243,7 +243,7 @@ internal sealed class CdcRelay
     private async Task DrainBacklogAsync(CancellationToken cancellationToken)
     {
         var store = _store;
-        var policy = new KeyRetryPolicy(_options.MaxAttempts, _options.RetryBaseDelay, _options.RetryMaxDelay);
+        var policy = new KeyRetryPolicy(_options.MaxAttempts, _options.InitialRetryDelay, _options.MaxRetryDelay);
         var logged = false;
         while (true)
         {
@@ -325,6 +325,6 @@ internal sealed class CdcRelay
     private TimeSpan NextDelay()
     {
         var failures = Math.Min(++_consecutiveFailures, 30);
-        return RetryBackoff.Delay(failures, _options.RetryBaseDelay, _options.RetryMaxDelay);
+        return RetryBackoff.Delay(failures, _options.InitialRetryDelay, _options.MaxRetryDelay);
     }
 }

@@ -1,6 +1,6 @@
 using System.ComponentModel.DataAnnotations;
 
-namespace Outbox.PostgreSql;
+namespace Outbox;
 
 /// <summary>
 /// Options of the CDC relay: the logical replication slot and publication it reads the outbox from, batching, retries
@@ -59,17 +59,17 @@ public sealed class CdcRelayOptions
     /// consecutive failure.</summary>
     /// <value>The default is 1 second.</value>
     [Range(typeof(TimeSpan), "00:00:00.001", "01:00:00")]
-    public TimeSpan RetryBaseDelay { get; set; } = TimeSpan.FromSeconds(1);
+    public TimeSpan InitialRetryDelay { get; set; } = TimeSpan.FromSeconds(1);
 
     /// <summary>Gets or sets the longest delay between two retries.</summary>
     /// <value>The default is 1 minute.</value>
     [Range(typeof(TimeSpan), "00:00:00.001", "1.00:00:00")]
-    public TimeSpan RetryMaxDelay { get; set; } = TimeSpan.FromMinutes(1);
+    public TimeSpan MaxRetryDelay { get; set; } = TimeSpan.FromMinutes(1);
 
     /// <summary>Gets or sets how many failed publish attempts of one event park its key. A failure counts when it is the
     /// record's (not the broker's or the network's); a permanent one (too large, invalid topic, not authorized) parks the
-    /// key at once. Until then the key waits <see cref="RetryBaseDelay"/> (doubling per attempt, up to
-    /// <see cref="RetryMaxDelay"/>) and is tried again; meanwhile, and while it is parked, the key's events wait in the
+    /// key at once. Until then the key waits <see cref="InitialRetryDelay"/> (doubling per attempt, up to
+    /// <see cref="MaxRetryDelay"/>) and is tried again; meanwhile, and while it is parked, the key's events wait in the
     /// outbox table in order and every other key goes on. Attempts are kept in the parked-keys table, so a restart or a
     /// standby's takeover goes on counting.</summary>
     /// <value>The default is 10.</value>

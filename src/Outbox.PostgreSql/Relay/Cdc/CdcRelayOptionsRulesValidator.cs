@@ -19,9 +19,9 @@ internal sealed class CdcRelayOptionsRulesValidator : IValidateOptions<CdcRelayO
             failures.Add($"CdcRelayOptions.PublicationName must be a plain SQL identifier (letters, digits and '_', starting with a letter or '_', at most 63 characters); got '{options.PublicationName}'.");
         }
 
-        if (options.RetryMaxDelay < options.RetryBaseDelay)
+        if (options.MaxRetryDelay < options.InitialRetryDelay)
         {
-            failures.Add($"CdcRelayOptions.RetryMaxDelay ({options.RetryMaxDelay}) must not be shorter than CdcRelayOptions.RetryBaseDelay ({options.RetryBaseDelay}).");
+            failures.Add($"CdcRelayOptions.MaxRetryDelay ({options.MaxRetryDelay}) must not be shorter than CdcRelayOptions.InitialRetryDelay ({options.InitialRetryDelay}).");
         }
 
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);

@@ -99,7 +99,7 @@ internal sealed class CdcStreamSession : IDisposable
     {
         _parking = parking;
         _outboxOptions = outboxOptions;
-        _retryPolicy = new KeyRetryPolicy(options.MaxAttempts, options.RetryBaseDelay, options.RetryMaxDelay);
+        _retryPolicy = new KeyRetryPolicy(options.MaxAttempts, options.InitialRetryDelay, options.MaxRetryDelay);
         _budget = new CdcByteBudget(options.MaxBytesInFlight);
         _connection = connection;
         _store = store;

@@ -45,7 +45,7 @@ public static class PollingRelayOutboxBuilderExtensions
         services.TryAddSingleton(sp => new PostgreSqlPollingStore(
             (sp.GetService<OutboxDataSource>() ?? throw new OutboxConfigurationException("AddPollingRelay() needs the PostgreSQL store: call UsePostgreSql(connectionString) on the outbox builder.")).DataSource,
             sp.GetRequiredService<IOptions<OutboxOptions>>().Value,
-            sp.GetRequiredService<IOptions<PollingRelayOptions>>().Value.RetainPublishedFor is not null));
+            sp.GetRequiredService<IOptions<PollingRelayOptions>>().Value.PublishedRetention is not null));
         services.TryAddSingleton(sp => new PollingRelay(
             sp.GetRequiredService<PostgreSqlPollingStore>(),
             sp.GetService<IOutboxPublisher>() ?? throw new OutboxConfigurationException("AddPollingRelay() needs a transport to publish to: call UseKafka(...) on the outbox builder."),

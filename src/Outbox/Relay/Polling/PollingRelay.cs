@@ -91,7 +91,7 @@ internal sealed class PollingRelay
             Log.OrphanLanes(_logger, Format(orphans), _laneCount);
         }
 
-        Log.Started(_logger, InstanceId, _laneCount, _options.BatchSize, _options.MaxConcurrentLanes);
+        Log.Started(_logger, InstanceId, _laneCount, _options.MaxBatchSize, _options.MaxConcurrentLanes);
         _telemetry.Running(this);
     }
 
@@ -235,7 +235,7 @@ internal sealed class PollingRelay
             lanes[i] = leases[i].Lane;
         }
 
-        var batches = await _store.ClaimAsync(lanes, _options.BatchSize, _batchBytes, cancellationToken).ConfigureAwait(false);
+        var batches = await _store.ClaimAsync(lanes, _options.MaxBatchSize, _batchBytes, cancellationToken).ConfigureAwait(false);
 
         // The claim may be long past (a GC pause, a SIGSTOP, a starved machine): if a lease may have expired meanwhile,
         // another instance may already have published newer events of these keys, and sending this batch now would put
@@ -287,7 +287,7 @@ internal sealed class PollingRelay
             }
         }
 
-        var policy = new KeyRetryPolicy(_options.MaxAttempts, _options.RetryBaseDelay, _options.RetryMaxDelay);
+        var policy = new KeyRetryPolicy(_options.MaxAttempts, _options.InitialRetryDelay, _options.MaxRetryDelay);
         var completion = await _store.CompleteAsync(InstanceId, active, ids, (IReadOnlyList<Guid>?)retried ?? [], settlement.Failures, policy, cancellationToken).ConfigureAwait(false);
         var held = completion.HeldLanes;
         var failureOutcomes = new List<KeyFailureOutcome>(settlement.Failures.Count);
@@ -336,7 +336,7 @@ internal sealed class PollingRelay
         {
             // The broker or the network, not the records: the lanes wait and try again, nothing is counted.
             var streak = Interlocked.Increment(ref _transientStreak);
-            transientDelay = RetryBackoff.Compute(Math.Min(streak, 30), _options.RetryBaseDelay, TransientRetryMaxDelay(_options), _jitter());
+            transientDelay = RetryBackoff.Compute(Math.Min(streak, 30), _options.InitialRetryDelay, TransientRetryMaxDelay(_options), _jitter());
             SettlementLog.TransientFailure(_logger, "polling", settlement.TransientRows, transientDelay.Value, transient);
         }
         else
@@ -361,8 +361,8 @@ internal sealed class PollingRelay
                 : laneFailed.Contains(lane) ? DrainOutcome.More(laneIds)
 
                 // Rows not attempted without a failure to say why (a publisher stopped early): try again shortly, never spin.
-                : laneIds < batch.Messages.Count ? DrainOutcome.RetryLater(_options.RetryBaseDelay, laneIds)
-                : batch.Messages.Count >= _options.BatchSize || batch.CutByBytes ? DrainOutcome.More(laneIds)
+                : laneIds < batch.Messages.Count ? DrainOutcome.RetryLater(_options.InitialRetryDelay, laneIds)
+                : batch.Messages.Count >= _options.MaxBatchSize || batch.CutByBytes ? DrainOutcome.More(laneIds)
                 : DrainOutcome.Idle(laneIds);
         }
 
@@ -371,7 +371,7 @@ internal sealed class PollingRelay
 
     /// <summary>The longest wait between retries of a transient failure (the broker down): never longer than 30 seconds.</summary>
     internal static TimeSpan TransientRetryMaxDelay(PollingRelayOptions options) =>
-        options.RetryMaxDelay < TimeSpan.FromSeconds(30) ? options.RetryMaxDelay : TimeSpan.FromSeconds(30);
+        options.MaxRetryDelay < TimeSpan.FromSeconds(30) ? options.MaxRetryDelay : TimeSpan.FromSeconds(30);
 
     /// <summary>Gives every held lane back and leaves the live instances (graceful shutdown).</summary>
     public async Task ReleaseAllAsync(CancellationToken cancellationToken)

@@ -29,7 +29,7 @@ internal sealed class PollingRelayHostedService(
         _loops.Add(Task.Run(() => LeaseLoopAsync(_stopping.Token), CancellationToken.None));
         _loops.Add(Task.Run(() => ListenLoopAsync(_stopping.Token), CancellationToken.None));
         _loops.Add(Task.Run(() => PollLoopAsync(_stopping.Token), CancellationToken.None));
-        if (options.RetainPublishedFor is { } retention)
+        if (options.PublishedRetention is { } retention)
         {
             _loops.Add(Task.Run(() => CleanupLoopAsync(retention, _stopping.Token), CancellationToken.None));
         }

@@ -1,7 +1,8 @@
 using System.Globalization;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Outbox.Relay;
 
-namespace Outbox.Relay;
+namespace Outbox;
 
 /// <summary>
 /// What the polling relay of this process is doing: resolve it from the service provider after

@@ -1,6 +1,6 @@
 using System.ComponentModel.DataAnnotations;
 
-namespace Outbox.Relay;
+namespace Outbox;
 
 /// <summary>
 /// Options of the polling relay: lane leases, batching, concurrency, retries and retention.
@@ -31,7 +31,7 @@ public sealed class PollingRelayOptions
     /// <summary>Gets or sets the most rows of one lane claimed, published and deleted together.</summary>
     /// <value>The default is 1,000.</value>
     [Range(1, 10_000)]
-    public int BatchSize { get; set; } = 1000;
+    public int MaxBatchSize { get; set; } = 1000;
 
     /// <summary>
     /// Gets or sets how long a drain cycle waits after the previous one started before it claims: under load, one claim,
@@ -68,19 +68,19 @@ public sealed class PollingRelayOptions
     /// attempt (with jitter). Failures of the broker or the network make the lane wait the same way, capped at 30 seconds.</summary>
     /// <value>The default is 1 second.</value>
     [Range(typeof(TimeSpan), "00:00:00.001", "1.00:00:00")]
-    public TimeSpan RetryBaseDelay { get; set; } = TimeSpan.FromSeconds(1);
+    public TimeSpan InitialRetryDelay { get; set; } = TimeSpan.FromSeconds(1);
 
     /// <summary>Gets or sets the longest delay between two attempts of a failed event.</summary>
     /// <value>The default is 5 minutes.</value>
     [Range(typeof(TimeSpan), "00:00:00.001", "1.00:00:00")]
-    public TimeSpan RetryMaxDelay { get; set; } = TimeSpan.FromMinutes(5);
+    public TimeSpan MaxRetryDelay { get; set; } = TimeSpan.FromMinutes(5);
 
     /// <summary>
     /// Gets or sets how long published rows are kept. <see langword="null"/> deletes each row once Kafka acknowledged it;
     /// a value marks it published (<c>published_at</c>) instead, and a cleanup job deletes it after this time.
     /// </summary>
     /// <value>The default is <see langword="null"/> (delete on acknowledgement).</value>
-    public TimeSpan? RetainPublishedFor { get; set; }
+    public TimeSpan? PublishedRetention { get; set; }
 
     /// <summary>Gets or sets how often the cleanup job deletes expired published rows (retention mode only).</summary>
     /// <value>The default is 1 minute.</value>

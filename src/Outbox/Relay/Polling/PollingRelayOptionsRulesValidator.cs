@@ -13,14 +13,14 @@ internal sealed class PollingRelayOptionsRulesValidator : IValidateOptions<Polli
             failures.Add($"PollingRelayOptions.LeaseDuration ({options.LeaseDuration}) must be longer than PollingRelayOptions.HeartbeatInterval ({options.HeartbeatInterval}), or leases lapse between renewals.");
         }
 
-        if (options.RetryMaxDelay < options.RetryBaseDelay)
+        if (options.MaxRetryDelay < options.InitialRetryDelay)
         {
-            failures.Add($"PollingRelayOptions.RetryMaxDelay ({options.RetryMaxDelay}) must be at least PollingRelayOptions.RetryBaseDelay ({options.RetryBaseDelay}).");
+            failures.Add($"PollingRelayOptions.MaxRetryDelay ({options.MaxRetryDelay}) must be at least PollingRelayOptions.InitialRetryDelay ({options.InitialRetryDelay}).");
         }
 
-        if (options.RetainPublishedFor is { } retention && retention <= TimeSpan.Zero)
+        if (options.PublishedRetention is { } retention && retention <= TimeSpan.Zero)
         {
-            failures.Add($"PollingRelayOptions.RetainPublishedFor must be positive when set; got {retention}.");
+            failures.Add($"PollingRelayOptions.PublishedRetention must be positive when set; got {retention}.");
         }
 
         if (options.InstanceId is { } id && string.IsNullOrWhiteSpace(id))

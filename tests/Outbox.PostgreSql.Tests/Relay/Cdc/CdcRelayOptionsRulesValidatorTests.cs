@@ -49,9 +49,9 @@ public sealed class CdcRelayOptionsRulesValidatorTests
     public void A_retry_ceiling_below_the_base_delay_fails()
     {
         var result = new CdcRelayOptionsRulesValidator().Validate(
-            null, new CdcRelayOptions { RetryBaseDelay = TimeSpan.FromSeconds(10), RetryMaxDelay = TimeSpan.FromSeconds(1) });
+            null, new CdcRelayOptions { InitialRetryDelay = TimeSpan.FromSeconds(10), MaxRetryDelay = TimeSpan.FromSeconds(1) });
         Assert.True(result.Failed);
-        Assert.Contains("CdcRelayOptions.RetryMaxDelay", result.FailureMessage, StringComparison.Ordinal);
+        Assert.Contains("CdcRelayOptions.MaxRetryDelay", result.FailureMessage, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -1,12 +1,12 @@
 using System.ComponentModel.DataAnnotations;
 
-namespace Outbox.Kafka;
+namespace Outbox;
 
 /// <summary>
 /// Options of one inbox consumer group (named options; the name is the group id). Kafka client settings shared by
 /// every group (bootstrap servers, SASL/TLS, <c>session.timeout.ms</c>, ...) come from <see cref="KafkaOptions"/>.
 /// </summary>
-public sealed class ConsumerOptions
+public sealed class InboxConsumerOptions
 {
     /// <summary>The placeholder in <see cref="DeadLetterTopicTemplate"/> replaced by the original topic.</summary>
     public const string TopicPlaceholder = "{topic}";
@@ -91,5 +91,5 @@ public sealed class ConsumerOptions
     /// </summary>
     /// <value>The default is 10 seconds.</value>
     [Range(typeof(TimeSpan), "00:00:00", "00:10:00")]
-    public TimeSpan StopTimeout { get; set; } = TimeSpan.FromSeconds(10);
+    public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromSeconds(10);
 }

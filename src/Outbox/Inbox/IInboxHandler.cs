@@ -12,7 +12,7 @@ namespace Outbox;
 /// saves once more before it commits. Effects outside that database (HTTP calls, e-mails) are at least once: a
 /// failed attempt is retried.
 /// </remarks>
-public interface IOutboxHandler<in TEvent>
+public interface IInboxHandler<in TEvent>
     where TEvent : class
 {
     /// <summary>Handles an event.</summary>

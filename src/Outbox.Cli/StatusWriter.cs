@@ -38,7 +38,7 @@ internal static class StatusWriter
             TableWriter.Write(
                 output,
                 ["slot", "active", "wal_status", "lag bytes", "retained bytes"],
-                status.ReplicationSlots.Select(s => new[] { s.Name, s.Active ? "yes" : "no", s.WalStatus ?? "", s.LagBytes?.ToString(c) ?? "", s.RetainedBytes?.ToString(c) ?? "" }));
+                status.ReplicationSlots.Select(s => new[] { s.SlotName, s.IsActive ? "yes" : "no", s.WalStatus ?? "", s.LagBytes?.ToString(c) ?? "", s.RetainedWalBytes?.ToString(c) ?? "" }));
         }
 
         output.WriteLine();

@@ -73,18 +73,29 @@ public sealed class OutboxAdministration(NpgsqlDataSource dataSource, OutboxOpti
                 retryingKeys = r.GetInt64(1);
             }
 
-            var slots = new List<SlotStatus>();
+            var slots = new List<CdcSlotStatus>();
             const string slotSql = """
                 SELECT slot_name, active, active_pid, wal_status,
                        pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)::bigint,
-                       pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::bigint
+                       pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::bigint,
+                       confirmed_flush_lsn::text, restart_lsn::text, safe_wal_size
                 FROM pg_replication_slots WHERE slot_type = 'logical' AND database = current_database() ORDER BY slot_name
                 """;
             await foreach (var r in QueryAsync(connection, slotSql, cancellationToken).ConfigureAwait(false))
             {
-                slots.Add(new SlotStatus(
-                    r.GetString(0), r.GetBoolean(1), r.IsDBNull(2) ? null : r.GetInt32(2), r.IsDBNull(3) ? null : r.GetString(3),
-                    r.IsDBNull(4) ? null : r.GetInt64(4), r.IsDBNull(5) ? null : r.GetInt64(5)));
+                slots.Add(new CdcSlotStatus
+                {
+                    SlotName = r.GetString(0),
+                    Exists = true,
+                    IsActive = r.GetBoolean(1),
+                    ActivePid = r.IsDBNull(2) ? null : r.GetInt32(2),
+                    WalStatus = r.IsDBNull(3) ? null : r.GetString(3),
+                    LagBytes = r.IsDBNull(4) ? null : r.GetInt64(4),
+                    RetainedWalBytes = r.IsDBNull(5) ? null : r.GetInt64(5),
+                    ConfirmedFlushLsn = r.IsDBNull(6) ? null : r.GetString(6),
+                    RestartLsn = r.IsDBNull(7) ? null : r.GetString(7),
+                    SafeWalSizeBytes = r.IsDBNull(8) ? null : r.GetInt64(8),
+                });
             }
 
             var inboxes = new List<InboxStatus>();

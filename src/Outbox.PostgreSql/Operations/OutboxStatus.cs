@@ -15,7 +15,7 @@ public sealed record OutboxStatus(
     TimeSpan? OldestPendingAge,
     IReadOnlyList<LaneStatus> Lanes,
     long DeadLetters,
-    IReadOnlyList<SlotStatus> ReplicationSlots,
+    IReadOnlyList<CdcSlotStatus> ReplicationSlots,
     IReadOnlyList<InboxStatus> Inboxes,
     long ParkedKeys = 0,
     long RetryingKeys = 0,
@@ -29,15 +29,6 @@ public sealed record OutboxStatus(
 /// <param name="Epoch">The lease's epoch (its fencing token).</param>
 /// <param name="LeaseExpiresAt">When the lease expires unless renewed; <see langword="null"/> when the lane is not leased.</param>
 public sealed record LaneStatus(int Lane, long Pending, TimeSpan? OldestPendingAge, string? Owner, long Epoch, DateTimeOffset? LeaseExpiresAt);
-
-/// <summary>One logical replication slot.</summary>
-/// <param name="Name">The slot name.</param>
-/// <param name="Active">Whether a relay is connected to the slot.</param>
-/// <param name="ActivePid">The server process id of the connected relay, if any.</param>
-/// <param name="WalStatus">PostgreSQL's <c>wal_status</c> for the slot (<c>reserved</c>, <c>extended</c>, <c>unreserved</c>, <c>lost</c>).</param>
-/// <param name="LagBytes">Bytes of WAL between the slot's confirmed position and the server's current position.</param>
-/// <param name="RetainedBytes">Bytes of WAL the slot keeps on the server.</param>
-public sealed record SlotStatus(string Name, bool Active, int? ActivePid, string? WalStatus, long? LagBytes, long? RetainedBytes);
 
 /// <summary>One consumer group's inbox.</summary>
 /// <param name="ConsumerGroup">The Kafka consumer group.</param>

@@ -75,6 +75,17 @@ public sealed class CdcRelayStreamingTests(ITestOutputHelper output)
         var status = await CdcHarness.MonitorOf(host).GetSlotStatusAsync();
         output.WriteLine($"lag {status.LagBytes} bytes, retained {status.RetainedWalBytes} bytes, wal_status {status.WalStatus}");
         Assert.Equal("reserved", status.WalStatus);
+
+        // The operator's status (dotnet outbox status) reports the same slot with the same type as the relay's monitor.
+        var operations = await new OutboxAdministration(harness.DataSource, harness.OutboxOptions, TimeProvider.System).GetStatusAsync();
+        var listed = Assert.Single(operations.ReplicationSlots, s => s.SlotName == harness.SlotName);
+        Assert.True(listed.Exists);
+        Assert.True(listed.IsActive);
+        Assert.NotNull(listed.ActivePid);
+        Assert.Equal("reserved", listed.WalStatus);
+        Assert.NotNull(listed.ConfirmedFlushLsn);
+        Assert.NotNull(listed.LagBytes);
+        Assert.NotNull(listed.RetainedWalBytes);
     }
 
     [Fact]

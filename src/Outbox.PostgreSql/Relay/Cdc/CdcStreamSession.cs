@@ -140,7 +140,14 @@ internal sealed class CdcStreamSession : IDisposable
         _held = new CdcHeldKeys(await _store.ReadParkedKeysAsync(stoppingToken).ConfigureAwait(false));
         _lastForgetReleased = _timeProvider.GetTimestamp();
         var flushStop = new CancellationTokenSource();
-        var stopping = stoppingToken.Register(() => _ending.TrySetResult());
+        // A stop bounds the wait for what is in flight by ShutdownTimeout, also when it comes while the session is already
+        // ending for another reason (a lost replication connection): the host's stop must not wait for the producer's
+        // message timeout. What is not settled by then is published again by the next session (at least once).
+        var stopping = stoppingToken.Register(() =>
+        {
+            _ending.TrySetResult();
+            _abort.CancelAfter(_options.ShutdownTimeout);
+        });
         try
         {
             var reader = Task.Run(ReadAsync, CancellationToken.None);
@@ -151,7 +158,6 @@ internal sealed class CdcStreamSession : IDisposable
             await Task.WhenAny(_ending.Task, reader, publisher, settler).ConfigureAwait(false);
             if (stoppingToken.IsCancellationRequested)
             {
-                _abort.CancelAfter(_options.ShutdownTimeout);
                 Log.Stopping(_logger, _options.ShutdownTimeout);
                 if (!_draining)
                 {

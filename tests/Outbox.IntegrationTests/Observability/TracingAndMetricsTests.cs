@@ -10,6 +10,7 @@ using Xunit.Abstractions;
 
 namespace Outbox.IntegrationTests.Observability;
 
+[Collection(ProcessWideListenerCollection.Name)]
 public sealed class TracingAndMetricsTests(ITestOutputHelper output)
 {
     private static readonly ActivitySource s_web = new("Outbox.IntegrationTests.Web");

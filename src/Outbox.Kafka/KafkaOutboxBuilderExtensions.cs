@@ -6,7 +6,6 @@ using Microsoft.Extensions.Options;
 using Outbox.Kafka;
 using Outbox.Kafka.Publishing;
 using Outbox.Providers;
-using Outbox.Relay;
 
 namespace Outbox;
 

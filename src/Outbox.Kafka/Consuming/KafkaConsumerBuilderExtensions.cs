@@ -51,6 +51,9 @@ public static class KafkaConsumerBuilderExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<InboxConsumerOptions>, ConsumerOptionsValidator>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<InboxConsumerOptions>, ConsumerOptionsRulesValidator>());
         configure(new ConsumerBuilder(groupId, services));
+        services.TryAddSingleton<InboxTelemetry>();
+        services.TryAddSingleton(sp => new InboxProgress(sp.GetService<TimeProvider>() ?? TimeProvider.System));
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IOutboxHealthProbe, InboxConsumerHealthProbe>());
 
         if (existing is null)
         {
@@ -132,7 +135,7 @@ public static class KafkaConsumerBuilderExtensions
             deadLetters,
             processor,
             concurrency,
-            services.GetService<InboxProgress>() ?? new InboxProgress(timeProvider),
+            services.GetRequiredService<InboxProgress>(),
             telemetry,
             services.GetRequiredService<IServiceScopeFactory>(),
             loggerFactory?.CreateLogger("Outbox.Kafka.Consuming.InboxConsumerHost") ?? NullLogger.Instance);

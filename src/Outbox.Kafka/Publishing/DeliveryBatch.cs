@@ -1,6 +1,5 @@
 using Confluent.Kafka;
 using Outbox.Providers;
-using Outbox.Relay;
 
 namespace Outbox.Kafka.Publishing;
 

@@ -1,7 +1,6 @@
 using Confluent.Kafka;
 using Microsoft.Extensions.Logging;
 using Outbox.Providers;
-using Outbox.Relay;
 
 namespace Outbox.Kafka.Publishing;
 

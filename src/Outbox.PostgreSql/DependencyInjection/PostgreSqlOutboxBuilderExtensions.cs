@@ -89,7 +89,7 @@ public static class PostgreSqlOutboxBuilderExtensions
             .ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<PostgreSqlOutboxOptions>, PostgreSqlOutboxOptionsRulesValidator>());
         services.TryAddSingleton<OutboxDataSource>();
-        services.TryAddSingleton(sp => new OutboxWriter(sp.GetRequiredService<OutboxMessageFactory>(), sp.GetRequiredService<EnqueueTelemetry>()));
+        services.TryAddSingleton(sp => new OutboxWriter(sp.GetRequiredService<OutboxRowFactory>()));
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, OutboxSchemaInitializer>());
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<OutboxBacklogMonitor>();

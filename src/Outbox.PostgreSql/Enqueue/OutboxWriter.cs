@@ -1,5 +1,6 @@
 using Npgsql;
 using NpgsqlTypes;
+using Outbox.Providers;
 
 namespace Outbox.PostgreSql;
 
@@ -10,16 +11,14 @@ namespace Outbox.PostgreSql;
 /// </summary>
 public sealed class OutboxWriter
 {
-    private readonly OutboxMessageFactory _factory;
-    private readonly EnqueueTelemetry _telemetry;
+    private readonly OutboxRowFactory _rows;
     private readonly string _insertSql;
     private readonly string _copySql;
 
-    internal OutboxWriter(OutboxMessageFactory factory, EnqueueTelemetry telemetry)
+    internal OutboxWriter(OutboxRowFactory rows)
     {
-        _factory = factory;
-        _telemetry = telemetry;
-        var names = new OutboxTableNames(factory.Options);
+        _rows = rows;
+        var names = new OutboxTableNames(rows.Options);
         _insertSql = $"INSERT INTO {names.Messages} ({OutboxRows.WriteColumns}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0)";
         _copySql = $"COPY {names.Messages} ({OutboxRows.WriteColumns}) FROM STDIN (FORMAT BINARY)";
     }
@@ -39,8 +38,8 @@ public sealed class OutboxWriter
         ArgumentNullException.ThrowIfNull(connection);
         ArgumentNullException.ThrowIfNull(evt);
         CheckTransaction(connection, transaction);
-        using var activity = EnqueueTelemetry.Start(nameof(OutboxWriter), 1);
-        var message = _factory.Create(evt);
+        using var activity = OutboxRowFactory.StartEnqueue(nameof(OutboxWriter), 1);
+        var message = _rows.Create(evt);
         var command = new NpgsqlCommand(_insertSql, connection, transaction);
         await using var commandScope = command.ConfigureAwait(false);
         command.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = message.Id });
@@ -53,7 +52,7 @@ public sealed class OutboxWriter
         command.Parameters.Add(new NpgsqlParameter { Value = (object?)message.TraceParent ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
         command.Parameters.Add(new NpgsqlParameter { Value = (object?)message.TraceState ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
         await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-        _telemetry.Written([message]);
+        _rows.Written([message]);
         return message.Id;
     }
 
@@ -75,8 +74,8 @@ public sealed class OutboxWriter
 
         // Build every row before writing so that a bad event leaves the database untouched.
         var list = events as IReadOnlyCollection<object> ?? [.. events];
-        using var activity = EnqueueTelemetry.Start(nameof(OutboxWriter), list.Count);
-        var messages = list.Select(_factory.Create).ToList();
+        using var activity = OutboxRowFactory.StartEnqueue(nameof(OutboxWriter), list.Count);
+        var messages = list.Select(_rows.Create).ToList();
         if (messages.Count == 0)
         {
             return [];
@@ -105,7 +104,7 @@ public sealed class OutboxWriter
             await importer.CompleteAsync(cancellationToken).ConfigureAwait(false);
         }
 
-        _telemetry.Written(messages);
+        _rows.Written(messages);
 
         return messages.ConvertAll(m => m.Id);
     }

@@ -1,6 +1,6 @@
+using Outbox.Providers;
 using Npgsql;
 using NpgsqlTypes;
-using Outbox.Inbox;
 
 namespace Outbox.PostgreSql.Inbox;
 

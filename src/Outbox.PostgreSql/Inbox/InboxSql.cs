@@ -1,4 +1,4 @@
-using Outbox.Inbox;
+using Outbox.Providers;
 
 namespace Outbox.PostgreSql.Inbox;
 

@@ -1,7 +1,6 @@
 using System.Data.Common;
 using Npgsql;
 using NpgsqlTypes;
-using Outbox.Inbox;
 using Outbox.Providers;
 
 namespace Outbox.PostgreSql.Inbox;

@@ -1,7 +1,6 @@
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
-using Outbox.Inbox;
 using Outbox.Providers;
 
 namespace Outbox.PostgreSql.Inbox;

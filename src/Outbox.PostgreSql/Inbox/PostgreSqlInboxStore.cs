@@ -2,7 +2,6 @@ using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Storage;
 using Npgsql;
 using NpgsqlTypes;
-using Outbox.Inbox;
 using Outbox.Providers;
 
 namespace Outbox.PostgreSql.Inbox;

@@ -2,8 +2,7 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using Outbox;
 using Outbox.EntityFrameworkCore;
-using Outbox.Inbox;
-using Outbox.Relay;
+using Outbox.Providers;
 
 namespace Microsoft.Extensions.DependencyInjection;
 
@@ -39,8 +38,7 @@ public static class OutboxServiceCollectionExtensions
         // test (or a second host in the process) observes its own.
         services.AddMetrics();
         services.TryAddSingleton<EnqueueTelemetry>();
-        services.TryAddSingleton<RelayTelemetry>();
-        services.TryAddSingleton<InboxTelemetry>();
+        services.TryAddSingleton(sp => new OutboxRowFactory(sp.GetRequiredService<OutboxMessageFactory>(), sp.GetRequiredService<EnqueueTelemetry>()));
         services.TryAddSingleton<OutboxSaveChangesInterceptor>();
         services.TryAddSingleton<OutboxTransactionInterceptor>();
         return new OutboxBuilder(services);

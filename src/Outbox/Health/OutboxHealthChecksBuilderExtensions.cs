@@ -32,9 +32,6 @@ public static class OutboxHealthChecksBuilderExtensions
 
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<OutboxHealthOptions>, OutboxHealthOptionsValidator>());
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<OutboxHealthOptions>, OutboxHealthOptionsRulesValidator>());
-        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IOutboxHealthProbe, PollingRelayHealthProbe>());
-        builder.Services.TryAddSingleton(sp => new Outbox.Inbox.InboxProgress(sp.GetService<TimeProvider>() ?? TimeProvider.System));
-        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IOutboxHealthProbe, InboxConsumerHealthProbe>());
         return builder.Add(new HealthCheckRegistration(
             name,
             sp => new OutboxHealthCheck(sp.GetServices<IOutboxHealthProbe>(), sp.GetRequiredService<IOptions<OutboxHealthOptions>>()),

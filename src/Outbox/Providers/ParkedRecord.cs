@@ -6,7 +6,7 @@ public sealed record ParkedRecord
     /// <summary>Gets the record as the transport delivered it.</summary>
     public required InboxRecord Record { get; init; }
 
-    /// <summary>Gets the row's state: <c>parked</c>, <c>held</c> or <c>dead_letter</c>.</summary>
+    /// <summary>Gets the row's state: one of <see cref="ParkedState"/>'s values (<c>parked</c>, <c>held</c> or <c>dead_letter</c>).</summary>
     public required string State { get; init; }
 
     /// <summary>Gets why the record is there (a dead-letter or park reason code).</summary>

@@ -1,7 +1,6 @@
 using Confluent.Kafka;
 using Outbox.Kafka.Publishing;
 using Outbox.Providers;
-using Outbox.Relay;
 
 namespace Outbox.Kafka.Tests.Publishing;
 

@@ -57,6 +57,7 @@ public static class CdcRelayOutboxBuilderExtensions
             return new CdcStore(
                 sp.GetRequiredService<OutboxDataSource>().DataSource, names, sp.GetService<IOptions<PostgreSqlOutboxOptions>>()?.Value.ReplicationConnectionString);
         });
+        services.TryAddSingleton<RelayTelemetry>();
         services.TryAddSingleton(_ => new CdcAcknowledger());
         services.TryAddSingleton(sp => new CdcRelayMonitor(
             () => sp.GetRequiredService<CdcStore>(),

@@ -54,7 +54,9 @@ public static class PollingRelayOutboxBuilderExtensions
             sp.GetRequiredService<TimeProvider>(),
             sp.GetRequiredService<RelayTelemetry>(),
             sp.GetService<ILogger<PollingRelay>>() ?? NullLogger<PollingRelay>.Instance));
+        services.TryAddSingleton<RelayTelemetry>();
         services.TryAddSingleton(sp => new PollingRelayMonitor(sp.GetRequiredService<PollingRelay>()));
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IOutboxHealthProbe, PollingRelayHealthProbe>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, PollingRelayHostedService>(sp => new PollingRelayHostedService(
             sp.GetRequiredService<PollingRelay>(),
             sp.GetRequiredService<PostgreSqlPollingStore>(),

@@ -1,8 +1,6 @@
-using Outbox.Inbox;
+namespace Outbox.Tests.Shared;
 
-namespace Outbox.Tests.Inbox;
-
-public sealed class RetryBackoffTests
+public sealed class RetryBackoffDelayTests
 {
     [Theory]
     [InlineData(1, 100)]

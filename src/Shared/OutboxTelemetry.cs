@@ -1,12 +1,21 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
 
+// Shared source (see src/Shared/README.md): compiled into each package that needs it, internal to each, in the
+// package's own namespace.
+#if OUTBOX_POSTGRESQL
+namespace Outbox.PostgreSql;
+#elif OUTBOX_KAFKA
+namespace Outbox.Kafka;
+#else
 namespace Outbox;
+#endif
 
 /// <summary>
-/// The activity sources (static, like the runtime's own: listeners select them by name). The instruments live with
+/// The activity sources (static, like the runtime's own: listeners select them by name, so each package's own instances
+/// of the same names are one source to a listener). The instruments live with
 /// their feature, on meters from the container's <see cref="IMeterFactory"/> (one meter per name per container):
-/// <see cref="EnqueueTelemetry"/>, <see cref="Relay.RelayTelemetry"/>, <see cref="Inbox.InboxTelemetry"/>.
+/// <c>EnqueueTelemetry</c> (in Outbox), <c>RelayTelemetry</c> (in Outbox.PostgreSql), <c>InboxTelemetry</c> (in Outbox.Kafka).
 /// </summary>
 internal static class OutboxTelemetry
 {

@@ -1,6 +1,6 @@
 using Outbox.Relay;
 
-namespace Outbox.Tests.Relay;
+namespace Outbox.PostgreSql.Tests.Relay.Polling;
 
 public sealed class LaneShareTests
 {

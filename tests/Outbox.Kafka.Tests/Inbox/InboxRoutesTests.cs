@@ -2,7 +2,7 @@ using System.Text;
 using Outbox.Inbox;
 using Outbox.Providers;
 
-namespace Outbox.Tests.Inbox;
+namespace Outbox.Kafka.Tests.Inbox;
 
 public sealed class InboxRoutesTests
 {

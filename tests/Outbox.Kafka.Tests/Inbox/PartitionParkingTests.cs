@@ -1,7 +1,7 @@
 using Outbox.Inbox;
 using Outbox.Providers;
 
-namespace Outbox.Tests.Inbox;
+namespace Outbox.Kafka.Tests.Inbox;
 
 public sealed class PartitionParkingTests
 {

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
+using Outbox.PostgreSql;
 using Outbox.Providers;
 
 namespace Outbox.Relay;

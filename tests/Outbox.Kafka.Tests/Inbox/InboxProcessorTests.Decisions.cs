@@ -8,7 +8,7 @@ using Microsoft.Extensions.Time.Testing;
 using Outbox.Inbox;
 using Outbox.Providers;
 
-namespace Outbox.Tests.Inbox;
+namespace Outbox.Kafka.Tests.Inbox;
 
 /// <summary>
 /// The inbox pipeline's decisions with a fake store, a fake dead-letter publisher, an in-memory DbContext (what commits

@@ -1,7 +1,7 @@
 using System.Data.Common;
 using Outbox.Inbox;
 
-namespace Outbox.Tests.Inbox;
+namespace Outbox.Kafka.Tests.Inbox;
 
 public sealed partial class InboxProcessorTests
 {

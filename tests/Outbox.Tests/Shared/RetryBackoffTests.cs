@@ -1,6 +1,4 @@
-using Outbox.Relay;
-
-namespace Outbox.Tests.Relay;
+namespace Outbox.Tests.Shared;
 
 public sealed class RetryBackoffTests
 {

@@ -1,7 +1,7 @@
 using Outbox.Providers;
 using Outbox.Relay;
 
-namespace Outbox.Tests.Relay;
+namespace Outbox.PostgreSql.Tests.Relay;
 
 public sealed class BatchSettlementTests
 {

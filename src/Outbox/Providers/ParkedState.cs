@@ -1,7 +1,7 @@
-namespace Outbox.Inbox;
+namespace Outbox.Providers;
 
-/// <summary>The <c>state</c> of a row of the inbox's parked table.</summary>
-internal static class ParkedState
+/// <summary>The values of <see cref="ParkedRecord.State"/>: the state of a row of the inbox's parked table. For provider packages; applications do not use this.</summary>
+public static class ParkedState
 {
     /// <summary>The record failed for good; later records of its key (a non-null key) are held behind it.</summary>
     public const string Parked = "parked";

@@ -1,7 +1,7 @@
 using Microsoft.Extensions.Time.Testing;
 using Outbox.Relay;
 
-namespace Outbox.Tests.Relay;
+namespace Outbox.PostgreSql.Tests.Relay.Polling;
 
 public sealed class LeaseClockTests
 {

@@ -1,9 +1,9 @@
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using Outbox.Inbox;
-using static Outbox.Tests.Inbox.InboxRoutesTests;
+using static Outbox.Kafka.Tests.Inbox.InboxRoutesTests;
 
-namespace Outbox.Tests.Inbox;
+namespace Outbox.Kafka.Tests.Inbox;
 
 public sealed class ConsumerBuilderExtensionsTests
 {

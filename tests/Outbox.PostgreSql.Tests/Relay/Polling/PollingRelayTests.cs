@@ -5,7 +5,7 @@ using Microsoft.Extensions.Time.Testing;
 using Outbox.Providers;
 using Outbox.Relay;
 
-namespace Outbox.Tests.Relay;
+namespace Outbox.PostgreSql.Tests.Relay.Polling;
 
 /// <summary>
 /// The polling relay's decisions with a fake store and a fake publisher and <see cref="FakeTimeProvider"/>: what a drain

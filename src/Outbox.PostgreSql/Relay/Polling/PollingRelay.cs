@@ -1,3 +1,4 @@
+using Outbox.PostgreSql;
 using System.Globalization;
 using Microsoft.Extensions.Logging;
 using Outbox.Providers;

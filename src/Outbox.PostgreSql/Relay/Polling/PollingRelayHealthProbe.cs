@@ -2,7 +2,7 @@ using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Outbox.Providers;
 using Outbox.Relay;
 
-namespace Outbox;
+namespace Outbox.PostgreSql;
 
 /// <summary>
 /// The polling relay runs and its heartbeat holds: it owns lanes, or it is a healthy standby (its share is zero

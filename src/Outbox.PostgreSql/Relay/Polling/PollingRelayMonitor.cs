@@ -2,7 +2,7 @@ using System.Globalization;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Outbox.Relay;
 
-namespace Outbox;
+namespace Outbox.PostgreSql;
 
 /// <summary>
 /// What the polling relay of this process is doing: resolve it from the service provider after

@@ -1,12 +1,4 @@
-// Shared source (see src/Shared/README.md): compiled into each package that needs it, internal to each, in the
-// package's own namespace.
-#if OUTBOX_POSTGRESQL
-namespace Outbox.PostgreSql;
-#elif OUTBOX_KAFKA
-namespace Outbox.Kafka;
-#else
 namespace Outbox;
-#endif
 
 /// <summary>OpenTelemetry semantic-convention attribute names (messaging, v1.36) and the outbox's own.</summary>
 internal static class MessagingAttributes

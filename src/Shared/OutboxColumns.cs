@@ -1,12 +1,4 @@
-// Shared source (see src/Shared/README.md): compiled into each package that needs it, internal to each, in the
-// package's own namespace.
-#if OUTBOX_POSTGRESQL
-namespace Outbox.PostgreSql;
-#elif OUTBOX_KAFKA
-namespace Outbox.Kafka;
-#else
 namespace Outbox;
-#endif
 
 /// <summary>Column and index names of the outbox table: the contract shared by the EF model, the SQL script and every relay.</summary>
 internal static class OutboxColumns

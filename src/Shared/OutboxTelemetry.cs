@@ -1,15 +1,7 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
 
-// Shared source (see src/Shared/README.md): compiled into each package that needs it, internal to each, in the
-// package's own namespace.
-#if OUTBOX_POSTGRESQL
-namespace Outbox.PostgreSql;
-#elif OUTBOX_KAFKA
-namespace Outbox.Kafka;
-#else
 namespace Outbox;
-#endif
 
 /// <summary>
 /// The activity sources (static, like the runtime's own: listeners select them by name, so each package's own instances

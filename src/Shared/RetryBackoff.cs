@@ -1,12 +1,4 @@
-// Shared source (see src/Shared/README.md): compiled into each package that needs it, internal to each, in the
-// package's own namespace.
-#if OUTBOX_POSTGRESQL
-namespace Outbox.PostgreSql;
-#elif OUTBOX_KAFKA
-namespace Outbox.Kafka;
-#else
 namespace Outbox;
-#endif
 
 /// <summary>
 /// The one backoff formula of the library (relays and inbox): base * 2^(failures-1), capped; with jitter, between half

@@ -1,15 +1,7 @@
 using System.Text;
 using System.Text.RegularExpressions;
 
-// Shared source (see src/Shared/README.md): compiled into each package that needs it, internal to each, in the
-// package's own namespace.
-#if OUTBOX_POSTGRESQL
-namespace Outbox.PostgreSql;
-#elif OUTBOX_KAFKA
-namespace Outbox.Kafka;
-#else
 namespace Outbox;
-#endif
 
 /// <summary>Validation and quoting of SQL identifiers that come from configuration.</summary>
 internal static partial class SqlIdentifier

@@ -1,12 +1,4 @@
-// Shared source (see src/Shared/README.md): compiled into each package that needs it, internal to each, in the
-// package's own namespace.
-#if OUTBOX_POSTGRESQL
-namespace Outbox.PostgreSql;
-#elif OUTBOX_KAFKA
-namespace Outbox.Kafka;
-#else
 namespace Outbox;
-#endif
 
 /// <summary>Rules for Kafka topic names: 1 to 249 characters from <c>[a-zA-Z0-9._-]</c>, and not <c>.</c> or <c>..</c>.</summary>
 internal static class TopicNames

@@ -74,7 +74,7 @@ internal static class InboxScenario
         await using (Progress.Every(TimeSpan.FromSeconds(1), () => Fmt.Inv($"inbox: {Interlocked.Read(ref committed):N0}/{messages:N0} committed, {counters.Invocations:N0} handled")))
         {
             await using var command = dataSource.CreateCommand(
-                $"SELECT coalesce(sum(next_offset), 0)::bigint FROM {SqlIdentifier.Qualified(options.Schema, options.InboxOffsetsTable)} WHERE consumer_group = $1 AND topic = $2");
+                $"SELECT coalesce(sum(next_offset), 0)::bigint FROM {new OutboxTableNames(options).InboxOffsets} WHERE consumer_group = $1 AND topic = $2");
             command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = group });
             command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = topic });
             var deadline = Stopwatch.GetTimestamp() + (Stopwatch.Frequency * 900);
@@ -95,7 +95,7 @@ internal static class InboxScenario
         await host.StopAsync(cancellationToken);
 
         await using var countRows = dataSource.CreateCommand(
-            $"SELECT count(*) FROM {SqlIdentifier.Qualified(options.Schema, options.InboxTable)} WHERE consumer_group = $1");
+            $"SELECT count(*) FROM {new OutboxTableNames(options).Inbox} WHERE consumer_group = $1");
         countRows.Parameters.Add(new NpgsqlParameter<string> { TypedValue = group });
         var inboxRows = (long)(await countRows.ExecuteScalarAsync(cancellationToken))!;
 

@@ -65,7 +65,7 @@ internal static class ThroughputScenario
         {
             Progress.Line("preloading the outbox with OutboxWriter.EnqueueBatchAsync (not timed)");
             await Task.WhenAll(events.Select(part => WriteAsync(dataSource, writer, part, null, cancellationToken)));
-            await RawRows.ExecuteAsync(dataSource, RawSql.Vacuum(SqlIdentifier.Qualified(options.Schema, options.MessagesTable)), cancellationToken);
+            await RawRows.ExecuteAsync(dataSource, RawSql.Vacuum(new OutboxTableNames(options).Messages), cancellationToken);
         }
 
         await using var verifier = TopicVerifier.Start(infrastructure.BootstrapServers, topic, partitions, workload, liveWhile: messages > TopicVerifier.LiveThreshold(partitions));

@@ -3,7 +3,6 @@ using System.Diagnostics.Metrics;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
-using Outbox.Kafka;
 using Outbox.Providers;
 
 namespace Outbox.Inbox;

@@ -1,4 +1,5 @@
 using System.Text;
+using Microsoft.Extensions.DependencyInjection;
 using Outbox.Inbox;
 using Outbox.Providers;
 
@@ -36,10 +37,20 @@ public sealed class InboxRoutesTests
         return options;
     }
 
+    /// <summary>The registry <c>AddOutbox()</c> makes of <paramref name="options"/> (its constructor is not public).</summary>
+    internal static OutboxEventRegistry Registry(OutboxOptions options)
+    {
+        var services = new ServiceCollection();
+        services.AddOutbox();
+        services.AddSingleton(Microsoft.Extensions.Options.Options.Create(options));
+        using var provider = services.BuildServiceProvider();
+        return provider.GetRequiredService<OutboxEventRegistry>();
+    }
+
     private static InboxRoutes Routes(params InboxSubscription[] subscriptions)
     {
         var options = Options();
-        return new InboxRoutes("g", subscriptions, new OutboxEventRegistry(options.Mappings), options);
+        return new InboxRoutes("g", subscriptions, Registry(options), options);
     }
 
     private static InboxRecord Record(string? type, string? value, string? id = "id-1") => new()
@@ -108,7 +119,7 @@ public sealed class InboxRoutesTests
     {
         var options = new OutboxOptions();
         var ex = Assert.Throws<OutboxConfigurationException>(() =>
-            new InboxRoutes("g", [InboxSubscription.Create<Started, StartedHandler>(true)], new OutboxEventRegistry(options.Mappings), options));
+            new InboxRoutes("g", [InboxSubscription.Create<Started, StartedHandler>(true)], Registry(options), options));
         Assert.Contains(typeof(Started).FullName!, ex.Message, StringComparison.Ordinal);
         Assert.Contains("'g'", ex.Message, StringComparison.Ordinal);
     }
@@ -117,7 +128,7 @@ public sealed class InboxRoutesTests
     public void A_group_without_subscriptions_fails()
     {
         var options = Options();
-        var ex = Assert.Throws<OutboxConfigurationException>(() => new InboxRoutes("g", [], new OutboxEventRegistry(options.Mappings), options));
+        var ex = Assert.Throws<OutboxConfigurationException>(() => new InboxRoutes("g", [], Registry(options), options));
         Assert.Contains("Subscribe", ex.Message, StringComparison.Ordinal);
     }
 

@@ -1,4 +1,3 @@
-using Outbox.PostgreSql;
 using System.Globalization;
 using Microsoft.Extensions.Logging;
 using Outbox.Providers;

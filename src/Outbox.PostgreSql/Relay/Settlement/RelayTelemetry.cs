@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
-using Outbox.PostgreSql;
 using Outbox.Providers;
 
 namespace Outbox.Relay;

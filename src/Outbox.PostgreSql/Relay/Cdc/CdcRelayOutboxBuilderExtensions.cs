@@ -77,19 +77,20 @@ public static class CdcRelayOutboxBuilderExtensions
             ILogger logger = sp.GetService<ILogger<CdcRelayService>>() ?? NullLogger<CdcRelayService>.Instance;
             var store = sp.GetRequiredService<CdcStore>();
             var outboxOptions = sp.GetRequiredService<IOptions<OutboxOptions>>().Value;
-            return new CdcRelay(
+            var options = sp.GetRequiredService<IOptions<CdcRelayOptions>>().Value;
+            var replication = new CdcReplication(
                 store,
                 new CdcSlotManager(store, logger, postgreSql.UnknownCommitOrder),
                 sp.GetRequiredService<CdcAcknowledger>(),
                 new ParkingStore(sp.GetRequiredService<OutboxDataSource>().DataSource, outboxOptions),
                 publisher,
                 outboxOptions,
-                sp.GetRequiredService<IOptions<CdcRelayOptions>>().Value,
+                options,
                 connectionString,
-                sp.GetRequiredService<CdcRelayMonitor>(),
                 sp.GetRequiredService<TimeProvider>(),
                 sp.GetRequiredService<RelayTelemetry>(),
                 logger);
+            return new CdcRelay(replication, options, sp.GetRequiredService<CdcRelayMonitor>(), logger);
         });
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, CdcRelayService>(sp => new CdcRelayService(
             sp.GetRequiredService<CdcRelay>(),

@@ -11,7 +11,7 @@ namespace Outbox.PostgreSql.Cdc;
 /// Every SQL statement of the CDC relay (regular connections only; the replication protocol commands are in
 /// <see cref="CdcSlotManager"/>). Identifiers come from <see cref="CdcNames"/>; values are parameters.
 /// </summary>
-internal sealed partial class CdcStore
+internal sealed partial class CdcStore : ICdcBacklogStore
 {
     // pg_try_advisory_lock(int, int): a key space of its own ("OB"), so it never meets the schema's bigint lock.
     private const int AdvisoryLockClass = 0x4F42;

@@ -8,7 +8,7 @@ namespace Outbox.PostgreSql;
 /// Parked keys in PostgreSQL: records failures of a key (both relays), releases keys (operators; the CDC relay's due
 /// retries), and reads them (operators, health, metrics). SQL in <see cref="ParkingSql"/>.
 /// </summary>
-internal sealed class ParkingStore(NpgsqlDataSource dataSource, OutboxOptions options)
+internal sealed class ParkingStore(NpgsqlDataSource dataSource, OutboxOptions options) : IKeyFailureStore
 {
     private readonly ParkingSql _sql = new(options);
 

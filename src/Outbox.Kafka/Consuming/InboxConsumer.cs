@@ -391,41 +391,18 @@ internal sealed class InboxConsumer : IDisposable
     private IReadOnlyDictionary<(string Topic, int Partition), long> ReadStoredOffsets(List<TopicPartition> partitions)
     {
         var topics = partitions.Select(p => p.Topic).Distinct(StringComparer.Ordinal).ToList();
-        var failures = 0;
-        while (true)
-        {
-            try
-            {
-                using var scope = _scopes.CreateScope();
-                var db = (DbContext)scope.ServiceProvider.GetRequiredService(_dbContextType);
-                return _store.ReadOffsets(db, _group, topics);
-            }
-            catch (Exception ex) when (!_stop.IsCancellationRequested && ex is not OutboxConfigurationException)
-            {
-                // Without the stored offsets the partitions cannot start safely: wait for the database.
-                failures++;
-                var delay = RetryBackoff.Delay(failures, _options.InitialRetryDelay, _options.MaxRetryDelay);
-                Log.ReadOffsetsFailed(_logger, ex, _group, delay);
-                _stop.Token.WaitHandle.WaitOne(delay);
-            }
 
-            if (_stop.IsCancellationRequested)
-            {
-                // Stopping: no record of these partitions will be handled, so any start position is safe.
-                return new Dictionary<(string Topic, int Partition), long>();
-            }
-        }
+        // Without the stored offsets the partitions cannot start safely: wait for the database. When stopping, no
+        // record of these partitions will be handled, so any start position is safe.
+        return ReadUntilStopped(db => _store.ReadOffsets(db, _group, topics), new Dictionary<(string Topic, int Partition), long>());
     }
 
-    private Dictionary<TopicPartition, IReadOnlyList<InboxParkedKey>> ReadParkedKeys(List<TopicPartition> partitions)
-    {
-        var failures = 0;
-        while (true)
-        {
-            try
+    private Dictionary<TopicPartition, IReadOnlyList<InboxParkedKey>> ReadParkedKeys(List<TopicPartition> partitions) =>
+        // Without the parked keys a held record could be handled out of order: wait for the database. When stopping,
+        // no record of these partitions will be handled.
+        ReadUntilStopped(
+            db =>
             {
-                using var scope = _scopes.CreateScope();
-                var db = (DbContext)scope.ServiceProvider.GetRequiredService(_dbContextType);
                 var keys = new Dictionary<TopicPartition, IReadOnlyList<InboxParkedKey>>();
                 foreach (var partition in partitions)
                 {
@@ -433,10 +410,22 @@ internal sealed class InboxConsumer : IDisposable
                 }
 
                 return keys;
+            },
+            []);
+
+    /// <summary>Reads what newly assigned partitions need, retrying with backoff until it succeeds or the consumer stops.</summary>
+    private T ReadUntilStopped<T>(Func<DbContext, T> read, T whenStopping)
+    {
+        var failures = 0;
+        while (true)
+        {
+            try
+            {
+                using var scope = _scopes.CreateScope();
+                return read((DbContext)scope.ServiceProvider.GetRequiredService(_dbContextType));
             }
             catch (Exception ex) when (!_stop.IsCancellationRequested && ex is not OutboxConfigurationException)
             {
-                // Without the parked keys a held record could be handled out of order: wait for the database.
                 failures++;
                 var delay = RetryBackoff.Delay(failures, _options.InitialRetryDelay, _options.MaxRetryDelay);
                 Log.ReadOffsetsFailed(_logger, ex, _group, delay);
@@ -445,8 +434,7 @@ internal sealed class InboxConsumer : IDisposable
 
             if (_stop.IsCancellationRequested)
             {
-                // Stopping: no record of these partitions will be handled.
-                return [];
+                return whenStopping;
             }
         }
     }

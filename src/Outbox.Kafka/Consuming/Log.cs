@@ -27,7 +27,7 @@ internal static partial class Log
     [LoggerMessage(OutboxEventId.ConsumerConsumeFailed, LogLevel.Warning, "Consuming in group {ConsumerGroup} failed")]
     public static partial void ConsumeFailed(ILogger logger, Exception exception, string consumerGroup);
 
-    [LoggerMessage(OutboxEventId.ConsumerReadOffsetsFailed, LogLevel.Warning, "Reading the stored offsets of group {ConsumerGroup} failed; retrying in {Delay}")]
+    [LoggerMessage(OutboxEventId.ConsumerReadOffsetsFailed, LogLevel.Warning, "Reading the stored offsets or parked keys of group {ConsumerGroup} failed; retrying in {Delay}")]
     public static partial void ReadOffsetsFailed(ILogger logger, Exception exception, string consumerGroup, TimeSpan delay);
 
     [LoggerMessage(OutboxEventId.ConsumerStoreOffsetFailed, LogLevel.Debug, "Storing offset {Offset} of {Topic}[{Partition}] failed")]

@@ -140,7 +140,7 @@ public static class OutboxEventId
     /// <summary>Warning: Consuming in group {ConsumerGroup} failed</summary>
     public const int ConsumerConsumeFailed = 4107;
 
-    /// <summary>Warning: Reading the stored offsets of group {ConsumerGroup} failed; retrying in {Delay}</summary>
+    /// <summary>Warning: Reading the stored offsets or parked keys of group {ConsumerGroup} failed; retrying in {Delay}</summary>
     public const int ConsumerReadOffsetsFailed = 4108;
 
     /// <summary>Debug: Storing offset {Offset} of {Topic}[{Partition}] failed</summary>

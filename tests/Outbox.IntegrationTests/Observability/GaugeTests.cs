@@ -97,24 +97,6 @@ public sealed class GaugeTests
         return collector.LastMeasurement is { } m ? Convert.ToDouble(m.Value, System.Globalization.CultureInfo.InvariantCulture) : null;
     }
 
-    private static IHost BuildHost(string cs, string prefix, TimeProvider time, string? kafka, string? instanceId = null)
-    {
-        var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
-        builder.Services.AddSingleton(time);
-        var outbox = builder.Services.AddOutbox(o =>
-        {
-            o.TopicTemplate = prefix + "." + OutboxOptions.AggregateTypePlaceholder;
-            o.MapEvent<MovieStarted>("movie", e => e.UserId);
-        }).UsePostgreSql(cs);
-        if (kafka is not null)
-        {
-            outbox.UseKafka(k => k.BootstrapServers = kafka).AddPollingRelay(r =>
-            {
-                r.PollInterval = TimeSpan.FromMilliseconds(200);
-                r.InstanceId = instanceId;
-            });
-        }
-
-        return builder.Build();
-    }
+    private static IHost BuildHost(string cs, string prefix, TimeProvider time, string? kafka, string? instanceId = null) =>
+        ObservedHost.Build(cs, prefix, time, kafka, instanceId);
 }

@@ -163,21 +163,6 @@ public sealed class HealthCheckTests
         Assert.Contains("OutboxHealthOptions.PendingAgeUnhealthy", error.Message, StringComparison.Ordinal);
     }
 
-    private static IHost BuildHost(string cs, string prefix, TimeProvider time, string? kafka, Action<OutboxHealthOptions>? configure = null)
-    {
-        var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
-        builder.Services.AddSingleton(time);
-        var outbox = builder.Services.AddOutbox(o =>
-        {
-            o.TopicTemplate = prefix + "." + OutboxOptions.AggregateTypePlaceholder;
-            o.MapEvent<MovieStarted>("movie", e => e.UserId);
-        }).UsePostgreSql(cs);
-        if (kafka is not null)
-        {
-            outbox.UseKafka(k => k.BootstrapServers = kafka).AddPollingRelay(r => r.PollInterval = TimeSpan.FromMilliseconds(200));
-        }
-
-        builder.Services.AddHealthChecks().AddOutboxHealthChecks(configure);
-        return builder.Build();
-    }
+    private static IHost BuildHost(string cs, string prefix, TimeProvider time, string? kafka, Action<OutboxHealthOptions>? configure = null) =>
+        ObservedHost.Build(cs, prefix, time, kafka, health: configure, withHealthChecks: true);
 }

@@ -21,9 +21,13 @@ internal sealed class DeliveryBatch
     {
         _results = results;
         _settled = new int[results.Length];
+        HandedOverAt = System.Diagnostics.Stopwatch.GetTimestamp();
     }
 
     public Task Completion => _completion.Task;
+
+    /// <summary>Gets when the batch started to be handed over (a <see cref="System.Diagnostics.Stopwatch"/> timestamp).</summary>
+    public long HandedOverAt { get; }
 
     /// <summary>Counts a record about to be produced and returns its delivery handler.</summary>
     public Action<DeliveryReport<byte[], byte[]>> Expect(int index)

@@ -9,6 +9,15 @@ namespace Outbox.Kafka.Publishing;
 /// <c>Produce</c> with a delivery handler, so a batch costs one wait, not one per record. A fatal producer error (for
 /// example an out-of-order sequence) retires the producer; the next batch gets a new one.
 /// </summary>
+/// <remarks>
+/// The delivery time limit (<c>message.timeout.ms</c>) is enforced here, not by librdkafka
+/// (<see cref="ProducerConfigFactory.TakeDeliveryTimeout"/>): librdkafka times out each queued record on its own, so a
+/// record handed over a moment after one that timed out could still be delivered if the brokers came back in between,
+/// ahead of the earlier record's retry. Here, when a batch has waited longer than the limit, the producer is closed to
+/// new batches, every record it has not acknowledged fails as transient (<c>Local_MsgTimedOut</c>), and it is disposed
+/// (which drops its queue) and replaced: what can still reach the brokers from it is, per partition, the oldest of its
+/// unacknowledged records, in order, never a record behind one that failed.
+/// </remarks>
 internal sealed class KafkaOutboxPublisher : IOutboxPublisher
 {
     private static readonly TimeSpan s_queueFullDelay = TimeSpan.FromMilliseconds(5);
@@ -19,6 +28,8 @@ internal sealed class KafkaOutboxPublisher : IOutboxPublisher
     private readonly PublishTelemetry _telemetry;
     private readonly ILogger _logger;
     private readonly Lock _gate = new();
+    private readonly TimeSpan? _deliveryTimeout;
+    private readonly ITimer? _watchdog;
     private ProducerGeneration _current;
     private int _generations;
     private int _disposed;
@@ -30,6 +41,7 @@ internal sealed class KafkaOutboxPublisher : IOutboxPublisher
         ArgumentNullException.ThrowIfNull(outboxOptions);
         _config = ProducerConfigFactory.Create(kafkaOptions, defaults?.LingerMs ?? ProducerConfigFactory.DefaultLingerMs, outboxOptions.MaxPayloadBytes);
         CheckPayloadFits(_config, outboxOptions.MaxPayloadBytes);
+        _deliveryTimeout = ProducerConfigFactory.TakeDeliveryTimeout(_config);
         _records = new KafkaRecordFactory(outboxOptions);
         _flushTimeout = kafkaOptions.FlushTimeout;
         _telemetry = telemetry;
@@ -37,7 +49,15 @@ internal sealed class KafkaOutboxPublisher : IOutboxPublisher
 
         // Built now, so that a bad producer setting fails when the host starts, not at the first event.
         _current = CreateGeneration();
+        if (_deliveryTimeout is { } timeout)
+        {
+            var period = TimeSpan.FromTicks(Math.Clamp(timeout.Ticks / 10, TimeSpan.FromMilliseconds(50).Ticks, TimeSpan.FromSeconds(1).Ticks));
+            _watchdog = TimeProvider.System.CreateTimer(_ => CheckDeliveryTimeout(), null, period, period);
+        }
     }
+
+    /// <summary>Gets the delivery time limit the publisher enforces; <see langword="null"/>: none.</summary>
+    internal TimeSpan? DeliveryTimeout => _deliveryTimeout;
 
     /// <summary>
     /// Refuses to start when the producer's <c>message.max.bytes</c> (set by the application) is below what the write path
@@ -77,6 +97,11 @@ internal sealed class KafkaOutboxPublisher : IOutboxPublisher
         }
 
         var generation = HealthyGeneration();
+        while (!generation.TryEnter())
+        {
+            generation = HealthyGeneration();
+        }
+
         var batch = new DeliveryBatch(results);
         generation.Track(batch);
         var refused = false;
@@ -84,7 +109,7 @@ internal sealed class KafkaOutboxPublisher : IOutboxPublisher
         {
             for (var i = 0; i < messages.Count; i++)
             {
-                var failure = await ProduceAsync(generation.Producer, batch, i, messages[i], cancellationToken).ConfigureAwait(false);
+                var failure = await ProduceAsync(generation, batch, i, messages[i], cancellationToken).ConfigureAwait(false);
                 if (failure is { } error)
                 {
                     // Nothing may overtake a record that could not even be handed over.
@@ -106,6 +131,10 @@ internal sealed class KafkaOutboxPublisher : IOutboxPublisher
             generation.Untrack(batch);
             throw;
         }
+        finally
+        {
+            generation.Exit();
+        }
 
         return new PublishHandOver(refused, AwaitDeliveriesAsync(generation, batch, results, cancellationToken));
     }
@@ -115,6 +144,11 @@ internal sealed class KafkaOutboxPublisher : IOutboxPublisher
         if (Interlocked.Exchange(ref _disposed, 1) != 0)
         {
             return;
+        }
+
+        if (_watchdog is not null)
+        {
+            await _watchdog.DisposeAsync().ConfigureAwait(false);
         }
 
         ProducerGeneration generation;
@@ -148,13 +182,21 @@ internal sealed class KafkaOutboxPublisher : IOutboxPublisher
     }
 
     private async ValueTask<PublishResult?> ProduceAsync(
-        IProducer<byte[], byte[]> producer, DeliveryBatch batch, int index, OutboxRecord message, CancellationToken cancellationToken)
+        ProducerGeneration generation, DeliveryBatch batch, int index, OutboxRecord message, CancellationToken cancellationToken)
     {
+        var producer = generation.Producer;
         var record = KafkaRecordFactory.CreateMessage(message);
         var topic = _records.GetTopic(message);
         var activity = PublishTelemetry.StartSend(topic, message);
         while (true)
         {
+            if (generation.IsClosed)
+            {
+                // The producer ran out of time while this batch waited for room in its queue: nothing more goes to it.
+                _telemetry.Failed(activity, topic, TimedOutError);
+                return KafkaErrorClassifier.ProducerGone(TimedOutError);
+            }
+
             var handler = _telemetry.Wrap(activity, topic, batch.Expect(index));
             try
             {
@@ -183,10 +225,52 @@ internal sealed class KafkaOutboxPublisher : IOutboxPublisher
         }
     }
 
+    private const string TimedOutError =
+        "Local_MsgTimedOut: Local: Message timed out (not acknowledged within message.timeout.ms; the producer was replaced so that no later record overtakes it)";
+
+    /// <summary>
+    /// The watchdog: when a batch of the current producer has waited longer than the delivery time limit, closes the
+    /// producer to new batches, fails every record it has not acknowledged, and disposes and replaces it.
+    /// </summary>
+    internal void CheckDeliveryTimeout()
+    {
+        if (_deliveryTimeout is not { } timeout || Volatile.Read(ref _disposed) != 0)
+        {
+            return;
+        }
+
+        var current = Volatile.Read(ref _current);
+        var waiting = current.CountWaitingSince(System.Diagnostics.Stopwatch.GetTimestamp() - (long)(timeout.TotalSeconds * System.Diagnostics.Stopwatch.Frequency));
+        if (waiting == 0 || current.IsFatal)
+        {
+            return;
+        }
+
+        lock (_gate)
+        {
+            if (!ReferenceEquals(_current, current) || Volatile.Read(ref _disposed) != 0)
+            {
+                return;
+            }
+
+            _current = CreateGeneration();
+        }
+
+        Log.DeliveryTimedOut(_logger, waiting, timeout, current.Number);
+        current.CloseAndWait();
+
+        // Fail first (a late acknowledgement then finds the record settled: it is sent again, a duplicate), then destroy
+        // the producer, which drops what it still queues. Until then it may still send: with no time limit of its own it
+        // sends each partition's records in order and never one behind a record it gave up, so whatever reaches the
+        // brokers is the oldest of them, and the relay's retry starts at the oldest failed one.
+        current.FailOutstanding(TimedOutError);
+        Retire(current);
+    }
+
     private ProducerGeneration HealthyGeneration()
     {
         var current = Volatile.Read(ref _current);
-        if (!current.IsFatal)
+        if (!current.IsFatal && !current.IsClosed)
         {
             return current;
         }

@@ -21,6 +21,9 @@ internal static partial class Log
     [LoggerMessage(OutboxEventId.ProducerRetireFailed, LogLevel.Warning, "Disposing a retired Kafka producer failed")]
     public static partial void RetireFailed(ILogger logger, Exception exception);
 
+    [LoggerMessage(OutboxEventId.ProducerDeliveryTimedOut, LogLevel.Warning, "{Count} Kafka deliveries were not acknowledged within {Timeout} (message.timeout.ms); they fail as transient and the producer (generation {Generation}) is replaced, so that no later record overtakes them")]
+    public static partial void DeliveryTimedOut(ILogger logger, int count, TimeSpan timeout, int generation);
+
     [LoggerMessage(EventId = OutboxEventId.ProducerLibrdkafka, Message = "librdkafka {Facility}: {Message}")]
     public static partial void Librdkafka(ILogger logger, LogLevel level, string facility, string message);
 

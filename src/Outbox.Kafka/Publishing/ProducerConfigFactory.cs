@@ -56,4 +56,29 @@ internal static class ProducerConfigFactory
 
         return config;
     }
+
+    /// <summary>librdkafka's own default of <c>message.timeout.ms</c> (5 minutes).</summary>
+    public const int LibrdkafkaMessageTimeoutMs = 300_000;
+
+    /// <summary>
+    /// Takes the delivery time limit (<c>message.timeout.ms</c>, or its alias <c>delivery.timeout.ms</c>) away from
+    /// librdkafka and returns it, for the publisher to enforce; <see langword="null"/>: no limit (0). librdkafka times
+    /// out each queued record on its own, so when the brokers come back between the timeout of one record and the next
+    /// record of its partition, the later one is delivered and the earlier one is not: a gap, and a key out of order.
+    /// With no limit in librdkafka its idempotent producer never leaves a gap; the publisher then fails every record of
+    /// the producer at once and replaces the producer (<see cref="KafkaOutboxPublisher"/>).
+    /// </summary>
+    public static TimeSpan? TakeDeliveryTimeout(ProducerConfig config)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        var value = config.Get("message.timeout.ms") ?? config.Get("delivery.timeout.ms");
+        var ms = value is null ? LibrdkafkaMessageTimeoutMs : int.Parse(value, System.Globalization.CultureInfo.InvariantCulture);
+        config.Set("message.timeout.ms", "0");
+        if (config.Get("delivery.timeout.ms") is not null)
+        {
+            config.Set("delivery.timeout.ms", "0");
+        }
+
+        return ms <= 0 ? null : TimeSpan.FromMilliseconds(ms);
+    }
 }

@@ -3,11 +3,16 @@ using Confluent.Kafka;
 
 namespace Outbox.Kafka.Publishing;
 
-/// <summary>One producer instance and the batches waiting on it; replaced as a whole after a fatal error.</summary>
+/// <summary>
+/// One producer instance and the batches waiting on it; replaced as a whole after a fatal error, or closed and replaced
+/// when a delivery ran out of time (no batch may hand records over to it after that).
+/// </summary>
 internal sealed class ProducerGeneration(int number)
 {
     private readonly ConcurrentDictionary<DeliveryBatch, byte> _batches = new();
     private volatile bool _fatal;
+    private int _closed;
+    private int _handingOver;
 
     public int Number { get; } = number;
 
@@ -15,7 +20,39 @@ internal sealed class ProducerGeneration(int number)
 
     public bool IsFatal => _fatal;
 
+    public bool IsClosed => Volatile.Read(ref _closed) != 0;
+
     public void MarkFatal() => _fatal = true;
+
+    /// <summary>Starts handing a batch over; <see langword="false"/> when the generation is closed (take the next one).</summary>
+    public bool TryEnter()
+    {
+        Interlocked.Increment(ref _handingOver);
+        if (Volatile.Read(ref _closed) == 0)
+        {
+            return true;
+        }
+
+        Interlocked.Decrement(ref _handingOver);
+        return false;
+    }
+
+    /// <summary>Ends a hand-over started by <see cref="TryEnter"/>.</summary>
+    public void Exit() => Interlocked.Decrement(ref _handingOver);
+
+    /// <summary>Closes the generation to new hand-overs and waits for those in progress to end.</summary>
+    public void CloseAndWait()
+    {
+        Interlocked.Exchange(ref _closed, 1);
+        var spin = default(SpinWait);
+        while (Volatile.Read(ref _handingOver) != 0)
+        {
+            spin.SpinOnce();
+        }
+    }
+
+    /// <summary>The number of unsettled batches handed over before <paramref name="timestamp"/> (a <see cref="System.Diagnostics.Stopwatch"/> timestamp).</summary>
+    public int CountWaitingSince(long timestamp) => _batches.Keys.Count(b => !b.Completion.IsCompleted && b.HandedOverAt <= timestamp);
 
     public void Track(DeliveryBatch batch) => _batches.TryAdd(batch, 0);
 

@@ -77,6 +77,9 @@ public static class OutboxEventId
     /// <summary>Debug: librdkafka {Facility}: {Message}</summary>
     public const int ProducerLibrdkafka = 3006;
 
+    /// <summary>Warning: {Count} Kafka deliveries were not acknowledged within {Timeout} (message.timeout.ms); they fail as transient and the producer (generation {Generation}) is replaced, so that no later record overtakes them</summary>
+    public const int ProducerDeliveryTimedOut = 3007;
+
     /// <summary>Warning: Handler {Handler} failed on {Topic}[{Partition}]@{Offset} (event {EventId}, group {ConsumerGroup}, attempt {Attempt} of {MaxAttempts}); retrying in {Delay}</summary>
     public const int InboxHandlerFailed = 4001;
 

@@ -396,45 +396,6 @@ internal sealed class CdcHarness : IAsyncDisposable
     public static CdcTestEvent EventOf(CdcRecord record) => JsonSerializer.Deserialize<CdcTestEvent>(record.Value, Json)!;
 
     /// <summary>
-    /// Checks that every written event arrived and that each key's <b>last</b> copies are in order: ordered by the
-    /// offset of each event's last copy, each key's sequence numbers must be exactly 0..n-1. This is the promise where
-    /// first copies may not hold (docs/reliability.md, "Where the rule stops": a record that runs out of
-    /// <c>message.timeout.ms</c> while a later record of its key goes through because the brokers came back in
-    /// between). Prints the keys whose first copies are out of order; returns how many there are.
-    /// </summary>
-    public int AssertAllInOrderByLastCopy(IReadOnlyList<CdcRecord> records)
-    {
-        var byKey = records.GroupBy(r => r.KeyText).ToDictionary(g => g.Key, g => g.OrderBy(r => r.Offset).ToList());
-        var problems = new List<string>();
-        var firstCopiesOutOfOrder = 0;
-        foreach (var (key, count) in _nextSeq)
-        {
-            if (!byKey.TryGetValue(key, out var list))
-            {
-                problems.Add($"{key}: nothing arrived");
-                continue;
-            }
-
-            var seqs = list.Select(r => EventOf(r).Seq).ToList();
-            var lasts = seqs.Select((seq, i) => (seq, i)).GroupBy(x => x.seq).Select(g => (Seq: g.Key, Last: g.Max(x => x.i))).OrderBy(x => x.Last).Select(x => x.Seq).ToList();
-            if (!lasts.SequenceEqual(Enumerable.Range(0, count)))
-            {
-                problems.Add($"{key}: expected the last copies of 0..{count - 1} in order, got {string.Join(",", lasts.Take(40))} (all copies: {string.Join(",", seqs.Take(60))})");
-            }
-
-            if (!seqs.Distinct().SequenceEqual(Enumerable.Range(0, count)))
-            {
-                firstCopiesOutOfOrder++;
-                Output.WriteLine($"{key}: first copies out of order (the documented message-timeout case): {string.Join(",", seqs.Take(60))}");
-            }
-        }
-
-        Assert.True(problems.Count == 0, $"{problems.Count} keys out of order or missing:\n" + string.Join("\n", problems.Take(20)));
-        Assert.Equal(_nextSeq.Count, byKey.Count);
-        return firstCopiesOutOfOrder;
-    }
-
-    /// <summary>
     /// Checks that every written event arrived and each key's events in order: after dropping repeats, each key's
     /// sequence numbers must be exactly 0..n-1 in that order. Returns the records that repeat an earlier one.
     /// </summary>

@@ -146,6 +146,77 @@ public sealed class KafkaOutboxPublisherTests
         kafka.SetAllBrokersUp();
     }
 
+    [Fact]
+    public async Task Records_not_acknowledged_within_message_timeout_fail_as_transient_and_the_next_batch_gets_a_new_producer()
+    {
+        await using var kafka = await KafkaServer.StartAsync(new KafkaServerOptions { Brokers = 1 });
+        var prefix = "pub-" + Guid.NewGuid().ToString("N")[..12];
+        await kafka.CreateTopicAsync(prefix + ".movie", 1);
+        await using var publisher = CreatePublisher(kafka, prefix, k => k.Producer.MessageTimeoutMs = 1500);
+        Assert.Equal(TimeSpan.FromMilliseconds(1500), publisher.DeliveryTimeout);
+        Assert.All(await publisher.PublishAsync([Message("a", "{\"n\":1}")], CancellationToken.None), r => Assert.Equal(PublishStatus.Acknowledged, r.Status));
+
+        kafka.SetAllBrokersDown();
+        var watch = Stopwatch.StartNew();
+        var failed = await publisher.PublishAsync([Message("a", "{\"n\":2}"), Message("a", "{\"n\":3}")], CancellationToken.None).AsTask().WaitAsync(TimeSpan.FromSeconds(60));
+        watch.Stop();
+        Assert.All(failed, r =>
+        {
+            Assert.Equal(PublishStatus.Failed, r.Status);
+            Assert.Equal(PublishFailureKind.Transient, r.Kind);
+            Assert.Contains("timed out", r.Error, StringComparison.OrdinalIgnoreCase);
+        });
+        Assert.True(watch.Elapsed >= TimeSpan.FromMilliseconds(1400), $"failed after {watch.Elapsed}, before the time limit");
+        Assert.Equal(2, publisher.ProducerGenerations);
+
+        kafka.SetAllBrokersUp();
+        var retried = await publisher.PublishAsync([Message("a", "{\"n\":2}"), Message("a", "{\"n\":3}")], CancellationToken.None);
+        Assert.All(retried, r => Assert.Equal(PublishStatus.Acknowledged, r.Status));
+    }
+
+    /// <summary>
+    /// Brokers that come back while the producer waits to reconnect: batch A is handed over while the brokers are down,
+    /// batch B of the same key a moment later, the brokers come back at once, and the producer (with a long reconnect
+    /// backoff) connects again at some moment around A's time limit. When librdkafka timed records out itself, it could
+    /// fail A and then deliver B, which had time left (a key out of order; a CI run of the CDC relay caught it). Now a
+    /// record is never acknowledged while an earlier record of its partition failed.
+    /// </summary>
+    [Fact]
+    public async Task No_record_is_acknowledged_behind_an_earlier_record_of_its_partition_that_ran_out_of_time()
+    {
+        await using var kafka = await KafkaServer.StartAsync(new KafkaServerOptions { Brokers = 1 });
+        var prefix = "pub-" + Guid.NewGuid().ToString("N")[..12];
+        await kafka.CreateTopicAsync(prefix + ".movie", 1);
+        await using var publisher = CreatePublisher(kafka, prefix, k =>
+        {
+            k.Producer.MessageTimeoutMs = 1000;
+            k.Producer.ReconnectBackoffMs = 1300;
+            k.Producer.ReconnectBackoffMaxMs = 1300;
+        });
+        Assert.All(await publisher.PublishAsync([Message("a", "{\"n\":0}")], CancellationToken.None), r => Assert.Equal(PublishStatus.Acknowledged, r.Status));
+
+        var violations = new List<string>();
+        var outcomes = new List<string>();
+        for (var round = 0; round < 10; round++)
+        {
+            kafka.SetAllBrokersDown();
+            await Task.Delay(200 + (round * 50));
+            var a = publisher.PublishAsync([Message("a", "{\"batch\":\"A\"}")], CancellationToken.None).AsTask();
+            await Task.Delay(700);
+            var b = publisher.PublishAsync([Message("a", "{\"batch\":\"B\"}")], CancellationToken.None).AsTask();
+            kafka.SetAllBrokersUp();
+            var resultA = (await a.WaitAsync(TimeSpan.FromSeconds(60)))[0];
+            var resultB = (await b.WaitAsync(TimeSpan.FromSeconds(60)))[0];
+            outcomes.Add($"{resultA.Status}/{resultB.Status}");
+            if (resultA.Status == PublishStatus.Failed && resultB.Status == PublishStatus.Acknowledged)
+            {
+                violations.Add($"round {round}: A failed ({resultA.Error}) while B was acknowledged");
+            }
+        }
+
+        Assert.True(violations.Count == 0, string.Join("; ", violations) + " | outcomes: " + string.Join(", ", outcomes));
+    }
+
     private static KafkaOutboxPublisher CreatePublisher(KafkaServer kafka, string prefix, Action<KafkaOptions>? configure = null, int? maxPayloadBytes = null)
     {
         var options = new KafkaOptions { BootstrapServers = kafka.BootstrapServers };

@@ -64,4 +64,30 @@ public sealed class ProducerConfigFactoryTests
         options.Producer.MessageMaxBytes = 5_000_000;
         Assert.Equal(5_000_000, ProducerConfigFactory.Create(options, maxPayloadBytes: 1_048_576).MessageMaxBytes);
     }
+
+    [Theory]
+    [InlineData(null, null, 300_000)]
+    [InlineData("2000", null, 2000)]
+    [InlineData(null, "1500", 1500)]
+    [InlineData("0", null, null)]
+    public void The_publisher_takes_the_delivery_time_limit_and_librdkafka_gets_none(string? messageTimeout, string? deliveryTimeout, int? expectedMs)
+    {
+        var options = new KafkaOptions { BootstrapServers = "b:9092" };
+        if (messageTimeout is not null)
+        {
+            options.Producer.Set("message.timeout.ms", messageTimeout);
+        }
+
+        if (deliveryTimeout is not null)
+        {
+            options.Producer.Set("delivery.timeout.ms", deliveryTimeout);
+        }
+
+        var config = ProducerConfigFactory.Create(options);
+        var limit = ProducerConfigFactory.TakeDeliveryTimeout(config);
+
+        Assert.Equal(expectedMs is { } ms ? TimeSpan.FromMilliseconds(ms) : null, limit);
+        Assert.Equal("0", config.Get("message.timeout.ms"));
+        Assert.True(config.Get("delivery.timeout.ms") is null or "0");
+    }
 }

@@ -71,8 +71,15 @@ internal static class ProducerConfigFactory
     public static TimeSpan? TakeDeliveryTimeout(ProducerConfig config)
     {
         ArgumentNullException.ThrowIfNull(config);
-        var value = config.Get("message.timeout.ms") ?? config.Get("delivery.timeout.ms");
-        var ms = value is null ? LibrdkafkaMessageTimeoutMs : int.Parse(value, System.Globalization.CultureInfo.InvariantCulture);
+        var key = config.Get("message.timeout.ms") is not null ? "message.timeout.ms" : "delivery.timeout.ms";
+        var value = config.Get(key);
+        var ms = LibrdkafkaMessageTimeoutMs;
+        if (value is not null && !int.TryParse(value, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out ms))
+        {
+            throw new OutboxConfigurationException(
+                $"KafkaOptions.Producer sets {key} to '{value}', which is not a number of milliseconds (0: no limit).");
+        }
+
         config.Set("message.timeout.ms", "0");
         if (config.Get("delivery.timeout.ms") is not null)
         {

@@ -90,4 +90,16 @@ public sealed class ProducerConfigFactoryTests
         Assert.Equal("0", config.Get("message.timeout.ms"));
         Assert.True(config.Get("delivery.timeout.ms") is null or "0");
     }
+
+    [Fact]
+    public void A_delivery_time_limit_that_is_not_a_number_is_refused_naming_the_setting()
+    {
+        var options = new KafkaOptions { BootstrapServers = "b:9092" };
+        options.Producer.Set("delivery.timeout.ms", "5 minutes");
+
+        var ex = Assert.Throws<OutboxConfigurationException>(() => ProducerConfigFactory.TakeDeliveryTimeout(ProducerConfigFactory.Create(options)));
+
+        Assert.Contains("delivery.timeout.ms", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("'5 minutes'", ex.Message, StringComparison.Ordinal);
+    }
 }

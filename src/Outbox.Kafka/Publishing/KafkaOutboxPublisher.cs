@@ -240,7 +240,7 @@ internal sealed class KafkaOutboxPublisher : IOutboxPublisher
         }
 
         var current = Volatile.Read(ref _current);
-        var waiting = current.CountWaitingSince(System.Diagnostics.Stopwatch.GetTimestamp() - (long)(timeout.TotalSeconds * System.Diagnostics.Stopwatch.Frequency));
+        var waiting = current.CountWaitingAtLeast(timeout);
         if (waiting == 0 || current.IsFatal)
         {
             return;

@@ -51,8 +51,9 @@ internal sealed class ProducerGeneration(int number)
         }
     }
 
-    /// <summary>The number of unsettled batches handed over before <paramref name="timestamp"/> (a <see cref="System.Diagnostics.Stopwatch"/> timestamp).</summary>
-    public int CountWaitingSince(long timestamp) => _batches.Keys.Count(b => !b.Completion.IsCompleted && b.HandedOverAt <= timestamp);
+    /// <summary>The number of unsettled batches that have waited at least <paramref name="limit"/> since their hand-over began.</summary>
+    public int CountWaitingAtLeast(TimeSpan limit) =>
+        _batches.Keys.Count(b => !b.Completion.IsCompleted && System.Diagnostics.Stopwatch.GetElapsedTime(b.HandedOverAt) >= limit);
 
     public void Track(DeliveryBatch batch) => _batches.TryAdd(batch, 0);
 

@@ -12,6 +12,9 @@ internal static class ConsumerClientConfig
             // A new group reads the topic from its start: events already published are handled too.
             AutoOffsetReset = AutoOffsetReset.Earliest,
             EnableAutoCommit = true,
+            // librdkafka's default too, stated here because the inbox depends on it: records of aborted Kafka
+            // transactions (for example a fenced producer's) are never handed to a handler.
+            IsolationLevel = IsolationLevel.ReadCommitted,
         };
         if (!string.IsNullOrWhiteSpace(options.BootstrapServers))
         {

@@ -26,8 +26,9 @@ namespace Outbox.Testing;
 /// Limits of the embedded cluster: each partition keeps only about 5 MiB or 100,000 message sets, and older records
 /// are dropped silently, so a large test must use enough partitions and consume while it produces. AdminClient
 /// <c>CreateTopics</c> is not supported (use <see cref="CreateTopicAsync"/>; producers also auto-create topics
-/// with 4 partitions); <c>ListConsumerGroups</c> crashes the client process; transactions are accepted but
-/// <c>read_committed</c> does not hide aborted records. Use a short <c>session.timeout.ms</c> in consumers: classic
+/// with 4 partitions); <c>ListConsumerGroups</c> crashes the client process; transactions are accepted but not
+/// enforced: <c>read_committed</c> does not hide aborted or open transactions' records, and a new producer with the
+/// same <c>transactional.id</c> does not fence the previous one (see the package README). Use a short <c>session.timeout.ms</c> in consumers: classic
 /// rebalances wait for it.
 /// </para>
 /// </remarks>

@@ -94,11 +94,10 @@ public static class Program
                 {
                     var modes = options.GetString("relay", "all") switch
                     {
-                        "all" => new[] { LiveMode.DualWrite, LiveMode.Polling, LiveMode.Cdc },
-                        "dual-write" => [LiveMode.DualWrite],
-                        "polling" => [LiveMode.Polling],
-                        "cdc" => [LiveMode.Cdc],
-                        var other => throw new ArgumentException($"--relay must be all, dual-write, polling or cdc, not '{other}'."),
+                        "all" => LiveModes.Goals,
+                        "breakdown" => LiveModes.Breakdown,
+                        var one when LiveModes.Parse(one) is { } mode => [mode],
+                        var other => throw new ArgumentException($"--relay must be all, breakdown, dual-write, polling, cdc, save-only, polling-write-only or cdc-write-only, not '{other}'."),
                     };
                     var rate = options.GetString("rate", "500") is "closed" ? 0 : options.GetInt("rate", 500);
                     var eventsPerTransaction = options.GetInt("events-per-tx", 1);
@@ -164,7 +163,7 @@ public static class Program
                       [--mode live|catch-up (cdc: events written while the relay is stopped, then drained)] [--batches-in-flight <cdc: override 4>]
           latency     --relay polling|cdc [--rate 500] [--seconds 30] [--partitions 32] [--linger-ms <override the producer's default>]
                       [--keys 1000] [--poison-every <N: every N-th measured event is one the relay's producer refuses; p99 of the other keys>]
-          live        [--relay all|dual-write|polling|cdc] [--rate 500 | --rate closed] [--events-per-tx 1] [--seconds 20] [--writers 4] [--partitions 32]
+          live        [--relay all|breakdown|dual-write|polling|cdc|save-only|polling-write-only|cdc-write-only] [--rate 500 | --rate closed] [--events-per-tx 1] [--seconds 20] [--writers 4] [--partitions 32]
                       [--app-connection-options "No Reset On Close=true" (added to the application's connection string only)]
                       (EF Core writers as an application writes, relay and consumer in process, the dual-write baseline in the same run)
           inbox       [--messages 100000] [--batch 1] [--partitions 16]

@@ -23,6 +23,43 @@ internal enum LiveMode
 
     /// <summary>The same with the CDC relay.</summary>
     Cdc,
+
+    /// <summary>Breakdown: the business row alone (no event, no produce): what the application's save costs by itself.</summary>
+    SaveOnly,
+
+    /// <summary>Breakdown: the outbox write path of <see cref="Polling"/> (commit-order trigger) without a relay or consumer.</summary>
+    PollingWriteOnly,
+
+    /// <summary>Breakdown: the outbox write path of <see cref="Cdc"/> (no trigger) without a relay or consumer.</summary>
+    CdcWriteOnly,
+}
+
+/// <summary>What a <see cref="LiveMode"/> runs.</summary>
+internal static class LiveModes
+{
+    /// <summary>The three modes of the goals: the baseline and both relays.</summary>
+    public static readonly LiveMode[] Goals = [LiveMode.DualWrite, LiveMode.Polling, LiveMode.Cdc];
+
+    /// <summary>The goals' modes and the write-only ones that split each mode's CPU per event into its parts.</summary>
+    public static readonly LiveMode[] Breakdown = [LiveMode.DualWrite, LiveMode.SaveOnly, LiveMode.PollingWriteOnly, LiveMode.Polling, LiveMode.CdcWriteOnly, LiveMode.Cdc];
+
+    public static string Name(this LiveMode mode) => mode switch
+    {
+        LiveMode.DualWrite => "dual-write",
+        LiveMode.Polling => "polling",
+        LiveMode.Cdc => "cdc",
+        LiveMode.SaveOnly => "save-only",
+        LiveMode.PollingWriteOnly => "polling-write-only",
+        _ => "cdc-write-only",
+    };
+
+    /// <summary>Whether events reach Kafka in this mode (and are consumed, checked and timed).</summary>
+    public static bool Publishes(this LiveMode mode) => mode is LiveMode.DualWrite or LiveMode.Polling or LiveMode.Cdc;
+
+    /// <summary>Whether the writers add outbox events to the DbContext.</summary>
+    public static bool WritesOutbox(this LiveMode mode) => mode is LiveMode.Polling or LiveMode.Cdc or LiveMode.PollingWriteOnly or LiveMode.CdcWriteOnly;
+
+    public static LiveMode? Parse(string name) => Breakdown.Cast<LiveMode?>().FirstOrDefault(m => m!.Value.Name() == name);
 }
 
 /// <summary>
@@ -70,7 +107,7 @@ internal static class LiveScenario
         var closedLoop = rate <= 0;
         var transactionsCap = closedLoop ? ClosedLoopCapPerSecond * (WarmUpSeconds + seconds) : rate * (WarmUpSeconds + seconds);
         var workload = new Workload(Workload.NewRunId(), checked(transactionsCap * eventsPerTransaction));
-        var name = mode switch { LiveMode.DualWrite => "dual-write", LiveMode.Polling => "polling", _ => "cdc" };
+        var name = mode.Name();
         Progress.Line(Fmt.Inv($"live/{name}: {(closedLoop ? "closed loop" : rate + " transactions/s")}, {eventsPerTransaction} event(s) per transaction, {writers} EF Core writers, {WarmUpSeconds}s of warm-up and {seconds}s measured"));
 
         await using var database = await infrastructure.CreateDatabaseAsync("bench_live_" + name.Replace('-', '_'), cancellationToken);
@@ -82,9 +119,10 @@ internal static class LiveScenario
             await create.ExecuteNonQueryAsync(cancellationToken);
         }
 
-        if (mode != LiveMode.DualWrite)
+        if (mode.WritesOutbox())
         {
-            await OutboxSchema.EnsureCreatedAsync(dataSource, options, mode == LiveMode.Cdc ? OutboxCommitOrder.WriteAheadLog : OutboxCommitOrder.Trigger, cancellationToken);
+            var commitOrder = mode is LiveMode.Cdc or LiveMode.CdcWriteOnly ? OutboxCommitOrder.WriteAheadLog : OutboxCommitOrder.Trigger;
+            await OutboxSchema.EnsureCreatedAsync(dataSource, options, commitOrder, cancellationToken);
         }
 
         var topic = await infrastructure.CreateTopicAsync(workload.Topic(options), partitions, cancellationToken);
@@ -166,7 +204,7 @@ internal static class LiveScenario
                         db.Watches.Add(new LiveWatch { Id = Guid.CreateVersion7(), Account = first.AccountId, Seq = first.Seq });
                         foreach (var index in chunk)
                         {
-                            if (producer is null)
+                            if (mode.WritesOutbox())
                             {
                                 db.Outbox().Add(workload.Event(index));
                             }
@@ -212,8 +250,18 @@ internal static class LiveScenario
         var measuredWall = Stopwatch.GetElapsedTime(measuredFrom, Math.Max(measuredEnd, measuredFrom + 1));
         var cpu = cpuEnd.Since(cpuStart ?? cpuEnd, measuredWall);
         var written = Interlocked.Read(ref transactions) * eventsPerTransaction;
-        verifier.Expect(written);
-        var verification = await verifier.CompleteAsync(TimeSpan.FromSeconds(30), cancellationToken);
+        VerificationResult verification;
+        if (mode.Publishes())
+        {
+            verifier.Expect(written);
+            verification = await verifier.CompleteAsync(TimeSpan.FromSeconds(30), cancellationToken);
+        }
+        else
+        {
+            // Nothing is published in a write-only mode: there is nothing to read back.
+            verification = new VerificationResult(0, 0, 0, 0, 0, 0, 0);
+        }
+
         await host.StopAsync(cancellationToken);
 
         var measured = (int)Interlocked.Read(ref measuredTransactions);
@@ -226,6 +274,17 @@ internal static class LiveScenario
             {
                 latencies.Add(Stopwatch.GetElapsedTime(committedAt[i], received[i]).TotalMilliseconds);
             }
+        }
+
+        if (Environment.GetEnvironmentVariable("OUTBOX_BENCH_DUMP_LATENCIES") is { Length: > 0 } dumpPath)
+        {
+            // Diagnostics: every measured event's commit time (ms since the start) and commit-to-consume latency.
+            await File.WriteAllLinesAsync(
+                dumpPath + "." + name,
+                Enumerable.Range(0, committedAt.Length)
+                    .Where(i => committedAt[i] >= measuredFrom && received[i] > 0)
+                    .Select(i => Fmt.Inv($"{Stopwatch.GetElapsedTime(started, committedAt[i]).TotalMilliseconds:0.0} {Stopwatch.GetElapsedTime(committedAt[i], received[i]).TotalMilliseconds:0.0}")),
+                cancellationToken);
         }
 
         latencies.Sort();
@@ -259,7 +318,7 @@ internal static class LiveScenario
     {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         builder.Logging.AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace).SetMinimumLevel(LogLevel.Warning);
-        if (mode == LiveMode.DualWrite)
+        if (mode is LiveMode.DualWrite or LiveMode.SaveOnly)
         {
             builder.Services.AddDbContext<LiveDb>(db => db.UseNpgsql(appConnectionString));
             builder.Services.AddSingleton(_ => new ProducerBuilder<byte[], byte[]>(new ProducerConfig { BootstrapServers = bootstrapServers }).Build());
@@ -271,7 +330,12 @@ internal static class LiveScenario
             .AddOutbox(o => o.MapEvent<BenchEvent>(workload.AggregateType, e => e.AccountId))
             .UsePostgreSql(connectionString)
             .UseKafka(k => k.BootstrapServers = bootstrapServers);
-        _ = mode == LiveMode.Polling ? outbox.AddPollingRelay() : outbox.AddCdcRelay(o => o.SlotName = RelayHost.SlotName(workload));
+        _ = mode switch
+        {
+            LiveMode.Polling => outbox.AddPollingRelay(),
+            LiveMode.Cdc => outbox.AddCdcRelay(o => o.SlotName = RelayHost.SlotName(workload)),
+            _ => outbox, // a write-only mode: no relay
+        };
         builder.Services.AddDbContext<LiveDb>((sp, db) => db.UseNpgsql(appConnectionString).UseOutbox(sp));
         return builder.Build();
     }

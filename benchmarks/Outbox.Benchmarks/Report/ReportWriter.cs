@@ -72,7 +72,7 @@ internal static class ReportWriter
         md.AppendLine("Produced by:");
         md.AppendLine();
         md.AppendLine("```");
-        md.AppendLine(Inv($"dotnet run -c Release --project benchmarks/Outbox.Benchmarks -- report --messages {s.Messages} --writers {s.Writers} --rate {s.Rate} --seconds {s.Seconds} --partitions {s.Partitions} --inbox-messages {s.InboxMessages}{(s.MicroResultsDirectory is null ? "" : " --micro " + s.MicroResultsDirectory)}"));
+        md.AppendLine(Inv($"dotnet run -c Release --project benchmarks/Outbox.Benchmarks -- report --messages {s.Messages} --writers {s.Writers} --rate {s.Rate} --seconds {s.Seconds} --partitions {s.Partitions} --inbox-messages {s.InboxMessages} --live-seconds {s.LiveSeconds}{(s.MicroResultsDirectory is null ? "" : " --micro " + s.MicroResultsDirectory)}"));
         md.AppendLine("```");
         md.AppendLine();
         md.AppendLine("## Machine");
@@ -88,9 +88,9 @@ internal static class ReportWriter
         md.AppendLine(Inv($"| library commit | {m.Commit} |"));
         md.AppendLine(Inv($"| load average (1/5/15 min) | {m.LoadAverage} at start, {data.LoadAverageAtEnd} at end |"));
         md.AppendLine();
-        md.AppendLine("PostgreSQL, the Kafka mock cluster, the relay and the load generator share the same cores, and other engineers' test");
-        md.AppendLine("runs were using the machine at the same time: absolute figures are noisy, ratios to the baselines measured in the");
-        md.AppendLine("same run matter more. Each scenario's CPU split below shows how much of the machine other processes took.");
+        md.AppendLine("PostgreSQL, the Kafka mock cluster, the relay and the load generator share the same cores: absolute figures are");
+        md.AppendLine("noisy, ratios to the baselines measured in the same run matter more. The load average above includes the report's");
+        md.AppendLine("own load; each scenario's CPU split below shows how much of the machine other processes took.");
         md.AppendLine();
 
         md.AppendLine("## Goals");
@@ -120,7 +120,7 @@ internal static class ReportWriter
                 continue;
             }
 
-            foreach (var r in results.Where(r => r.Mode != LiveMode.DualWrite))
+            foreach (var r in results.Where(r => r.Mode is LiveMode.Polling or LiveMode.Cdc))
             {
                 if (r.Rate > 0)
                 {
@@ -218,8 +218,11 @@ internal static class ReportWriter
             md.AppendLine("SaveChanges through the interceptor, at a fixed rate or as fast as they can; the relay (library defaults) and a");
             md.AppendLine("plain Confluent.Kafka consumer run in the same process. Dual-write: the same save, then a direct produce that the");
             md.AppendLine("writer does not wait for (unsafe; the fastest floor). Commit to consume: from SaveChanges returning to the consumer receiving the record. CPU per");
-            md.AppendLine("event: the machine's busy time over the measured seconds, split into this process (writers, relay, consumer,");
-            md.AppendLine("clients), PostgreSQL and the embedded broker's threads; other processes' share is in the last column.");
+            md.AppendLine("event: the CPU time of the run's processes over the measured seconds (the scheduler's per-process run times from");
+            md.AppendLine("`/proc/<pid>/stat`), split into this process (writers, relay, consumer, clients), PostgreSQL and the embedded broker's");
+            md.AppendLine("threads; other processes' share is in the last column. Results before 2026-12-02 evening used the machine's busy time");
+            md.AppendLine("from `/proc/stat` instead, which this kernel samples at the timer tick and which missed about half of a paced run's");
+            md.AppendLine("short bursts (2.04 s busy against 4.37 s summed over the processes in one 8 s window at 500 transactions/s).");
             md.AppendLine();
             md.AppendLine("| run | mode | tx/s | events/s | SaveChanges p50 ms | consume p50 ms | consume p99 ms | CPU ms/event | app | PostgreSQL | broker | PG transactions/event | other processes (cores) | lost | duplicates | order violations |");
             md.AppendLine("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
@@ -229,11 +232,14 @@ internal static class ReportWriter
                 {
                     var v = r.Verification;
                     var other = r.Cpu is null ? 0 : r.Cpu.Other / r.Cpu.WallSeconds;
-                    md.AppendLine(Inv($"| {label} | {r.Name} | {r.TransactionsPerSecond:N0} | {r.EventsPerSecond:N0} | {LatencyResult.Percentile(r.SaveMs, 50):0.00} | {r.ConsumeP50Ms:0.0} | {r.ConsumeP99Ms:0.0} | {r.CpuPerEventMs:0.000} | {r.AppPerEventMs:0.000} | {r.PostgresPerEventMs:0.000} | {r.BrokerPerEventMs:0.000} | {r.CommitsPerEvent:0.00} | {other:0.00} | {v.Lost} | {v.Duplicates} | {v.OrderViolations} |"));
+                    var consume = r.Mode.Publishes() ? Inv($"{r.ConsumeP50Ms:0.0} | {r.ConsumeP99Ms:0.0}") : "n/a | n/a";
+                    var check = r.Mode.Publishes() ? Inv($"{v.Lost} | {v.Duplicates} | {v.OrderViolations}") : "n/a | n/a | n/a";
+                    md.AppendLine(Inv($"| {label} | {r.Name} | {r.TransactionsPerSecond:N0} | {r.EventsPerSecond:N0} | {LatencyResult.Percentile(r.SaveMs, 50):0.00} | {consume} | {r.CpuPerEventMs:0.000} | {r.AppPerEventMs:0.000} | {r.PostgresPerEventMs:0.000} | {r.BrokerPerEventMs:0.000} | {r.CommitsPerEvent:0.00} | {other:0.00} | {check} |"));
                 }
             }
 
             md.AppendLine();
+            AppendLiveBreakdown(md, data.Live);
         }
 
         if (data.Inbox.Count > 0)
@@ -319,6 +325,57 @@ internal static class ReportWriter
         var path = Path.Combine(data.Settings.OutputDirectory, stem + ".md");
         File.WriteAllText(path, md.ToString());
         return path;
+    }
+
+    /// <summary>
+    /// Splits each mode's CPU per event into its parts, from the write-only modes run beside it: the business save alone,
+    /// what the outbox adds to the write, and the rest (relay, publish, consume; for dual-write, the produce and consume).
+    /// </summary>
+    private static void AppendLiveBreakdown(StringBuilder md, List<(string Label, IReadOnlyList<LiveResult> Results)> live)
+    {
+        var rows = new List<string>();
+        foreach (var (label, results) in live)
+        {
+            LiveResult? Find(LiveMode mode) => results.FirstOrDefault(r => r.Mode == mode);
+            if (Find(LiveMode.SaveOnly) is not { } save)
+            {
+                continue;
+            }
+
+            foreach (var (mode, writeOnly) in new[] { (LiveMode.DualWrite, LiveMode.SaveOnly), (LiveMode.Polling, LiveMode.PollingWriteOnly), (LiveMode.Cdc, LiveMode.CdcWriteOnly) })
+            {
+                if (Find(mode) is not { } full || Find(writeOnly) is not { } write)
+                {
+                    continue;
+                }
+
+                static string Part(double total, double postgres) => Inv($"{total:0.000} ({postgres:0.000})");
+                var outboxWrite = mode == LiveMode.DualWrite ? "none" : Part(write.CpuPerEventMs - save.CpuPerEventMs, write.PostgresPerEventMs - save.PostgresPerEventMs);
+                rows.Add(Inv($"| {label} | {full.Name} | {Part(full.CpuPerEventMs, full.PostgresPerEventMs)} | {Part(save.CpuPerEventMs, save.PostgresPerEventMs)} | {outboxWrite} | {Part(full.CpuPerEventMs - write.CpuPerEventMs, full.PostgresPerEventMs - write.PostgresPerEventMs)} | {write.EventsPerSecond:N0} |"));
+            }
+        }
+
+        if (rows.Count == 0)
+        {
+            return;
+        }
+
+        md.AppendLine("### Where the CPU per event goes (`live --relay breakdown`)");
+        md.AppendLine();
+        md.AppendLine("Each mode beside the same writers without its later stages, in the same run: `save-only` saves the business row alone");
+        md.AppendLine("(no event, no produce); `polling-write-only` and `cdc-write-only` save the row and its events through the interceptor");
+        md.AppendLine("into that relay's schema (the commit-order trigger for polling, none for CDC) with no relay running. Parts are");
+        md.AppendLine("differences of CPU ms per event (PostgreSQL's share in brackets), so each run's noise lands in them; in the closed");
+        md.AppendLine("loops the write-only modes reach higher rates than the full ones (last column), which lowers their cost per event.");
+        md.AppendLine();
+        md.AppendLine("| run | mode | CPU ms/event (PostgreSQL) | business save alone | outbox write on top | relay, publish and consume (dual-write: produce and consume) | write-only events/s |");
+        md.AppendLine("|---|---|---|---|---|---|---|");
+        foreach (var row in rows)
+        {
+            md.AppendLine(row);
+        }
+
+        md.AppendLine();
     }
 
     private static void AppendWritePathGoals(StringBuilder md, string? directory)

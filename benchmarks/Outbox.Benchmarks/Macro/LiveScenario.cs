@@ -128,14 +128,17 @@ internal static class LiveScenario
         var topic = await infrastructure.CreateTopicAsync(workload.Topic(options), partitions, cancellationToken);
         // The application's DbContext may use its own connection settings (--app-connection-options), the outbox keeps its own.
         var appConnectionString = string.IsNullOrEmpty(appConnectionOptions) ? connectionString : connectionString + ";" + appConnectionOptions;
-        using var host = BuildHost(mode, connectionString, appConnectionString, infrastructure.BootstrapServers, workload);
+        // Diagnostics (OUTBOX_BENCH_DUMP_LATENCIES): when the relay learned of each ack, to split commit-to-consume in two.
+        var dumpPath = Environment.GetEnvironmentVariable("OUTBOX_BENCH_DUMP_LATENCIES") is { Length: > 0 } dp ? dp : null;
+        var acks = dumpPath is not null && mode is LiveMode.Polling or LiveMode.Cdc ? new AckRecorder() : null;
+        using var host = BuildHost(mode, connectionString, appConnectionString, infrastructure.BootstrapServers, workload, acks);
         await host.StartAsync(cancellationToken);
         if (mode == LiveMode.Cdc)
         {
             await RelayHost.WaitUntilStreamingAsync(connectionString, workload, TimeSpan.FromSeconds(60), cancellationToken);
         }
 
-        await using var verifier = TopicVerifier.Start(infrastructure.BootstrapServers, topic, partitions, workload, liveWhile: false);
+        await using var verifier = TopicVerifier.Start(infrastructure.BootstrapServers, topic, partitions, workload, liveWhile: false, recordReceiveTimes: acks is not null);
         verifier.RecordIndexTimes();
 
         var committedAt = new long[workload.Messages];
@@ -276,8 +279,18 @@ internal static class LiveScenario
             }
         }
 
-        if (Environment.GetEnvironmentVariable("OUTBOX_BENCH_DUMP_LATENCIES") is { Length: > 0 } dumpPath)
+        if (dumpPath is not null)
         {
+            if (acks is not null)
+            {
+                var ackToConsume = verifier.ReceivedAt
+                    .Where(r => acks.AckedAt.TryGetValue(r.Key, out var acked) && acked >= measuredFrom)
+                    .Select(r => Stopwatch.GetElapsedTime(acks.AckedAt[r.Key], r.Value).TotalMilliseconds)
+                    .Order()
+                    .ToArray();
+                Progress.Line(Fmt.Inv($"live/{name}: from the relay's ack to the consumer: p50 {LatencyResult.Percentile(ackToConsume, 50):0.0} ms, p99 {LatencyResult.Percentile(ackToConsume, 99):0.0} ms, max {ackToConsume.LastOrDefault():0.0} ms ({ackToConsume.Length:N0} events)"));
+            }
+
             // Diagnostics: every measured event's commit time (ms since the start) and commit-to-consume latency.
             await File.WriteAllLinesAsync(
                 dumpPath + "." + name,
@@ -314,7 +327,7 @@ internal static class LiveScenario
         return (long)(await command.ExecuteScalarAsync())!;
     }
 
-    private static IHost BuildHost(LiveMode mode, string connectionString, string appConnectionString, string bootstrapServers, Workload workload)
+    private static IHost BuildHost(LiveMode mode, string connectionString, string appConnectionString, string bootstrapServers, Workload workload, AckRecorder? acks)
     {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         builder.Logging.AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace).SetMinimumLevel(LogLevel.Warning);
@@ -336,6 +349,11 @@ internal static class LiveScenario
             LiveMode.Cdc => outbox.AddCdcRelay(o => o.SlotName = RelayHost.SlotName(workload)),
             _ => outbox, // a write-only mode: no relay
         };
+        if (acks is not null)
+        {
+            AckRecordingPublisher.Decorate(builder.Services, acks);
+        }
+
         builder.Services.AddDbContext<LiveDb>((sp, db) => db.UseNpgsql(appConnectionString).UseOutbox(sp));
         return builder.Build();
     }

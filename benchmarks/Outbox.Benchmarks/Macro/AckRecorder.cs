@@ -31,6 +31,14 @@ internal sealed class AckRecorder
 
     public IReadOnlyDictionary<Guid, long> AckedAt => _ackedAt;
 
+    /// <summary>Diagnostics: when each event was first handed to the publisher, with its workload index (when <see cref="TrackHandOver"/>).</summary>
+    public ConcurrentDictionary<Guid, (long HandedAt, long Index)> HandedOver { get; } = new();
+
+    public bool TrackHandOver { get; init; }
+
+    /// <summary>The workload's number of keys (to turn an account and sequence number into an index).</summary>
+    public int Keys { get; init; }
+
     /// <summary>Completes with the Stopwatch timestamp at which the <paramref name="target"/>-th distinct event was acknowledged.</summary>
     public Task<long> WaitForAsync(long target)
     {

@@ -15,6 +15,7 @@ internal sealed class AckRecordingPublisher(IOutboxPublisher inner, AckRecorder 
     public async ValueTask<PublishResult[]> PublishAsync(IReadOnlyList<OutboxRecord> messages, CancellationToken cancellationToken)
     {
         var started = Stopwatch.GetTimestamp();
+        TrackHandOver(messages, started);
         var results = await inner.PublishAsync(messages, cancellationToken);
         var finished = Stopwatch.GetTimestamp();
         var acknowledged = messages.Count <= 4096 ? stackalloc bool[messages.Count] : new bool[messages.Count];
@@ -30,11 +31,27 @@ internal sealed class AckRecordingPublisher(IOutboxPublisher inner, AckRecorder 
     public async ValueTask<PublishHandOver> HandOverAsync(IReadOnlyList<OutboxRecord> messages, CancellationToken cancellationToken)
     {
         var started = Stopwatch.GetTimestamp();
+        TrackHandOver(messages, started);
         var handOver = await inner.HandOverAsync(messages, cancellationToken);
         return handOver with { Results = RecordAsync(handOver.Results, messages, started) };
     }
 
     public ValueTask DisposeAsync() => inner.DisposeAsync();
+
+    private void TrackHandOver(IReadOnlyList<OutboxRecord> messages, long started)
+    {
+        if (!recorder.TrackHandOver)
+        {
+            return;
+        }
+
+        foreach (var message in messages)
+        {
+            var account = TopicVerifier.ParseAccount(System.Text.Encoding.UTF8.GetBytes(message.AggregateId));
+            var seq = TopicVerifier.ParseSeq(System.Text.Encoding.UTF8.GetBytes(message.Payload));
+            recorder.HandedOver.TryAdd(message.Id, (started, account < 0 || seq < 0 ? -1 : (seq * recorder.Keys) + account));
+        }
+    }
 
     private async Task<PublishResult[]> RecordAsync(Task<PublishResult[]> pending, IReadOnlyList<OutboxRecord> messages, long started)
     {

@@ -1,3 +1,4 @@
+using System.Runtime;
 using System.Diagnostics;
 using System.Text;
 using System.Text.Json;
@@ -75,11 +76,23 @@ internal static class LiveScenario
 {
     private const int WarmUpSeconds = 3;
     private const int ClosedLoopCapPerSecond = 8_000;
+    private const int WarmUpOnlySeconds = 5;
+    private static bool s_warmedUp;
 
     public static async Task<IReadOnlyList<LiveResult>> RunAsync(
         BenchInfrastructure infrastructure, IReadOnlyList<LiveMode> modes, int rate, int eventsPerTransaction, int seconds, int writers, int partitions,
         Action<ScenarioResult> emit, CancellationToken cancellationToken, string? appConnectionOptions = null)
     {
+        if (!s_warmedUp)
+        {
+            // The first EF Core writes of a process run on code the JIT has not optimized yet (and tiered PGO's
+            // instrumented code for a while after): without this, the first mode measured paid for it (measured: the
+XX
+            Progress.Line("live: warm-up of the EF Core writers, the interceptor, the relay and the clients (not measured)");
+            await RunOneAsync(infrastructure, LiveMode.Polling, rate, eventsPerTransaction, WarmUpOnlySeconds, writers, partitions, appConnectionOptions, cancellationToken);
+            s_warmedUp = true;
+        }
+
         var results = new List<LiveResult>();
         foreach (var mode in modes)
         {
@@ -130,7 +143,8 @@ internal static class LiveScenario
         var appConnectionString = string.IsNullOrEmpty(appConnectionOptions) ? connectionString : connectionString + ";" + appConnectionOptions;
         // Diagnostics (OUTBOX_BENCH_DUMP_LATENCIES): when the relay learned of each ack, to split commit-to-consume in two.
         var dumpPath = Environment.GetEnvironmentVariable("OUTBOX_BENCH_DUMP_LATENCIES") is { Length: > 0 } dp ? dp : null;
-        var acks = dumpPath is not null && mode is LiveMode.Polling or LiveMode.Cdc ? new AckRecorder() : null;
+        var acks = dumpPath is not null && mode is LiveMode.Polling or LiveMode.Cdc ? new AckRecorder { TrackHandOver = true, Keys = workload.Keys } : null;
+        using var steps = acks is not null ? new StepTimes() : null;
         using var host = BuildHost(mode, connectionString, appConnectionString, infrastructure.BootstrapServers, workload, acks);
         await host.StartAsync(cancellationToken);
         if (mode == LiveMode.Cdc)
@@ -152,6 +166,7 @@ internal static class LiveScenario
         var measuredFrom = started + (WarmUpSeconds * Stopwatch.Frequency);
         var stopAt = started + ((WarmUpSeconds + seconds) * Stopwatch.Frequency);
         CpuSnapshot? cpuStart = null;
+        (TimeSpan Pause, int Gen0, int Gen1, int Gen2) gcStart = default;
         var cpuGate = new Lock();
         long measuredEnd = 0;
         long commitsStart = 0;
@@ -196,6 +211,8 @@ internal static class LiveScenario
                                     commitsStart = CommitsAsync(dataSource).GetAwaiter().GetResult();
                                     statements = Statements.StartAsync(dataSource).GetAwaiter().GetResult();
                                     cpuStart = CpuSnapshot.Take(postmaster);
+                                    steps?.Start();
+                                    gcStart = (GC.GetTotalPauseDuration(), GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2));
                                 }
                             }
                         }
@@ -248,6 +265,9 @@ internal static class LiveScenario
         }
 
         var cpuEnd = CpuSnapshot.Take(postmaster);
+        steps?.Stop();
+        var gcPause = GC.GetTotalPauseDuration() - gcStart.Pause;
+        var gcCounts = (GC.CollectionCount(0) - gcStart.Gen0, GC.CollectionCount(1) - gcStart.Gen1, GC.CollectionCount(2) - gcStart.Gen2);
         await Task.WhenAll(produced);
         var commits = await CommitsAsync(dataSource) - commitsStart;
         var measuredWall = Stopwatch.GetElapsedTime(measuredFrom, Math.Max(measuredEnd, measuredFrom + 1));
@@ -288,6 +308,29 @@ internal static class LiveScenario
                     .Select(r => Stopwatch.GetElapsedTime(acks.AckedAt[r.Key], r.Value).TotalMilliseconds)
                     .Order()
                     .ToArray();
+                foreach (var line in steps!.Describe(measuredWall.TotalSeconds))
+                {
+                    Progress.Line($"live/{name}: {line}");
+                }
+
+                var toHandOver = new List<double>();
+                var handOverToAck = new List<double>();
+                foreach (var (id, (handedAt, index)) in acks.HandedOver)
+                {
+                    if (index >= 0 && index < committedAt.Length && committedAt[index] >= measuredFrom)
+                    {
+                        toHandOver.Add(Stopwatch.GetElapsedTime(committedAt[index], handedAt).TotalMilliseconds);
+                        if (acks.AckedAt.TryGetValue(id, out var ackedAt))
+                        {
+                            handOverToAck.Add(Stopwatch.GetElapsedTime(handedAt, ackedAt).TotalMilliseconds);
+                        }
+                    }
+                }
+
+                toHandOver.Sort();
+                handOverToAck.Sort();
+                Progress.Line(Fmt.Inv($"live/{name}: from the commit to the relay's hand-over to the producer: p50 {LatencyResult.Percentile([.. toHandOver], 50):0.0} ms, p99 {LatencyResult.Percentile([.. toHandOver], 99):0.0} ms, max {toHandOver.LastOrDefault():0.0} ms ({toHandOver.Count:N0} events)"));
+                Progress.Line(Fmt.Inv($"live/{name}: from the hand-over to the ack: p50 {LatencyResult.Percentile([.. handOverToAck], 50):0.0} ms, p99 {LatencyResult.Percentile([.. handOverToAck], 99):0.0} ms, max {handOverToAck.LastOrDefault():0.0} ms"));
                 Progress.Line(Fmt.Inv($"live/{name}: from the relay's ack to the consumer: p50 {LatencyResult.Percentile(ackToConsume, 50):0.0} ms, p99 {LatencyResult.Percentile(ackToConsume, 99):0.0} ms, max {ackToConsume.LastOrDefault():0.0} ms ({ackToConsume.Length:N0} events)"));
             }
 
@@ -303,11 +346,14 @@ internal static class LiveScenario
         latencies.Sort();
         var result = new LiveResult(mode, name, rate, eventsPerTransaction, writers, seconds, measured / measuredWall.TotalSeconds, saves, [.. latencies], verification) { Cpu = cpu };
         result.Notes.Add(cpu.Describe());
+        var gcNote = Fmt.Inv($"garbage collections in the measured seconds: {gcCounts.Item1} gen0, {gcCounts.Item2} gen1, {gcCounts.Item3} gen2; paused {gcPause.TotalMilliseconds:0} ms in all ({(GCSettings.IsServerGC ? "server" : "workstation")} GC)");
+        result.Notes.Add(gcNote);
         result.CommitsPerEvent = commits / Math.Max(1.0, result.EventsPerSecond * measuredWall.TotalSeconds);
         result.Notes.Add(Fmt.Inv($"PostgreSQL transactions committed in the database: {result.CommitsPerEvent:0.00} per event (pg_stat_database.xact_commit, which counts read-only ones too)"));
         Progress.Line(Fmt.Inv(
             $"live/{name}: {result.TransactionsPerSecond:N0} tx/s ({result.EventsPerSecond:N0} events/s); SaveChanges p50 {LatencyResult.Percentile(saves, 50):0.00} ms; commit to consume p50 {result.ConsumeP50Ms:0.0} ms, p99 {result.ConsumeP99Ms:0.0} ms; CPU per event {result.CpuPerEventMs:0.000} ms (app {result.AppPerEventMs:0.000}, PostgreSQL {result.PostgresPerEventMs:0.000}, broker {result.BrokerPerEventMs:0.000}); {result.CommitsPerEvent:0.00} PostgreSQL transactions per event; lost {verification.Lost}, duplicates {verification.Duplicates}, order violations {verification.OrderViolations}"));
         Progress.Line("  " + cpu.Describe());
+        Progress.Line("  " + gcNote);
         if (statements is not null)
         {
             foreach (var line in await statements.TopAsync(dataSource, result.EventsPerSecond * measuredWall.TotalSeconds, 12))

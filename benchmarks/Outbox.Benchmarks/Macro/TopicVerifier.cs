@@ -219,14 +219,14 @@ internal sealed class TopicVerifier : IAsyncDisposable
         }
     }
 
-    private static int ParseAccount(byte[] key)
+    internal static int ParseAccount(byte[] key)
     {
         // "acct-000123"
         const int prefix = 5;
         return key.Length > prefix && Utf8Parser.TryParse(key.AsSpan(prefix), out int account, out _) ? account : -1;
     }
 
-    private static long ParseSeq(byte[] value)
+    internal static long ParseSeq(byte[] value)
     {
         var reader = new Utf8JsonReader(value);
         while (reader.Read())

@@ -86,8 +86,8 @@ internal static class LiveScenario
         if (!s_warmedUp)
         {
             // The first EF Core writes of a process run on code the JIT has not optimized yet (and tiered PGO's
-            // instrumented code for a while after): without this, the first mode measured paid for it (measured: the
-XX
+            // instrumented code for a while after): without this, the first mode measured paid for it (the dual-write
+            // baseline's CPU per event was 2.69 ms as the first mode of `live --relay breakdown`, 1.50 ms in `report`).
             Progress.Line("live: warm-up of the EF Core writers, the interceptor, the relay and the clients (not measured)");
             await RunOneAsync(infrastructure, LiveMode.Polling, rate, eventsPerTransaction, WarmUpOnlySeconds, writers, partitions, appConnectionOptions, cancellationToken);
             s_warmedUp = true;

@@ -29,22 +29,23 @@ internal sealed class DbCommandProfiler : IDisposable
 
     public void Dispose() => _listener.Dispose();
 
-    private void Stopped(Activity activity)
+    /// <summary>The statement of an Npgsql command's activity, whitespace collapsed, cut after <paramref name="length"/> characters.</summary>
+    internal static string StatementOf(Activity activity, int length = 90)
     {
         var text = activity.GetTagItem("db.query.text") as string ?? activity.GetTagItem("db.statement") as string ?? activity.DisplayName;
-        var key = Shorten(text);
+        var collapsed = string.Join(' ', text.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries));
+        return collapsed.Length <= length ? collapsed : collapsed[..length] + "...";
+    }
+
+    private void Stopped(Activity activity)
+    {
+        var key = StatementOf(activity);
         var totals = _byStatement.GetOrAdd(key, static _ => new Totals());
         lock (totals)
         {
             totals.Calls++;
             totals.Seconds += activity.Duration.TotalSeconds;
         }
-    }
-
-    private static string Shorten(string text)
-    {
-        var collapsed = string.Join(' ', text.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries));
-        return collapsed.Length <= 90 ? collapsed : collapsed[..90] + "...";
     }
 
     private sealed class Totals

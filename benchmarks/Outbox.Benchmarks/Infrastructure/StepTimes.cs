@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
+using Outbox.Benchmarks.Macro;
 
 namespace Outbox.Benchmarks.Infrastructure;
 
@@ -42,9 +43,7 @@ internal sealed class StepTimes : IDisposable
             {
                 if (_recording)
                 {
-                    var text = activity.GetTagItem("db.query.text") as string ?? activity.GetTagItem("db.statement") as string ?? activity.DisplayName;
-                    var key = string.Join(' ', text.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries));
-                    _statements.GetOrAdd(key.Length <= 60 ? key : key[..60] + "...", static _ => new()).Enqueue(activity.Duration.TotalMilliseconds);
+                    _statements.GetOrAdd(DbCommandProfiler.StatementOf(activity, 60), static _ => new()).Enqueue(activity.Duration.TotalMilliseconds);
                 }
             },
         };
@@ -74,7 +73,6 @@ internal sealed class StepTimes : IDisposable
     private static string Line(string what, double[] values, double seconds)
     {
         Array.Sort(values);
-        double At(double p) => values.Length == 0 ? double.NaN : values[Math.Min(values.Length - 1, (int)(p / 100 * values.Length))];
-        return Fmt.Inv($"{what}: {values.Length / Math.Max(seconds, 1e-9):0.0}/s, p50 {At(50):0.00} ms, p99 {At(99):0.00} ms, max {(values.Length == 0 ? double.NaN : values[^1]):0.00} ms");
+        return Fmt.Inv($"{what}: {values.Length / Math.Max(seconds, 1e-9):0.0}/s, p50 {LatencyResult.Percentile(values, 50):0.00} ms, p99 {LatencyResult.Percentile(values, 99):0.00} ms, max {LatencyResult.Percentile(values, 100):0.00} ms");
     }
 }

@@ -68,15 +68,5 @@ public sealed class BatchSettlementTests
 
     private static PublishResult Ack => PublishResult.Acknowledged;
 
-    private static List<OutboxRecord> Rows(params string[] keys) =>
-        keys.Select((k, i) => new OutboxRecord
-        {
-            Id = Guid.NewGuid(),
-            AggregateType = "order",
-            AggregateId = k,
-            Type = "E",
-            Payload = "{}",
-            Lane = 0,
-            CreatedAt = DateTimeOffset.UnixEpoch.AddSeconds(i),
-        }).ToList();
+    private static List<OutboxRecord> Rows(params string[] keys) => TestRecords.Rows(keys);
 }

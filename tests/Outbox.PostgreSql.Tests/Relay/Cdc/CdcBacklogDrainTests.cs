@@ -121,15 +121,7 @@ public sealed class CdcBacklogDrainTests : IDisposable
         new(_store, _failures, _publisher, _acknowledger, new OutboxOptions { TopicTemplate = "t.{aggregatetype}" }, _options,
             new FakeTimeProvider(), new RelayTelemetry(_meters), NullLogger.Instance);
 
-    private static List<OutboxRecord> Rows(params string[] keys) => keys.Select(k => new OutboxRecord
-    {
-        Id = Guid.CreateVersion7(),
-        AggregateType = "order",
-        AggregateId = k,
-        Type = "OrderPlaced",
-        Payload = "{}",
-        Lane = 0,
-    }).ToList();
+    private static List<OutboxRecord> Rows(params string[] keys) => TestRecords.Rows(keys);
 
     private sealed class FakeBacklog : ICdcBacklogStore
     {

@@ -13,6 +13,16 @@ public sealed class PollingRelayOptionsValidationTests
     }
 
     [Fact]
+    public void By_default_32_lanes_are_in_flight_in_two_drain_cycles_of_16_and_a_lane_batch_gets_2_MiB()
+    {
+        var options = new PollingRelayOptions();
+        Assert.Equal(32, options.MaxConcurrentLanes);
+        Assert.Equal(2, PollingRelayHostedService.DrainCycles(options));
+        Assert.Equal(16, PollingRelayHostedService.LanesPerCycle(options));
+        Assert.Equal(2L * 1024 * 1024, options.MaxBytesInFlight / options.MaxConcurrentLanes);
+    }
+
+    [Fact]
     public void A_lease_not_longer_than_the_heartbeat_fails_naming_both_settings()
     {
         var result = new PollingRelayOptionsRulesValidator().Validate(null, new PollingRelayOptions

@@ -12,8 +12,8 @@ internal static class ConsumerClientConfig
             // A new group reads the topic from its start: events already published are handled too.
             AutoOffsetReset = AutoOffsetReset.Earliest,
             EnableAutoCommit = true,
-            // librdkafka's default too, stated here because the inbox depends on it: records of aborted Kafka
-            // transactions (for example a fenced producer's) are never handed to a handler.
+            // librdkafka's default too, stated here because the inbox relies on it: on a broker that enforces
+            // transactions, records of aborted or open Kafka transactions (a fenced producer's) are not handed to a handler.
             IsolationLevel = IsolationLevel.ReadCommitted,
         };
         if (!string.IsNullOrWhiteSpace(options.BootstrapServers))

@@ -4,6 +4,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using Outbox.PostgreSql;
+using Outbox.PostgreSql.Databases;
 using Outbox.PostgreSql.Inbox;
 using Outbox.Providers;
 
@@ -84,6 +85,11 @@ public static class PostgreSqlOutboxBuilderExtensions
     {
         ArgumentNullException.ThrowIfNull(builder);
         var services = builder.Services;
+        if (services.Any(d => d.ServiceType == typeof(OutboxFleetRegistration)))
+        {
+            throw new OutboxConfigurationException(PostgreSqlDatabasesBuilderExtensions.BothMessage);
+        }
+
         services.AddOptions<PostgreSqlOutboxOptions>()
             .Configure(configure)
             .ValidateOnStart();

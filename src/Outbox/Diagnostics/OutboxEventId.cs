@@ -3,7 +3,7 @@ namespace Outbox;
 /// <summary>
 /// The event ids of every message the Outbox packages log, for filtering and alerting (for example
 /// <c>OutboxEventId.CdcFaulted</c>). The number of a message never changes once shipped; ranges: 1000-1099 the relays
-/// (polling relay, and settlement shared by both relays), 2100 schema, 3000 the Kafka producer, 4000 the inbox, 4100 the
+/// (polling relay, and settlement shared by both relays), 1100 the relay fleet over many databases, 2100 schema, 3000 the Kafka producer, 4000 the inbox, 4100 the
 /// inbox consumer, 5000 the CDC relay, 5100 Debezium mode.
 /// </summary>
 public static class OutboxEventId
@@ -49,6 +49,21 @@ public static class OutboxEventId
 
     /// <summary>Warning: The {Relay} relay could not publish {Rows} record(s) for a reason that is not theirs (the broker or the network); retrying in {Delay}, without counting it against them: {Error}</summary>
     public const int SettlementTransientFailure = 1022;
+
+    /// <summary>Information: Outbox database {Database} joined: {What}</summary>
+    public const int FleetDatabaseStarted = 1101;
+
+    /// <summary>Information: Outbox database {Database} left: its relay stopped and gave its lanes back</summary>
+    public const int FleetDatabaseStopped = 1102;
+
+    /// <summary>Error: Outbox database {Database} cannot be served yet ({Step}); trying again at the next refresh</summary>
+    public const int FleetDatabaseFailed = 1103;
+
+    /// <summary>Error: The outbox database source failed; the databases known before keep running, and it is asked again in {Delay}</summary>
+    public const int FleetSourceFailed = 1104;
+
+    /// <summary>Error: The outbox database source returned the name {Database} more than once; the first entry is served, the others are ignored</summary>
+    public const int FleetDuplicateDatabase = 1105;
 
     /// <summary>Information: Outbox schema ensured for {Table} (commit order: {CommitOrder})</summary>
     public const int SchemaEnsured = 2101;

@@ -37,7 +37,8 @@ internal sealed class PollingRelay
         TimeProvider timeProvider,
         RelayTelemetry telemetry,
         ILogger<PollingRelay> logger,
-        Func<double>? jitter = null)
+        Func<double>? jitter = null,
+        string? database = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(outboxOptions);
@@ -51,6 +52,7 @@ internal sealed class PollingRelay
         _logger = logger;
         _jitter = jitter ?? Random.Shared.NextDouble;
         _leaseClock = new LeaseClock(timeProvider, options.LeaseDuration);
+        Database = database;
 
         // Lanes drain at the same time: each batch gets its share of the byte budget.
         _batchBytes = Math.Max(1, options.MaxBytesInFlight / options.MaxConcurrentLanes);
@@ -59,6 +61,9 @@ internal sealed class PollingRelay
     }
 
     public string InstanceId { get; }
+
+    /// <summary>Gets the database's name when this relay is one of a fleet's (<c>UsePostgreSqlDatabases</c>); <see langword="null"/> otherwise.</summary>
+    public string? Database { get; }
 
     public LaneScheduler Scheduler { get; }
 
@@ -320,8 +325,8 @@ internal sealed class PollingRelay
 
         var published = settlement.Done.Count;
         Interlocked.Add(ref _published, published);
-        SettlementReport.Settled(RelayKind.Polling, messages, settlement, failureOutcomes, _outboxOptions, _telemetry, _logger);
-        _telemetry.BatchDuration(RelayKind.Polling, _timeProvider.GetElapsedTime(startedAt));
+        SettlementReport.Settled(RelayKind.Polling, messages, settlement, failureOutcomes, _outboxOptions, _telemetry, _logger, Database);
+        _telemetry.BatchDuration(RelayKind.Polling, _timeProvider.GetElapsedTime(startedAt), Database);
 
         // Per lane: what was done, what failed, what was left.
         var laneDone = new Dictionary<int, int>();

@@ -12,5 +12,7 @@ namespace Outbox.PostgreSql;
 internal sealed class PollingRelayHealthProbe(IServiceProvider services) : IOutboxHealthProbe
 {
     public Task<HealthCheckResult?> CheckAsync(OutboxHealthOptions options, CancellationToken cancellationToken) =>
-        Task.FromResult(services.GetService(typeof(PollingRelayMonitor)) is PollingRelayMonitor monitor ? monitor.CheckHealth() : (HealthCheckResult?)null);
+        Task.FromResult(!OutboxFleetRegistration.In(services) && services.GetService(typeof(PollingRelayMonitor)) is PollingRelayMonitor monitor
+            ? monitor.CheckHealth()
+            : (HealthCheckResult?)null);
 }

@@ -9,11 +9,18 @@ namespace Outbox.Relay;
 /// and (in retention mode) the cleanup of published rows. Stopping lets batches in flight finish while the host
 /// allows it, then gives every lane back.
 /// </summary>
+/// <param name="relay">The relay whose iterations the loops run.</param>
+/// <param name="store">Its store (the listener and the cleanup).</param>
+/// <param name="timeProvider">The clock of the delays.</param>
+/// <param name="logger">Logs the loops' failures.</param>
+/// <param name="listen">Whether to listen for new rows (<c>LISTEN</c>, one connection held); without it the relay finds
+/// them by the poll every <see cref="PollingRelayOptions.PollInterval"/> (a fleet over many databases listens to a few only).</param>
 internal sealed class PollingRelayHostedService(
     PollingRelay relay,
     IPollingRelayStore store,
     TimeProvider timeProvider,
-    ILogger<PollingRelayHostedService> logger) : IHostedService, IAsyncDisposable
+    ILogger<PollingRelayHostedService> logger,
+    bool listen = true) : IHostedService, IAsyncDisposable
 {
     private static readonly TimeSpan s_maxErrorDelay = TimeSpan.FromSeconds(30);
 
@@ -27,7 +34,11 @@ internal sealed class PollingRelayHostedService(
     {
         var options = relay.Options;
         _loops.Add(Task.Run(() => LeaseLoopAsync(_stopping.Token), CancellationToken.None));
-        _loops.Add(Task.Run(() => ListenLoopAsync(_stopping.Token), CancellationToken.None));
+        if (listen)
+        {
+            _loops.Add(Task.Run(() => ListenLoopAsync(_stopping.Token), CancellationToken.None));
+        }
+
         _loops.Add(Task.Run(() => PollLoopAsync(_stopping.Token), CancellationToken.None));
         if (options.PublishedRetention is { } retention)
         {

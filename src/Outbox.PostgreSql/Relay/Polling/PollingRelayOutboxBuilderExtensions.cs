@@ -20,6 +20,7 @@ public static class PollingRelayOutboxBuilderExtensions
     /// publishes their rows in commit order through the transport (<c>UseKafka</c>) and deletes them (or marks them
     /// published) once acknowledged. Needs <c>UsePostgreSql</c> and a transport. Options are validated at host start.
     /// Per-key order needs the commit-order trigger: the schema initializer creates it and checks it at host start.
+    /// With <c>UsePostgreSqlDatabases(...)</c> it relays every database of the outbox (see docs/multi-database.md).
     /// </summary>
     /// <param name="builder">The outbox builder.</param>
     /// <param name="configure">Configures the relay; the defaults suit most applications.</param>
@@ -55,13 +56,12 @@ public static class PollingRelayOutboxBuilderExtensions
             sp.GetRequiredService<RelayTelemetry>(),
             sp.GetService<ILogger<PollingRelay>>() ?? NullLogger<PollingRelay>.Instance));
         services.TryAddSingleton<RelayTelemetry>();
-        services.TryAddSingleton(sp => new PollingRelayMonitor(sp.GetRequiredService<PollingRelay>()));
+        services.TryAddSingleton(sp => OutboxFleetRegistration.In(sp)
+            ? throw new OutboxConfigurationException(
+                "PollingRelayMonitor watches the polling relay of UsePostgreSql's one database; with UsePostgreSqlDatabases(...) each database has its own relay: resolve OutboxFleetMonitor instead.")
+            : new PollingRelayMonitor(sp.GetRequiredService<PollingRelay>()));
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IOutboxHealthProbe, PollingRelayHealthProbe>());
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, PollingRelayHostedService>(sp => new PollingRelayHostedService(
-            sp.GetRequiredService<PollingRelay>(),
-            sp.GetRequiredService<PostgreSqlPollingStore>(),
-            sp.GetRequiredService<TimeProvider>(),
-            sp.GetService<ILogger<PollingRelayHostedService>>() ?? NullLogger<PollingRelayHostedService>.Instance)));
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, SingleDatabasePollingRelayHost>());
         return builder;
     }
 }

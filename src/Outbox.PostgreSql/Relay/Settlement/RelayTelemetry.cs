@@ -6,7 +6,8 @@ namespace Outbox.Relay;
 
 /// <summary>
 /// The relays' instruments (both relays record the same ones), on the container's <c>Outbox.Relay</c> meter: counts
-/// per destination, failures, parked keys, batch duration, lanes owned per running polling instance.
+/// per destination, failures, parked keys, batch duration, lanes owned per running polling instance. In a relay fleet over
+/// many databases (<c>UsePostgreSqlDatabases</c>) every measurement carries the database's name as <c>db.namespace</c>.
 /// </summary>
 internal sealed class RelayTelemetry
 {
@@ -38,11 +39,26 @@ internal sealed class RelayTelemetry
 
     public void Stopped(PollingRelay relay) => _running.TryRemove(relay, out _);
 
-    public void BatchDuration(RelayKind relay, TimeSpan elapsed) => _batchDuration.Record(elapsed.TotalSeconds, Tag(relay));
+    /// <param name="relay">The relay that settled the batch.</param>
+    /// <param name="elapsed">The batch's duration.</param>
+    /// <param name="database">The database's name in a relay fleet over many databases (<c>UsePostgreSqlDatabases</c>): the
+    /// <c>db.namespace</c> tag; <see langword="null"/> for the one database of <c>UsePostgreSql</c> (no tag).</param>
+    public void BatchDuration(RelayKind relay, TimeSpan elapsed, string? database = null)
+    {
+        if (database is null)
+        {
+            _batchDuration.Record(elapsed.TotalSeconds, Tag(relay));
+        }
+        else
+        {
+            _batchDuration.Record(elapsed.TotalSeconds, Tag(relay), Database(database));
+        }
+    }
 
     /// <summary>Counts a settled batch: the rows done per destination, the failures by kind, the keys parked.</summary>
     public void Settled(
-        RelayKind relay, IReadOnlyList<OutboxRecord> messages, BatchSettlement settlement, IReadOnlyList<KeyFailureOutcome> outcomes, OutboxOptions options)
+        RelayKind relay, IReadOnlyList<OutboxRecord> messages, BatchSettlement settlement, IReadOnlyList<KeyFailureOutcome> outcomes, OutboxOptions options,
+        string? database = null)
     {
         ArgumentNullException.ThrowIfNull(messages);
         ArgumentNullException.ThrowIfNull(settlement);
@@ -62,29 +78,59 @@ internal sealed class RelayTelemetry
                     i++;
                 }
 
-                _published.Add(i - start, tag, Destination(options, type));
+                if (database is null)
+                {
+                    _published.Add(i - start, tag, Destination(options, type));
+                }
+                else
+                {
+                    _published.Add(i - start, tag, Destination(options, type), Database(database));
+                }
             }
         }
 
         if (settlement.TransientRows > 0)
         {
-            _failed.Add(settlement.TransientRows, tag, new KeyValuePair<string, object?>(MessagingAttributes.ErrorType, "transient"));
+            var transient = new KeyValuePair<string, object?>(MessagingAttributes.ErrorType, "transient");
+            if (database is null)
+            {
+                _failed.Add(settlement.TransientRows, tag, transient);
+            }
+            else
+            {
+                _failed.Add(settlement.TransientRows, tag, transient, Database(database));
+            }
         }
 
         for (var i = 0; i < settlement.Failures.Count; i++)
         {
             var failure = settlement.Failures[i];
             var destination = Destination(options, failure.Message.AggregateType);
-            _failed.Add(1, tag, destination, new KeyValuePair<string, object?>(MessagingAttributes.ErrorType, failure.Permanent ? "permanent" : "record"));
-            if (i < outcomes.Count && outcomes[i].Parked)
+            var errorType = new KeyValuePair<string, object?>(MessagingAttributes.ErrorType, failure.Permanent ? "permanent" : "record");
+            var parked = i < outcomes.Count && outcomes[i].Parked;
+            if (database is null)
             {
-                _parked.Add(1, tag, destination);
+                _failed.Add(1, tag, destination, errorType);
+                if (parked)
+                {
+                    _parked.Add(1, tag, destination);
+                }
+            }
+            else
+            {
+                _failed.Add(1, tag, destination, errorType, Database(database));
+                if (parked)
+                {
+                    _parked.Add(1, tag, destination, Database(database));
+                }
             }
         }
     }
 
     private static KeyValuePair<string, object?> Tag(RelayKind relay) =>
         new(MessagingAttributes.Relay, relay == RelayKind.Polling ? "polling" : "cdc");
+
+    private static KeyValuePair<string, object?> Database(string database) => new(MessagingAttributes.DbNamespace, database);
 
     private KeyValuePair<string, object?> Destination(OutboxOptions options, string aggregateType) =>
         new(MessagingAttributes.DestinationName, _topics.GetOrAdd((options.TopicTemplate, aggregateType), static (k, o) => o.GetTopic(k.Type), options));
@@ -93,7 +139,10 @@ internal sealed class RelayTelemetry
     {
         foreach (var relay in _running.Keys)
         {
-            yield return new Measurement<int>(relay.Scheduler.Count, new KeyValuePair<string, object?>(MessagingAttributes.RelayInstance, relay.InstanceId));
+            var instance = new KeyValuePair<string, object?>(MessagingAttributes.RelayInstance, relay.InstanceId);
+            yield return relay.Database is { } database
+                ? new Measurement<int>(relay.Scheduler.Count, instance, Database(database))
+                : new Measurement<int>(relay.Scheduler.Count, instance);
         }
     }
 }

@@ -8,12 +8,12 @@ internal static class SettlementReport
 {
     public static void Settled(
         RelayKind relay, IReadOnlyList<OutboxRecord> messages, BatchSettlement settlement, IReadOnlyList<KeyFailureOutcome> outcomes, OutboxOptions options,
-        RelayTelemetry telemetry, ILogger logger)
+        RelayTelemetry telemetry, ILogger logger, string? database = null)
     {
         ArgumentNullException.ThrowIfNull(settlement);
         ArgumentNullException.ThrowIfNull(outcomes);
         ArgumentNullException.ThrowIfNull(telemetry);
-        telemetry.Settled(relay, messages, settlement, outcomes, options);
+        telemetry.Settled(relay, messages, settlement, outcomes, options, database);
         var name = relay == RelayKind.Polling ? "polling" : "CDC";
         for (var i = 0; i < settlement.Failures.Count && i < outcomes.Count; i++)
         {

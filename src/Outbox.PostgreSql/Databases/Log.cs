@@ -1,0 +1,22 @@
+using Microsoft.Extensions.Logging;
+
+namespace Outbox.PostgreSql.Databases;
+
+/// <summary>Log messages of the relay fleet over many databases (event ids 1100-1119).</summary>
+internal static partial class Log
+{
+    [LoggerMessage(OutboxEventId.FleetDatabaseStarted, LogLevel.Information, "Outbox database {Database} joined: {What}")]
+    public static partial void DatabaseStarted(ILogger logger, string database, string what);
+
+    [LoggerMessage(OutboxEventId.FleetDatabaseStopped, LogLevel.Information, "Outbox database {Database} left: its relay stopped and gave its lanes back")]
+    public static partial void DatabaseStopped(ILogger logger, string database);
+
+    [LoggerMessage(OutboxEventId.FleetDatabaseFailed, LogLevel.Error, "Outbox database {Database} cannot be served yet ({Step}); trying again at the next refresh")]
+    public static partial void DatabaseFailed(ILogger logger, string database, string step, Exception exception);
+
+    [LoggerMessage(OutboxEventId.FleetSourceFailed, LogLevel.Error, "The outbox database source failed; the databases known before keep running, and it is asked again in {Delay}")]
+    public static partial void SourceFailed(ILogger logger, TimeSpan delay, Exception exception);
+
+    [LoggerMessage(OutboxEventId.FleetDuplicateDatabase, LogLevel.Error, "The outbox database source returned the name {Database} more than once; the first entry is served, the others are ignored")]
+    public static partial void DuplicateDatabase(ILogger logger, string database);
+}

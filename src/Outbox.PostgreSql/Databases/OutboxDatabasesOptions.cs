@@ -1,0 +1,47 @@
+namespace Outbox;
+
+/// <summary>Options of an outbox that spans many PostgreSQL databases (<c>UsePostgreSqlDatabases</c>).</summary>
+public sealed class OutboxDatabasesOptions
+{
+    /// <summary>Gets the databases of a static list (<see cref="Add(string, string)"/>). Leave it empty when the databases
+    /// come from an <see cref="IOutboxDatabaseSource"/>.</summary>
+    public IList<OutboxDatabase> Databases { get; } = [];
+
+    /// <summary>Adds a database to the static list.</summary>
+    /// <param name="name">The database's name (see <see cref="OutboxDatabase"/>).</param>
+    /// <param name="connectionString">Its connection string.</param>
+    /// <returns>These options, for chaining.</returns>
+    /// <exception cref="OutboxConfigurationException">The name or the connection string is invalid.</exception>
+    public OutboxDatabasesOptions Add(string name, string connectionString)
+    {
+        Databases.Add(new OutboxDatabase(name, connectionString));
+        return this;
+    }
+
+    /// <summary>Gets or sets how often the relay fleet reads the databases from the source again.</summary>
+    /// <value>The default is 5 seconds; at least 100 ms. An <see cref="OutboxDatabaseSet"/> is followed at once anyway.</value>
+    public TimeSpan RefreshInterval { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// Gets or sets how many databases the polling relay of this process listens to (<c>LISTEN</c>, one connection each, for
+    /// new rows within milliseconds). The others are polled every <see cref="PollingRelayOptions.PollInterval"/> instead, so
+    /// that a thousand tenants do not mean a thousand idle <c>LISTEN</c> connections per instance.
+    /// </summary>
+    /// <value>The default is 16; 0 polls every database. The first databases added are the ones listened to.</value>
+    public int MaxListeningDatabases { get; set; } = 16;
+
+    /// <summary>Gets or sets the connection pool size of each database's pool, unless its connection string sets
+    /// <c>Maximum Pool Size</c>: the relay of one database needs at most two drain cycles, a heartbeat, a poll and a
+    /// listener at once.</summary>
+    /// <value>The default is 5; at least 2.</value>
+    public int MaxPoolSizePerDatabase { get; set; } = 5;
+
+    /// <summary>Gets or sets whether the outbox schema is created (idempotently) in each database: at host start for the
+    /// databases known then, and before a database added later is relayed.</summary>
+    /// <value>The default is <see langword="false"/>. A database whose schema cannot be created is not relayed; the fleet
+    /// tries again at every refresh and the health check names it meanwhile.</value>
+    public bool EnsureSchemaOnStart { get; set; }
+
+    /// <summary>Gets or sets the source of the databases, when they change at run time.</summary>
+    internal Func<IServiceProvider, IOutboxDatabaseSource>? SourceFactory { get; set; }
+}

@@ -1,0 +1,304 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using Npgsql;
+using Outbox.Providers;
+using Outbox.Relay;
+
+namespace Outbox.PostgreSql.Databases;
+
+/// <summary>
+/// Serves every database of <c>UsePostgreSqlDatabases</c> in this process: reads the databases from the source (at start,
+/// every <see cref="OutboxDatabasesOptions.RefreshInterval"/>, and at once when an <see cref="OutboxDatabaseSet"/> changes);
+/// for each new one opens a pool of its own, ensures the schema when asked, and with <c>AddPollingRelay()</c> starts a
+/// polling relay on it (its lanes leased in that database with the other instances: the leased unit is (database, lane));
+/// for each one that went away stops its relay, which gives its lanes back. One database failing never stops the others.
+/// </summary>
+internal sealed class OutboxRelayFleet : IHostedService, IAsyncDisposable
+{
+    private readonly IServiceProvider _services;
+    private readonly OutboxDatabasesOptions _options;
+    private readonly OutboxOptions _outboxOptions;
+    private readonly RelayModeRegistration? _relayMode;
+    private readonly TimeProvider _timeProvider;
+    private readonly ILoggerFactory _loggerFactory;
+    private readonly ILogger _logger;
+    private readonly SemaphoreSlim _refreshGate = new(1, 1);
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly Dictionary<string, FleetMember> _members = new(StringComparer.Ordinal);
+    private readonly Lock _membersGate = new();
+    private IOutboxDatabaseSource? _source;
+    private Task? _loop;
+    private volatile string? _sourceProblem;
+    private int _stopped;
+
+    public OutboxRelayFleet(
+        IServiceProvider services,
+        IOptions<OutboxDatabasesOptions> options,
+        IOptions<OutboxOptions> outboxOptions,
+        TimeProvider timeProvider,
+        RelayModeRegistration? relayMode = null,
+        ILoggerFactory? loggerFactory = null)
+    {
+        _services = services;
+        _options = options.Value;
+        _outboxOptions = outboxOptions.Value;
+        _relayMode = relayMode;
+        _timeProvider = timeProvider;
+        _loggerFactory = loggerFactory ?? NullLoggerFactory.Instance;
+        _logger = _loggerFactory.CreateLogger<OutboxRelayFleet>();
+    }
+
+    /// <summary>Gets why the source could not be read at the last refresh, or <see langword="null"/>.</summary>
+    public string? SourceProblem => _sourceProblem;
+
+    /// <summary>Gets whether this process relays (polling); without a relay the fleet only ensures the schemas.</summary>
+    public bool Relays => _relayMode is { Mode: RelayMode.Polling };
+
+    /// <summary>Gets the databases served (or tried) now, by name.</summary>
+    public IReadOnlyList<FleetMember> Members
+    {
+        get
+        {
+            lock (_membersGate)
+            {
+                return [.. _members.Values.OrderBy(m => m.Database.Name, StringComparer.Ordinal)];
+            }
+        }
+    }
+
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        _source = _options.SourceFactory is { } factory
+            ? factory(_services) ?? throw new OutboxConfigurationException("The IOutboxDatabaseSource given to UsePostgreSqlDatabases(...) is null.")
+            : new OutboxDatabaseSet(_options.Databases);
+        await RefreshAsync(cancellationToken).ConfigureAwait(false);
+        _loop = Task.Run(() => RefreshLoopAsync(_stopping.Token), CancellationToken.None);
+    }
+
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        if (Interlocked.Exchange(ref _stopped, 1) != 0)
+        {
+            return;
+        }
+
+        await _stopping.CancelAsync().ConfigureAwait(false);
+        if (_loop is not null)
+        {
+            await _loop.ConfigureAwait(false);
+        }
+
+        await _refreshGate.WaitAsync(CancellationToken.None).ConfigureAwait(false);
+        try
+        {
+            FleetMember[] members;
+            lock (_membersGate)
+            {
+                members = [.. _members.Values];
+                _members.Clear();
+            }
+
+            await Task.WhenAll(members.Select(m => StopMemberAsync(m, cancellationToken))).ConfigureAwait(false);
+        }
+        finally
+        {
+            _refreshGate.Release();
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync(CancellationToken.None).ConfigureAwait(false);
+        _stopping.Dispose();
+        _refreshGate.Dispose();
+    }
+
+    /// <summary>Reads the source once and brings the members in line with it (tests call it to skip the wait).</summary>
+    internal async Task RefreshAsync(CancellationToken cancellationToken)
+    {
+        await _refreshGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (Volatile.Read(ref _stopped) != 0 || _source is null)
+            {
+                return;
+            }
+
+            IReadOnlyCollection<OutboxDatabase> listed;
+            try
+            {
+                listed = await _source.GetDatabasesAsync(cancellationToken).ConfigureAwait(false)
+                         ?? throw new InvalidOperationException("The outbox database source returned null instead of a collection.");
+                _sourceProblem = null;
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+            {
+                _sourceProblem = ex.Message;
+                Log.SourceFailed(_logger, _options.RefreshInterval, ex);
+                return;
+            }
+
+            var wanted = new Dictionary<string, OutboxDatabase>(StringComparer.Ordinal);
+            foreach (var database in listed)
+            {
+                if (database is not null && !wanted.TryAdd(database.Name, database))
+                {
+                    Log.DuplicateDatabase(_logger, database.Name);
+                }
+            }
+
+            List<FleetMember> leaving;
+            lock (_membersGate)
+            {
+                leaving = [.. _members.Values.Where(m => !wanted.TryGetValue(m.Database.Name, out var w) || w != m.Database)];
+                foreach (var member in leaving)
+                {
+                    _members.Remove(member.Database.Name);
+                }
+            }
+
+            await Task.WhenAll(leaving.Select(m => StopMemberAsync(m, cancellationToken))).ConfigureAwait(false);
+
+            // New databases, and the ones that could not be served at the last refresh, a few at a time.
+            var pending = new List<FleetMember>();
+            lock (_membersGate)
+            {
+                var listening = _members.Values.Count(m => m.Listening);
+                foreach (var database in wanted.Values)
+                {
+                    if (_members.TryGetValue(database.Name, out var member))
+                    {
+                        if (!member.Started)
+                        {
+                            pending.Add(member);
+                        }
+
+                        continue;
+                    }
+
+                    var listen = Relays && listening < _options.MaxListeningDatabases;
+                    listening += listen ? 1 : 0;
+                    member = new FleetMember(database, NpgsqlDataSource.Create(ConnectionStringFor(database.ConnectionString, _options.MaxPoolSizePerDatabase)), listen);
+                    _members.Add(database.Name, member);
+                    pending.Add(member);
+                }
+            }
+
+            await Parallel.ForEachAsync(
+                pending,
+                new ParallelOptions { MaxDegreeOfParallelism = 4, CancellationToken = cancellationToken },
+                async (member, ct) => await StartMemberAsync(member, ct).ConfigureAwait(false)).ConfigureAwait(false);
+        }
+        finally
+        {
+            _refreshGate.Release();
+        }
+    }
+
+    /// <summary>The connection string of a database's pool: tuned like the outbox's own pool
+    /// (<see cref="OutboxDataSource.Tuned"/>), and small unless it sets its own size.</summary>
+    internal static string ConnectionStringFor(string connectionString, int maxPoolSize)
+    {
+        var given = new System.Data.Common.DbConnectionStringBuilder { ConnectionString = connectionString };
+        var keys = given.Keys.Cast<string>().Select(k => k.Replace(" ", "", StringComparison.Ordinal)).ToHashSet(StringComparer.OrdinalIgnoreCase);
+        var builder = new NpgsqlConnectionStringBuilder(OutboxDataSource.Tuned(connectionString));
+        if (!keys.Contains("MaxPoolSize") && !keys.Contains("MaximumPoolSize"))
+        {
+            builder.MaxPoolSize = maxPoolSize;
+        }
+
+        return builder.ConnectionString;
+    }
+
+    private async Task RefreshLoopAsync(CancellationToken cancellationToken)
+    {
+        var set = _source as OutboxDatabaseSet;
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            try
+            {
+                var delay = Task.Delay(_options.RefreshInterval, _timeProvider, cancellationToken);
+                await (set is null ? delay : Task.WhenAny(delay, set.Changed)).ConfigureAwait(false);
+                cancellationToken.ThrowIfCancellationRequested();
+                await RefreshAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception ex)
+            {
+                // RefreshAsync catches per database; this is a bug or the pool could not be built.
+                Log.SourceFailed(_logger, _options.RefreshInterval, ex);
+            }
+        }
+    }
+
+    private async Task StartMemberAsync(FleetMember member, CancellationToken cancellationToken)
+    {
+        var name = member.Database.Name;
+        using var scope = _logger.BeginScope(new Dictionary<string, object> { [MessagingAttributes.DbNamespace] = name });
+        var step = "creating the outbox schema";
+        try
+        {
+            if (_options.EnsureSchemaOnStart)
+            {
+                await OutboxSchema.EnsureCreatedAsync(
+                    member.DataSource, _outboxOptions, RelayModeRegistration.CommitOrderOf(_relayMode), OutboxUnknownCommitOrder.Refuse, cancellationToken).ConfigureAwait(false);
+            }
+
+            step = "starting its polling relay";
+            if (Relays && member.Host is null)
+            {
+                var pollingOptions = _services.GetRequiredService<IOptions<PollingRelayOptions>>().Value;
+                var store = new PostgreSqlPollingStore(member.DataSource, _outboxOptions, pollingOptions.PublishedRetention is not null);
+                member.Relay = new PollingRelay(
+                    store,
+                    _services.GetService<IOutboxPublisher>() ?? throw new OutboxConfigurationException("AddPollingRelay() needs a transport to publish to: call UseKafka(...) on the outbox builder."),
+                    pollingOptions,
+                    _outboxOptions,
+                    _timeProvider,
+                    _services.GetRequiredService<RelayTelemetry>(),
+                    _loggerFactory.CreateLogger<PollingRelay>(),
+                    jitter: null,
+                    database: name);
+                member.Host = new PollingRelayHostedService(member.Relay, store, _timeProvider, _loggerFactory.CreateLogger<PollingRelayHostedService>(), member.Listening);
+
+                // The relay's loops start here and carry the log scope that names the database.
+                await member.Host.StartAsync(cancellationToken).ConfigureAwait(false);
+            }
+
+            member.Started = true;
+            member.Problem = null;
+            Log.DatabaseStarted(
+                _logger, name,
+                !Relays ? "schema only (no relay in this process)" : member.Listening ? "polling relay started, listening for new rows" : "polling relay started, polling for new rows");
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            member.Problem = $"{step}: {ex.Message}";
+            Log.DatabaseFailed(_logger, name, step, ex);
+        }
+    }
+
+    private async Task StopMemberAsync(FleetMember member, CancellationToken cancellationToken)
+    {
+        using var scope = _logger.BeginScope(new Dictionary<string, object> { [MessagingAttributes.DbNamespace] = member.Database.Name });
+        try
+        {
+            if (member.Host is { } host)
+            {
+                await host.StopAsync(cancellationToken).ConfigureAwait(false);
+                await host.DisposeAsync().ConfigureAwait(false);
+                Log.DatabaseStopped(_logger, member.Database.Name);
+            }
+        }
+        finally
+        {
+            await member.DataSource.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+}

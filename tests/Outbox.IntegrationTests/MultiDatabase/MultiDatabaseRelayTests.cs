@@ -1,0 +1,274 @@
+using System.Collections.Concurrent;
+using System.Diagnostics.Metrics;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Hosting;
+using Npgsql;
+using Outbox.IntegrationTests.Infrastructure;
+using Outbox.PostgreSql;
+using Outbox.Testing;
+using Xunit.Abstractions;
+
+namespace Outbox.IntegrationTests.MultiDatabase;
+
+/// <summary>
+/// One outbox over many databases (<c>UsePostgreSqlDatabases</c>): databases on two clusters relayed by one fleet, schemas
+/// created per database, databases added and removed at run time, several instances sharing each database lane by lane,
+/// one broken database isolated from the others, and the database dimension of the relay's metrics.
+/// </summary>
+public sealed class MultiDatabaseRelayTests(ITestOutputHelper output)
+{
+    private static readonly Lazy<Task<PostgresServer>> SecondCluster = new(() => PostgresServer.StartAsync());
+
+    static MultiDatabaseRelayTests() =>
+        AppDomain.CurrentDomain.ProcessExit += (_, _) =>
+        {
+            if (SecondCluster.IsValueCreated && SecondCluster.Value.IsCompletedSuccessfully)
+            {
+                SecondCluster.Value.GetAwaiter().GetResult().DisposeAsync().AsTask().GetAwaiter().GetResult();
+            }
+        };
+
+    [Fact]
+    public async Task One_relay_host_creates_the_schema_in_databases_on_two_clusters_and_publishes_all_their_events_in_order()
+    {
+        await using var harness = await FleetHarness.CreateAsync(output);
+        var first = await SharedInfrastructure.PostgresAsync();
+        var second = await SecondCluster.Value;
+        var databases = new[]
+        {
+            await FleetHarness.CreateDatabaseAsync(first, "a1"),
+            await FleetHarness.CreateDatabaseAsync(first, "a2"),
+            await FleetHarness.CreateDatabaseAsync(first, "a3"),
+            await FleetHarness.CreateDatabaseAsync(second, "b1"),
+            await FleetHarness.CreateDatabaseAsync(second, "b2"),
+        };
+        var host = await harness.StartHostAsync("relay-1", o =>
+        {
+            foreach (var database in databases)
+            {
+                o.Databases.Add(database);
+            }
+        });
+
+        var written = new ConcurrentDictionary<string, int>();
+        await Task.WhenAll(databases.Select(d => harness.WriteAsync(d, 300, 7, written)));
+        await harness.WaitUntilDrainedAsync(databases);
+        harness.AssertAllInOrder(harness.ReadTopic(written.Values.Sum()), written);
+
+        var states = FleetHarness.MonitorOf(host).Databases;
+        Assert.Equal(databases.Select(d => d.Name).Order(), states.Select(s => s.Name));
+        Assert.All(states, s => Assert.True(s.Served && s.Relaying && s.HeartbeatValid && s.OwnedLanes.Count == 16, s.ToString()));
+        Assert.All(states, s => Assert.Equal(300, s.PublishedCount));
+        Assert.Equal(HealthStatus.Healthy, FleetHarness.MonitorOf(host).CheckHealth().Status);
+
+        var statuses = await FleetHarness.MonitorOf(host).GetStatusAsync();
+        Assert.All(statuses, s => Assert.True(s.Error is null && s.Status is { Pending: 0, Lanes.Count: 16 }, s.Name + ": " + s.Error));
+    }
+
+    [Fact]
+    public async Task A_database_added_at_run_time_gets_its_schema_and_is_relayed_and_a_removed_one_stops_being_relayed_and_gives_its_lanes_back()
+    {
+        await using var harness = await FleetHarness.CreateAsync(output);
+        var server = await SharedInfrastructure.PostgresAsync();
+        var stays = await FleetHarness.CreateDatabaseAsync(server, "stays");
+        var set = new OutboxDatabaseSet([stays]);
+        var host = await harness.StartHostAsync("relay-1", source: set, configure: o => o.RefreshInterval = TimeSpan.FromMinutes(10));
+
+        // The set wakes the fleet at once: the long refresh interval is never waited for.
+        var added = await FleetHarness.CreateDatabaseAsync(server, "added");
+        Assert.True(set.Add(added));
+        await Eventually.TrueAsync(() => FleetHarness.MonitorOf(host).Databases.Any(d => d.Name == "added" && d.Served && d.OwnedLanes.Count == 16), "the added database is relayed");
+
+        var written = new ConcurrentDictionary<string, int>();
+        await harness.WriteAsync(added, 200, 5, written);
+        await harness.WriteAsync(stays, 200, 5, written);
+        await harness.WaitUntilDrainedAsync([added, stays]);
+        harness.AssertAllInOrder(harness.ReadTopic(written.Values.Sum()), written);
+
+        Assert.True(set.Remove("added"));
+        await Eventually.TrueAsync(() => FleetHarness.MonitorOf(host).Databases.All(d => d.Name != "added"), "the removed database leaves the fleet");
+        await using (var command = harness.DataSource(added).CreateCommand("SELECT count(*) FROM outbox.lanes WHERE owner IS NOT NULL"))
+        {
+            Assert.Equal(0L, (long)(await command.ExecuteScalarAsync())!);
+        }
+
+        // Rows written to a removed database stay there, and the others are still relayed.
+        var later = new ConcurrentDictionary<string, int>();
+        await harness.WriteAsync(added, 20, 2, later);
+        await harness.WriteAsync(stays, 20, 2, new ConcurrentDictionary<string, int>(written.Where(w => w.Key.StartsWith("stays-", StringComparison.Ordinal))));
+        await harness.WaitUntilDrainedAsync([stays]);
+        Assert.Equal(20, await harness.PendingAsync(added));
+    }
+
+    [Fact]
+    public async Task Two_relay_hosts_share_every_database_lane_by_lane_and_keep_each_keys_order()
+    {
+        await using var harness = await FleetHarness.CreateAsync(output);
+        var server = await SharedInfrastructure.PostgresAsync();
+        var databases = new[] { await FleetHarness.CreateDatabaseAsync(server, "t1"), await FleetHarness.CreateDatabaseAsync(server, "t2") };
+        void Configure(OutboxDatabasesOptions o)
+        {
+            foreach (var database in databases)
+            {
+                o.Databases.Add(database);
+            }
+        }
+
+        var one = await harness.StartHostAsync("relay-1", Configure);
+        var two = await harness.StartHostAsync("relay-2", Configure);
+        await Eventually.TrueAsync(
+            () => new[] { one, two }.All(h => FleetHarness.MonitorOf(h).Databases.All(d => d.OwnedLanes.Count == 8)),
+            "each host holds half of each database's lanes");
+
+        var written = new ConcurrentDictionary<string, int>();
+        await Task.WhenAll(databases.Select(d => harness.WriteAsync(d, 400, 16, written)));
+        await harness.WaitUntilDrainedAsync(databases);
+        harness.AssertAllInOrder(harness.ReadTopic(written.Values.Sum()), written);
+        Assert.All(new[] { one, two }, h => Assert.All(FleetHarness.MonitorOf(h).Databases, d => Assert.True(d.PublishedCount > 0, d.ToString())));
+    }
+
+    [Fact]
+    public async Task A_database_that_cannot_be_reached_is_reported_by_name_and_the_others_are_relayed()
+    {
+        await using var harness = await FleetHarness.CreateAsync(output);
+        var server = await SharedInfrastructure.PostgresAsync();
+        var good = await FleetHarness.CreateDatabaseAsync(server, "good");
+        var missing = new OutboxDatabase("missing", new NpgsqlConnectionStringBuilder(good.ConnectionString) { Database = "no_such_database_" + Guid.NewGuid().ToString("N")[..8] }.ConnectionString);
+        var host = await harness.StartHostAsync("relay-1", o => { o.Databases.Add(good); o.Databases.Add(missing); });
+
+        var written = new ConcurrentDictionary<string, int>();
+        await harness.WriteAsync(good, 100, 4, written);
+        await harness.WaitUntilDrainedAsync([good]);
+        harness.AssertAllInOrder(harness.ReadTopic(written.Values.Sum()), written);
+
+        var monitor = FleetHarness.MonitorOf(host);
+        var state = Assert.Single(monitor.Databases, d => d.Name == "missing");
+        Assert.False(state.Served);
+        Assert.Contains("creating the outbox schema", state.Problem, StringComparison.Ordinal);
+        var health = monitor.CheckHealth();
+        Assert.Equal(HealthStatus.Degraded, health.Status);
+        Assert.Contains("missing", health.Description, StringComparison.Ordinal);
+        var statuses = await monitor.GetStatusAsync();
+        Assert.NotNull(Assert.Single(statuses, s => s.Name == "missing").Error);
+        Assert.Equal(0, Assert.Single(statuses, s => s.Name == "good").Status!.Pending);
+    }
+
+    [Fact]
+    public async Task The_relays_metrics_carry_the_database_name_as_db_namespace()
+    {
+        await using var harness = await FleetHarness.CreateAsync(output);
+        var server = await SharedInfrastructure.PostgresAsync();
+        var x = await FleetHarness.CreateDatabaseAsync(server, "mx");
+        var y = await FleetHarness.CreateDatabaseAsync(server, "my");
+        var host = await harness.StartHostAsync("relay-1", o => { o.Databases.Add(x); o.Databases.Add(y); }, start: false);
+        var published = new ConcurrentDictionary<string, long>();
+        using var listener = new MeterListener();
+        var factory = host.Services.GetRequiredService<IMeterFactory>();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Meter.Scope == factory && instrument.Name == "outbox.relay.published")
+            {
+                l.EnableMeasurementEvents(instrument);
+            }
+        };
+        listener.SetMeasurementEventCallback<long>((_, value, tags, _) =>
+        {
+            foreach (var tag in tags)
+            {
+                if (tag.Key == "db.namespace")
+                {
+                    published.AddOrUpdate((string)tag.Value!, value, (_, v) => v + value);
+                }
+            }
+        });
+        listener.Start();
+        await host.StartAsync();
+
+        var written = new ConcurrentDictionary<string, int>();
+        await harness.WriteAsync(x, 30, 3, written);
+        await harness.WriteAsync(y, 50, 3, written);
+        await harness.WaitUntilDrainedAsync([x, y]);
+        Assert.Equal(30, published.GetValueOrDefault("mx"));
+        Assert.Equal(50, published.GetValueOrDefault("my"));
+    }
+
+    [Fact]
+    public void UsePostgreSql_and_UsePostgreSqlDatabases_together_are_refused_in_either_order()
+    {
+        var one = Assert.Throws<OutboxConfigurationException>(() =>
+            new ServiceCollection().AddOutbox().UsePostgreSql("Host=a").UsePostgreSqlDatabases(o => o.Add("x", "Host=b")));
+        var other = Assert.Throws<OutboxConfigurationException>(() =>
+            new ServiceCollection().AddOutbox().UsePostgreSqlDatabases(o => o.Add("x", "Host=b")).UsePostgreSql("Host=a"));
+        Assert.Equal(one.Message, other.Message);
+        Assert.Contains("UsePostgreSqlDatabases", one.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("has space")]
+    [InlineData("semi;colon")]
+    [InlineData("ünï")]
+    public void A_database_name_other_than_letters_digits_dash_dot_and_underscore_is_refused(string name)
+    {
+        var error = Assert.Throws<OutboxConfigurationException>(() => new OutboxDatabase(name, "Host=a"));
+        Assert.Contains("name", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_bad_connection_string_is_refused_naming_the_database_without_its_password()
+    {
+        var error = Assert.Throws<OutboxConfigurationException>(() => new OutboxDatabase("tenant-7", "Host=a;Password=s3cret;Bogus Key=1"));
+        Assert.Contains("tenant-7", error.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("s3cret", error.Message, StringComparison.Ordinal);
+        Assert.Equal("tenant-7", new OutboxDatabase("tenant-7", "Host=a;Password=s3cret").ToString());
+    }
+
+    [Fact]
+    public void An_OutboxDatabaseSet_refuses_a_name_twice_and_replaces_a_changed_connection_string()
+    {
+        Assert.Throws<OutboxConfigurationException>(() => new OutboxDatabaseSet([new("a", "Host=x"), new("a", "Host=y")]));
+        var set = new OutboxDatabaseSet([new("a", "Host=x")]);
+        Assert.False(set.Add(new("a", "Host=x")));
+        Assert.True(set.Add(new("a", "Host=y")));
+        Assert.Equal("Host=y", Assert.Single(set.Databases).ConnectionString);
+        Assert.True(set.Remove("a"));
+        Assert.False(set.Remove("a"));
+    }
+
+    [Theory]
+    [InlineData("none", "has no database")]
+    [InlineData("duplicate", "given 2 times")]
+    [InlineData("refresh", "RefreshInterval")]
+    [InlineData("pool", "MaxPoolSizePerDatabase")]
+    [InlineData("listen", "MaxListeningDatabases")]
+    [InlineData("cdc", "AddCdcRelay()")]
+    public async Task Bad_options_fail_the_host_start_naming_the_problem(string problem, string expected)
+    {
+        var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
+        var outbox = builder.Services.AddOutbox().UsePostgreSqlDatabases(o =>
+        {
+            if (problem != "none")
+            {
+                o.Add("a", "Host=localhost");
+            }
+
+            if (problem == "duplicate")
+            {
+                o.Add("a", "Host=elsewhere");
+            }
+
+            o.RefreshInterval = problem == "refresh" ? TimeSpan.FromMilliseconds(10) : o.RefreshInterval;
+            o.MaxPoolSizePerDatabase = problem == "pool" ? 1 : o.MaxPoolSizePerDatabase;
+            o.MaxListeningDatabases = problem == "listen" ? -1 : o.MaxListeningDatabases;
+        });
+        if (problem == "cdc")
+        {
+            outbox.UseKafka(k => k.BootstrapServers = "localhost:9").AddCdcRelay();
+        }
+
+        using var host = builder.Build();
+        var error = await Assert.ThrowsAnyAsync<Exception>(() => host.StartAsync());
+        Assert.Contains(expected, error.Message, StringComparison.Ordinal);
+    }
+}

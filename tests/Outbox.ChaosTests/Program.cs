@@ -15,6 +15,7 @@ public static class Program
                                        [--faults kill-relay,kill-consumer,brokers-down,postgres-restart,produce-errors,network-delay]
                                        [--kafka-debug CONTEXTS] [--relay-kafka-debug CONTEXTS] [--log-dir DIR] [--exit-on-stdin-eof]
                Outbox.ChaosTests writer|relay|cdc-relay|consumer --cs CS ... (started by 'chaos')
+               Outbox.ChaosTests fleet-relay --databases FILE --bootstrap SERVERS --prefix P --name N (started by FleetRunTests)
         """;
 
     public static async Task<int> Main(string[] args)
@@ -36,6 +37,7 @@ public static class Program
                 "relay" => await RelayRole.RunAsync(RoleArguments.Parse(rest)),
                 "cdc-relay" => await CdcRelayRole.RunAsync(RoleArguments.Parse(rest)),
                 "consumer" => await ConsumerRole.RunAsync(RoleArguments.Parse(rest)),
+                "fleet-relay" => await FleetRelayRole.RunAsync(RoleArguments.Parse(rest)),
                 _ => throw new UsageException($"Unknown command '{args[0]}'."),
             };
         }

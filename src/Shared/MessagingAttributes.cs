@@ -21,5 +21,6 @@ internal static class MessagingAttributes
     public const string RelayInstance = "outbox.relay.instance";
     public const string MessageCount = "messaging.batch.message_count";
     public const string DbNamespace = "db.namespace";
+    public const string OutboxDatabase = "outbox.database";
     public const string Slot = "outbox.cdc.slot";
 }

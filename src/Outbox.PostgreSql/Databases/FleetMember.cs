@@ -4,8 +4,11 @@ using Outbox.Relay;
 namespace Outbox.PostgreSql.Databases;
 
 /// <summary>One database of the fleet in this process: its own pool and, with the polling relay, its own relay.</summary>
-internal sealed class FleetMember(OutboxDatabase database, NpgsqlDataSource dataSource, bool listening)
+internal sealed class FleetMember(OutboxDatabase database, NpgsqlDataSource dataSource, bool listening, BacklogSampler backlog)
 {
+    /// <summary>Gets the reader of its backlog for the gauges.</summary>
+    public BacklogSampler Backlog { get; } = backlog;
+
     public OutboxDatabase Database { get; } = database;
 
     public NpgsqlDataSource DataSource { get; } = dataSource;

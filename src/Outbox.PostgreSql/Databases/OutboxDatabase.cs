@@ -5,7 +5,7 @@ namespace Outbox;
 
 /// <summary>
 /// One database of an outbox that spans many (<c>UsePostgreSqlDatabases</c>): a name that identifies it in logs, metrics
-/// (<c>db.namespace</c>), health data and the CLI, and the connection string of the database that holds its outbox tables.
+/// (<c>outbox.database</c>), health data and the CLI, and the connection string of the database that holds its outbox tables.
 /// Two entries are the same database when both name and connection string are equal; a name whose connection string
 /// changes is stopped and started again with the new one.
 /// </summary>

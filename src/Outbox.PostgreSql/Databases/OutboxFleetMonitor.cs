@@ -80,7 +80,7 @@ public sealed class OutboxFleetMonitor
         var data = new Dictionary<string, object>(StringComparer.Ordinal) { ["outbox.databases"] = databases.Count, ["outbox.databases.failing"] = failing.Count };
         foreach (var (name, problem) in failing.Take(20))
         {
-            data[$"{MessagingAttributes.DbNamespace}.{name}"] = problem!;
+            data[$"{MessagingAttributes.OutboxDatabase}.{name}"] = problem!;
         }
 
         if (SourceProblem is { } sourceProblem)

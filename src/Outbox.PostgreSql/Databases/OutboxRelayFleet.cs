@@ -71,6 +71,12 @@ internal sealed class OutboxRelayFleet : IHostedService, IAsyncDisposable
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
+        // The backlog gauges exist before the first scrape, one measurement per database served (not yet started ones included).
+        _ = new BacklogGauges(
+            _services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(),
+            () => Members.Select(m => (m.Backlog, (string?)m.Database.Name)),
+            _outboxOptions,
+            _timeProvider);
         _source = _options.SourceFactory is { } factory
             ? factory(_services) ?? throw new OutboxConfigurationException("The IOutboxDatabaseSource given to UsePostgreSqlDatabases(...) is null.")
             : new OutboxDatabaseSet(_options.Databases);
@@ -181,7 +187,8 @@ internal sealed class OutboxRelayFleet : IHostedService, IAsyncDisposable
 
                     var listen = Relays && listening < _options.MaxListeningDatabases;
                     listening += listen ? 1 : 0;
-                    member = new FleetMember(database, NpgsqlDataSource.Create(ConnectionStringFor(database.ConnectionString, _options.MaxPoolSizePerDatabase)), listen);
+                    var dataSource = NpgsqlDataSource.Create(ConnectionStringFor(database.ConnectionString, _options.MaxPoolSizePerDatabase));
+                    member = new FleetMember(database, dataSource, listen, new BacklogSampler(() => dataSource, _outboxOptions, _timeProvider));
                     _members.Add(database.Name, member);
                     pending.Add(member);
                 }
@@ -240,7 +247,7 @@ internal sealed class OutboxRelayFleet : IHostedService, IAsyncDisposable
     private async Task StartMemberAsync(FleetMember member, CancellationToken cancellationToken)
     {
         var name = member.Database.Name;
-        using var scope = _logger.BeginScope(new Dictionary<string, object> { [MessagingAttributes.DbNamespace] = name });
+        using var scope = _logger.BeginScope(new Dictionary<string, object> { [MessagingAttributes.OutboxDatabase] = name });
         var step = "creating the outbox schema";
         try
         {
@@ -286,7 +293,7 @@ internal sealed class OutboxRelayFleet : IHostedService, IAsyncDisposable
 
     private async Task StopMemberAsync(FleetMember member, CancellationToken cancellationToken)
     {
-        using var scope = _logger.BeginScope(new Dictionary<string, object> { [MessagingAttributes.DbNamespace] = member.Database.Name });
+        using var scope = _logger.BeginScope(new Dictionary<string, object> { [MessagingAttributes.OutboxDatabase] = member.Database.Name });
         try
         {
             if (member.Host is { } host)

@@ -155,7 +155,7 @@ public sealed class MultiDatabaseRelayTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public async Task The_relays_metrics_carry_the_database_name_as_db_namespace()
+    public async Task The_relays_metrics_carry_the_database_name_as_outbox_database()
     {
         await using var harness = await FleetHarness.CreateAsync(output);
         var server = await SharedInfrastructure.PostgresAsync();
@@ -176,7 +176,7 @@ public sealed class MultiDatabaseRelayTests(ITestOutputHelper output)
         {
             foreach (var tag in tags)
             {
-                if (tag.Key == "db.namespace")
+                if (tag.Key == "outbox.database")
                 {
                     published.AddOrUpdate((string)tag.Value!, value, (_, v) => v + value);
                 }
@@ -191,6 +191,52 @@ public sealed class MultiDatabaseRelayTests(ITestOutputHelper output)
         await harness.WaitUntilDrainedAsync([x, y]);
         Assert.Equal(30, published.GetValueOrDefault("mx"));
         Assert.Equal(50, published.GetValueOrDefault("my"));
+    }
+
+    [Fact]
+    public async Task The_backlog_gauges_report_each_databases_pending_rows_tagged_with_its_name()
+    {
+        await using var harness = await FleetHarness.CreateAsync(output);
+        var server = await SharedInfrastructure.PostgresAsync();
+        var x = await FleetHarness.CreateDatabaseAsync(server, "gx");
+        var y = await FleetHarness.CreateDatabaseAsync(server, "gy");
+        var host = await harness.StartHostAsync("app", o => { o.Databases.Add(x); o.Databases.Add(y); }, relay: false);
+        var written = new ConcurrentDictionary<string, int>();
+        await harness.WriteAsync(x, 3, 1, written);
+        await harness.WriteAsync(y, 5, 1, written);
+
+        var pending = new ConcurrentDictionary<string, (long Value, string? Database)>();
+        using var listener = new MeterListener();
+        var factory = host.Services.GetRequiredService<IMeterFactory>();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Meter.Scope == factory && instrument.Name == "outbox.messages.pending")
+            {
+                l.EnableMeasurementEvents(instrument);
+            }
+        };
+        listener.SetMeasurementEventCallback<long>((_, value, tags, _) =>
+        {
+            string? name = null;
+            string? database = null;
+            foreach (var tag in tags)
+            {
+                name = tag.Key == "outbox.database" ? (string?)tag.Value : name;
+                database = tag.Key == "db.namespace" ? (string?)tag.Value : database;
+            }
+
+            pending[name ?? "?"] = (value, database);
+        });
+        listener.Start();
+        await Eventually.TrueAsync(
+            () =>
+            {
+                listener.RecordObservableInstruments();
+                return pending.GetValueOrDefault("gx").Value == 3 && pending.GetValueOrDefault("gy").Value == 5;
+            },
+            "the gauges report 3 and 5 pending rows");
+        Assert.Equal(new NpgsqlConnectionStringBuilder(x.ConnectionString).Database, pending["gx"].Database);
+        Assert.Equal(2, pending.Count);
     }
 
     [Fact]

@@ -7,7 +7,7 @@ namespace Outbox.Relay;
 /// <summary>
 /// The relays' instruments (both relays record the same ones), on the container's <c>Outbox.Relay</c> meter: counts
 /// per destination, failures, parked keys, batch duration, lanes owned per running polling instance. In a relay fleet over
-/// many databases (<c>UsePostgreSqlDatabases</c>) every measurement carries the database's name as <c>db.namespace</c>.
+/// many databases (<c>UsePostgreSqlDatabases</c>) every measurement carries the database's name (<see cref="OutboxDatabase.Name"/>) as <c>outbox.database</c>.
 /// </summary>
 internal sealed class RelayTelemetry
 {
@@ -42,7 +42,7 @@ internal sealed class RelayTelemetry
     /// <param name="relay">The relay that settled the batch.</param>
     /// <param name="elapsed">The batch's duration.</param>
     /// <param name="database">The database's name in a relay fleet over many databases (<c>UsePostgreSqlDatabases</c>): the
-    /// <c>db.namespace</c> tag; <see langword="null"/> for the one database of <c>UsePostgreSql</c> (no tag).</param>
+    /// <c>outbox.database</c> tag; <see langword="null"/> for the one database of <c>UsePostgreSql</c> (no tag).</param>
     public void BatchDuration(RelayKind relay, TimeSpan elapsed, string? database = null)
     {
         if (database is null)
@@ -130,7 +130,7 @@ internal sealed class RelayTelemetry
     private static KeyValuePair<string, object?> Tag(RelayKind relay) =>
         new(MessagingAttributes.Relay, relay == RelayKind.Polling ? "polling" : "cdc");
 
-    private static KeyValuePair<string, object?> Database(string database) => new(MessagingAttributes.DbNamespace, database);
+    private static KeyValuePair<string, object?> Database(string database) => new(MessagingAttributes.OutboxDatabase, database);
 
     private KeyValuePair<string, object?> Destination(OutboxOptions options, string aggregateType) =>
         new(MessagingAttributes.DestinationName, _topics.GetOrAdd((options.TopicTemplate, aggregateType), static (k, o) => o.GetTopic(k.Type), options));

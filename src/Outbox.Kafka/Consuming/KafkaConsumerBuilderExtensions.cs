@@ -66,7 +66,7 @@ public static class KafkaConsumerBuilderExtensions
             {
                 var options = sp.GetRequiredService<IOptionsMonitor<InboxConsumerOptions>>().Get(groupId);
                 var store = sp.GetService<IInboxStore>()
-                    ?? throw new OutboxConfigurationException($"Consumer group '{groupId}' needs an inbox store: call UsePostgreSql(...) on the outbox builder.");
+                    ?? throw new OutboxConfigurationException($"Consumer group '{groupId}' needs an inbox store: call UsePostgreSql(...) or UsePostgreSqlDatabases(...) on the outbox builder.");
                 return new InboxCleanupService(
                     sp.GetRequiredService<IServiceScopeFactory>(),
                     store,
@@ -90,7 +90,7 @@ public static class KafkaConsumerBuilderExtensions
             ?? throw new OutboxConfigurationException($"Consumer group '{group}' needs the Kafka transport: call UseKafka(...) on the outbox builder.");
         var outboxOptions = services.GetRequiredService<IOptions<OutboxOptions>>().Value;
         var store = services.GetService<IInboxStore>()
-            ?? throw new OutboxConfigurationException($"Consumer group '{group}' needs an inbox store: call UsePostgreSql(...) on the outbox builder.");
+            ?? throw new OutboxConfigurationException($"Consumer group '{group}' needs an inbox store: call UsePostgreSql(...) or UsePostgreSqlDatabases(...) on the outbox builder.");
         var subscriptions = services.GetRequiredService<IOptionsMonitor<InboxSubscriptions>>().Get(group);
         var routes = new InboxRoutes(group, subscriptions.Items, services.GetRequiredService<OutboxEventRegistry>(), outboxOptions);
         using (var scope = services.CreateScope())

@@ -4,6 +4,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using Outbox.PostgreSql;
 using Outbox.PostgreSql.Databases;
+using Outbox.PostgreSql.Inbox;
 using Outbox.Providers;
 
 namespace Outbox;
@@ -73,6 +74,9 @@ public static class PostgreSqlDatabasesBuilderExtensions
         services.TryAddSingleton(sp => new OutboxFleetMonitor(
             sp.GetRequiredService<OutboxRelayFleet>(), sp.GetRequiredService<IOptions<OutboxOptions>>(), sp.GetRequiredService<TimeProvider>()));
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IOutboxHealthProbe, FleetHealthProbe>());
+
+        // The inbox works through the consumer's DbContext: its tables are in whichever database that context uses.
+        services.AddPostgreSqlInboxStore();
         return builder;
     }
 

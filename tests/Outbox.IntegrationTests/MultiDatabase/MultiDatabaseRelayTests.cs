@@ -240,6 +240,137 @@ public sealed class MultiDatabaseRelayTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task Only_the_first_MaxListeningDatabases_databases_listen_and_the_others_are_found_by_the_poll()
+    {
+        await using var harness = await FleetHarness.CreateAsync(output);
+        var server = await SharedInfrastructure.PostgresAsync();
+        var databases = new[] { await FleetHarness.CreateDatabaseAsync(server, "l1"), await FleetHarness.CreateDatabaseAsync(server, "l2"), await FleetHarness.CreateDatabaseAsync(server, "l3") };
+        var host = await harness.StartHostAsync("relay-1", o =>
+        {
+            o.MaxListeningDatabases = 1;
+            foreach (var database in databases)
+            {
+                o.Databases.Add(database);
+            }
+        });
+        Assert.Equal(1, FleetHarness.MonitorOf(host).Databases.Count(d => d.Listening));
+
+        // The listeners: one LISTEN connection in all, in the database that listens.
+        var listening = FleetHarness.MonitorOf(host).Databases.Single(d => d.Listening).Name;
+        await Eventually.TrueAsync(
+            async () =>
+            {
+                var listeners = new Dictionary<string, long>();
+                foreach (var database in databases)
+                {
+                    await using var activity = harness.DataSource(database).CreateCommand(
+                        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN%' AND pid <> pg_backend_pid()");
+                    listeners[database.Name] = (long)(await activity.ExecuteScalarAsync())!;
+                }
+
+                return listeners.Values.Sum() == 1 && listeners[listening] == 1;
+            },
+            "exactly one LISTEN connection, in the listening database");
+
+        var written = new ConcurrentDictionary<string, int>();
+        await Task.WhenAll(databases.Select(d => harness.WriteAsync(d, 50, 3, written)));
+        await harness.WaitUntilDrainedAsync(databases);
+        harness.AssertAllInOrder(harness.ReadTopic(written.Values.Sum()), written);
+    }
+
+    [Fact]
+    public async Task A_database_whose_connection_string_changes_is_relayed_from_the_new_one()
+    {
+        await using var harness = await FleetHarness.CreateAsync(output);
+        var server = await SharedInfrastructure.PostgresAsync();
+        var before = await FleetHarness.CreateDatabaseAsync(server, "moved");
+        var after = new OutboxDatabase("moved", await server.CreateDatabaseAsync("tenant"));
+        var set = new OutboxDatabaseSet([before]);
+        var host = await harness.StartHostAsync("relay-1", source: set);
+        await Eventually.TrueAsync(() => FleetHarness.MonitorOf(host).Databases.Any(d => d.OwnedLanes.Count == 16), "the first database is relayed");
+
+        Assert.True(set.Add(after));
+        await using (var created = harness.DataSource(after).CreateCommand("SELECT 1"))
+        {
+            await created.ExecuteScalarAsync();
+        }
+
+        await Eventually.TrueAsync(
+            async () =>
+            {
+                await using var owned = harness.DataSource(before).CreateCommand("SELECT count(*) FROM outbox.lanes WHERE owner IS NOT NULL");
+                return (long)(await owned.ExecuteScalarAsync())! == 0 && FleetHarness.MonitorOf(host).Databases.Single().OwnedLanes.Count == 16;
+            },
+            "the old database's lanes are given back and the new one's taken");
+        var written = new ConcurrentDictionary<string, int>();
+        await harness.WriteAsync(after, 40, 4, written);
+        await harness.WaitUntilDrainedAsync([after]);
+        harness.AssertAllInOrder(harness.ReadTopic(written.Values.Sum()), written);
+    }
+
+    /// <summary>A tenant catalog that answers once, then returns a name twice, then fails.</summary>
+    private sealed class FlakySource(OutboxDatabase first, OutboxDatabase second) : IOutboxDatabaseSource
+    {
+        public int Calls;
+
+        public ValueTask<IReadOnlyCollection<OutboxDatabase>> GetDatabasesAsync(CancellationToken cancellationToken) =>
+            Interlocked.Increment(ref Calls) switch
+            {
+                1 => ValueTask.FromResult<IReadOnlyCollection<OutboxDatabase>>([first]),
+                2 => ValueTask.FromResult<IReadOnlyCollection<OutboxDatabase>>([first, second, new OutboxDatabase(second.Name, first.ConnectionString)]),
+                _ => throw new InvalidOperationException("the tenant catalog is down"),
+            };
+    }
+
+    [Fact]
+    public async Task A_failing_source_keeps_the_databases_known_before_and_a_name_given_twice_is_served_from_its_first_entry()
+    {
+        await using var harness = await FleetHarness.CreateAsync(output);
+        var server = await SharedInfrastructure.PostgresAsync();
+        var first = await FleetHarness.CreateDatabaseAsync(server, "s1");
+        var second = await FleetHarness.CreateDatabaseAsync(server, "s2");
+        var source = new FlakySource(first, second);
+        var host = await harness.StartHostAsync("relay-1", source: source, configure: o => o.RefreshInterval = TimeSpan.FromMilliseconds(200));
+        var monitor = FleetHarness.MonitorOf(host);
+        await Eventually.TrueAsync(() => Volatile.Read(ref source.Calls) >= 3 && monitor.SourceProblem is not null, "the source has failed");
+
+        Assert.Equal(["s1", "s2"], monitor.Databases.Select(d => d.Name));
+        var health = monitor.CheckHealth();
+        Assert.Equal(HealthStatus.Degraded, health.Status);
+        Assert.Contains("the tenant catalog is down", health.Description, StringComparison.Ordinal);
+
+        // s2 is served from its first entry (its own database), not from the duplicate that points at s1's.
+        var written = new ConcurrentDictionary<string, int>();
+        await harness.WriteAsync(first, 20, 2, written);
+        await harness.WriteAsync(second, 30, 2, written);
+        await harness.WaitUntilDrainedAsync([first, second]);
+        harness.AssertAllInOrder(harness.ReadTopic(written.Values.Sum()), written);
+        Assert.Equal(30, monitor.Databases.Single(d => d.Name == "s2").PublishedCount);
+    }
+
+    [Fact]
+    public async Task When_no_database_can_be_served_the_health_check_is_unhealthy()
+    {
+        await using var harness = await FleetHarness.CreateAsync(output);
+        var good = await FleetHarness.CreateDatabaseAsync(await SharedInfrastructure.PostgresAsync(), "x");
+        var missing = new OutboxDatabase("gone", new NpgsqlConnectionStringBuilder(good.ConnectionString) { Database = "no_such_database_" + Guid.NewGuid().ToString("N")[..8] }.ConnectionString);
+        var host = await harness.StartHostAsync("relay-1", o => o.Databases.Add(missing));
+        var health = FleetHarness.MonitorOf(host).CheckHealth();
+        Assert.Equal(HealthStatus.Unhealthy, health.Status);
+        Assert.Contains("gone", health.Description, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Resolving_PollingRelayMonitor_with_many_databases_is_refused_pointing_at_OutboxFleetMonitor()
+    {
+        await using var harness = await FleetHarness.CreateAsync(output);
+        var database = await FleetHarness.CreateDatabaseAsync(await SharedInfrastructure.PostgresAsync(), "m");
+        var host = await harness.StartHostAsync("relay-1", o => o.Databases.Add(database));
+        var error = Assert.Throws<OutboxConfigurationException>(() => host.Services.GetRequiredService<PollingRelayMonitor>());
+        Assert.Contains("OutboxFleetMonitor", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void UsePostgreSql_and_UsePostgreSqlDatabases_together_are_refused_in_either_order()
     {
         var one = Assert.Throws<OutboxConfigurationException>(() =>
@@ -289,6 +420,7 @@ public sealed class MultiDatabaseRelayTests(ITestOutputHelper output)
     [InlineData("pool", "MaxPoolSizePerDatabase")]
     [InlineData("listen", "MaxListeningDatabases")]
     [InlineData("cdc", "AddCdcRelay()")]
+    [InlineData("debezium", "UseDebezium()")]
     public async Task Bad_options_fail_the_host_start_naming_the_problem(string problem, string expected)
     {
         var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
@@ -311,6 +443,11 @@ public sealed class MultiDatabaseRelayTests(ITestOutputHelper output)
         if (problem == "cdc")
         {
             outbox.UseKafka(k => k.BootstrapServers = "localhost:9").AddCdcRelay();
+        }
+
+        if (problem == "debezium")
+        {
+            outbox.UseDebezium();
         }
 
         using var host = builder.Build();

@@ -78,21 +78,44 @@ internal static class OutboxCli
         });
         root.Subcommands.Add(schemaCommand);
 
-        var statusCommand = new Command("status", "Pending rows per lane, oldest age, relay leases, dead letters, CDC slots, inboxes.");
-        statusCommand.SetAction((parse, ct) => WithAdministrationAsync(parse, async admin =>
+        var databaseEntries = new Option<string[]>("--database")
         {
-            var status = await admin.GetStatusAsync(ct);
-            if (parse.GetValue(json))
+            Description = "A database of an outbox that spans many, as NAME=CONNECTION_STRING (repeat it for each): status then lists every database instead of the --connection one",
+            HelpName = "NAME=CONNECTION_STRING",
+            Arity = ArgumentArity.OneOrMore,
+            AllowMultipleArgumentsPerToken = false,
+        };
+        var databasesFile = new Option<FileInfo?>("--databases-file")
+        {
+            Description = "A file with one NAME=CONNECTION_STRING per line (blank lines and lines starting with '#' are ignored): status lists every database",
+            HelpName = "PATH",
+        };
+        var statusCommand = new Command("status", "Pending rows per lane, oldest age, relay leases, dead letters, CDC slots, inboxes; with --database/--databases-file, a row per database.")
+        {
+            databaseEntries, databasesFile,
+        };
+        statusCommand.SetAction((parse, ct) =>
+        {
+            if (parse.GetValue(databaseEntries) is { Length: > 0 } || parse.GetValue(databasesFile) is not null)
             {
-                stdout.WriteLine(JsonSerializer.Serialize(status, Json));
-            }
-            else
-            {
-                StatusWriter.Write(status, stdout);
+                return ManyDatabasesStatusAsync(parse, ct);
             }
 
-            return 0;
-        }));
+            return WithAdministrationAsync(parse, async admin =>
+            {
+                var status = await admin.GetStatusAsync(ct);
+                if (parse.GetValue(json))
+                {
+                    stdout.WriteLine(JsonSerializer.Serialize(status, Json));
+                }
+                else
+                {
+                    StatusWriter.Write(status, stdout);
+                }
+
+                return 0;
+            });
+        });
         root.Subcommands.Add(statusCommand);
 
         var deadLetters = new Command("dead-letters", "List, show, replay or purge the relay's dead letters.");
@@ -538,6 +561,63 @@ internal static class OutboxCli
                 stderr.WriteLine($"error: {ex.Message}");
                 return 1;
             }
+        }
+
+        // status over every database of an outbox that spans many (--database, --databases-file).
+        async Task<int> ManyDatabasesStatusAsync(ParseResult parse, CancellationToken ct)
+        {
+            if (parse.GetValue(connection) is not null || parse.GetValue(connectionName) is not null)
+            {
+                stderr.WriteLine("error: pass either --connection/--connection-name (one database) or --database/--databases-file (every database of an outbox that spans many), not both.");
+                return 2;
+            }
+
+            IReadOnlyList<OutboxDatabase> databases;
+            try
+            {
+                databases = DatabaseList.Read(parse.GetValue(databaseEntries) ?? [], parse.GetValue(databasesFile));
+            }
+            catch (OutboxConfigurationException ex)
+            {
+                stderr.WriteLine($"error: {ex.Message}");
+                return 2;
+            }
+
+            if (databases.Count == 0)
+            {
+                stderr.WriteLine($"error: --databases-file '{parse.GetValue(databasesFile)?.FullName}' lists no database (one NAME=CONNECTION_STRING per line).");
+                return 2;
+            }
+
+            OutboxOptions options;
+            try
+            {
+                options = Options(parse);
+            }
+            catch (Exception ex) when (ex is OutboxConfigurationException or ArgumentException or InvalidOperationException)
+            {
+                stderr.WriteLine($"error: {ex.Message}");
+                return 1;
+            }
+
+            var statuses = await DatabaseStatusReader.ReadAsync(databases, options, TimeProvider.System, ct);
+            if (parse.GetValue(json))
+            {
+                stdout.WriteLine(JsonSerializer.Serialize(statuses.Select(s => new { Database = s.Name, s.Status, s.Error }), Json));
+            }
+            else
+            {
+                DatabaseStatusWriter.Write(statuses, stdout);
+            }
+
+            var failed = statuses.Where(s => s.Status is null).Select(s => s.Name).ToList();
+            if (failed.Count > 0)
+            {
+                stderr.WriteLine($"error: {failed.Count} of {statuses.Count} database(s) could not be read: {string.Join(", ", failed)}.");
+                return 1;
+            }
+
+            return 0;
         }
 
         Task<int> InboxKeyAsync(ParseResult parse, Func<InboxParking, string, string, int, string?, Task<int>> action)

@@ -52,7 +52,7 @@ internal static class StatusWriter
         }
     }
 
-    private static string Age(TimeSpan? age) => age switch
+    internal static string Age(TimeSpan? age) => age switch
     {
         null => "-",
         { TotalSeconds: < 1 } a => $"{a.TotalMilliseconds:0} ms",

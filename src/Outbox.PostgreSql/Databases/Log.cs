@@ -17,6 +17,9 @@ internal static partial class Log
     [LoggerMessage(OutboxEventId.FleetSourceFailed, LogLevel.Error, "The outbox database source failed; the databases known before keep running, and it is asked again in {Delay}")]
     public static partial void SourceFailed(ILogger logger, TimeSpan delay, Exception exception);
 
+    [LoggerMessage(OutboxEventId.FleetActivityCheckFailed, LogLevel.Warning, "Reading the activity of the databases on {Server} failed; their relays find new rows by their own polls meanwhile")]
+    public static partial void ActivityCheckFailed(ILogger logger, string server, Exception exception);
+
     [LoggerMessage(OutboxEventId.FleetDuplicateDatabase, LogLevel.Error, "The outbox database source returned the name {Database} more than once; the first entry is served, the others are ignored")]
     public static partial void DuplicateDatabase(ILogger logger, string database);
 }

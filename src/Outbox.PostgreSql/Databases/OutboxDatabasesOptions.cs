@@ -30,9 +30,25 @@ public sealed class OutboxDatabasesOptions
     /// <value>The default is 16; 0 polls every database. The first databases added are the ones listened to.</value>
     public int MaxListeningDatabases { get; set; } = 16;
 
+    /// <summary>
+    /// Gets or sets how often the relay of a database it does not listen to polls it anyway. Between polls, one query per
+    /// cluster every <see cref="ActivityCheckInterval"/> (<c>pg_stat_database</c>: rows inserted per database) tells which
+    /// of these databases had new rows, and their relays poll at once.
+    /// </summary>
+    /// <value>The default is 30 seconds; at least 100 ms. Without the server's statistics (<c>track_counts = off</c>) new
+    /// rows of such a database wait up to this long.</value>
+    public TimeSpan NotListeningPollInterval { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Gets or sets how often each cluster's statistics are read for the databases not listened to (see <see cref="NotListeningPollInterval"/>).</summary>
+    /// <value>The default is 1 second; at least 100 ms. PostgreSQL publishes a backend's counts about once a second, so
+    /// new rows of such a database are usually found within one to two seconds.</value>
+    public TimeSpan ActivityCheckInterval { get; set; } = TimeSpan.FromSeconds(1);
+
     /// <summary>Gets or sets the connection pool size of each database's pool, unless its connection string sets
     /// <c>Maximum Pool Size</c>: the relay of one database needs at most two drain cycles, a heartbeat, a poll and a
-    /// listener at once.</summary>
+    /// listener at once. Unless the connection string sets them, a pool closes connections idle for 2 seconds
+    /// (<c>Connection Idle Lifetime</c> = 2, <c>Connection Pruning Interval</c> = 1), so an idle database holds no
+    /// connection between its relay's heartbeats and polls.</summary>
     /// <value>The default is 5; at least 2.</value>
     public int MaxPoolSizePerDatabase { get; set; } = 5;
 

@@ -15,6 +15,16 @@ internal sealed class OutboxDatabasesOptionsValidator(RelayModeRegistration? rel
             failures.Add($"OutboxDatabasesOptions.RefreshInterval must be at least 100 ms (it is {options.RefreshInterval}).");
         }
 
+        if (options.NotListeningPollInterval < TimeSpan.FromMilliseconds(100))
+        {
+            failures.Add($"OutboxDatabasesOptions.NotListeningPollInterval must be at least 100 ms (it is {options.NotListeningPollInterval}).");
+        }
+
+        if (options.ActivityCheckInterval < TimeSpan.FromMilliseconds(100))
+        {
+            failures.Add($"OutboxDatabasesOptions.ActivityCheckInterval must be at least 100 ms (it is {options.ActivityCheckInterval}).");
+        }
+
         if (options.MaxListeningDatabases < 0)
         {
             failures.Add($"OutboxDatabasesOptions.MaxListeningDatabases must not be negative (it is {options.MaxListeningDatabases}).");

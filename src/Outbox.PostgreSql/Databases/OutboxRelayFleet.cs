@@ -31,6 +31,7 @@ internal sealed class OutboxRelayFleet : IHostedService, IAsyncDisposable
     private readonly Lock _membersGate = new();
     private IOutboxDatabaseSource? _source;
     private Task? _loop;
+    private Task? _watch;
     private volatile string? _sourceProblem;
     private int _stopped;
 
@@ -82,6 +83,10 @@ internal sealed class OutboxRelayFleet : IHostedService, IAsyncDisposable
             : new OutboxDatabaseSet(_options.Databases);
         await RefreshAsync(cancellationToken).ConfigureAwait(false);
         _loop = Task.Run(() => RefreshLoopAsync(_stopping.Token), CancellationToken.None);
+        if (Relays)
+        {
+            _watch = Task.Run(() => WatchActivityLoopAsync(_stopping.Token), CancellationToken.None);
+        }
     }
 
     public async Task StopAsync(CancellationToken cancellationToken)
@@ -95,6 +100,11 @@ internal sealed class OutboxRelayFleet : IHostedService, IAsyncDisposable
         if (_loop is not null)
         {
             await _loop.ConfigureAwait(false);
+        }
+
+        if (_watch is not null)
+        {
+            await _watch.ConfigureAwait(false);
         }
 
         await _refreshGate.WaitAsync(CancellationToken.None).ConfigureAwait(false);
@@ -156,17 +166,21 @@ internal sealed class OutboxRelayFleet : IHostedService, IAsyncDisposable
                 }
             }
 
+            // A database leaves the list (and OutboxFleetMonitor.Databases) once its relay stopped and gave its lanes back.
             List<FleetMember> leaving;
             lock (_membersGate)
             {
                 leaving = [.. _members.Values.Where(m => !wanted.TryGetValue(m.Database.Name, out var w) || w != m.Database)];
+            }
+
+            await Task.WhenAll(leaving.Select(m => StopMemberAsync(m, cancellationToken))).ConfigureAwait(false);
+            lock (_membersGate)
+            {
                 foreach (var member in leaving)
                 {
                     _members.Remove(member.Database.Name);
                 }
             }
-
-            await Task.WhenAll(leaving.Select(m => StopMemberAsync(m, cancellationToken))).ConfigureAwait(false);
 
             // New databases, and the ones that could not be served at the last refresh, a few at a time.
             var pending = new List<FleetMember>();
@@ -206,7 +220,7 @@ internal sealed class OutboxRelayFleet : IHostedService, IAsyncDisposable
     }
 
     /// <summary>The connection string of a database's pool: tuned like the outbox's own pool
-    /// (<see cref="OutboxDataSource.Tuned"/>), and small unless it sets its own size.</summary>
+    /// (<see cref="OutboxDataSource.Tuned"/>), small, and quick to close idle connections, unless it says otherwise.</summary>
     internal static string ConnectionStringFor(string connectionString, int maxPoolSize)
     {
         var given = new System.Data.Common.DbConnectionStringBuilder { ConnectionString = connectionString };
@@ -215,6 +229,16 @@ internal sealed class OutboxRelayFleet : IHostedService, IAsyncDisposable
         if (!keys.Contains("MaxPoolSize") && !keys.Contains("MaximumPoolSize"))
         {
             builder.MaxPoolSize = maxPoolSize;
+        }
+
+        if (!keys.Contains("ConnectionIdleLifetime"))
+        {
+            builder.ConnectionIdleLifetime = Math.Max(2, keys.Contains("ConnectionPruningInterval") ? builder.ConnectionPruningInterval : 2);
+        }
+
+        if (!keys.Contains("ConnectionPruningInterval") && builder.ConnectionIdleLifetime >= 1)
+        {
+            builder.ConnectionPruningInterval = 1;
         }
 
         return builder.ConnectionString;
@@ -244,6 +268,80 @@ internal sealed class OutboxRelayFleet : IHostedService, IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// For the databases whose relay does not listen: every <see cref="OutboxDatabasesOptions.ActivityCheckInterval"/>, one
+    /// query per server reads how many rows each of its databases inserted (<c>pg_stat_database.tup_inserted</c>, kept by
+    /// PostgreSQL for every database and readable from any); a database whose count moved gets a poll at once.
+    /// </summary>
+    private async Task WatchActivityLoopAsync(CancellationToken cancellationToken)
+    {
+        var seen = new Dictionary<FleetMember, long>();
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            try
+            {
+                await Task.Delay(_options.ActivityCheckInterval, _timeProvider, cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+
+            var watched = Members.Where(m => m is { Started: true, Listening: false, Host: not null }).ToList();
+            foreach (var gone in seen.Keys.Except(watched).ToList())
+            {
+                seen.Remove(gone);
+            }
+
+            foreach (var cluster in watched.GroupBy(m => m.Cluster, StringComparer.Ordinal))
+            {
+                try
+                {
+                    var inserted = await ReadInsertedAsync(cluster.First().DataSource, [.. cluster.Select(m => m.DatabaseName).Distinct(StringComparer.Ordinal)], cancellationToken).ConfigureAwait(false);
+                    foreach (var member in cluster)
+                    {
+                        if (inserted.TryGetValue(member.DatabaseName, out var count) && (!seen.TryGetValue(member, out var before) || before != count))
+                        {
+                            seen[member] = count;
+                            member.Host!.PollNow();
+                        }
+                    }
+                }
+                catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+                {
+                    return;
+                }
+                catch (Exception ex) when (ex is NpgsqlException or TimeoutException or InvalidOperationException or ObjectDisposedException)
+                {
+                    // That server's databases are found by their own polls meanwhile.
+                    Log.ActivityCheckFailed(_logger, cluster.Key, ex);
+                }
+            }
+        }
+    }
+
+    private static async Task<Dictionary<string, long>> ReadInsertedAsync(NpgsqlDataSource dataSource, string[] databases, CancellationToken cancellationToken)
+    {
+        var counts = new Dictionary<string, long>(StringComparer.Ordinal);
+        var command = dataSource.CreateCommand("SELECT datname, tup_inserted FROM pg_stat_database WHERE datname = ANY($1)");
+        await using (command.ConfigureAwait(false))
+        {
+            command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = databases });
+            var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            await using (reader.ConfigureAwait(false))
+            {
+                while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+                {
+                    counts[reader.GetString(0)] = reader.GetInt64(1);
+                }
+            }
+        }
+
+        return counts;
+    }
+
+    private static TimeSpan Max(TimeSpan a, TimeSpan b) => a > b ? a : b;
+
     private async Task StartMemberAsync(FleetMember member, CancellationToken cancellationToken)
     {
         var name = member.Database.Name;
@@ -272,7 +370,9 @@ internal sealed class OutboxRelayFleet : IHostedService, IAsyncDisposable
                     _loggerFactory.CreateLogger<PollingRelay>(),
                     jitter: null,
                     database: name);
-                member.Host = new PollingRelayHostedService(member.Relay, store, _timeProvider, _loggerFactory.CreateLogger<PollingRelayHostedService>(), member.Listening);
+                member.Host = new PollingRelayHostedService(
+                    member.Relay, store, _timeProvider, _loggerFactory.CreateLogger<PollingRelayHostedService>(), member.Listening,
+                    member.Listening ? null : Max(_options.NotListeningPollInterval, pollingOptions.PollInterval));
 
                 // The relay's loops start here and carry the log scope that names the database.
                 await member.Host.StartAsync(cancellationToken).ConfigureAwait(false);

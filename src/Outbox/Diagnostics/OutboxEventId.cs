@@ -65,6 +65,9 @@ public static class OutboxEventId
     /// <summary>Error: The outbox database source returned the name {Database} more than once; the first entry is served, the others are ignored</summary>
     public const int FleetDuplicateDatabase = 1105;
 
+    /// <summary>Warning: Reading the activity of the databases on {Server} failed; their relays find new rows by their own polls meanwhile</summary>
+    public const int FleetActivityCheckFailed = 1106;
+
     /// <summary>Information: Outbox schema ensured for {Table} (commit order: {CommitOrder})</summary>
     public const int SchemaEnsured = 2101;
 

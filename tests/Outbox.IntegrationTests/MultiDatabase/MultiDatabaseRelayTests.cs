@@ -279,6 +279,35 @@ public sealed class MultiDatabaseRelayTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task New_rows_of_databases_nobody_listens_to_are_found_through_the_servers_statistics_long_before_their_next_poll()
+    {
+        await using var harness = await FleetHarness.CreateAsync(output);
+        var first = await SharedInfrastructure.PostgresAsync();
+        var second = await SecondCluster.Value;
+        var databases = new[] { await FleetHarness.CreateDatabaseAsync(first, "q1"), await FleetHarness.CreateDatabaseAsync(first, "q2"), await FleetHarness.CreateDatabaseAsync(second, "q3") };
+        var host = await harness.StartHostAsync("relay-1", o =>
+        {
+            o.MaxListeningDatabases = 0;
+            o.NotListeningPollInterval = TimeSpan.FromMinutes(10);
+            foreach (var database in databases)
+            {
+                o.Databases.Add(database);
+            }
+        });
+        await Eventually.TrueAsync(() => FleetHarness.MonitorOf(host).Databases.All(d => d.OwnedLanes.Count == 16 && !d.Listening), "every database is relayed, none listened to");
+
+        // Twice, with a pause: each wave of rows must be found without a notification and without the 10-minute poll.
+        var written = new ConcurrentDictionary<string, int>();
+        for (var wave = 0; wave < 2; wave++)
+        {
+            await Task.WhenAll(databases.Select(d => harness.WriteAsync(d, 20, 2, written)));
+            await harness.WaitUntilDrainedAsync(databases, TimeSpan.FromSeconds(60));
+        }
+
+        harness.AssertAllInOrder(harness.ReadTopic(written.Values.Sum()), written);
+    }
+
+    [Fact]
     public async Task A_database_whose_connection_string_changes_is_relayed_from_the_new_one()
     {
         await using var harness = await FleetHarness.CreateAsync(output);

@@ -14,14 +14,19 @@ namespace Outbox.Relay;
 /// <param name="timeProvider">The clock of the delays.</param>
 /// <param name="logger">Logs the loops' failures.</param>
 /// <param name="listen">Whether to listen for new rows (<c>LISTEN</c>, one connection held); without it the relay finds
-/// them by the poll every <see cref="PollingRelayOptions.PollInterval"/> (a fleet over many databases listens to a few only).</param>
+/// them by the poll (a fleet over many databases listens to a few only).</param>
+/// <param name="pollInterval">How often the poll runs; <see langword="null"/> for <see cref="PollingRelayOptions.PollInterval"/>.
+/// <see cref="PollNow"/> runs it at once.</param>
 internal sealed class PollingRelayHostedService(
     PollingRelay relay,
     IPollingRelayStore store,
     TimeProvider timeProvider,
     ILogger<PollingRelayHostedService> logger,
-    bool listen = true) : IHostedService, IAsyncDisposable
+    bool listen = true,
+    TimeSpan? pollInterval = null) : IHostedService, IAsyncDisposable
 {
+    private TaskCompletionSource _pollNow = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
     private static readonly TimeSpan s_maxErrorDelay = TimeSpan.FromSeconds(30);
 
     private readonly CancellationTokenSource _stopping = new();
@@ -151,9 +156,13 @@ internal sealed class PollingRelayHostedService(
         }
     }
 
+    /// <summary>Runs the poll now instead of at its next interval (a fleet's activity watch saw new rows in the database).</summary>
+    public void PollNow() => Volatile.Read(ref _pollNow).TrySetResult();
+
     private async Task PollLoopAsync(CancellationToken cancellationToken)
     {
-        while (await DelayAsync(relay.Options.PollInterval, cancellationToken).ConfigureAwait(false))
+        var interval = pollInterval ?? relay.Options.PollInterval;
+        while (await WaitForPollAsync(interval, cancellationToken).ConfigureAwait(false))
         {
             try
             {
@@ -256,6 +265,20 @@ internal sealed class PollingRelayHostedService(
                 relay.Scheduler.Finished(leases[i], outcomes[i]);
             }
         }
+    }
+
+    private async Task<bool> WaitForPollAsync(TimeSpan interval, CancellationToken cancellationToken)
+    {
+        var now = Volatile.Read(ref _pollNow);
+        using var delay = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        await Task.WhenAny(Task.Delay(interval, timeProvider, delay.Token), now.Task).ConfigureAwait(false);
+        await delay.CancelAsync().ConfigureAwait(false);
+        if (now.Task.IsCompleted)
+        {
+            Interlocked.CompareExchange(ref _pollNow, new(TaskCreationOptions.RunContinuationsAsynchronously), now);
+        }
+
+        return !cancellationToken.IsCancellationRequested;
     }
 
     private async Task<bool> DelayAsync(TimeSpan delay, CancellationToken cancellationToken)

@@ -26,6 +26,15 @@ internal sealed class FleetMember(OutboxDatabase database, NpgsqlDataSource data
 
     public PollingRelayHostedService? Host { get; set; }
 
+    /// <summary>Gets or sets the database's CDC relay (with <c>AddCdcRelay()</c>), on the slot of its own.</summary>
+    public Cdc.CdcRelayService? Cdc { get; set; }
+
+    /// <summary>Gets or sets what the CDC relay is doing.</summary>
+    public CdcRelayMonitor? CdcMonitor { get; set; }
+
+    /// <summary>Gets or sets what the CDC relay has published, for the monitor.</summary>
+    public Cdc.CdcAcknowledger? CdcAcknowledger { get; set; }
+
     /// <summary>Gets or sets whether the database is served: its schema is ensured (when asked) and its relay, if any, started.</summary>
     public bool Started { get; set; }
 

@@ -1,3 +1,4 @@
+using Outbox.PostgreSql;
 namespace Outbox;
 
 /// <summary>Options of an outbox that spans many PostgreSQL databases (<c>UsePostgreSqlDatabases</c>).</summary>
@@ -57,6 +58,11 @@ public sealed class OutboxDatabasesOptions
     /// <value>The default is <see langword="false"/>. A database whose schema cannot be created is not relayed; the fleet
     /// tries again at every refresh and the health check names it meanwhile.</value>
     public bool EnsureSchemaOnStart { get; set; }
+
+    /// <summary>Gets or sets what the CDC relay does with rows written without the commit-order trigger whose commit order
+    /// PostgreSQL did not record, in each database (see <see cref="PostgreSqlOutboxOptions.UnknownCommitOrder"/>).</summary>
+    /// <value>The default is <see cref="OutboxUnknownCommitOrder.Refuse"/>.</value>
+    public OutboxUnknownCommitOrder UnknownCommitOrder { get; set; }
 
     /// <summary>Gets or sets the source of the databases, when they change at run time.</summary>
     internal Func<IServiceProvider, IOutboxDatabaseSource>? SourceFactory { get; set; }

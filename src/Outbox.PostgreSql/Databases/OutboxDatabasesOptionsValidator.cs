@@ -55,12 +55,11 @@ internal sealed class OutboxDatabasesOptionsValidator(RelayModeRegistration? rel
             failures.Add("OutboxDatabasesOptions.Databases contains null.");
         }
 
-        if (relayMode is { Mode: RelayMode.Cdc or RelayMode.Debezium })
+        if (relayMode is { Mode: RelayMode.Debezium })
         {
             failures.Add(
-                (relayMode.Mode == RelayMode.Cdc ? "AddCdcRelay()" : "UseDebezium()") +
-                " serves one database per process, and UsePostgreSqlDatabases(...) spans many: relay many databases with AddPollingRelay(), " +
-                "or run one CDC relay process per database with UsePostgreSql(connectionString). See docs/multi-database.md.");
+                "UseDebezium() serves one database per connector, and UsePostgreSqlDatabases(...) spans many: relay them with AddPollingRelay() or " +
+                "AddCdcRelay(), or run one Debezium connector per database with UsePostgreSql(connectionString). See docs/multi-database.md.");
         }
 
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);

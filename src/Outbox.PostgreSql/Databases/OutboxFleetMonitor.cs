@@ -31,6 +31,15 @@ public sealed class OutboxFleetMonitor
         [.. _fleet.Members.Select(m =>
         {
             var lanes = m.Relay?.Scheduler.Leases().Select(l => l.Lane).Order().ToArray() ?? [];
+            if (m.CdcMonitor is { } cdc)
+            {
+                var state = cdc.State;
+                var problem = m.Problem ?? (state is CdcRelayState.Faulted or CdcRelayState.Retrying ? $"CDC relay {state}: {cdc.LastError}" : null);
+                return new OutboxDatabaseState(
+                    m.Database.Name, m.Started, true, false, state is CdcRelayState.Streaming or CdcRelayState.Standby, lanes,
+                    cdc.PublishedCount, 0, problem) { CdcState = state };
+            }
+
             return new OutboxDatabaseState(
                 m.Database.Name, m.Started, m.Relay is not null, m.Listening, m.Relay?.HeartbeatValid ?? false, lanes,
                 m.Relay?.Published ?? 0, m.Relay?.Parked ?? 0, m.Problem);
@@ -74,7 +83,9 @@ public sealed class OutboxFleetMonitor
     {
         var databases = Databases;
         var failing = databases
-            .Select(d => (d.Name, Problem: d.Problem ?? (!d.Served ? "not started yet" : d.Relaying && !d.HeartbeatValid ? "no valid lease heartbeat: its relay drains nothing" : null)))
+            .Select(d => (d.Name, Problem: d.Problem ?? (!d.Served ? "not started yet"
+                : d.Relaying && !d.HeartbeatValid ? (d.CdcState is { } state ? $"CDC relay {state}" : "no valid lease heartbeat: its relay drains nothing")
+                : null)))
             .Where(d => d.Problem is not null)
             .ToList();
         var data = new Dictionary<string, object>(StringComparer.Ordinal) { ["outbox.databases"] = databases.Count, ["outbox.databases.failing"] = failing.Count };
@@ -100,7 +111,8 @@ public sealed class OutboxFleetMonitor
         }
 
         var names = string.Join(", ", failing.Take(5).Select(f => $"{f.Name} ({f.Problem})")) + (failing.Count > 5 ? ", ..." : "");
-        var description = string.Create(CultureInfo.InvariantCulture, $"{failing.Count} of {databases.Count} outbox database(s) not served: {names}");
+        var description = string.Create(CultureInfo.InvariantCulture, $"{failing.Count} of {databases.Count} outbox database(s) not served: {names}")
+                          + (SourceProblem is null ? "" : "; the database source fails: " + SourceProblem);
         return failing.Count == databases.Count ? HealthCheckResult.Unhealthy(description, data: data) : HealthCheckResult.Degraded(description, data: data);
     }
 }
@@ -108,15 +120,20 @@ public sealed class OutboxFleetMonitor
 /// <summary>One database of the outbox in this process.</summary>
 /// <param name="Name">The database's name.</param>
 /// <param name="Served">Whether it is served: its schema is ensured (when asked) and its relay, if any, runs.</param>
-/// <param name="Relaying">Whether a polling relay runs on it in this process.</param>
-/// <param name="Listening">Whether that relay listens for new rows (else it polls, see <see cref="OutboxDatabasesOptions.MaxListeningDatabases"/>).</param>
-/// <param name="HeartbeatValid">Whether the relay's lease heartbeat is valid (while it is not, it publishes nothing).</param>
-/// <param name="OwnedLanes">The lanes of this database whose lease this process holds.</param>
+/// <param name="Relaying">Whether a relay (polling or CDC) runs on it in this process.</param>
+/// <param name="Listening">Whether that polling relay listens for new rows (else it polls, see <see cref="OutboxDatabasesOptions.MaxListeningDatabases"/>).</param>
+/// <param name="HeartbeatValid">Polling: whether the relay's lease heartbeat is valid (while it is not, it publishes
+/// nothing). CDC: whether the relay streams from the database's slot or is a standby for it.</param>
+/// <param name="OwnedLanes">The lanes of this database whose lease this process holds (polling).</param>
 /// <param name="PublishedCount">Events of this database the broker acknowledged from this process since it started.</param>
-/// <param name="ParkedCount">Keys of this database this process parked since it started.</param>
-/// <param name="Problem">Why it is not served, when it is not.</param>
+/// <param name="ParkedCount">Keys of this database this process's polling relay parked since it started.</param>
+/// <param name="Problem">Why it is not served, or why its relay does not publish, when that is so.</param>
 public sealed record OutboxDatabaseState(
-    string Name, bool Served, bool Relaying, bool Listening, bool HeartbeatValid, IReadOnlyList<int> OwnedLanes, long PublishedCount, long ParkedCount, string? Problem);
+    string Name, bool Served, bool Relaying, bool Listening, bool HeartbeatValid, IReadOnlyList<int> OwnedLanes, long PublishedCount, long ParkedCount, string? Problem)
+{
+    /// <summary>Gets what the database's CDC relay in this process does (streaming, standby, ...); <see langword="null"/> without <c>AddCdcRelay()</c>.</summary>
+    public CdcRelayState? CdcState { get; init; }
+}
 
 /// <summary>The status of one database (<see cref="OutboxFleetMonitor.GetStatusAsync"/>).</summary>
 /// <param name="Name">The database's name.</param>

@@ -55,8 +55,11 @@ internal sealed class OutboxRelayFleet : IHostedService, IAsyncDisposable
     /// <summary>Gets why the source could not be read at the last refresh, or <see langword="null"/>.</summary>
     public string? SourceProblem => _sourceProblem;
 
-    /// <summary>Gets whether this process relays (polling); without a relay the fleet only ensures the schemas.</summary>
-    public bool Relays => _relayMode is { Mode: RelayMode.Polling };
+    /// <summary>Gets whether this process relays; without a relay the fleet only ensures the schemas.</summary>
+    public bool Relays => Polls || _relayMode is { Mode: RelayMode.Cdc };
+
+    /// <summary>Gets whether the relay is the polling relay (else CDC, or none).</summary>
+    private bool Polls => _relayMode is { Mode: RelayMode.Polling };
 
     /// <summary>Gets the databases served (or tried) now, by name.</summary>
     public IReadOnlyList<FleetMember> Members
@@ -83,7 +86,7 @@ internal sealed class OutboxRelayFleet : IHostedService, IAsyncDisposable
             : new OutboxDatabaseSet(_options.Databases);
         await RefreshAsync(cancellationToken).ConfigureAwait(false);
         _loop = Task.Run(() => RefreshLoopAsync(_stopping.Token), CancellationToken.None);
-        if (Relays)
+        if (Polls)
         {
             _watch = Task.Run(() => WatchActivityLoopAsync(_stopping.Token), CancellationToken.None);
         }
@@ -199,7 +202,7 @@ internal sealed class OutboxRelayFleet : IHostedService, IAsyncDisposable
                         continue;
                     }
 
-                    var listen = Relays && listening < _options.MaxListeningDatabases;
+                    var listen = Polls && listening < _options.MaxListeningDatabases;
                     listening += listen ? 1 : 0;
                     var dataSource = NpgsqlDataSource.Create(ConnectionStringFor(database.ConnectionString, _options.MaxPoolSizePerDatabase));
                     member = new FleetMember(database, dataSource, listen, new BacklogSampler(() => dataSource, _outboxOptions, _timeProvider));
@@ -355,8 +358,14 @@ internal sealed class OutboxRelayFleet : IHostedService, IAsyncDisposable
                     member.DataSource, _outboxOptions, RelayModeRegistration.CommitOrderOf(_relayMode), OutboxUnknownCommitOrder.Refuse, cancellationToken).ConfigureAwait(false);
             }
 
+            step = "starting its CDC relay";
+            if (_relayMode is { Mode: RelayMode.Cdc } && member.Cdc is null)
+            {
+                await StartCdcAsync(member, cancellationToken).ConfigureAwait(false);
+            }
+
             step = "starting its polling relay";
-            if (Relays && member.Host is null)
+            if (Polls && member.Host is null)
             {
                 var pollingOptions = _services.GetRequiredService<IOptions<PollingRelayOptions>>().Value;
                 var store = new PostgreSqlPollingStore(member.DataSource, _outboxOptions, pollingOptions.PublishedRetention is not null);
@@ -382,7 +391,7 @@ internal sealed class OutboxRelayFleet : IHostedService, IAsyncDisposable
             member.Problem = null;
             Log.DatabaseStarted(
                 _logger, name,
-                !Relays ? "schema only (no relay in this process)" : member.Listening ? "polling relay started, listening for new rows" : "polling relay started, polling for new rows");
+                !Relays ? "schema only (no relay in this process)" : member.Cdc is not null ? "CDC relay started on slot " + SlotNameFor(member) : member.Listening ? "polling relay started, listening for new rows" : "polling relay started, polling for new rows");
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
@@ -390,6 +399,59 @@ internal sealed class OutboxRelayFleet : IHostedService, IAsyncDisposable
             Log.DatabaseFailed(_logger, name, step, ex);
         }
     }
+
+    /// <summary>
+    /// The database's CDC relay: on a slot of its own (slots are per server, so the name carries the database's), with the
+    /// publication, parking and backlog in its database; the one-active-per-slot rule makes the other instances standbys.
+    /// </summary>
+    private async Task StartCdcAsync(FleetMember member, CancellationToken cancellationToken)
+    {
+        var cdcOptions = _services.GetRequiredService<IOptions<CdcRelayOptions>>().Value;
+        var names = new Replication.CdcNames(_outboxOptions, SlotNameFor(member), cdcOptions.PublicationName);
+        var store = new Cdc.CdcStore(member.DataSource, names, member.Database.ConnectionString);
+        var acknowledger = new Cdc.CdcAcknowledger();
+        var monitor = new CdcRelayMonitor(() => store, () => acknowledger.Published);
+        ILogger logger = _loggerFactory.CreateLogger<Cdc.CdcRelayService>();
+        var replication = new Cdc.CdcReplication(
+            store,
+            new Cdc.CdcSlotManager(store, logger, _options.UnknownCommitOrder),
+            acknowledger,
+            new ParkingStore(member.DataSource, _outboxOptions),
+            _services.GetService<IOutboxPublisher>() ?? throw new OutboxConfigurationException("AddCdcRelay() needs a broker: call UseKafka(...) on the outbox builder."),
+            _outboxOptions,
+            cdcOptions,
+            member.Database.ConnectionString,
+            _timeProvider,
+            _services.GetRequiredService<RelayTelemetry>().ForDatabase(member.Database.Name),
+            logger);
+        var service = new Cdc.CdcRelayService(new Cdc.CdcRelay(replication, cdcOptions, monitor, logger), _timeProvider);
+        await service.StartAsync(cancellationToken).ConfigureAwait(false);
+        member.CdcMonitor = monitor;
+        member.CdcAcknowledger = acknowledger;
+        member.Cdc = service;
+    }
+
+    /// <summary>
+    /// The replication slot of a database: <see cref="CdcRelayOptions.SlotName"/>, <c>_</c>, the database's name in
+    /// lower case with every character other than a letter, digit or <c>_</c> as <c>_</c>; when that changed the name or
+    /// it is too long, a hash of the name keeps it unique, within the 63 characters PostgreSQL allows.
+    /// </summary>
+    internal static string SlotNameFor(string slotName, string database)
+    {
+        var cleaned = new string([.. database.ToLowerInvariant().Select(c => c is (>= 'a' and <= 'z') or (>= '0' and <= '9') or '_' ? c : '_')]);
+        var name = slotName + "_" + cleaned;
+        if (cleaned == database && name.Length <= 63)
+        {
+            return name;
+        }
+
+        var hash = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(database)))[..8];
+        var room = 63 - hash.Length - 1;
+        return (name.Length > room ? name[..room] : name) + "_" + hash;
+    }
+
+    private string SlotNameFor(FleetMember member) =>
+        SlotNameFor(_services.GetRequiredService<IOptions<CdcRelayOptions>>().Value.SlotName, member.Database.Name);
 
     private async Task StopMemberAsync(FleetMember member, CancellationToken cancellationToken)
     {
@@ -400,6 +462,13 @@ internal sealed class OutboxRelayFleet : IHostedService, IAsyncDisposable
             {
                 await host.StopAsync(cancellationToken).ConfigureAwait(false);
                 await host.DisposeAsync().ConfigureAwait(false);
+                Log.DatabaseStopped(_logger, member.Database.Name);
+            }
+
+            if (member.Cdc is { } cdc)
+            {
+                await cdc.StopAsync(cancellationToken).ConfigureAwait(false);
+                await cdc.DisposeAsync().ConfigureAwait(false);
                 Log.DatabaseStopped(_logger, member.Database.Name);
             }
         }

@@ -72,7 +72,7 @@ internal sealed class FleetHarness : IAsyncDisposable
 
     /// <summary>Starts a relay host over the databases of <paramref name="configure"/> or of <paramref name="source"/>.</summary>
     public async Task<IHost> StartHostAsync(
-        string name, Action<OutboxDatabasesOptions>? configure = null, IOutboxDatabaseSource? source = null, bool relay = true, bool start = true)
+        string name, Action<OutboxDatabasesOptions>? configure = null, IOutboxDatabaseSource? source = null, bool relay = true, bool start = true, bool cdc = false)
     {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         builder.Logging.ClearProviders();
@@ -88,7 +88,12 @@ internal sealed class FleetHarness : IAsyncDisposable
 
         var outbox = builder.Services.AddOutbox(ConfigureOutbox);
         outbox = source is null ? outbox.UsePostgreSqlDatabases(Options) : outbox.UsePostgreSqlDatabases(_ => source, Options);
-        if (relay)
+        if (relay && cdc)
+        {
+            outbox.UseKafka(k => k.BootstrapServers = Kafka.BootstrapServers)
+                .AddCdcRelay(o => o.StandbyPollInterval = TimeSpan.FromMilliseconds(300));
+        }
+        else if (relay)
         {
             outbox.UseKafka(k => k.BootstrapServers = Kafka.BootstrapServers)
                 .AddPollingRelay(o =>

@@ -361,7 +361,9 @@ public sealed class MultiDatabaseRelayTests(ITestOutputHelper output)
         var source = new FlakySource(first, second);
         var host = await harness.StartHostAsync("relay-1", source: source, configure: o => o.RefreshInterval = TimeSpan.FromMilliseconds(200));
         var monitor = FleetHarness.MonitorOf(host);
-        await Eventually.TrueAsync(() => Volatile.Read(ref source.Calls) >= 3 && monitor.SourceProblem is not null, "the source has failed");
+        await Eventually.TrueAsync(
+            () => Volatile.Read(ref source.Calls) >= 3 && monitor.SourceProblem is not null && monitor.Databases.Count == 2 && monitor.Databases.All(d => d.HeartbeatValid),
+            "the source has failed, and both databases are relayed");
 
         Assert.Equal(["s1", "s2"], monitor.Databases.Select(d => d.Name));
         var health = monitor.CheckHealth();
@@ -397,6 +399,16 @@ public sealed class MultiDatabaseRelayTests(ITestOutputHelper output)
         var host = await harness.StartHostAsync("relay-1", o => o.Databases.Add(database));
         var error = Assert.Throws<OutboxConfigurationException>(() => host.Services.GetRequiredService<PollingRelayMonitor>());
         Assert.Contains("OutboxFleetMonitor", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Resolving_CdcRelayMonitor_with_many_databases_is_refused_pointing_at_OutboxFleetMonitor()
+    {
+        await using var harness = await FleetHarness.CreateAsync(output);
+        var host = await harness.StartHostAsync("cdc-1", o => o.Add("nowhere", "Host=127.0.0.1;Port=1;Database=x;Timeout=1"), cdc: true);
+        var error = Assert.Throws<OutboxConfigurationException>(() => host.Services.GetRequiredService<CdcRelayMonitor>());
+        Assert.Contains("OutboxFleetMonitor", error.Message, StringComparison.Ordinal);
+        Assert.Contains("nowhere", FleetHarness.MonitorOf(host).CheckHealth().Description, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -448,7 +460,6 @@ public sealed class MultiDatabaseRelayTests(ITestOutputHelper output)
     [InlineData("refresh", "RefreshInterval")]
     [InlineData("pool", "MaxPoolSizePerDatabase")]
     [InlineData("listen", "MaxListeningDatabases")]
-    [InlineData("cdc", "AddCdcRelay()")]
     [InlineData("debezium", "UseDebezium()")]
     public async Task Bad_options_fail_the_host_start_naming_the_problem(string problem, string expected)
     {
@@ -469,11 +480,6 @@ public sealed class MultiDatabaseRelayTests(ITestOutputHelper output)
             o.MaxPoolSizePerDatabase = problem == "pool" ? 1 : o.MaxPoolSizePerDatabase;
             o.MaxListeningDatabases = problem == "listen" ? -1 : o.MaxListeningDatabases;
         });
-        if (problem == "cdc")
-        {
-            outbox.UseKafka(k => k.BootstrapServers = "localhost:9").AddCdcRelay();
-        }
-
         if (problem == "debezium")
         {
             outbox.UseDebezium();

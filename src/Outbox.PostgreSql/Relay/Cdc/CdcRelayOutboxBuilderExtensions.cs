@@ -59,9 +59,12 @@ public static class CdcRelayOutboxBuilderExtensions
         });
         services.TryAddSingleton<RelayTelemetry>();
         services.TryAddSingleton(_ => new CdcAcknowledger());
-        services.TryAddSingleton(sp => new CdcRelayMonitor(
-            () => sp.GetRequiredService<CdcStore>(),
-            () => sp.GetService<CdcAcknowledger>()?.Published ?? 0));
+        services.TryAddSingleton(sp => OutboxFleetRegistration.In(sp)
+            ? throw new OutboxConfigurationException(
+                "CdcRelayMonitor watches the CDC relay of UsePostgreSql's one database; with UsePostgreSqlDatabases(...) each database has its own relay: resolve OutboxFleetMonitor instead.")
+            : new CdcRelayMonitor(
+                () => sp.GetRequiredService<CdcStore>(),
+                () => sp.GetService<CdcAcknowledger>()?.Published ?? 0));
         services.TryAddSingleton(sp =>
         {
             var publisher = sp.GetService<IOutboxPublisher>()
@@ -93,7 +96,7 @@ public static class CdcRelayOutboxBuilderExtensions
             return new CdcRelay(replication, options, sp.GetRequiredService<CdcRelayMonitor>(), logger);
         });
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, CdcRelayService>(sp => new CdcRelayService(
-            sp.GetRequiredService<CdcRelay>(),
+            OutboxFleetRegistration.In(sp) ? null : sp.GetRequiredService<CdcRelay>(),
             sp.GetRequiredService<TimeProvider>())));
         return builder;
     }

@@ -4,24 +4,30 @@ namespace Outbox.PostgreSql.Cdc;
 
 /// <summary>
 /// Runs a <see cref="CdcRelay"/>: its checks at start, then its iterations in the background until stopped, waiting
-/// between them as long as each one asks.
+/// between them as long as each one asks. Without a relay (<c>AddCdcRelay()</c> with <c>UsePostgreSqlDatabases</c>,
+/// where the fleet runs one relay per database) it does nothing.
 /// </summary>
-internal sealed class CdcRelayService(CdcRelay relay, TimeProvider timeProvider) : IHostedService, IAsyncDisposable
+internal sealed class CdcRelayService(CdcRelay? relay, TimeProvider timeProvider) : IHostedService, IAsyncDisposable
 {
     private readonly CancellationTokenSource _stopping = new();
     private Task? _loop;
 
     /// <summary>Gets the relay this service runs.</summary>
-    internal CdcRelay Relay => relay;
+    internal CdcRelay Relay => relay ?? throw new InvalidOperationException("This CDC relay service runs no relay: the fleet of UsePostgreSqlDatabases runs one per database.");
 
     /// <summary>Gets the progress of the current (or last) replication session, for diagnostics.</summary>
-    internal CdcProgress? SessionProgress => relay.SessionProgress;
+    internal CdcProgress? SessionProgress => relay?.SessionProgress;
 
     /// <summary>Gets the payload bytes the current (or last) session holds decoded and not settled, now and at most, for diagnostics.</summary>
-    internal (long Now, long Peak)? SessionBytesInFlight => relay.SessionBytesInFlight;
+    internal (long Now, long Peak)? SessionBytesInFlight => relay?.SessionBytesInFlight;
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
+        if (relay is null)
+        {
+            return;
+        }
+
         await relay.CheckAtStartAsync(cancellationToken).ConfigureAwait(false);
         _loop = Task.Run(() => RunAsync(_stopping.Token), CancellationToken.None);
     }
@@ -67,6 +73,7 @@ internal sealed class CdcRelayService(CdcRelay relay, TimeProvider timeProvider)
     /// <summary>Runs iterations until stopped.</summary>
     internal async Task RunAsync(CancellationToken stoppingToken)
     {
+        ArgumentNullException.ThrowIfNull(relay);
         while (!stoppingToken.IsCancellationRequested)
         {
             var delay = await relay.RunOnceAsync(stoppingToken).ConfigureAwait(false);

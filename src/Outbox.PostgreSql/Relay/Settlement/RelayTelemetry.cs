@@ -17,6 +17,7 @@ internal sealed class RelayTelemetry
     private readonly Counter<long> _failed;
     private readonly Counter<long> _parked;
     private readonly Histogram<double> _batchDuration;
+    private readonly string? _database;
 
     public RelayTelemetry(IMeterFactory meterFactory)
     {
@@ -35,6 +36,22 @@ internal sealed class RelayTelemetry
         meter.CreateObservableGauge("outbox.relay.lanes.owned", ObserveLanes, "{lane}", "Lanes whose lease this polling relay instance holds.");
     }
 
+    /// <summary>The same instruments, for the relay of one database of a fleet: its measurements carry the database's name.</summary>
+    private RelayTelemetry(RelayTelemetry parent, string database)
+    {
+        _running = parent._running;
+        _topics = parent._topics;
+        _published = parent._published;
+        _failed = parent._failed;
+        _parked = parent._parked;
+        _batchDuration = parent._batchDuration;
+        _database = database;
+    }
+
+    /// <summary>Returns the telemetry of the relay of one database of a fleet (<c>UsePostgreSqlDatabases</c>): the same
+    /// instruments, every measurement tagged with <paramref name="database"/> as <c>outbox.database</c>.</summary>
+    public RelayTelemetry ForDatabase(string database) => new(this, database);
+
     public void Running(PollingRelay relay) => _running[relay] = 0;
 
     public void Stopped(PollingRelay relay) => _running.TryRemove(relay, out _);
@@ -45,6 +62,7 @@ internal sealed class RelayTelemetry
     /// <c>outbox.database</c> tag; <see langword="null"/> for the one database of <c>UsePostgreSql</c> (no tag).</param>
     public void BatchDuration(RelayKind relay, TimeSpan elapsed, string? database = null)
     {
+        database ??= _database;
         if (database is null)
         {
             _batchDuration.Record(elapsed.TotalSeconds, Tag(relay));
@@ -60,6 +78,7 @@ internal sealed class RelayTelemetry
         RelayKind relay, IReadOnlyList<OutboxRecord> messages, BatchSettlement settlement, IReadOnlyList<KeyFailureOutcome> outcomes, OutboxOptions options,
         string? database = null)
     {
+        database ??= _database;
         ArgumentNullException.ThrowIfNull(messages);
         ArgumentNullException.ThrowIfNull(settlement);
         ArgumentNullException.ThrowIfNull(outcomes);

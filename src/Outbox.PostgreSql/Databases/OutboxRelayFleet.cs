@@ -33,6 +33,10 @@ internal sealed class OutboxRelayFleet : IHostedService, IAsyncDisposable
     private Task? _loop;
     private Task? _watch;
     private volatile string? _sourceProblem;
+    private volatile Task _changed = Task.CompletedTask;
+
+    /// <summary>The change signal of a source that gives none: the refresh interval alone wakes the loop.</summary>
+    private static readonly Task Never = new TaskCompletionSource().Task;
     private int _stopped;
 
     public OutboxRelayFleet(
@@ -147,6 +151,7 @@ internal sealed class OutboxRelayFleet : IHostedService, IAsyncDisposable
             }
 
             IReadOnlyCollection<OutboxDatabase> listed;
+            _changed = (_source as OutboxDatabaseSet)?.Changed ?? Never;
             try
             {
                 listed = await _source.GetDatabasesAsync(cancellationToken).ConfigureAwait(false)
@@ -249,13 +254,18 @@ internal sealed class OutboxRelayFleet : IHostedService, IAsyncDisposable
 
     private async Task RefreshLoopAsync(CancellationToken cancellationToken)
     {
-        var set = _source as OutboxDatabaseSet;
         while (!cancellationToken.IsCancellationRequested)
         {
             try
             {
-                var delay = Task.Delay(_options.RefreshInterval, _timeProvider, cancellationToken);
-                await (set is null ? delay : Task.WhenAny(delay, set.Changed)).ConfigureAwait(false);
+                // The change signal was taken before the last read of the set: a change made since then wakes this at once.
+                using (var wait = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
+                {
+                    var delay = Task.Delay(_options.RefreshInterval, _timeProvider, wait.Token);
+                    await Task.WhenAny(delay, _changed).ConfigureAwait(false);
+                    await wait.CancelAsync().ConfigureAwait(false);
+                }
+
                 cancellationToken.ThrowIfCancellationRequested();
                 await RefreshAsync(cancellationToken).ConfigureAwait(false);
             }
@@ -355,7 +365,7 @@ internal sealed class OutboxRelayFleet : IHostedService, IAsyncDisposable
             if (_options.EnsureSchemaOnStart)
             {
                 await OutboxSchema.EnsureCreatedAsync(
-                    member.DataSource, _outboxOptions, RelayModeRegistration.CommitOrderOf(_relayMode), OutboxUnknownCommitOrder.Refuse, cancellationToken).ConfigureAwait(false);
+                    member.DataSource, _outboxOptions, RelayModeRegistration.CommitOrderOf(_relayMode), _options.UnknownCommitOrder, cancellationToken).ConfigureAwait(false);
             }
 
             step = "starting its CDC relay";

@@ -47,9 +47,7 @@ public sealed class OutboxDatabasesOptions
 
     /// <summary>Gets or sets the connection pool size of each database's pool, unless its connection string sets
     /// <c>Maximum Pool Size</c>: the relay of one database needs at most two drain cycles, a heartbeat, a poll and a
-    /// listener at once. Unless the connection string sets them, a pool closes connections idle for 2 seconds
-    /// (<c>Connection Idle Lifetime</c> = 2, <c>Connection Pruning Interval</c> = 1), so an idle database holds no
-    /// connection between its relay's heartbeats and polls.</summary>
+    /// listener at once.</summary>
     /// <value>The default is 5; at least 2.</value>
     public int MaxPoolSizePerDatabase { get; set; } = 5;
 

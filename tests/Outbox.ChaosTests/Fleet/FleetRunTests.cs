@@ -36,6 +36,7 @@ public sealed class FleetRunTests(ITestOutputHelper output)
     private const int KeysPerWriterAndDatabase = 3;
     private const int Partitions = 12;
     private static readonly TimeSpan RunTime = TimeSpan.FromSeconds(60);
+    private static readonly TimeSpan MaxRunTime = TimeSpan.FromMinutes(6);
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
     [Fact]
@@ -104,7 +105,7 @@ public sealed class FleetRunTests(ITestOutputHelper output)
                 relay.Start();
             }
 
-            await Task.WhenAll(relays.Select(r => r.WaitReadyAsync(TimeSpan.FromMinutes(3))));
+            await Task.WhenAll(relays.Select(r => r.WaitReadyAsync(TimeSpan.FromMinutes(8))));
 
             // The writers need the schema, which the fleet creates: wait for it in every database.
             foreach (var database in initial)
@@ -117,16 +118,21 @@ public sealed class FleetRunTests(ITestOutputHelper output)
             // Writable: databases whose schema exists (removed ones included: their application keeps writing).
             var writable = new ConcurrentDictionary<string, OutboxDatabase>(initial.ToDictionary(d => d.Name), StringComparer.Ordinal);
             var committed = new ConcurrentDictionary<string, int>(StringComparer.Ordinal);
-            var stopWriting = new CancellationTokenSource(RunTime);
+            using var stopWriting = new CancellationTokenSource();
             var writers = Enumerable.Range(0, Writers).Select(w => Task.Run(() => WriteAsync(w, seed, writable, dataSources, committed, stopWriting.Token))).ToArray();
 
             var actions = new Dictionary<string, int>(StringComparer.Ordinal);
             var removed = new List<string>();
             var plan = new[] { "kill", "add", "remove", "kill", "remove", "add", "re-add", "kill", "add", "remove" };
             var step = 0;
+            // At least RunTime, and at least two of each action: on a loaded machine an action takes longer, and the run
+            // lasts until each has happened (the writers write meanwhile), within a generous limit.
             var clock = Stopwatch.StartNew();
-            while (clock.Elapsed < RunTime - TimeSpan.FromSeconds(4))
+            bool Done() => clock.Elapsed >= RunTime && actions.GetValueOrDefault("kill") >= 2 && actions.GetValueOrDefault("add") >= 2
+                           && actions.GetValueOrDefault("remove") >= 2 && actions.GetValueOrDefault("re-add") >= 1;
+            while (!Done())
             {
+                Assert.True(clock.Elapsed < MaxRunTime, $"the actions took longer than {MaxRunTime.TotalMinutes:0} min (seed {seed})");
                 await Task.Delay(TimeSpan.FromMilliseconds(3000 + random.Next(2000)));
                 var action = plan[step++ % plan.Length];
                 switch (action)
@@ -188,9 +194,9 @@ public sealed class FleetRunTests(ITestOutputHelper output)
                 actions[action] = actions.GetValueOrDefault(action) + 1;
             }
 
+            await stopWriting.CancelAsync();
             await Task.WhenAll(writers);
             log.Line($"writers done: {committed.Values.Sum()} events over {committed.Count} keys in {writable.Count} databases; actions {string.Join(", ", actions.Select(a => $"{a.Key} {a.Value}"))}");
-            Assert.True(actions.GetValueOrDefault("kill") >= 2 && actions.GetValueOrDefault("add") >= 2 && actions.GetValueOrDefault("remove") >= 2, "every action ran");
 
             // Rows of removed databases waited where they were: add them back, and everything drains.
             var waiting = 0L;
@@ -232,7 +238,7 @@ public sealed class FleetRunTests(ITestOutputHelper output)
             var records = ReadTopic(kafka.BootstrapServers, topic, committed.Values.Sum());
             var (duplicates, problems) = Check(records, committed);
             log.Line($"{records.Count} records for {committed.Values.Sum()} events: {duplicates} duplicates, {problems.Count} keys lost or out of order");
-            Assert.True(committed.Values.Sum() > 1000, "too few events committed for the run to mean anything");
+            Assert.True(committed.Values.Sum() > 500 && committed.Count > 100, "too few events committed for the run to mean anything");
             Assert.True(problems.Count == 0, $"{problems.Count} keys lost or out of order (seed {seed}):\n" + string.Join("\n", problems.Take(20)));
             Assert.All(relays, r => Assert.Empty(r.Crashes));
 

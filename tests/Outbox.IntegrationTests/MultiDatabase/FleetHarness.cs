@@ -1,8 +1,4 @@
 using System.Collections.Concurrent;
-using System.Diagnostics;
-using System.Text;
-using System.Text.Json;
-using Confluent.Kafka;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -22,7 +18,6 @@ namespace Outbox.IntegrationTests.MultiDatabase;
 /// </summary>
 internal sealed class FleetHarness : IAsyncDisposable
 {
-    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
     private readonly List<IHost> _hosts = [];
     private readonly ConcurrentDictionary<string, NpgsqlDataSource> _dataSources = new(StringComparer.Ordinal);
     private readonly ServiceProvider _writerServices;
@@ -163,73 +158,10 @@ internal sealed class FleetHarness : IAsyncDisposable
             timeout ?? TimeSpan.FromSeconds(120));
 
     /// <summary>Reads the topic from the beginning until <paramref name="expected"/> records arrived, then until it is quiet.</summary>
-    public List<PublishedRecord> ReadTopic(int expected, TimeSpan? timeout = null)
-    {
-        using var consumer = new ConsumerBuilder<byte[], byte[]>(new ConsumerConfig
-        {
-            BootstrapServers = Kafka.BootstrapServers,
-            GroupId = "reader-" + Guid.NewGuid().ToString("N"),
-            EnableAutoCommit = false,
-            AutoOffsetReset = AutoOffsetReset.Earliest,
-        }).Build();
-        consumer.Assign(Enumerable.Range(0, Partitions).Select(p => new TopicPartitionOffset(Topic, p, Offset.Beginning)));
-        var records = new List<PublishedRecord>();
-        var limit = Stopwatch.StartNew();
-        var max = timeout ?? TimeSpan.FromSeconds(120);
-        while (records.Count < expected && limit.Elapsed < max)
-        {
-            if (consumer.Consume(TimeSpan.FromMilliseconds(200)) is { Message: { } message } result)
-            {
-                records.Add(ToRecord(result, message));
-            }
-        }
-
-        while (consumer.Consume(TimeSpan.FromMilliseconds(500)) is { Message: { } message } more)
-        {
-            records.Add(ToRecord(more, message));
-        }
-
-        return records;
-    }
+    public List<PublishedRecord> ReadTopic(int expected, TimeSpan? timeout = null) => RelayHarness.ReadTopic(Kafka.BootstrapServers, Topic, Partitions, expected, timeout);
 
     /// <summary>Every written event arrived, and each key's first copies are 0..n-1 in order. Returns the duplicates.</summary>
-    public int AssertAllInOrder(IReadOnlyList<PublishedRecord> records, IReadOnlyDictionary<string, int> written)
-    {
-        var byKey = records.GroupBy(r => r.Key).ToDictionary(g => g.Key, g => g.OrderBy(r => r.Partition).ThenBy(r => r.Offset).ToList());
-        var duplicates = 0;
-        var problems = new List<string>();
-        foreach (var (key, count) in written)
-        {
-            if (!byKey.TryGetValue(key, out var list))
-            {
-                problems.Add($"{key}: nothing arrived");
-                continue;
-            }
-
-            var seen = new HashSet<int>();
-            var firsts = new List<int>();
-            foreach (var r in list)
-            {
-                if (seen.Add(r.Seq))
-                {
-                    firsts.Add(r.Seq);
-                }
-                else
-                {
-                    duplicates++;
-                }
-            }
-
-            if (!firsts.SequenceEqual(Enumerable.Range(0, count)))
-            {
-                problems.Add($"{key}: expected 0..{count - 1} in order, got {string.Join(",", firsts.Take(40))}{(firsts.Count > 40 ? "..." : "")}");
-            }
-        }
-
-        Assert.True(problems.Count == 0, $"{problems.Count} keys out of order or missing:\n" + string.Join("\n", problems.Take(20)));
-        Output.WriteLine($"{records.Count} records for {written.Values.Sum()} events: {duplicates} duplicates.");
-        return duplicates;
-    }
+    public int AssertAllInOrder(IReadOnlyList<PublishedRecord> records, IReadOnlyDictionary<string, int> written) => RelayHarness.AssertAllInOrder(records, written, Output);
 
     public static OutboxFleetMonitor MonitorOf(IHost host) => host.Services.GetRequiredService<OutboxFleetMonitor>();
 
@@ -255,12 +187,5 @@ internal sealed class FleetHarness : IAsyncDisposable
         }
 
         await _writerServices.DisposeAsync();
-    }
-
-    private static PublishedRecord ToRecord(ConsumeResult<byte[], byte[]> result, Message<byte[], byte[]> message)
-    {
-        var headers = message.Headers.ToDictionary(h => h.Key, h => Encoding.UTF8.GetString(h.GetValueBytes()));
-        var evt = JsonSerializer.Deserialize<RelayTestEvent>(message.Value, Json)!;
-        return new PublishedRecord(Encoding.UTF8.GetString(message.Key), evt.Seq, Guid.Parse(headers["id"]), headers["type"], result.Partition.Value, result.Offset.Value, headers);
     }
 }

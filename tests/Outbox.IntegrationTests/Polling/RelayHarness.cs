@@ -213,16 +213,19 @@ internal sealed class RelayHarness : IAsyncDisposable
         Eventually.TrueAsync(async () => await PendingAsync() == 0, "the outbox is drained", timeout ?? TimeSpan.FromSeconds(120));
 
     /// <summary>Reads the topic from the beginning until <paramref name="expected"/> records arrived (then a little longer for stragglers).</summary>
-    public List<PublishedRecord> ReadTopic(int expected, TimeSpan? timeout = null)
+    public List<PublishedRecord> ReadTopic(int expected, TimeSpan? timeout = null) => ReadTopic(Kafka.BootstrapServers, Topic, Partitions, expected, timeout);
+
+    /// <summary>Reads <paramref name="topic"/> from the beginning until <paramref name="expected"/> records arrived, then until it is quiet.</summary>
+    public static List<PublishedRecord> ReadTopic(string bootstrapServers, string topic, int partitions, int expected, TimeSpan? timeout = null)
     {
         using var consumer = new ConsumerBuilder<byte[], byte[]>(new ConsumerConfig
         {
-            BootstrapServers = Kafka.BootstrapServers,
+            BootstrapServers = bootstrapServers,
             GroupId = "reader-" + Guid.NewGuid().ToString("N"),
             EnableAutoCommit = false,
             AutoOffsetReset = AutoOffsetReset.Earliest,
         }).Build();
-        consumer.Assign(Enumerable.Range(0, Partitions).Select(p => new TopicPartitionOffset(Topic, p, Offset.Beginning)));
+        consumer.Assign(Enumerable.Range(0, partitions).Select(p => new TopicPartitionOffset(topic, p, Offset.Beginning)));
         var records = new List<PublishedRecord>();
         var limit = Stopwatch.StartNew();
         var max = timeout ?? TimeSpan.FromSeconds(120);
@@ -248,7 +251,10 @@ internal sealed class RelayHarness : IAsyncDisposable
     /// Checks that every written event arrived and that each key's events arrived in order: after dropping repeats,
     /// each key's sequence numbers must be exactly 0..n-1 in that order. Returns the number of duplicates.
     /// </summary>
-    public int AssertAllInOrder(IReadOnlyList<PublishedRecord> records, IReadOnlyDictionary<string, int> written)
+    public int AssertAllInOrder(IReadOnlyList<PublishedRecord> records, IReadOnlyDictionary<string, int> written) => AssertAllInOrder(records, written, Output);
+
+    /// <summary>The check of <see cref="AssertAllInOrder(IReadOnlyList{PublishedRecord}, IReadOnlyDictionary{string, int})"/>, for any topic and writer.</summary>
+    public static int AssertAllInOrder(IReadOnlyList<PublishedRecord> records, IReadOnlyDictionary<string, int> written, ITestOutputHelper output)
     {
         var byKey = records.GroupBy(r => r.Key).ToDictionary(g => g.Key, g => g.OrderBy(r => r.Partition).ThenBy(r => r.Offset).ToList());
         var duplicates = 0;
@@ -288,7 +294,7 @@ internal sealed class RelayHarness : IAsyncDisposable
 
         Assert.True(problems.Count == 0, $"{problems.Count} keys out of order or missing:\n" + string.Join("\n", problems.Take(20)));
         Assert.Equal(written.Count, byKey.Count);
-        Output.WriteLine($"{records.Count} records for {written.Values.Sum()} events: {duplicates} duplicates.");
+        output.WriteLine($"{records.Count} records for {written.Values.Sum()} events: {duplicates} duplicates.");
         return duplicates;
     }
 

@@ -25,11 +25,10 @@ internal sealed class PollingRelayHostedService(
     bool listen = true,
     TimeSpan? pollInterval = null) : IHostedService, IAsyncDisposable
 {
-    private TaskCompletionSource _pollNow = new(TaskCreationOptions.RunContinuationsAsynchronously);
-
     private static readonly TimeSpan s_maxErrorDelay = TimeSpan.FromSeconds(30);
 
     private readonly CancellationTokenSource _stopping = new();
+    private TaskCompletionSource _pollNow = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly CancellationTokenSource _abort = new();
     private readonly List<Task> _loops = [];
     private readonly List<Task> _workers = [];

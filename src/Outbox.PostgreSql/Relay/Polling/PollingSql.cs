@@ -24,7 +24,12 @@ internal sealed class PollingSql
             INSERT INTO {instances} (instance_id, expires_at) VALUES ($1, now() + $2)
             ON CONFLICT (instance_id) DO UPDATE SET expires_at = EXCLUDED.expires_at
             """;
-        ForgetDeadInstances = $"DELETE FROM {instances} WHERE expires_at < now()";
+        // Two heartbeats may forget the same dead instances at once: each skips the rows the other holds (locked in
+        // instance order), so they never deadlock (seen once in the fleet run: 40P01 while deleting from the instances table).
+        ForgetDeadInstances = $"""
+            DELETE FROM {instances} WHERE instance_id IN (
+                SELECT instance_id FROM {instances} WHERE expires_at < now() ORDER BY instance_id FOR UPDATE SKIP LOCKED)
+            """;
         CountLiveInstances = $"SELECT count(*)::int FROM {instances} WHERE expires_at > now()";
         Leave = $"DELETE FROM {instances} WHERE instance_id = $1";
 

@@ -154,7 +154,8 @@ public sealed class KafkaOutboxPublisherTests
         await kafka.CreateTopicAsync(prefix + ".movie", 1);
         await using var publisher = CreatePublisher(kafka, prefix, k => k.Producer.MessageTimeoutMs = 1500);
         Assert.Equal(TimeSpan.FromMilliseconds(1500), publisher.DeliveryTimeout);
-        Assert.All(await publisher.PublishAsync([Message("a", "{\"n\":1}")], CancellationToken.None), r => Assert.Equal(PublishStatus.Acknowledged, r.Status));
+        await WarmUpAsync(publisher);
+        var generations = publisher.ProducerGenerations;
 
         kafka.SetAllBrokersDown();
         var watch = Stopwatch.StartNew();
@@ -167,7 +168,7 @@ public sealed class KafkaOutboxPublisherTests
             Assert.Contains("timed out", r.Error, StringComparison.OrdinalIgnoreCase);
         });
         Assert.True(watch.Elapsed >= TimeSpan.FromMilliseconds(1400), $"failed after {watch.Elapsed}, before the time limit");
-        Assert.Equal(2, publisher.ProducerGenerations);
+        Assert.Equal(generations + 1, publisher.ProducerGenerations);
 
         kafka.SetAllBrokersUp();
         var retried = await publisher.PublishAsync([Message("a", "{\"n\":2}"), Message("a", "{\"n\":3}")], CancellationToken.None);
@@ -193,7 +194,7 @@ public sealed class KafkaOutboxPublisherTests
             k.Producer.ReconnectBackoffMs = 1300;
             k.Producer.ReconnectBackoffMaxMs = 1300;
         });
-        Assert.All(await publisher.PublishAsync([Message("a", "{\"n\":0}")], CancellationToken.None), r => Assert.Equal(PublishStatus.Acknowledged, r.Status));
+        await WarmUpAsync(publisher);
 
         var violations = new List<string>();
         var outcomes = new List<string>();
@@ -215,6 +216,22 @@ public sealed class KafkaOutboxPublisherTests
         }
 
         Assert.True(violations.Count == 0, string.Join("; ", violations) + " | outcomes: " + string.Join(", ", outcomes));
+    }
+
+    /// <summary>
+    /// Publishes one record until the healthy broker acknowledges it: the first record needs the producer's metadata
+    /// and connection, which can take longer than these tests' short message timeouts on a loaded machine.
+    /// </summary>
+    private static async Task WarmUpAsync(KafkaOutboxPublisher publisher)
+    {
+        var watch = Stopwatch.StartNew();
+        PublishResult result;
+        do
+        {
+            result = (await publisher.PublishAsync([Message("a", "{\"n\":0}")], CancellationToken.None))[0];
+        }
+        while (result.Status != PublishStatus.Acknowledged && watch.Elapsed < TimeSpan.FromSeconds(60));
+        Assert.Equal(PublishStatus.Acknowledged, result.Status);
     }
 
     private static KafkaOutboxPublisher CreatePublisher(KafkaServer kafka, string prefix, Action<KafkaOptions>? configure = null, int? maxPayloadBytes = null)

@@ -1,13 +1,14 @@
 using BenchmarkDotNet.Running;
 using Outbox.Benchmarks.Infrastructure;
 using Outbox.Benchmarks.Macro;
+using Outbox.Benchmarks.Macro.Fleet;
 using Outbox.Benchmarks.Micro;
 using Outbox.Benchmarks.Report;
 
 namespace Outbox.Benchmarks;
 
 /// <summary>
-/// Macro scenarios by first argument (<c>baselines</c>, <c>throughput</c>, <c>latency</c>, <c>inbox</c>, <c>report</c>); anything
+/// Macro scenarios by first argument (<c>baselines</c>, <c>throughput</c>, <c>latency</c>, <c>inbox</c>, <c>fleet</c>, <c>report</c>); anything
 /// else goes to BenchmarkDotNet's switcher (micro-benchmarks: <c>--filter *</c>, <c>--list flat</c>, ...).
 /// </summary>
 public static class Program
@@ -26,7 +27,7 @@ public static class Program
             return 0;
         }
 
-        if (command is not ("baselines" or "throughput" or "latency" or "live" or "inbox" or "inbox-latency" or "report"))
+        if (command is not ("baselines" or "throughput" or "latency" or "live" or "inbox" or "inbox-latency" or "fleet" or "report"))
         {
             await using var database = await MicroDatabase.ShareWithChildProcessesAsync(args);
             BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
@@ -43,7 +44,7 @@ public static class Program
         try
         {
             var options = new BenchArguments(args.Skip(1));
-            await using var infrastructure = await BenchInfrastructure.StartAsync(cancel.Token);
+            await using var infrastructure = await BenchInfrastructure.StartAsync(command == "fleet" ? FleetCommand.PostgresSettings : null, cancel.Token);
             switch (command)
             {
                 case "baselines":
@@ -132,6 +133,14 @@ public static class Program
                     break;
                 }
 
+                case "fleet":
+                {
+                    var settings = FleetSettings.From(options);
+                    options.ThrowIfUnknown();
+                    await FleetCommand.RunAsync(infrastructure, settings, args, Emit, cancel.Token);
+                    break;
+                }
+
                 case "report":
                 {
                     var settings = ReportSettings.From(options);
@@ -168,6 +177,10 @@ public static class Program
                       (EF Core writers as an application writes, relay and consumer in process, the dual-write baseline in the same run)
           inbox       [--messages 100000] [--batch 1] [--partitions 16]
           inbox-latency [--rate 500] [--seconds 30] [--keys 200] [--partitions 16] [--poison-every <N: every N-th measured record always fails its handler>]
+          fleet       [--scenario all|fairness|scale|connections] (one relay process over many databases of one cluster; tables on stderr)
+                      fairness:    [--databases 10] [--rate 20 (each cold database, tx/s)] [--hot-factor 50] [--seconds 20] [--partitions 32]
+                      scale:       [--messages 50000] [--databases 20] [--partitions 32]
+                      connections: [--databases 200] [--max-listening 16,0] [--settle-seconds 15] [--cpu-seconds 10]
           profile-write-path [--entities 100] [--iterations 200]   (time and allocations of the SaveChanges shapes, by type)
           report      [--messages 200000] [--writers 4] [--rate 500] [--seconds 30] [--partitions 32] [--inbox-messages 100000] [--live-seconds 15]
                       [--out benchmarks/results] [--micro <BenchmarkDotNet results directory to include>]

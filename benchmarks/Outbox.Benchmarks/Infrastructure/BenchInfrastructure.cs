@@ -27,9 +27,16 @@ internal sealed class BenchInfrastructure : IAsyncDisposable
 
     public string BootstrapServers => Kafka.BootstrapServers;
 
-    public static async Task<BenchInfrastructure> StartAsync(CancellationToken cancellationToken = default)
+    /// <param name="postgresSettings">Server settings a command needs beyond the defaults (the <c>fleet</c> command raises
+    /// <c>max_connections</c>); applied to a private cluster only, never to a server named by <c>OUTBOX_BENCH_POSTGRES</c>.</param>
+    public static async Task<BenchInfrastructure> StartAsync(IReadOnlyDictionary<string, string>? postgresSettings = null, CancellationToken cancellationToken = default)
     {
         var postgresOptions = new PostgresServerOptions { Log = Progress.Line };
+        foreach (var (name, value) in postgresSettings ?? new Dictionary<string, string>())
+        {
+            postgresOptions.Settings[name] = value;
+        }
+
         if (Environment.GetEnvironmentVariable(StatementsVariable) is "1" or "true")
         {
             // Where PostgreSQL's time goes, by statement (statements inside functions and triggers too): the live scenario reports it.

@@ -25,8 +25,9 @@ public sealed class OutboxDatabasesOptions
 
     /// <summary>
     /// Gets or sets how many databases the polling relay of this process listens to (<c>LISTEN</c>, one connection each, for
-    /// new rows within milliseconds). The others are polled every <see cref="PollingRelayOptions.PollInterval"/> instead, so
-    /// that a thousand tenants do not mean a thousand idle <c>LISTEN</c> connections per instance.
+    /// new rows within milliseconds). The others are found through the server's statistics instead (see
+    /// <see cref="ActivityCheckInterval"/>) and polled every <see cref="NotListeningPollInterval"/> anyway, so that a
+    /// thousand tenants do not mean a thousand idle <c>LISTEN</c> connections per instance.
     /// </summary>
     /// <value>The default is 16; 0 polls every database. The first databases added are the ones listened to.</value>
     public int MaxListeningDatabases { get; set; } = 16;
@@ -41,8 +42,12 @@ public sealed class OutboxDatabasesOptions
     public TimeSpan NotListeningPollInterval { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>Gets or sets how often each cluster's statistics are read for the databases not listened to (see <see cref="NotListeningPollInterval"/>).</summary>
-    /// <value>The default is 1 second; at least 100 ms. PostgreSQL publishes a backend's counts about once a second, so
-    /// new rows of such a database are usually found within one to two seconds.</value>
+    /// <value>The default is 1 second; at least 100 ms. PostgreSQL publishes a session's counts at most once a second, so
+    /// new rows of such a database are usually found within one to two seconds. A session that published its counts less
+    /// than a second before its last commit and then went idle publishes them only after PostgreSQL's idle-statistics
+    /// timeout (10 s); the relay keeps polling a database for 10 s after its count last moved, which covers the end of
+    /// a burst, but a row committed alone less than a second after a session's earlier, insert-free transaction can
+    /// wait about 10 s.</value>
     public TimeSpan ActivityCheckInterval { get; set; } = TimeSpan.FromSeconds(1);
 
     /// <summary>Gets or sets the connection pool size of each database's pool, unless its connection string sets

@@ -18,6 +18,9 @@ namespace Outbox.PostgreSql.Databases;
 /// </summary>
 internal sealed class OutboxRelayFleet : IHostedService, IAsyncDisposable
 {
+    /// <summary>How long PostgreSQL may keep an idle session's counts unpublished (its <c>PGSTAT_IDLE_INTERVAL</c>).</summary>
+    private static readonly TimeSpan StatisticsTrail = TimeSpan.FromSeconds(10);
+
     private readonly IServiceProvider _services;
     private readonly OutboxDatabasesOptions _options;
     private readonly OutboxOptions _outboxOptions;
@@ -277,11 +280,15 @@ internal sealed class OutboxRelayFleet : IHostedService, IAsyncDisposable
     /// <summary>
     /// For the databases whose relay does not listen: every <see cref="OutboxDatabasesOptions.ActivityCheckInterval"/>, one
     /// query per server reads how many rows each of its databases inserted (<c>pg_stat_database.tup_inserted</c>, kept by
-    /// PostgreSQL for every database and readable from any); a database whose count moved gets a poll at once.
+    /// PostgreSQL for every database and readable from any); a database whose count moved gets a poll at once, and again
+    /// at every check of the <see cref="StatisticsTrail"/> after its count last moved: PostgreSQL (15 and later) publishes a
+    /// session's counts at most once a second and, when the session goes idle less than a second after its last
+    /// publication, only after its idle-statistics timeout of 10 s. The rows committed at the end of a burst therefore
+    /// show up in the counts about 10 s late; the trailing polls find them within a check or two instead.
     /// </summary>
     private async Task WatchActivityLoopAsync(CancellationToken cancellationToken)
     {
-        var seen = new Dictionary<FleetMember, long>();
+        var seen = new Dictionary<FleetMember, (long Count, long MovedAt)>();
         while (!cancellationToken.IsCancellationRequested)
         {
             try
@@ -304,11 +311,21 @@ internal sealed class OutboxRelayFleet : IHostedService, IAsyncDisposable
                 try
                 {
                     var inserted = await ReadInsertedAsync(cluster.First().DataSource, [.. cluster.Select(m => m.DatabaseName).Distinct(StringComparer.Ordinal)], cancellationToken).ConfigureAwait(false);
+                    var now = _timeProvider.GetTimestamp();
                     foreach (var member in cluster)
                     {
-                        if (inserted.TryGetValue(member.DatabaseName, out var count) && (!seen.TryGetValue(member, out var before) || before != count))
+                        if (!inserted.TryGetValue(member.DatabaseName, out var count))
                         {
-                            seen[member] = count;
+                            continue;
+                        }
+
+                        if (!seen.TryGetValue(member, out var before) || before.Count != count)
+                        {
+                            seen[member] = (count, now);
+                            member.Host!.PollNow();
+                        }
+                        else if (_timeProvider.GetElapsedTime(before.MovedAt, now) <= StatisticsTrail + _options.ActivityCheckInterval)
+                        {
                             member.Host!.PollNow();
                         }
                     }
@@ -371,7 +388,7 @@ internal sealed class OutboxRelayFleet : IHostedService, IAsyncDisposable
             if (Polls && member.Host is null)
             {
                 var pollingOptions = _services.GetRequiredService<IOptions<PollingRelayOptions>>().Value;
-                var store = new PostgreSqlPollingStore(member.DataSource, _outboxOptions, pollingOptions.PublishedRetention is not null);
+                var store = new PostgreSqlPollingStore(member.DataSource, _outboxOptions, pollingOptions.PublishedRetention is not null, member.Database.Name);
                 member.Relay = new PollingRelay(
                     store,
                     _services.GetService<IOutboxPublisher>() ?? throw new OutboxConfigurationException("AddPollingRelay() needs a transport to publish to: call UseKafka(...) on the outbox builder."),
@@ -411,7 +428,7 @@ internal sealed class OutboxRelayFleet : IHostedService, IAsyncDisposable
     {
         var cdcOptions = _services.GetRequiredService<IOptions<CdcRelayOptions>>().Value;
         var names = new Replication.CdcNames(_outboxOptions, SlotNameFor(member), cdcOptions.PublicationName);
-        var store = new Cdc.CdcStore(member.DataSource, names, member.Database.ConnectionString);
+        var store = new Cdc.CdcStore(member.DataSource, names, member.Database.ConnectionString, member.Database.Name);
         var acknowledger = new Cdc.CdcAcknowledger();
         var monitor = new CdcRelayMonitor(() => store, () => acknowledger.Published);
         ILogger logger = _loggerFactory.CreateLogger<Cdc.CdcRelayService>();

@@ -287,8 +287,12 @@ internal sealed class InboxConsumer : IDisposable
             Log.Assigned(_logger, _group, Describe(partitions));
         }
 
-        var stored = ReadStoredOffsets(partitions);
-        var parked = ReadParkedKeys(partitions);
+        // With tenant routing the offsets and parked keys live in the tenants' databases: each partition's worker reads
+        // a tenant's when it meets the tenant, and the partition starts at Kafka's committed offset, which never passes
+        // a finished record (a record stored past in its tenant's database is skipped there).
+        var routed = _processor.RoutesByTenant;
+        var stored = routed ? new Dictionary<(string Topic, int Partition), long>() : ReadStoredOffsets(partitions);
+        var parked = routed ? [] : ReadParkedKeys(partitions);
         var result = new List<TopicPartitionOffset>(partitions.Count);
         foreach (var partition in partitions)
         {

@@ -75,7 +75,8 @@ public static class KafkaConsumerBuilderExtensions
                     options.InboxRetention,
                     options.CleanupInterval,
                     sp.GetService<TimeProvider>() ?? TimeProvider.System,
-                    sp.GetService<ILoggerFactory>()?.CreateLogger("Outbox.Inbox.InboxCleanupService") ?? NullLogger.Instance);
+                    sp.GetService<ILoggerFactory>()?.CreateLogger("Outbox.Inbox.InboxCleanupService") ?? NullLogger.Instance,
+                    TenantRoutingOf(sp, groupId));
             });
         }
 
@@ -92,7 +93,8 @@ public static class KafkaConsumerBuilderExtensions
         var store = services.GetService<IInboxStore>()
             ?? throw new OutboxConfigurationException($"Consumer group '{group}' needs an inbox store: call UsePostgreSql(...) or UsePostgreSqlDatabases(...) on the outbox builder.");
         var subscriptions = services.GetRequiredService<IOptionsMonitor<InboxSubscriptions>>().Get(group);
-        var routes = new InboxRoutes(group, subscriptions.Items, services.GetRequiredService<OutboxEventRegistry>(), outboxOptions);
+        var routing = TenantRoutingOf(services, group);
+        var routes = new InboxRoutes(group, subscriptions.Items, services.GetRequiredService<OutboxEventRegistry>(), outboxOptions, routing?.HeaderName);
         using (var scope = services.CreateScope())
         {
             if (scope.ServiceProvider.GetService(dbContextType) is not DbContext)
@@ -124,7 +126,8 @@ public static class KafkaConsumerBuilderExtensions
             timeProvider,
             telemetry,
             loggerFactory?.CreateLogger("Outbox.Inbox.InboxProcessor") ?? NullLogger.Instance,
-            concurrency);
+            concurrency,
+            routing);
         return new InboxConsumer(
             group,
             dbContextType,
@@ -139,6 +142,34 @@ public static class KafkaConsumerBuilderExtensions
             telemetry,
             services.GetRequiredService<IServiceScopeFactory>(),
             loggerFactory?.CreateLogger("Outbox.Kafka.Consuming.InboxConsumerHost") ?? NullLogger.Instance);
+    }
+
+    /// <summary>The group's tenant routing when <c>RouteByTenant</c> was called, checked; otherwise <see langword="null"/>.</summary>
+    /// <exception cref="OutboxConfigurationException">A callback is missing or the header name is empty.</exception>
+    internal static InboxTenantRouting? TenantRoutingOf(IServiceProvider services, string group)
+    {
+        var routing = services.GetRequiredService<IOptionsMonitor<InboxTenantRouting>>().Get(group);
+        if (!routing.Enabled)
+        {
+            return null;
+        }
+
+        if (string.IsNullOrWhiteSpace(routing.HeaderName))
+        {
+            throw new OutboxConfigurationException($"Consumer group '{group}' routes by tenant with an empty InboxTenantRouting.HeaderName: name the header that carries the tenant (the default is '{InboxTenantRouting.DatabaseHeader}').");
+        }
+
+        if (routing.UseTenant is null)
+        {
+            throw new OutboxConfigurationException($"Consumer group '{group}' routes by tenant without InboxTenantRouting.UseTenant: set the callback that points a service scope at a tenant's database.");
+        }
+
+        if (routing.ListTenants is null)
+        {
+            throw new OutboxConfigurationException($"Consumer group '{group}' routes by tenant without InboxTenantRouting.ListTenants: set the callback that lists the tenants (the inbox cleanup runs in each tenant's database).");
+        }
+
+        return routing;
     }
 
     /// <summary>Sets the options of this consumer group (named options: the name is the group id).</summary>

@@ -26,6 +26,7 @@ internal sealed class PartitionWorker : IDisposable
     private readonly Action<long> _bytesChanged;
     private readonly Action<PartitionWorker, long> _completed;
     private readonly ILogger _logger;
+    private readonly Dictionary<string, long> _openedTenants = new(StringComparer.Ordinal);
     private Task _run = Task.CompletedTask;
     private int _buffered;
     private long _bufferedBytes;
@@ -201,7 +202,30 @@ internal sealed class PartitionWorker : IDisposable
                     items.Add(_routes.Read(record));
                 }
 
-                var done = await _processor.ProcessAsync(items, Parking, next => _completed(this, next), _stopping.Token, _aborting.Token).ConfigureAwait(false);
+                IReadOnlyList<InboxItem>? batch = items;
+                if (_processor.RoutesByTenant)
+                {
+                    // Each tenant met for the first time: its stored offset and parked keys; records it finished are skipped.
+                    var openedBefore = _openedTenants.Count;
+                    batch = await _processor.PrepareTenantsAsync(items, _openedTenants, Parking, _stopping.Token, _aborting.Token).ConfigureAwait(false);
+                    if (batch is null)
+                    {
+                        return;
+                    }
+
+                    if (_openedTenants.Count > openedBefore && Parking.HasRows)
+                    {
+                        // A tenant just opened may have replay requests: they run before its new records.
+                        if (!await _processor.CheckParkedAsync(Partition.Topic, Partition.Partition.Value, Parking, _routes.Read, _stopping.Token, _aborting.Token).ConfigureAwait(false))
+                        {
+                            return;
+                        }
+
+                        nextParkedCheck = Stopwatch.GetTimestamp() + (long)(_parkedCheckInterval.TotalSeconds * Stopwatch.Frequency);
+                    }
+                }
+
+                var done = await _processor.ProcessAsync(batch, Parking, next => _completed(this, next), _stopping.Token, _aborting.Token).ConfigureAwait(false);
                 Interlocked.Add(ref _buffered, -records.Count);
                 AddBytes(-bytes);
                 if (!done)

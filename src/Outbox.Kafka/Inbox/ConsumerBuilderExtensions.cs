@@ -29,4 +29,28 @@ public static class ConsumerBuilderExtensions
         builder.Services.Configure<InboxSubscriptions>(builder.GroupId, s => s.Add(subscription));
         return builder;
     }
+
+    /// <summary>
+    /// Runs each record's inbox transaction in the database of the tenant its header names (by default
+    /// <c>outbox-database</c>, which the relay of many databases sets). The inbox row, the partition's stored offset, the
+    /// handlers' changes and the outbox rows they add commit together in that tenant's database, so each tenant's effects
+    /// happen exactly once; records of different tenants never share a transaction. Offsets are stored per tenant: after
+    /// a restart or rebalance the consumer reads on from Kafka's committed offset (which never passes a finished
+    /// record) and skips the records a tenant's database has already stored past. A parked key parks only its tenant's
+    /// records.
+    /// </summary>
+    /// <param name="builder">The consumer builder.</param>
+    /// <param name="configure">Sets <see cref="InboxTenantRouting.UseTenant"/> and <see cref="InboxTenantRouting.ListTenants"/> (both required).</param>
+    /// <returns>The builder, for chaining.</returns>
+    public static IConsumerBuilder RouteByTenant(this IConsumerBuilder builder, Action<InboxTenantRouting> configure)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        ArgumentNullException.ThrowIfNull(configure);
+        builder.Services.Configure<InboxTenantRouting>(builder.GroupId, o =>
+        {
+            o.Enabled = true;
+            configure(o);
+        });
+        return builder;
+    }
 }

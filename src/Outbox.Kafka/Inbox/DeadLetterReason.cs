@@ -7,4 +7,5 @@ internal static class DeadLetterReason
     public const string UnknownEventType = "unknown-event-type";
     public const string MalformedPayload = "malformed-payload";
     public const string MissingId = "missing-id";
+    public const string UnknownTenant = "unknown-tenant";
 }

@@ -24,6 +24,7 @@ internal sealed class InboxCleanupService : BackgroundService
     private readonly TimeSpan _interval;
     private readonly TimeProvider _timeProvider;
     private readonly ILogger _logger;
+    private readonly InboxTenantRouting? _routing;
 
     public InboxCleanupService(
         IServiceScopeFactory scopes,
@@ -33,8 +34,10 @@ internal sealed class InboxCleanupService : BackgroundService
         TimeSpan retention,
         TimeSpan interval,
         TimeProvider timeProvider,
-        ILogger logger)
+        ILogger logger,
+        InboxTenantRouting? routing = null)
     {
+        _routing = routing;
         _scopes = scopes;
         _store = store;
         _consumerGroup = consumerGroup;
@@ -45,15 +48,59 @@ internal sealed class InboxCleanupService : BackgroundService
         _logger = logger;
     }
 
-    /// <summary>Deletes every row of the group handled before now minus the retention.</summary>
+    /// <summary>
+    /// Deletes every row of the group handled before now minus the retention: in the consumer's own database and, with
+    /// tenant routing, in each tenant's database (one tenant failing does not stop the others; the first error is
+    /// thrown at the end).
+    /// </summary>
     /// <returns>The number of rows deleted.</returns>
     internal async Task<int> RunOnceAsync(CancellationToken cancellationToken)
     {
         var cutoff = _timeProvider.GetUtcNow() - _retention;
+        var total = await DeleteAsync(null, cutoff, cancellationToken).ConfigureAwait(false);
+        if (_routing is not null)
+        {
+            IReadOnlyCollection<string> tenants;
+            var scope = _scopes.CreateAsyncScope();
+            await using (scope.ConfigureAwait(false))
+            {
+                tenants = await _routing.ListTenants!(scope.ServiceProvider, cancellationToken).ConfigureAwait(false);
+            }
+
+            Exception? first = null;
+            foreach (var tenant in tenants.Distinct(StringComparer.Ordinal))
+            {
+                try
+                {
+                    total += await DeleteAsync(tenant, cutoff, cancellationToken).ConfigureAwait(false);
+                }
+                catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
+                {
+                    first ??= new InvalidOperationException($"The inbox cleanup of group '{_consumerGroup}' failed in the database of tenant '{tenant}': {ex.Message}", ex);
+                }
+            }
+
+            if (first is not null)
+            {
+                throw first;
+            }
+        }
+
+        Log.CleanedUp(_logger, total, _consumerGroup, cutoff);
+        return total;
+    }
+
+    private async Task<int> DeleteAsync(string? tenant, DateTimeOffset cutoff, CancellationToken cancellationToken)
+    {
         var total = 0;
         var scope = _scopes.CreateAsyncScope();
         await using (scope.ConfigureAwait(false))
         {
+            if (tenant is not null && !_routing!.UseTenant!(scope.ServiceProvider, tenant))
+            {
+                return 0;
+            }
+
             var db = (DbContext)scope.ServiceProvider.GetRequiredService(_dbContextType);
             int deleted;
             do
@@ -64,7 +111,6 @@ internal sealed class InboxCleanupService : BackgroundService
             while (deleted == ChunkSize);
         }
 
-        Log.CleanedUp(_logger, total, _consumerGroup, cutoff);
         return total;
     }
 

@@ -18,6 +18,16 @@ internal sealed class InboxItem
     /// <summary>Why it cannot be handled (<see cref="InboxRecordKind.DeadLetter"/> only).</summary>
     public DeadLetter? DeadLetter { get; init; }
 
+    /// <summary>
+    /// With tenant routing: the tenant whose database the record's inbox transaction, offset and parked rows go to
+    /// (the routing header's value); <see langword="null"/>: the consumer's own database.
+    /// </summary>
+    public string? Tenant { get; init; }
+
+    /// <summary>The same record with another kind (a record the tenant already handled is skipped; an unknown tenant's dead-lettered).</summary>
+    public InboxItem As(InboxRecordKind kind, DeadLetter? deadLetter = null, string? tenant = null) =>
+        new() { Record = Record, Kind = kind, Event = Event, Handlers = Handlers, DeadLetter = deadLetter, Tenant = tenant };
+
     public bool AllowsBatching => Kind switch
     {
         InboxRecordKind.Skip => true,

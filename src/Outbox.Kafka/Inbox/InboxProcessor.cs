@@ -27,6 +27,7 @@ internal sealed class InboxProcessor
     private readonly InboxTelemetry _telemetry;
     private readonly ILogger _logger;
     private readonly SemaphoreSlim? _concurrency;
+    private readonly InboxTenantRouting? _routing;
 
     public InboxProcessor(
         IServiceScopeFactory scopes,
@@ -36,8 +37,10 @@ internal sealed class InboxProcessor
         TimeProvider timeProvider,
         InboxTelemetry telemetry,
         ILogger logger,
-        SemaphoreSlim? concurrency = null)
+        SemaphoreSlim? concurrency = null,
+        InboxTenantRouting? routing = null)
     {
+        _routing = routing is { Enabled: true } ? routing : null;
         _scopes = scopes;
         _store = store;
         _deadLetters = deadLetters;
@@ -49,6 +52,106 @@ internal sealed class InboxProcessor
     }
 
     public InboxSettings Settings => _settings;
+
+    /// <summary>Gets a value indicating whether records are routed to their tenants' databases.</summary>
+    public bool RoutesByTenant => _routing is not null;
+
+    /// <summary>
+    /// With tenant routing, before a batch of one partition: opens each tenant the partition's worker meets for the first
+    /// time since its assignment (reads the partition's stored offset and parked keys from that tenant's database,
+    /// retrying until it succeeds or the worker stops), then returns the items with each record the tenant already
+    /// handled (below the tenant's stored offset) turned into a skip, and each record of a tenant the application does
+    /// not know into a dead letter of the consumer's own database.
+    /// </summary>
+    /// <param name="items">Records of one partition in offset order.</param>
+    /// <param name="opened">The tenants opened so far by the worker and their stored next offsets ("" is the consumer's own database).</param>
+    /// <param name="parking">The partition's parked keys; each opened tenant's are added.</param>
+    /// <param name="stopping">Soft stop.</param>
+    /// <param name="aborting">Hard stop.</param>
+    /// <returns>The items to process, or <see langword="null"/> when stopped.</returns>
+    public async Task<IReadOnlyList<InboxItem>?> PrepareTenantsAsync(
+        IReadOnlyList<InboxItem> items, Dictionary<string, long> opened, PartitionParking parking, CancellationToken stopping, CancellationToken aborting)
+    {
+        ArgumentNullException.ThrowIfNull(items);
+        ArgumentNullException.ThrowIfNull(opened);
+        ArgumentNullException.ThrowIfNull(parking);
+        if (_routing is null)
+        {
+            return items;
+        }
+
+        var result = new List<InboxItem>(items.Count);
+        foreach (var item in items)
+        {
+            var tenant = item.Tenant;
+            if (!opened.TryGetValue(tenant ?? "", out var storedNext))
+            {
+                var failures = 0;
+                while (true)
+                {
+                    if (stopping.IsCancellationRequested || aborting.IsCancellationRequested)
+                    {
+                        return null;
+                    }
+
+                    try
+                    {
+                        var record = item.Record;
+                        var (offsets, keys) = await WithDbAsync(
+                            tenant,
+                            (db, _) => Task.FromResult((
+                                _store.ReadOffsets(db, _settings.ConsumerGroup, [record.Topic]),
+                                _store.ReadParkedKeys(db, _settings.ConsumerGroup, record.Topic, record.Partition))),
+                            aborting).ConfigureAwait(false);
+                        storedNext = offsets.TryGetValue((record.Topic, record.Partition), out var next) ? next : -1;
+                        opened[tenant ?? ""] = storedNext;
+                        parking.Reset(tenant, keys);
+                        break;
+                    }
+                    catch (UnknownTenantException ex)
+                    {
+                        storedNext = long.MinValue;
+                        Log.UnknownTenant(_logger, ex.Tenant, item.Record.Topic, item.Record.Partition, item.Record.Offset, _settings.ConsumerGroup);
+                        break;
+                    }
+                    catch (Exception ex) when (!aborting.IsCancellationRequested)
+                    {
+                        failures++;
+                        var delay = Backoff(failures);
+                        Log.TenantOpenFailed(_logger, ex, item.Record.Topic, item.Record.Partition, _settings.ConsumerGroup, tenant, delay);
+                        if (!await WaitAsync(delay, stopping, aborting).ConfigureAwait(false))
+                        {
+                            return null;
+                        }
+                    }
+                    catch (Exception) when (aborting.IsCancellationRequested)
+                    {
+                        return null;
+                    }
+                }
+            }
+
+            if (storedNext == long.MinValue)
+            {
+                // Not remembered: the application may know the tenant by the next record.
+                result.Add(item.As(InboxRecordKind.DeadLetter, UnknownTenant(item.Tenant!)));
+            }
+            else if (item.Record.Offset < storedNext)
+            {
+                // Finished in the tenant's database before (by this group, before a restart or rebalance).
+                result.Add(item.As(InboxRecordKind.Skip, tenant: tenant));
+            }
+            else
+            {
+                result.Add(item);
+            }
+        }
+
+        return result;
+    }
+
+    private static DeadLetter UnknownTenant(string tenant) =>
+        new(DeadLetterReason.UnknownTenant, "UnknownTenant", $"The record names tenant '{tenant}' (routing header), which the application does not know (InboxTenantRouting.UseTenant returned false).", 0);
 
     /// <summary>Processes records of one partition without parked keys (see the overload with <see cref="PartitionParking"/>).</summary>
     public Task<bool> ProcessAsync(IReadOnlyList<InboxItem> items, Action<long> completed, CancellationToken stopping, CancellationToken aborting) =>
@@ -106,7 +209,7 @@ internal sealed class InboxProcessor
             var end = i + 1;
             if (item.AllowsBatching)
             {
-                while (end < items.Count && items[end].AllowsBatching && !IsHeld(items[end], parking))
+                while (end < items.Count && items[end].AllowsBatching && !IsHeld(items[end], parking) && items[end].Tenant == item.Tenant)
                 {
                     end++;
                 }
@@ -140,10 +243,24 @@ internal sealed class InboxProcessor
     {
         ArgumentNullException.ThrowIfNull(parking);
         ArgumentNullException.ThrowIfNull(read);
+        foreach (var tenant in _routing is null ? [null] : parking.TenantsWithRows)
+        {
+            if (!await CheckParkedAsync(tenant, topic, partition, parking, read, stopping, aborting).ConfigureAwait(false))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    private async Task<bool> CheckParkedAsync(
+        string? tenant, string topic, int partition, PartitionParking parking, Func<InboxRecord, InboxItem> read, CancellationToken stopping, CancellationToken aborting)
+    {
         IReadOnlyList<ParkedRecord> rows;
         try
         {
-            rows = await WithDbAsync((db, ct) => _store.ReadReplayRequestsAsync(db, _settings.ConsumerGroup, topic, partition, ct), aborting).ConfigureAwait(false);
+            rows = await WithDbAsync(tenant, (db, ct) => _store.ReadReplayRequestsAsync(db, _settings.ConsumerGroup, topic, partition, ct), aborting).ConfigureAwait(false);
         }
         catch (Exception ex) when (!aborting.IsCancellationRequested)
         {
@@ -168,7 +285,14 @@ internal sealed class InboxProcessor
                     return false;
                 }
 
-                var outcome = await ReplayOneAsync(row, read(row.Record), parking, stopping, aborting).ConfigureAwait(false);
+                var replayItem = read(row.Record);
+                if (replayItem.Tenant != tenant)
+                {
+                    // Stored in this tenant's database: it stays with it even if its header names another.
+                    replayItem = replayItem.As(replayItem.Kind, replayItem.DeadLetter, tenant);
+                }
+
+                var outcome = await ReplayOneAsync(row, replayItem, parking, stopping, aborting).ConfigureAwait(false);
                 if (outcome is null)
                 {
                     return false;
@@ -187,8 +311,8 @@ internal sealed class InboxProcessor
 
         try
         {
-            var keys = await WithDbAsync((db, _) => Task.FromResult(_store.ReadParkedKeys(db, _settings.ConsumerGroup, topic, partition)), aborting).ConfigureAwait(false);
-            parking.Reset(keys);
+            var keys = await WithDbAsync(tenant, (db, _) => Task.FromResult(_store.ReadParkedKeys(db, _settings.ConsumerGroup, topic, partition)), aborting).ConfigureAwait(false);
+            parking.Reset(tenant, keys);
         }
         catch (Exception ex) when (!aborting.IsCancellationRequested)
         {
@@ -216,19 +340,19 @@ internal sealed class InboxProcessor
             {
                 // Still refused: it stays a dead letter in the table; its key goes on, as for any unreadable record.
                 var kept = row with { State = ParkedState.DeadLetter, Reason = item.DeadLetter!.Reason, ErrorType = item.DeadLetter.ErrorType, Error = RefusedMessage(item.DeadLetter.ErrorMessage, error!) };
-                return await RetryDbAsync(record, (db, ct) => _store.ReparkAsync(db, _settings.ConsumerGroup, kept, false, _timeProvider.GetUtcNow(), ct), stopping, aborting).ConfigureAwait(false)
+                return await RetryDbAsync(record, item.Tenant, (db, ct) => _store.ReparkAsync(db, _settings.ConsumerGroup, kept, false, _timeProvider.GetUtcNow(), ct), stopping, aborting).ConfigureAwait(false)
                     ? true
                     : null;
             }
 
             Log.DeadLettered(_logger, record.Topic, record.Partition, record.Offset, record.Id, _settings.ConsumerGroup, topic, item.DeadLetter!.Reason, item.DeadLetter.ErrorMessage);
             _telemetry.DeadLettered(record, _settings.ConsumerGroup, item.DeadLetter.Reason);
-            return await RemoveParkedAsync(record, stopping, aborting).ConfigureAwait(false) ? true : null;
+            return await RemoveParkedAsync(record, item.Tenant, stopping, aborting).ConfigureAwait(false) ? true : null;
         }
 
         if (item.Kind == InboxRecordKind.Skip)
         {
-            return await RemoveParkedAsync(record, stopping, aborting).ConfigureAwait(false) ? true : null;
+            return await RemoveParkedAsync(record, item.Tenant, stopping, aborting).ConfigureAwait(false) ? true : null;
         }
 
         // Attempts start again: the operator replays because something changed.
@@ -268,13 +392,13 @@ internal sealed class InboxProcessor
                     Error = $"{failure.HandlerName}: {failure.Exception.Message}",
                     Attempts = attempt,
                 };
-                if (!await RetryDbAsync(record, (db, ct) => _store.ReparkAsync(db, _settings.ConsumerGroup, again, true, _timeProvider.GetUtcNow(), ct), stopping, aborting).ConfigureAwait(false))
+                if (!await RetryDbAsync(record, item.Tenant, (db, ct) => _store.ReparkAsync(db, _settings.ConsumerGroup, again, true, _timeProvider.GetUtcNow(), ct), stopping, aborting).ConfigureAwait(false))
                 {
                     return null;
                 }
 
                 Log.Parked(_logger, record.Topic, record.Partition, record.Offset, record.Id, _settings.ConsumerGroup, reason, attempt, again.Error);
-                parking.Park(record.Key, _timeProvider.GetUtcNow());
+                parking.Park(item.Tenant, record.Key, _timeProvider.GetUtcNow());
                 return false;
             }
             else
@@ -292,7 +416,7 @@ internal sealed class InboxProcessor
     }
 
     private static bool IsHeld(InboxItem item, PartitionParking parking) =>
-        item.Kind != InboxRecordKind.Skip && parking.IsParked(item.Record.Key);
+        item.Kind != InboxRecordKind.Skip && parking.IsParked(item.Tenant, item.Record.Key);
 
     private async Task<bool> RunSegmentAsync(InboxItem[] segment, PartitionParking parking, Action<long> completed, CancellationToken stopping, CancellationToken aborting)
     {
@@ -317,6 +441,24 @@ internal sealed class InboxProcessor
             if (failure is null)
             {
                 completed(last.Offset + 1);
+                return true;
+            }
+
+            if (failure.Exception is UnknownTenantException unknown)
+            {
+                // The tenant went away after the worker opened it: its records go to the dead-letter topic.
+                Log.UnknownTenant(_logger, unknown.Tenant, last.Topic, last.Partition, segment[0].Record.Offset, _settings.ConsumerGroup);
+                foreach (var item in segment)
+                {
+                    if (item.Kind != InboxRecordKind.Skip
+                        && !await DeadLetterUnreadableAsync(item, UnknownTenant(unknown.Tenant), parking, stopping, aborting, ownDatabase: true).ConfigureAwait(false))
+                    {
+                        return false;
+                    }
+
+                    completed(item.Record.Offset + 1);
+                }
+
                 return true;
             }
 
@@ -443,13 +585,13 @@ internal sealed class InboxProcessor
             Attempts = deadLetter.Attempts,
             ParkedAt = _timeProvider.GetUtcNow(),
         };
-        if (!await StoreParkedAsync(parked, parking, stopping, aborting).ConfigureAwait(false))
+        if (!await StoreParkedAsync(parked, item.Tenant, parking, stopping, aborting).ConfigureAwait(false))
         {
             return false;
         }
 
         Log.Parked(_logger, record.Topic, record.Partition, record.Offset, record.Id, _settings.ConsumerGroup, deadLetter.Reason, deadLetter.Attempts, parked.Error);
-        parking.Park(record.Key, parked.ParkedAt);
+        parking.Park(item.Tenant, record.Key, parked.ParkedAt);
         return true;
     }
 
@@ -463,7 +605,7 @@ internal sealed class InboxProcessor
             Reason = ParkReason.KeyParked,
             ParkedAt = _timeProvider.GetUtcNow(),
         };
-        if (!await StoreParkedAsync(held, parking, stopping, aborting).ConfigureAwait(false))
+        if (!await StoreParkedAsync(held, item.Tenant, parking, stopping, aborting).ConfigureAwait(false))
         {
             return false;
         }
@@ -477,8 +619,14 @@ internal sealed class InboxProcessor
     /// When the topic refuses it, it is kept in the parked table instead (state <see cref="ParkedState.DeadLetter"/>,
     /// which holds no key).
     /// </summary>
-    private async Task<bool> DeadLetterUnreadableAsync(InboxItem item, DeadLetter deadLetter, PartitionParking parking, CancellationToken stopping, CancellationToken aborting)
+    private async Task<bool> DeadLetterUnreadableAsync(
+        InboxItem item, DeadLetter deadLetter, PartitionParking parking, CancellationToken stopping, CancellationToken aborting, bool ownDatabase = false)
     {
+        if (ownDatabase)
+        {
+            item = item.As(InboxRecordKind.DeadLetter, deadLetter);
+        }
+
         var record = item.Record;
         var (topic, refused) = await TryDeadLetterAsync(record, deadLetter, aborting).ConfigureAwait(false);
         if (aborting.IsCancellationRequested)
@@ -498,7 +646,7 @@ internal sealed class InboxProcessor
                 Attempts = deadLetter.Attempts,
                 ParkedAt = _timeProvider.GetUtcNow(),
             };
-            return await StoreParkedAsync(kept, parking, stopping, aborting).ConfigureAwait(false);
+            return await StoreParkedAsync(kept, item.Tenant, parking, stopping, aborting).ConfigureAwait(false);
         }
 
         Log.DeadLettered(_logger, record.Topic, record.Partition, record.Offset, record.Id, _settings.ConsumerGroup, topic, deadLetter.Reason, deadLetter.ErrorMessage);
@@ -508,7 +656,7 @@ internal sealed class InboxProcessor
         // handled, and replaying it from the dead-letter topic after a fix must not be skipped as a duplicate.
         // When stopped before it is stored, the dead letter is out and a later owner sends it again (at least once).
         var position = new InboxPosition(_settings.ConsumerGroup, record.Topic, record.Partition, record.Offset + 1);
-        return await RetryDbAsync(record, (db, ct) => _store.SaveOffsetAsync(db, position, _timeProvider.GetUtcNow(), ct), stopping, aborting).ConfigureAwait(false);
+        return await RetryDbAsync(record, item.Tenant, (db, ct) => _store.SaveOffsetAsync(db, position, _timeProvider.GetUtcNow(), ct), stopping, aborting).ConfigureAwait(false);
     }
 
     /// <summary>One attempt to send a dead letter: a refusal (too large, topic missing or not writable, broker away) must not stop the partition.</summary>
@@ -534,39 +682,46 @@ internal sealed class InboxProcessor
     private static string RefusedMessage(string error, Exception refused) =>
         $"{error} (the dead-letter topic refused it: {refused.GetType().Name}: {refused.Message})";
 
-    private async Task<bool> StoreParkedAsync(ParkedRecord parked, PartitionParking parking, CancellationToken stopping, CancellationToken aborting)
+    private async Task<bool> StoreParkedAsync(ParkedRecord parked, string? tenant, PartitionParking parking, CancellationToken stopping, CancellationToken aborting)
     {
-        if (!await RetryDbAsync(parked.Record, (db, ct) => _store.ParkAsync(db, _settings.ConsumerGroup, parked, _timeProvider.GetUtcNow(), ct), stopping, aborting).ConfigureAwait(false))
+        if (!await RetryDbAsync(parked.Record, tenant, (db, ct) => _store.ParkAsync(db, _settings.ConsumerGroup, parked, _timeProvider.GetUtcNow(), ct), stopping, aborting).ConfigureAwait(false))
         {
             return false;
         }
 
-        parking.RowStored();
+        parking.RowStored(tenant);
         _telemetry.RecordParked(parked.Record, _settings.ConsumerGroup, parked.State);
         return true;
     }
 
-    private Task<bool> RemoveParkedAsync(InboxRecord record, CancellationToken stopping, CancellationToken aborting) =>
-        RetryDbAsync(record, (db, ct) => _store.RemoveParkedAsync(db, _settings.ConsumerGroup, record.Topic, record.Partition, record.Offset, ct), stopping, aborting);
+    private Task<bool> RemoveParkedAsync(InboxRecord record, string? tenant, CancellationToken stopping, CancellationToken aborting) =>
+        RetryDbAsync(record, tenant, (db, ct) => _store.RemoveParkedAsync(db, _settings.ConsumerGroup, record.Topic, record.Partition, record.Offset, ct), stopping, aborting);
 
     /// <summary>
     /// A bookkeeping write of the inbox itself (offset, parked row), retried with backoff until it succeeds: the
     /// values are the library's own, so an error here is the database's (down, or its schema missing), logged at warning.
     /// </summary>
     /// <returns><see langword="false"/> when stopped before it succeeded.</returns>
-    private async Task<bool> RetryDbAsync(InboxRecord record, Func<DbContext, CancellationToken, Task> write, CancellationToken stopping, CancellationToken aborting)
+    private async Task<bool> RetryDbAsync(InboxRecord record, string? tenant, Func<DbContext, CancellationToken, Task> write, CancellationToken stopping, CancellationToken aborting)
     {
         var failures = 0;
         while (true)
         {
             try
             {
-                await WithDbAsync(async (db, ct) =>
+                await WithDbAsync(tenant, async (db, ct) =>
                 {
                     await write(db, ct).ConfigureAwait(false);
                     return true;
                 }, aborting).ConfigureAwait(false);
                 return true;
+            }
+            catch (UnknownTenantException ex) when (tenant is not null)
+            {
+                // The tenant went away while its record was on the way: keep the bookkeeping in the consumer's own
+                // database (its parked table stays visible to operators) rather than stop the partition.
+                Log.UnknownTenant(_logger, ex.Tenant, record.Topic, record.Partition, record.Offset, _settings.ConsumerGroup);
+                tenant = null;
             }
             catch (Exception ex) when (!aborting.IsCancellationRequested)
             {
@@ -585,8 +740,8 @@ internal sealed class InboxProcessor
         }
     }
 
-    /// <summary>Runs a database operation on a fresh scope's context, in a concurrency slot.</summary>
-    private async Task<T> WithDbAsync<T>(Func<DbContext, CancellationToken, Task<T>> operation, CancellationToken cancellationToken)
+    /// <summary>Runs a database operation on a fresh scope's context (in the tenant's database), in a concurrency slot.</summary>
+    private async Task<T> WithDbAsync<T>(string? tenant, Func<DbContext, CancellationToken, Task<T>> operation, CancellationToken cancellationToken)
     {
         await EnterSlotAsync(cancellationToken).ConfigureAwait(false);
         try
@@ -594,7 +749,7 @@ internal sealed class InboxProcessor
             var scope = _scopes.CreateAsyncScope();
             await using (scope.ConfigureAwait(false))
             {
-                var db = (DbContext)scope.ServiceProvider.GetRequiredService(_settings.DbContextType);
+                var db = ResolveDb(scope.ServiceProvider, tenant);
                 return await operation(db, cancellationToken).ConfigureAwait(false);
             }
         }
@@ -602,6 +757,18 @@ internal sealed class InboxProcessor
         {
             _concurrency?.Release();
         }
+    }
+
+    /// <summary>The consumer's context from a new scope; with a tenant, after <see cref="InboxTenantRouting.UseTenant"/> pointed the scope at the tenant's database.</summary>
+    /// <exception cref="UnknownTenantException">The application does not know the tenant.</exception>
+    private DbContext ResolveDb(IServiceProvider services, string? tenant)
+    {
+        if (tenant is not null && _routing is not null && !_routing.UseTenant!(services, tenant))
+        {
+            throw new UnknownTenantException(tenant);
+        }
+
+        return (DbContext)services.GetRequiredService(_settings.DbContextType);
     }
 
     private Task EnterSlotAsync(CancellationToken cancellationToken) =>
@@ -621,10 +788,11 @@ internal sealed class InboxProcessor
             }
         }
 
+        var tenant = segment[0].Tenant;
         var scope = _scopes.CreateAsyncScope();
         await using (scope.ConfigureAwait(false))
         {
-            var db = (DbContext)scope.ServiceProvider.GetRequiredService(_settings.DbContextType);
+            var db = ResolveDb(scope.ServiceProvider, tenant);
             var strategy = db.Database.CreateExecutionStrategy();
             if (!strategy.RetriesOnFailure)
             {
@@ -646,7 +814,7 @@ internal sealed class InboxProcessor
                     var retryScope = _scopes.CreateAsyncScope();
                     await using (retryScope.ConfigureAwait(false))
                     {
-                        var retryDb = (DbContext)retryScope.ServiceProvider.GetRequiredService(_settings.DbContextType);
+                        var retryDb = ResolveDb(retryScope.ServiceProvider, tenant);
                         return await CommitSegmentAsync(retryScope.ServiceProvider, retryDb, segment, entries, attempt, replayedOffset, ct).ConfigureAwait(false);
                     }
                 },
@@ -775,4 +943,10 @@ internal sealed class InboxProcessor
     }
 
     private sealed record HandlerFailure(string HandlerName, Exception Exception);
+
+    /// <summary>A record names a tenant the application does not know (<see cref="InboxTenantRouting.UseTenant"/> returned false).</summary>
+    private sealed class UnknownTenantException(string tenant) : Exception($"The application does not know tenant '{tenant}'.")
+    {
+        public string Tenant { get; } = tenant;
+    }
 }

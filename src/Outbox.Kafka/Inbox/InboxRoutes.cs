@@ -1,4 +1,5 @@
 using System.Collections.Frozen;
+using System.Text;
 using System.Text.Json;
 using Outbox.Providers;
 
@@ -14,9 +15,11 @@ internal sealed class InboxRoutes
     private readonly OutboxEventRegistry _registry;
     private readonly JsonSerializerOptions _jsonOptions;
     private readonly FrozenDictionary<Type, InboxSubscription[]> _byEventType;
+    private readonly string? _tenantHeader;
 
-    public InboxRoutes(string consumerGroup, IReadOnlyList<InboxSubscription> subscriptions, OutboxEventRegistry registry, OutboxOptions options)
+    public InboxRoutes(string consumerGroup, IReadOnlyList<InboxSubscription> subscriptions, OutboxEventRegistry registry, OutboxOptions options, string? tenantHeader = null)
     {
+        _tenantHeader = tenantHeader;
         ArgumentNullException.ThrowIfNull(subscriptions);
         ArgumentNullException.ThrowIfNull(registry);
         ArgumentNullException.ThrowIfNull(options);
@@ -56,35 +59,39 @@ internal sealed class InboxRoutes
     /// <summary>Gets the topics the group reads, in subscription order.</summary>
     public IReadOnlyList<string> Topics { get; }
 
+    /// <summary>Gets the header that names the tenant of a record, or <see langword="null"/> without tenant routing.</summary>
+    public string? TenantHeader => _tenantHeader;
+
     public InboxItem Read(InboxRecord record)
     {
         ArgumentNullException.ThrowIfNull(record);
+        var tenant = TenantOf(record);
         if (string.IsNullOrEmpty(record.Id))
         {
-            return DeadLetter(record, DeadLetterReason.MissingId, "MissingId",
+            return DeadLetter(record, tenant, DeadLetterReason.MissingId, "MissingId",
                 "The record has no 'id' header: the inbox deduplicates on the event id, so it cannot handle the record exactly once.");
         }
 
         if (string.IsNullOrEmpty(record.Type))
         {
-            return DeadLetter(record, DeadLetterReason.UnknownEventType, "MissingType",
+            return DeadLetter(record, tenant, DeadLetterReason.UnknownEventType, "MissingType",
                 "The record has no 'type' header: the event type cannot be determined.");
         }
 
         if (!_registry.TryGetByTypeName(record.Type, out var mapping))
         {
-            return DeadLetter(record, DeadLetterReason.UnknownEventType, "UnknownEventType",
+            return DeadLetter(record, tenant, DeadLetterReason.UnknownEventType, "UnknownEventType",
                 $"Event type '{record.Type}' is not mapped in this application (OutboxOptions.MapEvent): it cannot be deserialized.");
         }
 
         if (!_byEventType.TryGetValue(mapping.EventType, out var handlers))
         {
-            return new InboxItem { Record = record, Kind = InboxRecordKind.Skip };
+            return new InboxItem { Record = record, Kind = InboxRecordKind.Skip, Tenant = tenant };
         }
 
         if (record.Value is null || record.Value.Length == 0)
         {
-            return DeadLetter(record, DeadLetterReason.MalformedPayload, "EmptyPayload",
+            return DeadLetter(record, tenant, DeadLetterReason.MalformedPayload, "EmptyPayload",
                 $"The record of event type '{record.Type}' has no value.");
         }
 
@@ -95,19 +102,39 @@ internal sealed class InboxRoutes
         }
         catch (Exception ex) when (ex is JsonException or NotSupportedException or ArgumentException or InvalidOperationException)
         {
-            return DeadLetter(record, DeadLetterReason.MalformedPayload, ex.GetType().FullName!,
+            return DeadLetter(record, tenant, DeadLetterReason.MalformedPayload, ex.GetType().FullName!,
                 $"The value is not a valid JSON '{mapping.EventType.FullName}' (event type '{record.Type}'): {ex.Message}");
         }
 
         if (evt is null)
         {
-            return DeadLetter(record, DeadLetterReason.MalformedPayload, "NullPayload",
+            return DeadLetter(record, tenant, DeadLetterReason.MalformedPayload, "NullPayload",
                 $"The value of event type '{record.Type}' is JSON null.");
         }
 
-        return new InboxItem { Record = record, Kind = InboxRecordKind.Handle, Event = evt, Handlers = handlers };
+        return new InboxItem { Record = record, Kind = InboxRecordKind.Handle, Event = evt, Handlers = handlers, Tenant = tenant };
     }
 
-    private static InboxItem DeadLetter(InboxRecord record, string reason, string errorType, string message) =>
-        new() { Record = record, Kind = InboxRecordKind.DeadLetter, DeadLetter = new DeadLetter(reason, errorType, message, 0) };
+    private static InboxItem DeadLetter(InboxRecord record, string? tenant, string reason, string errorType, string message) =>
+        new() { Record = record, Kind = InboxRecordKind.DeadLetter, DeadLetter = new DeadLetter(reason, errorType, message, 0), Tenant = tenant };
+
+    /// <summary>The routing header's last value; no header, or an empty value, is the consumer's own database.</summary>
+    private string? TenantOf(InboxRecord record)
+    {
+        if (_tenantHeader is null)
+        {
+            return null;
+        }
+
+        string? tenant = null;
+        foreach (var header in record.Headers)
+        {
+            if (header.Key == _tenantHeader)
+            {
+                tenant = header.Value is { Length: > 0 } value ? Encoding.UTF8.GetString(value) : null;
+            }
+        }
+
+        return tenant;
+    }
 }

@@ -46,4 +46,10 @@ internal static partial class Log
 
     [LoggerMessage(OutboxEventId.InboxCleanupFailed, LogLevel.Warning, "Inbox cleanup of group {ConsumerGroup} failed; trying again in {Interval}")]
     public static partial void CleanupFailed(ILogger logger, Exception exception, string consumerGroup, TimeSpan interval);
+
+    [LoggerMessage(OutboxEventId.InboxUnknownTenant, LogLevel.Warning, "Record {Topic}[{Partition}]@{Offset} of group {ConsumerGroup} names tenant {Tenant}, which the application does not know; it goes to the dead-letter topic")]
+    public static partial void UnknownTenant(ILogger logger, string tenant, string topic, int partition, long offset, string consumerGroup);
+
+    [LoggerMessage(OutboxEventId.InboxTenantOpenFailed, LogLevel.Warning, "Reading the stored offset and parked keys of {Topic}[{Partition}] for group {ConsumerGroup} in the database of tenant {Tenant} failed; retrying in {Delay}")]
+    public static partial void TenantOpenFailed(ILogger logger, Exception exception, string topic, int partition, string consumerGroup, string? tenant, TimeSpan delay);
 }

@@ -14,4 +14,7 @@ internal static class KafkaHeaderNames
 
     /// <summary>The W3C trace state of the activity that recorded the event, when there was one.</summary>
     public const string TraceState = "tracestate";
+
+    /// <summary>The name of the database the record came from, UTF-8, when the relay serves many (<c>UsePostgreSqlDatabases</c>).</summary>
+    public const string Database = "outbox-database";
 }

@@ -31,6 +31,11 @@ internal sealed class KafkaRecordFactory(OutboxOptions options)
             headers.Add(KafkaHeaderNames.TraceState, Encoding.UTF8.GetBytes(traceState));
         }
 
+        if (message.Database is { Length: > 0 } database)
+        {
+            headers.Add(KafkaHeaderNames.Database, Encoding.UTF8.GetBytes(database));
+        }
+
         return new Message<byte[], byte[]>
         {
             Key = Encoding.UTF8.GetBytes(message.AggregateId),

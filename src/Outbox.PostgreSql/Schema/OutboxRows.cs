@@ -27,8 +27,9 @@ internal static class OutboxRows
 
     /// <summary>Reads a row selected with <see cref="RelayColumns"/> (or <see cref="EventColumns"/> and an attempts column).</summary>
     /// <param name="reader">A reader on the row.</param>
+    /// <param name="database">The name of the database in a fleet of many (<see cref="OutboxRecord.Database"/>).</param>
     /// <returns>The record.</returns>
-    public static OutboxRecord Read(NpgsqlDataReader reader) => new()
+    public static OutboxRecord Read(NpgsqlDataReader reader, string? database = null) => new()
     {
         Id = reader.GetGuid(0),
         AggregateType = reader.GetString(1),
@@ -41,5 +42,6 @@ internal static class OutboxRows
         TraceParent = reader.IsDBNull(8) ? null : reader.GetString(8),
         TraceState = reader.IsDBNull(9) ? null : reader.GetString(9),
         Attempts = reader.GetInt32(10),
+        Database = database,
     };
 }

@@ -140,6 +140,12 @@ public static class OutboxEventId
     /// <summary>Warning: Storing {Topic}[{Partition}]@{Offset} in the parked table for group {ConsumerGroup} failed; retrying in {Delay}</summary>
     public const int InboxParkFailed = 4014;
 
+    /// <summary>Warning: Record {Topic}[{Partition}]@{Offset} of group {ConsumerGroup} names tenant {Tenant}, which the application does not know; it goes to the dead-letter topic</summary>
+    public const int InboxUnknownTenant = 4015;
+
+    /// <summary>Warning: Reading the stored offset and parked keys of {Topic}[{Partition}] for group {ConsumerGroup} in the database of tenant {Tenant} failed; retrying in {Delay}</summary>
+    public const int InboxTenantOpenFailed = 4016;
+
     /// <summary>Information: Inbox consumer group {ConsumerGroup} started on topics {Topics}</summary>
     public const int ConsumerStarted = 4101;
 

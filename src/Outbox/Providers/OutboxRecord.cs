@@ -43,4 +43,10 @@ public sealed class OutboxRecord
 
     /// <summary>Gets how many publish attempts of the row failed before this one (column <c>attempts</c>).</summary>
     public int Attempts { get; init; }
+
+    /// <summary>
+    /// Gets the name of the database the relay read the row from when it serves many (<c>UsePostgreSqlDatabases</c>),
+    /// sent as the Kafka header <c>outbox-database</c>; <see langword="null"/> with one database (no header).
+    /// </summary>
+    public string? Database { get; init; }
 }

@@ -61,7 +61,11 @@ public sealed class FleetCdcTests(ITestOutputHelper output)
             "the other instance streams every slot");
         await Task.WhenAll(databases.Select(d => harness.WriteAsync(d, 100, 5, written)));
         await harness.WaitUntilDrainedAsync(databases);
-        harness.AssertAllInOrder(harness.ReadTopic(written.Values.Sum()), written);
+        var records = harness.ReadTopic(written.Values.Sum());
+        harness.AssertAllInOrder(records, written);
         Assert.Equal(0, await harness.PendingAsync(databases[0]));
+
+        // Every record names the database it was written in (the keys start with the database's name).
+        Assert.All(records, r => Assert.StartsWith(r.Headers["outbox-database"] + "-k", r.Key, StringComparison.Ordinal));
     }
 }

@@ -142,4 +142,33 @@ public sealed class InboxRoutesTests
             (context.Id, context.Key, context.Type, context.Topic, context.Partition, context.Offset, context.ConsumerGroup, context.Attempt));
         Assert.Equal("00-last-01", context.Headers["traceparent"]);
     }
+
+    [Fact]
+    public void With_tenant_routing_every_item_carries_the_last_value_of_the_tenant_header_and_none_without_it()
+    {
+        var options = Options();
+        var routes = new InboxRoutes("g", [InboxSubscription.Create<Started, StartedHandler>(true)], Registry(options), options, "outbox-database");
+        static InboxRecord WithHeaders(string? type, params KeyValuePair<string, byte[]?>[] headers) => new()
+        {
+            Topic = "app.movie",
+            Partition = 2,
+            Offset = 41,
+            Id = "id-1",
+            Type = type,
+            Key = "u1"u8.ToArray(),
+            Value = "{\"userId\":\"u1\",\"sequence\":1}"u8.ToArray(),
+            Headers = headers,
+        };
+
+        static KeyValuePair<string, byte[]?> Header(byte[] value) => new("outbox-database", value);
+
+        var record = WithHeaders("Started", Header("t1"u8.ToArray()), Header("t2"u8.ToArray()));
+        Assert.Equal("t2", routes.Read(record).Tenant);
+        Assert.Equal("t2", routes.Read(WithHeaders("nope", Header("t2"u8.ToArray()))).Tenant);
+        Assert.Null(routes.Read(WithHeaders("Started")).Tenant);
+        Assert.Null(routes.Read(WithHeaders("Started", Header([]))).Tenant);
+
+        // Without routing the header means nothing.
+        Assert.Null(Routes(InboxSubscription.Create<Started, StartedHandler>(true)).Read(record).Tenant);
+    }
 }

@@ -42,4 +42,27 @@ public sealed class PartitionParkingTests
         Assert.Equal(0, parking.Count);
         Assert.False(parking.HasRows);
     }
+
+    [Fact]
+    public void A_key_parks_per_tenant_and_a_tenants_reset_leaves_the_others_keys()
+    {
+        var parking = new PartitionParking([]);
+        parking.Park("t1", "a"u8.ToArray(), T0);
+        Assert.True(parking.IsParked("t1", "a"u8.ToArray()));
+        Assert.False(parking.IsParked("t2", "a"u8.ToArray()));
+        Assert.False(parking.IsParked("a"u8.ToArray()));
+
+        parking.Reset("t2", [new InboxParkedKey("b"u8.ToArray(), T0, Holds: true)]);
+        Assert.True(parking.IsParked("t2", "b"u8.ToArray()));
+        Assert.Equal(["t1", "t2"], parking.TenantsWithRows.Order());
+
+        parking.Reset("t1", []);
+        Assert.False(parking.IsParked("t1", "a"u8.ToArray()));
+        Assert.True(parking.IsParked("t2", "b"u8.ToArray()));
+        Assert.Equal(["t2"], parking.TenantsWithRows);
+        Assert.True(parking.HasRows);
+
+        parking.Reset("t2", []);
+        Assert.False(parking.HasRows);
+    }
 }

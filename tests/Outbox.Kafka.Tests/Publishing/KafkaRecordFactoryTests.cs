@@ -50,4 +50,21 @@ public sealed class KafkaRecordFactoryTests
         Assert.Equal("app.movie.events", factory.GetTopic(new OutboxRecord { AggregateType = "movie" }));
         Assert.Equal("app.user.events", factory.GetTopic(new OutboxRecord { AggregateType = "user" }));
     }
+
+    [Fact]
+    public void A_record_from_one_of_many_databases_names_it_in_the_outbox_database_header()
+    {
+        var message = KafkaRecordFactory.CreateMessage(new OutboxRecord
+        {
+            Id = Guid.NewGuid(),
+            AggregateType = "movie",
+            AggregateId = "1",
+            Type = "T",
+            Payload = "{}",
+            Database = "tenant-7",
+        });
+
+        Assert.Equal(["id", "type", "outbox-database"], message.Headers.Select(h => h.Key));
+        Assert.Equal("tenant-7", Encoding.UTF8.GetString(message.Headers.GetLastBytes("outbox-database")));
+    }
 }

@@ -7,9 +7,9 @@ namespace Outbox.PostgreSql.Cdc;
 /// <summary>
 /// Turns pgoutput insert messages of the outbox table into <see cref="OutboxRecord"/>s. Columns are matched by name
 /// from the relation message (so column order and extra columns do not matter), and every value is copied out: Npgsql
-/// reuses its message objects.
+/// reuses its message objects. In a fleet of many databases, every record carries the database's name.
 /// </summary>
-internal sealed class CdcRowDecoder(string schema, string table)
+internal sealed class CdcRowDecoder(string schema, string table, string? database = null)
 {
     private readonly Dictionary<uint, Field[]?> _relations = [];
 
@@ -153,6 +153,7 @@ internal sealed class CdcRowDecoder(string schema, string table)
             CreatedAt = createdAt,
             TraceParent = traceParent,
             TraceState = traceState,
+            Database = database,
         };
     }
 }

@@ -40,8 +40,10 @@ internal sealed partial class CdcStore : ICdcBacklogStore
     /// <see cref="PostgreSqlOutboxOptions.ReplicationConnectionString"/> when set: the role whose <c>REPLICATION</c>
     /// attribute the start checks (the data source's role needs none then).
     /// </param>
-    public CdcStore(NpgsqlDataSource dataSource, CdcNames names, string? replicationConnectionString = null)
+    /// <param name="database">The database's name in a fleet of many, stamped on every record (<see cref="OutboxRecord.Database"/>).</param>
+    public CdcStore(NpgsqlDataSource dataSource, CdcNames names, string? replicationConnectionString = null, string? database = null)
     {
+        Database = database;
         _dataSource = dataSource;
         _replicationConnectionString = string.IsNullOrEmpty(replicationConnectionString) ? null : replicationConnectionString;
         _names = names;
@@ -117,6 +119,9 @@ internal sealed partial class CdcStore : ICdcBacklogStore
     }
 
     public CdcNames Names => _names;
+
+    /// <summary>Gets the database's name in a fleet of many (stamped on every record), or <see langword="null"/>.</summary>
+    public string? Database { get; }
 
     public async Task<CdcServerFacts> ReadServerFactsAsync(CancellationToken cancellationToken)
     {
@@ -461,7 +466,7 @@ internal sealed partial class CdcStore : ICdcBacklogStore
                 var messages = new List<OutboxRecord>();
                 while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
                 {
-                    messages.Add(OutboxRows.Read(reader));
+                    messages.Add(OutboxRows.Read(reader, Database));
                 }
 
                 return messages;

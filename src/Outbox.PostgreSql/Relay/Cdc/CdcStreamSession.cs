@@ -109,7 +109,7 @@ internal sealed class CdcStreamSession : IDisposable
         _timeProvider = timeProvider;
         _telemetry = telemetry;
         _logger = logger;
-        _decoder = new CdcRowDecoder(store.Names.Tables.Schema, store.Names.Tables.MessagesTableName);
+        _decoder = new CdcRowDecoder(store.Names.Tables.Schema, store.Names.Tables.MessagesTableName, store.Database);
 
         // Decoding runs ahead of publishing by at most two batches.
         _slots = new SemaphoreSlim(options.MaxBatchesInFlight, options.MaxBatchesInFlight);

@@ -14,11 +14,17 @@ internal sealed class PostgreSqlPollingStore : IPollingRelayStore
 
     private readonly NpgsqlDataSource _dataSource;
     private readonly PollingSql _sql;
+    private readonly string? _database;
 
-    public PostgreSqlPollingStore(NpgsqlDataSource dataSource, OutboxOptions options, bool retainPublished)
+    /// <param name="dataSource">The outbox's data source.</param>
+    /// <param name="options">The outbox's options.</param>
+    /// <param name="retainPublished">Whether published rows are kept (<see cref="PollingRelayOptions.PublishedRetention"/>).</param>
+    /// <param name="database">The database's name in a fleet of many, stamped on every record (<see cref="OutboxRecord.Database"/>).</param>
+    public PostgreSqlPollingStore(NpgsqlDataSource dataSource, OutboxOptions options, bool retainPublished, string? database = null)
     {
         _dataSource = dataSource;
         _sql = new PollingSql(options, retainPublished);
+        _database = database;
     }
 
     public async Task<IReadOnlyList<int>> PrepareAsync(int laneCount, CancellationToken cancellationToken)
@@ -147,7 +153,7 @@ internal sealed class PostgreSqlPollingStore : IPollingRelayStore
                     var byLane = new Dictionary<int, (List<OutboxRecord> Messages, long Candidates)>();
                     while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
                     {
-                        var message = OutboxRows.Read(reader);
+                        var message = OutboxRows.Read(reader, _database);
                         if (!byLane.TryGetValue(message.Lane, out var lane))
                         {
                             lane = ([], reader.GetInt64(11));

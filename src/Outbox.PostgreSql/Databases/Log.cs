@@ -22,4 +22,10 @@ internal static partial class Log
 
     [LoggerMessage(OutboxEventId.FleetDuplicateDatabase, LogLevel.Error, "The outbox database source returned the name {Database} more than once; the first entry is served, the others are ignored")]
     public static partial void DuplicateDatabase(ILogger logger, string database);
+
+    [LoggerMessage(OutboxEventId.FleetSlotGivenBack, LogLevel.Information, "This instance streams {Mine} CDC slots on {Server}, more than its fair share of {Fair} among {Instances} instances: it gives the slot of database {Database} back to the others")]
+    public static partial void SlotGivenBack(ILogger logger, string database, int mine, int fair, int instances, string server);
+
+    [LoggerMessage(OutboxEventId.FleetPresenceFailed, LogLevel.Warning, "Counting the fleet's instances on {Server} failed; this instance takes that server's free CDC slots first come, first served meanwhile")]
+    public static partial void PresenceFailed(ILogger logger, string server, Exception exception);
 }

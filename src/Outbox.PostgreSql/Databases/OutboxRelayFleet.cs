@@ -33,6 +33,7 @@ internal sealed class OutboxRelayFleet : IHostedService, IAsyncDisposable
     private readonly Dictionary<string, FleetMember> _members = new(StringComparer.Ordinal);
     private readonly Lock _membersGate = new();
     private IOutboxDatabaseSource? _source;
+    private CdcSlotBalancer? _balancer;
     private Task? _loop;
     private Task? _watch;
     private volatile string? _sourceProblem;
@@ -128,6 +129,10 @@ internal sealed class OutboxRelayFleet : IHostedService, IAsyncDisposable
             }
 
             await Task.WhenAll(members.Select(m => StopMemberAsync(m, cancellationToken))).ConfigureAwait(false);
+            if (_balancer is not null)
+            {
+                await _balancer.DisposeAsync().ConfigureAwait(false);
+            }
         }
         finally
         {
@@ -223,6 +228,7 @@ internal sealed class OutboxRelayFleet : IHostedService, IAsyncDisposable
                 pending,
                 new ParallelOptions { MaxDegreeOfParallelism = 4, CancellationToken = cancellationToken },
                 async (member, ct) => await StartMemberAsync(member, ct).ConfigureAwait(false)).ConfigureAwait(false);
+            await BalanceSlotsAsync(cancellationToken).ConfigureAwait(false);
         }
         finally
         {
@@ -444,7 +450,8 @@ internal sealed class OutboxRelayFleet : IHostedService, IAsyncDisposable
             _timeProvider,
             _services.GetRequiredService<RelayTelemetry>().ForDatabase(member.Database.Name),
             logger);
-        var service = new Cdc.CdcRelayService(new Cdc.CdcRelay(replication, cdcOptions, monitor, logger), _timeProvider);
+        var balancer = _balancer ??= NewBalancer(cdcOptions);
+        var service = new Cdc.CdcRelayService(new Cdc.CdcRelay(replication, cdcOptions, monitor, logger, () => balancer.MayAcquire(member)), _timeProvider);
         await service.StartAsync(cancellationToken).ConfigureAwait(false);
         member.CdcMonitor = monitor;
         member.CdcAcknowledger = acknowledger;
@@ -470,6 +477,48 @@ internal sealed class OutboxRelayFleet : IHostedService, IAsyncDisposable
         return (name.Length > room ? name[..room] : name) + "_" + hash;
     }
 
+    private CdcSlotBalancer NewBalancer(CdcRelayOptions cdcOptions)
+    {
+        var grace = Max(Max(_options.RefreshInterval * 2, cdcOptions.StandbyPollInterval * 10), TimeSpan.FromSeconds(1));
+        var balancer = new CdcSlotBalancer(cdcOptions.SlotName, grace, _timeProvider, _logger);
+        balancer.Attach(() => Members);
+        return balancer;
+    }
+
+    /// <summary>
+    /// With the CDC relay: counts this fleet's instances per server and gives back a slot where this instance streams more
+    /// than its share (its relay restarts as a standby that holds back while another instance takes the slot over).
+    /// </summary>
+    private async Task BalanceSlotsAsync(CancellationToken cancellationToken)
+    {
+        if (_balancer is not { } balancer)
+        {
+            return;
+        }
+
+        foreach (var member in await balancer.UpdateAsync(cancellationToken).ConfigureAwait(false))
+        {
+            using var scope = _logger.BeginScope(new Dictionary<string, object> { [MessagingAttributes.OutboxDatabase] = member.Database.Name });
+            try
+            {
+                if (member.Cdc is { } cdc)
+                {
+                    member.Cdc = null;
+                    balancer.HoldBack(member);
+                    await cdc.StopAsync(cancellationToken).ConfigureAwait(false);
+                    await cdc.DisposeAsync().ConfigureAwait(false);
+                    await StartCdcAsync(member, cancellationToken).ConfigureAwait(false);
+                }
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+            {
+                member.Started = false;
+                member.Problem = ex.Message;
+                Log.DatabaseFailed(_logger, member.Database.Name, "restarting its CDC relay as a standby", ex);
+            }
+        }
+    }
+
     private string SlotNameFor(FleetMember member) =>
         SlotNameFor(_services.GetRequiredService<IOptions<CdcRelayOptions>>().Value.SlotName, member.Database.Name);
 
@@ -491,6 +540,8 @@ internal sealed class OutboxRelayFleet : IHostedService, IAsyncDisposable
                 await cdc.DisposeAsync().ConfigureAwait(false);
                 Log.DatabaseStopped(_logger, member.Database.Name);
             }
+
+            _balancer?.Forget(member);
         }
         finally
         {

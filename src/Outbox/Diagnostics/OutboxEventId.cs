@@ -68,6 +68,12 @@ public static class OutboxEventId
     /// <summary>Warning: Reading the activity of the databases on {Server} failed; their relays find new rows by their own polls meanwhile</summary>
     public const int FleetActivityCheckFailed = 1106;
 
+    /// <summary>Information: This instance streams {Mine} CDC slots on {Server}, more than its fair share of {Fair} among {Instances} instances: it gives the slot of database {Database} back to the others</summary>
+    public const int FleetSlotGivenBack = 1107;
+
+    /// <summary>Warning: Counting the fleet's instances on {Server} failed; this instance takes that server's free CDC slots first come, first served meanwhile</summary>
+    public const int FleetPresenceFailed = 1108;
+
     /// <summary>Information: Outbox schema ensured for {Table} (commit order: {CommitOrder})</summary>
     public const int SchemaEnsured = 2101;
 

@@ -68,4 +68,52 @@ public sealed class FleetCdcTests(ITestOutputHelper output)
         // Every record names the database it was written in (the keys start with the database's name).
         Assert.All(records, r => Assert.StartsWith(r.Headers["outbox-database"] + "-k", r.Key, StringComparison.Ordinal));
     }
+
+    /// <summary>
+    /// The slots spread over the fleet: an instance that started alone streams every slot; a second one joins and the
+    /// first gives slots back until each streams its share (2 of 4), with events written all along arriving once each
+    /// in order; when the first stops, the second streams all four.
+    /// </summary>
+    [Fact]
+    public async Task The_slots_spread_over_the_instances_and_the_survivor_takes_them_all()
+    {
+        await using var server = await PostgresServer.StartAsync();
+        await using var harness = await FleetHarness.CreateAsync(output);
+        var databases = new[]
+        {
+            await FleetHarness.CreateDatabaseAsync(server, "spread_a"),
+            await FleetHarness.CreateDatabaseAsync(server, "spread_b"),
+            await FleetHarness.CreateDatabaseAsync(server, "spread_c"),
+            await FleetHarness.CreateDatabaseAsync(server, "spread_d"),
+        };
+        void Configure(OutboxDatabasesOptions o)
+        {
+            foreach (var database in databases)
+            {
+                o.Databases.Add(database);
+            }
+        }
+
+        int Streaming(IHost host) => FleetHarness.MonitorOf(host).Databases.Count(d => d.CdcState == CdcRelayState.Streaming);
+
+        var one = await harness.StartHostAsync("cdc-1", Configure, cdc: true);
+        await Eventually.TrueAsync(() => Streaming(one) == 4, "the only instance streams every slot");
+
+        var written = new ConcurrentDictionary<string, int>();
+        await Task.WhenAll(databases.Select(d => harness.WriteAsync(d, 50, 5, written)));
+        var two = await harness.StartHostAsync("cdc-2", Configure, cdc: true);
+        var writing = Task.WhenAll(databases.Select(d => harness.WriteAsync(d, 100, 5, written)));
+        await Eventually.TrueAsync(
+            () => Streaming(one) == 2 && Streaming(two) == 2
+                  && databases.All(d => new[] { one, two }.Count(h => FleetHarness.MonitorOf(h).Databases.Single(s => s.Name == d.Name).CdcState == CdcRelayState.Streaming) == 1),
+            "each instance streams two of the four slots, each slot once");
+        await writing;
+        await harness.WaitUntilDrainedAsync(databases);
+
+        await one.StopAsync();
+        await Eventually.TrueAsync(() => Streaming(two) == 4, "the survivor streams every slot");
+        await Task.WhenAll(databases.Select(d => harness.WriteAsync(d, 50, 5, written)));
+        await harness.WaitUntilDrainedAsync(databases);
+        harness.AssertAllInOrder(harness.ReadTopic(written.Values.Sum()), written);
+    }
 }

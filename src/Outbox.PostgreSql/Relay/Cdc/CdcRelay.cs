@@ -17,11 +17,19 @@ internal sealed class CdcRelay
     private readonly CdcRelayOptions _options;
     private readonly CdcRelayMonitor _monitor;
     private readonly ILogger _logger;
+    private readonly Func<bool>? _mayAcquire;
     private int _consecutiveFailures;
 
     /// <summary>Initializes a new instance of the <see cref="CdcRelay"/> class.</summary>
-    public CdcRelay(ICdcReplication replication, CdcRelayOptions options, CdcRelayMonitor monitor, ILogger logger)
+    /// <param name="replication">Sets up and streams.</param>
+    /// <param name="options">The relay's options.</param>
+    /// <param name="monitor">What the relay reports about itself.</param>
+    /// <param name="logger">The logger.</param>
+    /// <param name="mayAcquire">In a fleet of many databases: asked before each attempt to take the slot; <see langword="false"/>
+    /// leaves it to another instance of the fleet for now (the relay stands by).</param>
+    public CdcRelay(ICdcReplication replication, CdcRelayOptions options, CdcRelayMonitor monitor, ILogger logger, Func<bool>? mayAcquire = null)
     {
+        _mayAcquire = mayAcquire;
         _replication = replication;
         _options = options;
         _monitor = monitor;
@@ -73,6 +81,19 @@ internal sealed class CdcRelay
     /// <summary>One iteration: set up and stream until stopped or failed; returns how long to wait before the next one.</summary>
     internal async Task<TimeSpan> RunOnceAsync(CancellationToken stoppingToken)
     {
+        if (_mayAcquire is not null && !_mayAcquire())
+        {
+            const string Reason = "Another instance of the fleet streams fewer slots on this server: the slot is left to it for now.";
+            if (_monitor.State != CdcRelayState.Standby)
+            {
+                Log.Standby(_logger, _options.SlotName, Reason);
+            }
+
+            _monitor.Set(CdcRelayState.Standby, Reason);
+            _consecutiveFailures = 0;
+            return _options.StandbyPollInterval;
+        }
+
         try
         {
             await _replication.SetUpAndStreamAsync(() => _monitor.Set(CdcRelayState.Streaming), stoppingToken).ConfigureAwait(false);

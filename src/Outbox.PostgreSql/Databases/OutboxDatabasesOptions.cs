@@ -56,6 +56,15 @@ public sealed class OutboxDatabasesOptions
     /// <value>The default is 5; at least 2.</value>
     public int MaxPoolSizePerDatabase { get; set; } = 5;
 
+    /// <summary>
+    /// Gets or sets how many drain cycles of the polling relay run at once in this process over all its databases (a
+    /// drain cycle claims a batch, publishes it and settles it; it holds a connection of its database while it claims and
+    /// while it settles). The heartbeats, polls and listeners are not counted: a heartbeat never waits behind drains. Cycles
+    /// wait in the order they asked, so a busy database does not starve the others.
+    /// </summary>
+    /// <value>The default is 16; at least 1. Each database runs at most two cycles at once anyway.</value>
+    public int MaxConcurrentDrainCycles { get; set; } = 16;
+
     /// <summary>Gets or sets whether the outbox schema is created (idempotently) in each database: at host start for the
     /// databases known then, and before a database added later is relayed.</summary>
     /// <value>The default is <see langword="false"/>. A database whose schema cannot be created is not relayed; the fleet

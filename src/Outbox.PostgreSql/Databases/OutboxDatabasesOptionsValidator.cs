@@ -35,6 +35,11 @@ internal sealed class OutboxDatabasesOptionsValidator(RelayModeRegistration? rel
             failures.Add($"OutboxDatabasesOptions.MaxPoolSizePerDatabase must be at least 2 (it is {options.MaxPoolSizePerDatabase}).");
         }
 
+        if (options.MaxConcurrentDrainCycles < 1)
+        {
+            failures.Add($"OutboxDatabasesOptions.MaxConcurrentDrainCycles must be at least 1 (it is {options.MaxConcurrentDrainCycles}).");
+        }
+
         if (options.SourceFactory is not null && options.Databases.Count > 0)
         {
             failures.Add("UsePostgreSqlDatabases(source, ...) takes its databases from the source: leave OutboxDatabasesOptions.Databases empty (or add them to the source).");

@@ -34,6 +34,9 @@ internal sealed class OutboxRelayFleet : IHostedService, IAsyncDisposable
     private readonly Lock _membersGate = new();
     private IOutboxDatabaseSource? _source;
     private CdcSlotBalancer? _balancer;
+
+    /// <summary>The slots of the drain cycles of every database's polling relay (<see cref="OutboxDatabasesOptions.MaxConcurrentDrainCycles"/>).</summary>
+    private readonly SemaphoreSlim _drainGate;
     private Task? _loop;
     private Task? _watch;
     private volatile string? _sourceProblem;
@@ -58,6 +61,7 @@ internal sealed class OutboxRelayFleet : IHostedService, IAsyncDisposable
         _timeProvider = timeProvider;
         _loggerFactory = loggerFactory ?? NullLoggerFactory.Instance;
         _logger = _loggerFactory.CreateLogger<OutboxRelayFleet>();
+        _drainGate = new SemaphoreSlim(Math.Max(1, _options.MaxConcurrentDrainCycles));
     }
 
     /// <summary>Gets why the source could not be read at the last refresh, or <see langword="null"/>.</summary>
@@ -145,6 +149,7 @@ internal sealed class OutboxRelayFleet : IHostedService, IAsyncDisposable
         await StopAsync(CancellationToken.None).ConfigureAwait(false);
         _stopping.Dispose();
         _refreshGate.Dispose();
+        _drainGate.Dispose();
     }
 
     /// <summary>Reads the source once and brings the members in line with it (tests call it to skip the wait).</summary>
@@ -407,7 +412,8 @@ internal sealed class OutboxRelayFleet : IHostedService, IAsyncDisposable
                     database: name);
                 member.Host = new PollingRelayHostedService(
                     member.Relay, store, _timeProvider, _loggerFactory.CreateLogger<PollingRelayHostedService>(), member.Listening,
-                    member.Listening ? null : Max(_options.NotListeningPollInterval, pollingOptions.PollInterval));
+                    member.Listening ? null : Max(_options.NotListeningPollInterval, pollingOptions.PollInterval),
+                    _drainGate);
 
                 // The relay's loops start here and carry the log scope that names the database.
                 await member.Host.StartAsync(cancellationToken).ConfigureAwait(false);

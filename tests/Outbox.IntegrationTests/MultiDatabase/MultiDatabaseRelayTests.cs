@@ -66,6 +66,43 @@ public sealed class MultiDatabaseRelayTests(ITestOutputHelper output)
         Assert.All(statuses, s => Assert.True(s.Error is null && s.Status is { Pending: 0, Lanes.Count: 16 }, s.Name + ": " + s.Error));
     }
 
+    /// <summary>
+    /// One drain cycle at a time over all databases (<c>MaxConcurrentDrainCycles = 1</c>, two relay hosts): every
+    /// cycle gives its slot back, so every database drains, in order.
+    /// </summary>
+    [Fact]
+    public async Task With_one_drain_cycle_at_a_time_over_all_databases_every_database_drains_in_order()
+    {
+        await using var harness = await FleetHarness.CreateAsync(output);
+        var server = await SharedInfrastructure.PostgresAsync();
+        var databases = new[]
+        {
+            await FleetHarness.CreateDatabaseAsync(server, "gate1"),
+            await FleetHarness.CreateDatabaseAsync(server, "gate2"),
+            await FleetHarness.CreateDatabaseAsync(server, "gate3"),
+            await FleetHarness.CreateDatabaseAsync(server, "gate4"),
+        };
+        void Configure(OutboxDatabasesOptions o)
+        {
+            o.MaxConcurrentDrainCycles = 1;
+            foreach (var database in databases)
+            {
+                o.Databases.Add(database);
+            }
+        }
+
+        await harness.StartHostAsync("gate-1", Configure);
+        await harness.StartHostAsync("gate-2", Configure);
+        var written = new ConcurrentDictionary<string, int>();
+        await Task.WhenAll(databases.Select(d => harness.WriteAsync(d, 200, 5, written)));
+        await harness.WaitUntilDrainedAsync(databases);
+
+        // And again, while the databases are written to all at once.
+        await Task.WhenAll(databases.Select(d => harness.WriteAsync(d, 100, 5, written)));
+        await harness.WaitUntilDrainedAsync(databases);
+        harness.AssertAllInOrder(harness.ReadTopic(written.Values.Sum()), written);
+    }
+
     [Fact]
     public async Task A_database_added_at_run_time_gets_its_schema_and_is_relayed_and_a_removed_one_stops_being_relayed_and_gives_its_lanes_back()
     {
@@ -460,6 +497,7 @@ public sealed class MultiDatabaseRelayTests(ITestOutputHelper output)
     [InlineData("refresh", "RefreshInterval")]
     [InlineData("pool", "MaxPoolSizePerDatabase")]
     [InlineData("listen", "MaxListeningDatabases")]
+    [InlineData("drains", "MaxConcurrentDrainCycles")]
     [InlineData("debezium", "UseDebezium()")]
     public async Task Bad_options_fail_the_host_start_naming_the_problem(string problem, string expected)
     {
@@ -479,6 +517,7 @@ public sealed class MultiDatabaseRelayTests(ITestOutputHelper output)
             o.RefreshInterval = problem == "refresh" ? TimeSpan.FromMilliseconds(10) : o.RefreshInterval;
             o.MaxPoolSizePerDatabase = problem == "pool" ? 1 : o.MaxPoolSizePerDatabase;
             o.MaxListeningDatabases = problem == "listen" ? -1 : o.MaxListeningDatabases;
+            o.MaxConcurrentDrainCycles = problem == "drains" ? 0 : o.MaxConcurrentDrainCycles;
         });
         if (problem == "debezium")
         {

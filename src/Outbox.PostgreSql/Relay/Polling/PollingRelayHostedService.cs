@@ -17,13 +17,16 @@ namespace Outbox.Relay;
 /// them by the poll (a fleet over many databases listens to a few only).</param>
 /// <param name="pollInterval">How often the poll runs; <see langword="null"/> for <see cref="PollingRelayOptions.PollInterval"/>.
 /// <see cref="PollNow"/> runs it at once.</param>
+/// <param name="drainGate">Shared by the relays of a fleet over many databases: each drain cycle runs in one of its slots
+/// (<see cref="OutboxDatabasesOptions.MaxConcurrentDrainCycles"/>); <see langword="null"/>: no bound across relays.</param>
 internal sealed class PollingRelayHostedService(
     PollingRelay relay,
     IPollingRelayStore store,
     TimeProvider timeProvider,
     ILogger<PollingRelayHostedService> logger,
     bool listen = true,
-    TimeSpan? pollInterval = null) : IHostedService, IAsyncDisposable
+    TimeSpan? pollInterval = null,
+    SemaphoreSlim? drainGate = null) : IHostedService, IAsyncDisposable
 {
     private static readonly TimeSpan s_maxErrorDelay = TimeSpan.FromSeconds(30);
 
@@ -227,8 +230,15 @@ internal sealed class PollingRelayHostedService(
             }
 
             DrainOutcome[] outcomes;
+            var gated = false;
             try
             {
+                if (drainGate is not null)
+                {
+                    await drainGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+                    gated = true;
+                }
+
                 outcomes = await relay.DrainOnceAsync(leases, cancellationToken).ConfigureAwait(false);
                 foreach (var lease in leases)
                 {
@@ -257,6 +267,13 @@ internal sealed class PollingRelayHostedService(
                 }
 
                 Log.DrainFailed(logger, string.Join(",", leases.Select(l => l.Lane)), outcomes[0].Delay, ex);
+            }
+            finally
+            {
+                if (gated)
+                {
+                    drainGate!.Release();
+                }
             }
 
             for (var i = 0; i < leases.Count; i++)

@@ -27,6 +27,8 @@ internal sealed class PartitionWorker : IDisposable
     private readonly Action<PartitionWorker, long> _completed;
     private readonly ILogger _logger;
     private readonly Dictionary<string, long> _openedTenants = new(StringComparer.Ordinal);
+    private readonly Queue<string> _tenantsToOpen = new();
+    private bool _listedTenantsOpened;
     private Task _run = Task.CompletedTask;
     private int _buffered;
     private long _bufferedBytes;
@@ -75,6 +77,9 @@ internal sealed class PartitionWorker : IDisposable
     public long BufferedBytes => Interlocked.Read(ref _bufferedBytes);
 
     public void Start() => _run = Task.Run(RunAsync);
+
+    /// <summary>Gets whether, with tenant routing, listed tenants remain that this worker has not opened yet.</summary>
+    private bool TenantsToOpen => _processor.RoutesByTenant && !_listedTenantsOpened;
 
     public void Enqueue(InboxRecord record)
     {
@@ -126,7 +131,7 @@ internal sealed class PartitionWorker : IDisposable
     /// <returns><see langword="true"/> when records wait.</returns>
     private async Task<bool> WaitForRecordsAsync()
     {
-        if (!Parking.HasRows)
+        if (!Parking.HasRows && !TenantsToOpen)
         {
             return await _queue.Reader.WaitToReadAsync(_stopping.Token).ConfigureAwait(false);
         }
@@ -167,8 +172,15 @@ internal sealed class PartitionWorker : IDisposable
         {
             while (true)
             {
-                if (Parking.HasRows && Stopwatch.GetTimestamp() >= nextParkedCheck)
+                if ((Parking.HasRows || TenantsToOpen) && Stopwatch.GetTimestamp() >= nextParkedCheck)
                 {
+                    if (TenantsToOpen)
+                    {
+                        // The listed tenants this worker has not met: their parked rows count too (a few per check).
+                        _listedTenantsOpened = !await _processor.OpenListedTenantsAsync(
+                            Partition.Topic, Partition.Partition.Value, _openedTenants, Parking, _tenantsToOpen, refill: _tenantsToOpen.Count == 0, _aborting.Token).ConfigureAwait(false);
+                    }
+
                     // Between batches: a replay runs alone on the partition, so its records keep their order.
                     if (!await _processor.CheckParkedAsync(Partition.Topic, Partition.Partition.Value, Parking, _routes.Read, _stopping.Token, _aborting.Token).ConfigureAwait(false))
                     {

@@ -150,6 +150,85 @@ internal sealed class InboxProcessor
         return result;
     }
 
+    /// <summary>How many tenants not met yet a partition's worker opens per parked check (<see cref="OpenListedTenantsAsync"/>).</summary>
+    internal const int TenantsOpenedPerCheck = 8;
+
+    /// <summary>
+    /// With tenant routing, at a parked check of a partition: opens up to <see cref="TenantsOpenedPerCheck"/> of the
+    /// listed tenants (<see cref="InboxTenantRouting.ListTenants"/>) the worker has not met yet, so that the parked rows
+    /// of a tenant with no new record in the partition are found too (their replays run, their keys hold) within a few
+    /// checks. <paramref name="pending"/> holds the tenants still to open; it is filled from the list when empty.
+    /// A tenant that fails to open goes back to the end of the queue.
+    /// </summary>
+    /// <returns><see langword="true"/> while listed tenants remain to be opened.</returns>
+    public async Task<bool> OpenListedTenantsAsync(
+        string topic, int partition, Dictionary<string, long> opened, PartitionParking parking, Queue<string> pending, bool refill, CancellationToken aborting)
+    {
+        ArgumentNullException.ThrowIfNull(opened);
+        ArgumentNullException.ThrowIfNull(parking);
+        ArgumentNullException.ThrowIfNull(pending);
+        if (_routing is null)
+        {
+            return false;
+        }
+
+        if (pending.Count == 0 && refill)
+        {
+            try
+            {
+                var scope = _scopes.CreateAsyncScope();
+                await using (scope.ConfigureAwait(false))
+                {
+                    foreach (var tenant in await _routing.ListTenants!(scope.ServiceProvider, aborting).ConfigureAwait(false))
+                    {
+                        if (!string.IsNullOrEmpty(tenant) && !opened.ContainsKey(tenant))
+                        {
+                            pending.Enqueue(tenant);
+                        }
+                    }
+                }
+            }
+            catch (Exception ex) when (!aborting.IsCancellationRequested)
+            {
+                // Asked again at the next check.
+                Log.ParkedCheckFailed(_logger, ex, topic, partition, _settings.ConsumerGroup);
+                return true;
+            }
+        }
+
+        for (var n = 0; n < TenantsOpenedPerCheck && pending.TryDequeue(out var tenant); n++)
+        {
+            if (opened.ContainsKey(tenant))
+            {
+                continue;
+            }
+
+            try
+            {
+                var (offsets, keys) = await WithDbAsync(
+                    tenant,
+                    (db, _) => Task.FromResult((
+                        _store.ReadOffsets(db, _settings.ConsumerGroup, [topic]),
+                        _store.ReadParkedKeys(db, _settings.ConsumerGroup, topic, partition))),
+                    aborting).ConfigureAwait(false);
+                opened[tenant] = offsets.TryGetValue((topic, partition), out var next) ? next : -1;
+                parking.Reset(tenant, keys);
+            }
+            catch (UnknownTenantException)
+            {
+                // Listed but not known (yet): met again at the next round of the list.
+            }
+            catch (Exception ex) when (!aborting.IsCancellationRequested)
+            {
+                Log.TenantOpenFailed(_logger, ex, topic, partition, _settings.ConsumerGroup, tenant, TimeSpan.Zero);
+                pending.Enqueue(tenant);
+                break;
+            }
+        }
+
+        return pending.Count > 0;
+    }
+
     private static DeadLetter UnknownTenant(string tenant) =>
         new(DeadLetterReason.UnknownTenant, "UnknownTenant", $"The record names tenant '{tenant}' (routing header), which the application does not know (InboxTenantRouting.UseTenant returned false).", 0);
 

@@ -132,6 +132,41 @@ public sealed class TenantInboxTests(ITestOutputHelper output)
         await host.StopAsync();
     }
 
+    /// <summary>
+    /// After a restart, a tenant with a parked key but no new record in the partition: the worker opens the listed
+    /// tenants it has not met (a few per parked check), so an operator's replay in that tenant's database still runs.
+    /// </summary>
+    [Fact]
+    public async Task A_replay_in_a_tenant_without_new_records_since_the_restart_runs()
+    {
+        await using var setup = await TenantSetup.CreateAsync(output, partitions: 1, maxAttempts: 1);
+        var (t1, t2) = (setup.Tenants[0], setup.Tenants[1]);
+        setup.Behavior.FailuresBySequence[1] = int.MaxValue;
+        using (var host = await setup.StartAsync(relay: true))
+        {
+            await setup.WriteOneAsync(t1, "u1", 1);
+            await Eventually.TrueAsync(
+                async () => await setup.CountAsync(t1.ConnectionString, "SELECT count(*) FROM outbox.inbox_parked WHERE consumer_group = @group") == 1,
+                "t1's record is parked in t1's database");
+            await setup.WriteOneAsync(t2, "u9", 2);
+            await Eventually.TrueAsync(async () => (await TenantSetup.CountEffectsAsync(t2.ConnectionString)).Count == 1, "t2's record is handled");
+            await host.StopAsync();
+        }
+
+        setup.Behavior.FailuresBySequence.Clear();
+        using (var host = await setup.StartAsync(relay: false))
+        {
+            await using (var t1Source = NpgsqlDataSource.Create(t1.ConnectionString))
+            {
+                Assert.True(await new InboxParking(t1Source, setup.OutboxOptions).ReplayAsync(setup.Group, setup.Topic, 0, "u1"));
+            }
+
+            await Eventually.TrueAsync(async () => (await TenantSetup.CountEffectsAsync(t1.ConnectionString)).Count == 1, "the replay in t1 runs without a new record of t1");
+            Assert.Equal(0, await setup.CountAsync(t1.ConnectionString, "SELECT count(*) FROM outbox.inbox_parked"));
+            await host.StopAsync();
+        }
+    }
+
     [Fact]
     public async Task A_record_of_an_unknown_tenant_goes_to_the_dead_letter_topic_and_the_partition_goes_on()
     {

@@ -68,7 +68,7 @@ internal sealed class InboxCleanupService : BackgroundService
             }
 
             Exception? first = null;
-            foreach (var tenant in tenants.Distinct(StringComparer.Ordinal))
+            foreach (var tenant in tenants.Where(t => !string.IsNullOrEmpty(t)).Distinct(StringComparer.Ordinal))
             {
                 try
                 {

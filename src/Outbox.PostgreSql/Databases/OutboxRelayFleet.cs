@@ -96,6 +96,12 @@ internal sealed class OutboxRelayFleet : IHostedService, IAsyncDisposable
         _source = _options.SourceFactory is { } factory
             ? factory(_services) ?? throw new OutboxConfigurationException("The IOutboxDatabaseSource given to UsePostgreSqlDatabases(...) is null.")
             : new OutboxDatabaseSet(_options.Databases);
+        if (_relayMode is { Mode: RelayMode.Cdc })
+        {
+            // One per process, before the databases' CDC relays start (they start several at a time).
+            _balancer = NewBalancer(_services.GetRequiredService<IOptions<CdcRelayOptions>>().Value);
+        }
+
         await RefreshAsync(cancellationToken).ConfigureAwait(false);
         _loop = Task.Run(() => RefreshLoopAsync(_stopping.Token), CancellationToken.None);
         if (Polls)
@@ -456,7 +462,7 @@ internal sealed class OutboxRelayFleet : IHostedService, IAsyncDisposable
             _timeProvider,
             _services.GetRequiredService<RelayTelemetry>().ForDatabase(member.Database.Name),
             logger);
-        var balancer = _balancer ??= NewBalancer(cdcOptions);
+        var balancer = _balancer ?? throw new InvalidOperationException("The CDC slot balancer is created at start.");
         var service = new Cdc.CdcRelayService(new Cdc.CdcRelay(replication, cdcOptions, monitor, logger, () => balancer.MayAcquire(member)), _timeProvider);
         await service.StartAsync(cancellationToken).ConfigureAwait(false);
         member.CdcMonitor = monitor;

@@ -113,8 +113,8 @@ internal sealed class FleetHarness : IAsyncDisposable
     public NpgsqlDataSource DataSource(OutboxDatabase database) =>
         _dataSources.GetOrAdd(database.ConnectionString, cs => NpgsqlDataSource.Create(cs));
 
-    /// <summary>Writes <paramref name="count"/> events over <paramref name="keys"/> keys of <paramref name="database"/>, in transactions of up to 10.</summary>
-    public async Task WriteAsync(OutboxDatabase database, int count, int keys, ConcurrentDictionary<string, int> written)
+    /// <summary>Writes <paramref name="count"/> events over <paramref name="keys"/> keys of <paramref name="database"/>, in transactions of up to <paramref name="perTransaction"/>.</summary>
+    public async Task WriteAsync(OutboxDatabase database, int count, int keys, ConcurrentDictionary<string, int> written, int perTransaction = 10)
     {
         await using var connection = await DataSource(database).OpenConnectionAsync();
         var i = 0;
@@ -122,7 +122,7 @@ internal sealed class FleetHarness : IAsyncDisposable
         {
             await using var tx = await connection.BeginTransactionAsync();
             var events = new List<object>();
-            for (var n = 0; n < 10 && i < count; n++, i++)
+            for (var n = 0; n < perTransaction && i < count; n++, i++)
             {
                 var key = database.Name + "-k" + (i % keys);
                 var seq = written.AddOrUpdate(key, 1, (_, v) => v + 1) - 1;

@@ -103,6 +103,42 @@ public sealed class MultiDatabaseRelayTests(ITestOutputHelper output)
         harness.AssertAllInOrder(harness.ReadTopic(written.Values.Sum()), written);
     }
 
+    /// <summary>
+    /// Drain cycles take the shared slots in the order they asked: with one slot for all databases, a database with a
+    /// long backlog does not keep a quiet one from being drained meanwhile.
+    /// </summary>
+    [Fact]
+    public async Task With_one_drain_cycle_at_a_time_a_database_with_a_long_backlog_does_not_starve_a_quiet_one()
+    {
+        await using var harness = await FleetHarness.CreateAsync(output);
+        var server = await SharedInfrastructure.PostgresAsync();
+        var hot = await FleetHarness.CreateDatabaseAsync(server, "backlog");
+        var quiet = await FleetHarness.CreateDatabaseAsync(server, "quiet");
+        void Configure(OutboxDatabasesOptions o)
+        {
+            o.MaxConcurrentDrainCycles = 1;
+            o.Databases.Add(hot);
+            o.Databases.Add(quiet);
+        }
+
+        // The schema first (no relay), then a long backlog in one database, then the relay.
+        var schema = await harness.StartHostAsync("schema", Configure, relay: false);
+        await schema.StopAsync();
+        var written = new ConcurrentDictionary<string, int>();
+        await harness.WriteAsync(hot, 60_000, 50, written, perTransaction: 1000);
+        await harness.StartHostAsync("relay", Configure);
+        await Eventually.TrueAsync(async () => await harness.PendingAsync(hot) < 60_000, "the backlog is being drained");
+
+        await harness.WriteAsync(quiet, 20, 4, written);
+        await Eventually.TrueAsync(async () => await harness.PendingAsync(quiet) == 0, "the quiet database is drained");
+        var left = await harness.PendingAsync(hot);
+        output.WriteLine($"backlog left when the quiet database was drained: {left}");
+        Assert.True(left > 0, "the quiet database waited for the whole backlog");
+
+        await harness.WaitUntilDrainedAsync([hot, quiet]);
+        harness.AssertAllInOrder(harness.ReadTopic(written.Values.Sum()), written);
+    }
+
     [Fact]
     public async Task A_database_added_at_run_time_gets_its_schema_and_is_relayed_and_a_removed_one_stops_being_relayed_and_gives_its_lanes_back()
     {

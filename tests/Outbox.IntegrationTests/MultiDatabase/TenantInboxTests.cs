@@ -186,6 +186,27 @@ public sealed class TenantInboxTests(ITestOutputHelper output)
         await host.StopAsync();
     }
 
+    /// <summary>A tenant the application stops knowing while its records still come: they are dead-lettered, the others go on.</summary>
+    [Fact]
+    public async Task Records_of_a_tenant_that_went_away_are_dead_lettered_and_the_partition_goes_on()
+    {
+        await using var setup = await TenantSetup.CreateAsync(output, partitions: 1);
+        var (t1, t3) = (setup.Tenants[0], setup.Tenants[2]);
+        using var host = await setup.StartAsync(relay: true);
+        await setup.WriteOneAsync(t3, "u1", 1);
+        await Eventually.TrueAsync(async () => (await TenantSetup.CountEffectsAsync(t3.ConnectionString)).Count == 1, "t3's first record is handled");
+
+        Assert.True(setup.KnownTenants.TryRemove(t3.Name, out _));
+        await setup.WriteOneAsync(t3, "u1", 2);
+        await setup.WriteOneAsync(t1, "u1", 3);
+        await Eventually.TrueAsync(async () => (await TenantSetup.CountEffectsAsync(t1.ConnectionString)).Count == 1, "t1's record after it is handled");
+        var letter = Assert.Single(await setup.ReadDeadLettersAsync(1));
+        Assert.Equal("unknown-tenant", Encoding.UTF8.GetString(letter.Message.Headers.GetLastBytes("dlq.reason")));
+        Assert.Equal(t3.Name, Encoding.UTF8.GetString(letter.Message.Headers.GetLastBytes("outbox-database")));
+        Assert.Equal(1, (await TenantSetup.CountEffectsAsync(t3.ConnectionString)).Count);
+        await host.StopAsync();
+    }
+
     [Fact]
     public async Task The_cleanup_deletes_old_inbox_rows_in_every_tenants_database()
     {
@@ -221,7 +242,7 @@ public sealed class TenantInboxTests(ITestOutputHelper output)
     }
 
     /// <summary>The scoped tenant of a DI scope: the consumer's <c>UseTenant</c> sets it; the context's connection string follows it.</summary>
-    private sealed class TenantContext(IReadOnlyDictionary<string, string> tenants)
+    private sealed class TenantContext(System.Collections.Concurrent.ConcurrentDictionary<string, string> tenants)
     {
         public string? ConnectionString { get; private set; }
 
@@ -275,6 +296,9 @@ public sealed class TenantInboxTests(ITestOutputHelper output)
 
         public HandlerBehavior Behavior { get; } = new();
 
+        /// <summary>Gets the tenants the application knows (by name); a test may remove one.</summary>
+        public System.Collections.Concurrent.ConcurrentDictionary<string, string> KnownTenants { get; } = new(StringComparer.Ordinal);
+
         public OutboxOptions OutboxOptions => new() { TopicTemplate = _prefix + "." + OutboxOptions.AggregateTypePlaceholder };
 
         public static async Task<TenantSetup> CreateAsync(ITestOutputHelper output, int partitions, int maxAttempts = 5, TimeSpan? retention = null, bool kafkaCommits = true)
@@ -305,7 +329,15 @@ public sealed class TenantInboxTests(ITestOutputHelper output)
 
         public async Task<IHost> StartAsync(bool relay, Action<InboxTenantRouting>? configureRouting = null)
         {
-            var tenants = Tenants.ToDictionary(t => t.Name, t => t.ConnectionString, StringComparer.Ordinal);
+            if (KnownTenants.IsEmpty)
+            {
+                foreach (var tenant in Tenants)
+                {
+                    KnownTenants[tenant.Name] = tenant.ConnectionString;
+                }
+            }
+
+            var tenants = KnownTenants;
             var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
             builder.Logging.ClearProviders();
             builder.Logging.AddProvider(new TestOutputLoggerProvider(_output, "app"));

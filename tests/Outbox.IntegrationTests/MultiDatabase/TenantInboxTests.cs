@@ -23,13 +23,24 @@ public sealed class TenantInboxTests(ITestOutputHelper output)
 {
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
-    [Fact]
-    public async Task Each_tenants_events_take_effect_once_in_its_own_database_with_its_offsets_there()
+    /// <param name="batch">Records per transaction (<see cref="InboxConsumerOptions.MaxBatchSize"/>): with batching, a
+    /// batch is cut where the tenant changes, so no tenant's record commits in another tenant's database.</param>
+    [Theory]
+    [InlineData(1)]
+    [InlineData(50)]
+    public async Task Each_tenants_events_take_effect_once_in_its_own_database_with_its_offsets_there(int batch)
     {
-        await using var setup = await TenantSetup.CreateAsync(output, partitions: 3);
-        using (var host = await setup.StartAsync(relay: true))
+        await using var setup = await TenantSetup.CreateAsync(output, partitions: 3, batch: batch);
+
+        // Written before the relay runs, so the consumer meets the tenants' records interleaved and in bursts.
+        using (var host = await setup.StartAsync(relay: false))
         {
             await setup.WriteAsync(perTenant: 12, keys: 4);
+            await host.StopAsync();
+        }
+
+        using (var host = await setup.StartAsync(relay: true))
+        {
             await setup.WaitForEffectsAsync(12);
             await host.StopAsync();
         }
@@ -296,12 +307,15 @@ public sealed class TenantInboxTests(ITestOutputHelper output)
 
         public HandlerBehavior Behavior { get; } = new();
 
+        /// <summary>Gets the consumer's <see cref="InboxConsumerOptions.MaxBatchSize"/>.</summary>
+        public int Batch { get; private init; } = 1;
+
         /// <summary>Gets the tenants the application knows (by name); a test may remove one.</summary>
         public System.Collections.Concurrent.ConcurrentDictionary<string, string> KnownTenants { get; } = new(StringComparer.Ordinal);
 
         public OutboxOptions OutboxOptions => new() { TopicTemplate = _prefix + "." + OutboxOptions.AggregateTypePlaceholder };
 
-        public static async Task<TenantSetup> CreateAsync(ITestOutputHelper output, int partitions, int maxAttempts = 5, TimeSpan? retention = null, bool kafkaCommits = true)
+        public static async Task<TenantSetup> CreateAsync(ITestOutputHelper output, int partitions, int maxAttempts = 5, TimeSpan? retention = null, bool kafkaCommits = true, int batch = 1)
         {
             var server = await SharedInfrastructure.PostgresAsync();
             var kafka = await SharedInfrastructure.KafkaAsync();
@@ -312,7 +326,7 @@ public sealed class TenantInboxTests(ITestOutputHelper output)
                 tenants[i] = new OutboxDatabase("t" + (i + 1), await server.CreateDatabaseAsync("tenant"));
             }
 
-            var setup = new TenantSetup(output, server, kafka, partitions, maxAttempts, retention, kafkaCommits, central, tenants);
+            var setup = new TenantSetup(output, server, kafka, partitions, maxAttempts, retention, kafkaCommits, central, tenants) { Batch = batch };
             await kafka.CreateTopicAsync(setup.Topic, partitions);
             await kafka.CreateTopicAsync(setup.Topic + ".dlq", 1);
 
@@ -385,6 +399,7 @@ public sealed class TenantInboxTests(ITestOutputHelper output)
                 .Configure(o =>
                 {
                     o.MaxAttempts = _maxAttempts;
+                    o.MaxBatchSize = Batch;
                     o.InitialRetryDelay = TimeSpan.FromMilliseconds(50);
                     o.ParkedCheckInterval = TimeSpan.FromMilliseconds(200);
                     if (_retention is { } retention)

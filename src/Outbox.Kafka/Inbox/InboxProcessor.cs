@@ -96,16 +96,7 @@ internal sealed class InboxProcessor
 
                     try
                     {
-                        var record = item.Record;
-                        var (offsets, keys) = await WithDbAsync(
-                            tenant,
-                            (db, _) => Task.FromResult((
-                                _store.ReadOffsets(db, _settings.ConsumerGroup, [record.Topic]),
-                                _store.ReadParkedKeys(db, _settings.ConsumerGroup, record.Topic, record.Partition))),
-                            aborting).ConfigureAwait(false);
-                        storedNext = offsets.TryGetValue((record.Topic, record.Partition), out var next) ? next : -1;
-                        opened[tenant ?? ""] = storedNext;
-                        parking.Reset(tenant, keys);
+                        storedNext = await OpenTenantAsync(tenant, item.Record.Topic, item.Record.Partition, opened, parking, aborting).ConfigureAwait(false);
                         break;
                     }
                     catch (UnknownTenantException ex)
@@ -205,14 +196,7 @@ internal sealed class InboxProcessor
 
             try
             {
-                var (offsets, keys) = await WithDbAsync(
-                    tenant,
-                    (db, _) => Task.FromResult((
-                        _store.ReadOffsets(db, _settings.ConsumerGroup, [topic]),
-                        _store.ReadParkedKeys(db, _settings.ConsumerGroup, topic, partition))),
-                    aborting).ConfigureAwait(false);
-                opened[tenant] = offsets.TryGetValue((topic, partition), out var next) ? next : -1;
-                parking.Reset(tenant, keys);
+                await OpenTenantAsync(tenant, topic, partition, opened, parking, aborting).ConfigureAwait(false);
             }
             catch (UnknownTenantException)
             {
@@ -227,6 +211,24 @@ internal sealed class InboxProcessor
         }
 
         return pending.Count > 0;
+    }
+
+    /// <summary>Reads the partition's stored next offset and parked keys from the tenant's database and remembers both.</summary>
+    /// <returns>The stored next offset, or -1 when the tenant's database has none.</returns>
+    /// <exception cref="UnknownTenantException">The application does not know the tenant.</exception>
+    private async Task<long> OpenTenantAsync(
+        string? tenant, string topic, int partition, Dictionary<string, long> opened, PartitionParking parking, CancellationToken aborting)
+    {
+        var (offsets, keys) = await WithDbAsync(
+            tenant,
+            (db, _) => Task.FromResult((
+                _store.ReadOffsets(db, _settings.ConsumerGroup, [topic]),
+                _store.ReadParkedKeys(db, _settings.ConsumerGroup, topic, partition))),
+            aborting).ConfigureAwait(false);
+        var storedNext = offsets.TryGetValue((topic, partition), out var next) ? next : -1;
+        opened[tenant ?? ""] = storedNext;
+        parking.Reset(tenant, keys);
+        return storedNext;
     }
 
     private static DeadLetter UnknownTenant(string tenant) =>

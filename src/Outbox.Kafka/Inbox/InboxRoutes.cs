@@ -59,9 +59,6 @@ internal sealed class InboxRoutes
     /// <summary>Gets the topics the group reads, in subscription order.</summary>
     public IReadOnlyList<string> Topics { get; }
 
-    /// <summary>Gets the header that names the tenant of a record, or <see langword="null"/> without tenant routing.</summary>
-    public string? TenantHeader => _tenantHeader;
-
     public InboxItem Read(InboxRecord record)
     {
         ArgumentNullException.ThrowIfNull(record);

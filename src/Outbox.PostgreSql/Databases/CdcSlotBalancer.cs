@@ -44,9 +44,6 @@ internal sealed class CdcSlotBalancer : IAsyncDisposable
     /// <summary>Gets the <c>application_name</c> of this instance's presence connections.</summary>
     public string ApplicationName => _fleet + _instance;
 
-    /// <summary>Gets how long a slot must stay free before an instance at its fair share takes it, and how long a released slot is left to the others.</summary>
-    public TimeSpan Grace => _grace;
-
     /// <summary>Sets where the balancer reads the fleet's members from.</summary>
     public void Attach(Func<IReadOnlyList<FleetMember>> members) => _members = members;
 
